@@ -1,0 +1,106 @@
+"""The window aggregate: a small mergeable value type, the only state the engine keeps per window.
+
+``add`` folds one event in, ``merge`` folds another aggregate in (``a.merge(b)`` equals adding b's
+events to a, in any order), ``to_state``/``from_state`` give the compact list the state changelog
+stores. Rates are computed from aggregates by the pure functions of ``streams.rates``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+_EVENT_SCHEMA = json.loads((SCHEMA_DIR / "interaction-event.schema.json").read_text())
+
+# The interaction types and platforms come from the event schema, the contract; not a second list.
+TYPES: tuple[str, ...] = tuple(_EVENT_SCHEMA["properties"]["type"]["enum"])
+PLATFORMS: tuple[str, ...] = tuple(_EVENT_SCHEMA["properties"]["platform"]["enum"])
+TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(TYPES)}
+POST_LEVEL_TYPES: frozenset[str] = frozenset(
+    next(rule["if"]["properties"]["type"]["enum"] for rule in _EVENT_SCHEMA["allOf"]
+         if rule["then"] == {"required": ["post_id"]}))
+NEGATIVE_SENTIMENT = -0.2  # DOMAIN.md: a sentiment below -0.2 is negative.
+
+IMPRESSION = TYPE_INDEX["impression"]
+LIKE, REACTION = TYPE_INDEX["like"], TYPE_INDEX["reaction"]
+COMMENT, SHARE, CLICK = TYPE_INDEX["comment"], TYPE_INDEX["share"], TYPE_INDEX["click"]
+FOLLOW, UNFOLLOW = TYPE_INDEX["follow"], TYPE_INDEX["unfollow"]
+
+
+class WindowAggregate:
+    """Counts per type, dwell sum and count, sentiment sum/count/negatives, and (account level) the
+    distinct posts seen. ``posts`` is None for post-level aggregates, where it would always be 1."""
+
+    __slots__ = ("counts", "dwell_ms_sum", "dwell_count", "sentiment_sum", "sentiment_count",
+                 "sentiment_negative", "posts")
+
+    def __init__(self, track_posts: bool = False):
+        self.counts = [0] * len(TYPES)
+        self.dwell_ms_sum = 0.0
+        self.dwell_count = 0
+        self.sentiment_sum = 0.0
+        self.sentiment_count = 0
+        self.sentiment_negative = 0
+        self.posts: set[str] | None = set() if track_posts else None
+
+    def add(self, type_index: int, dwell_ms=None, sentiment=None, post_id: str | None = None) -> None:
+        self.counts[type_index] += 1
+        if dwell_ms is not None:
+            self.dwell_ms_sum += dwell_ms
+            self.dwell_count += 1
+        if sentiment is not None:
+            self.sentiment_sum += sentiment
+            self.sentiment_count += 1
+            if sentiment < NEGATIVE_SENTIMENT:
+                self.sentiment_negative += 1
+        if post_id is not None and self.posts is not None:
+            self.posts.add(post_id)
+
+    def merge(self, other: "WindowAggregate") -> "WindowAggregate":
+        counts = self.counts
+        for i, n in enumerate(other.counts):
+            counts[i] += n
+        self.dwell_ms_sum += other.dwell_ms_sum
+        self.dwell_count += other.dwell_count
+        self.sentiment_sum += other.sentiment_sum
+        self.sentiment_count += other.sentiment_count
+        self.sentiment_negative += other.sentiment_negative
+        if self.posts is not None and other.posts:
+            self.posts |= other.posts
+        return self
+
+    def copy(self) -> "WindowAggregate":
+        return WindowAggregate(self.posts is not None).merge(self)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def count(self, type_name: str) -> int:
+        return self.counts[TYPE_INDEX[type_name]]
+
+    def counts_by_type(self) -> dict[str, int]:
+        return dict(zip(TYPES, self.counts))
+
+    def to_state(self) -> list:
+        return [self.counts, self.dwell_ms_sum, self.dwell_count, self.sentiment_sum,
+                self.sentiment_count, self.sentiment_negative,
+                None if self.posts is None else sorted(self.posts)]
+
+    @classmethod
+    def from_state(cls, state: list) -> "WindowAggregate":
+        agg = cls(track_posts=state[6] is not None)
+        agg.counts = list(state[0])
+        (agg.dwell_ms_sum, agg.dwell_count, agg.sentiment_sum, agg.sentiment_count,
+         agg.sentiment_negative) = state[1:6]
+        if state[6] is not None:
+            agg.posts = set(state[6])
+        return agg
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, WindowAggregate) and self.to_state() == other.to_state()
+
+    def __repr__(self) -> str:
+        nonzero = {t: n for t, n in zip(TYPES, self.counts) if n}
+        return f"WindowAggregate({nonzero}, dwell={self.dwell_ms_sum}/{self.dwell_count})"

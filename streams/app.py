@@ -1,0 +1,126 @@
+"""The Faust app: the worker's lifecycle, its HTTP server (query API, /metrics, /health) and the
+engine service that owns the hot path (streams/engine.py).
+
+Query API (read-only, JSON; open-window values, i.e. what has not been published as final yet):
+  GET /posts/{post_id}/metrics
+  GET /accounts/{account_id}/metrics?window=1m|1h
+Any worker answers: a key owned by another worker is fetched from it (the consumer group's
+assignment carries each worker's URL). 404 for a key with no open window anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+import aiohttp
+import faust
+from faust.web import Request, Response, View
+from mode import Service
+
+from .engine import Engine
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+settings = Settings.from_env()
+WEB_URL = f"http://{settings.web_host}:{settings.web_port}"
+PEER_TIMEOUT = aiohttp.ClientTimeout(total=3)
+
+app = faust.App(
+    settings.app_id,
+    broker=f"kafka://{settings.kafka_bootstrap_servers or '127.0.0.1:9092'}",
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
+    store="memory://",
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replication,
+    datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",
+)
+
+
+@app.service
+class EngineService(Service):
+    """Starts the engine with the worker and stops it gracefully (final commit, leave group)."""
+
+    engine: Engine | None = None
+
+    async def on_start(self) -> None:
+        EngineService.engine = Engine(settings, WEB_URL)
+        await EngineService.engine.start()
+        log.info("engine started; query API and /metrics at %s", WEB_URL)
+
+    async def on_stop(self) -> None:
+        if EngineService.engine is not None:
+            await EngineService.engine.stop()
+
+
+def _engine() -> Engine:
+    if EngineService.engine is None:
+        raise RuntimeError("engine not started")
+    return EngineService.engine
+
+
+async def _fetch_peer(url: str, path: str, params: dict) -> tuple[int, dict | None]:
+    try:
+        async with aiohttp.ClientSession(timeout=PEER_TIMEOUT) as session:
+            async with session.get(url + path, params={**params, "local": "1"}) as response:
+                return response.status, await response.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        log.warning("peer %s did not answer %s: %s", url, path, exc)
+        return 502, None
+
+
+@app.page("/posts/{post_id}/metrics")
+class PostMetrics(View):
+    async def get(self, request: Request, post_id: str) -> Response:
+        engine = _engine()
+        windows = engine.live_post(post_id)
+        if windows:
+            return self.json({"post_id": post_id, "windows": windows})
+        if request.query.get("local") != "1":  # posts are partitioned by account: ask the other owners
+            path = f"/posts/{post_id}/metrics"
+            for status, body in await asyncio.gather(*(_fetch_peer(url, path, {})
+                                                       for url in engine.peer_urls())):
+                if status == 200 and body:
+                    return self.json(body)
+        return self.json({"error": f"no open window for post {post_id!r}"}, status=404)
+
+
+@app.page("/accounts/{account_id}/metrics")
+class AccountMetrics(View):
+    async def get(self, request: Request, account_id: str) -> Response:
+        engine = _engine()
+        window = request.query.get("window", engine.config.window_label)
+        labels = {engine.config.window_label: False, engine.config.rolling_label: True}
+        if window not in labels:
+            return self.json({"error": f"window must be one of {sorted(labels)}"}, status=400)
+        windows = engine.live_account(account_id, labels[window])
+        if windows is None:
+            partition, owner = engine.owner_of_account(account_id)
+            if owner is None or owner == WEB_URL or request.query.get("local") == "1":
+                return self.json({"error": f"partition {partition} has no owner right now"}, status=503)
+            status, body = await _fetch_peer(owner, f"/accounts/{account_id}/metrics", {"window": window})
+            return self.json(body or {"error": "owner did not answer"}, status=status)
+        if not windows:
+            return self.json({"error": f"no open window for account {account_id!r}"}, status=404)
+        return self.json({"account_id": account_id, "window": window, "windows": windows})
+
+
+@app.page("/metrics")
+class MetricsView(View):
+    async def get(self, request: Request) -> Response:
+        return self.bytes(_engine().metrics.exposition(),
+                          content_type="text/plain; version=0.0.4")
+
+
+@app.page("/health")
+class Health(View):
+    async def get(self, request: Request) -> Response:
+        engine = EngineService.engine
+        if engine is None:
+            return self.json({"status": "starting"}, status=503)
+        return self.json({"status": "ok", "partitions": sorted(engine.states), "url": WEB_URL})

@@ -1,0 +1,60 @@
+"""`engagement`: the console script. Sub-commands: broker, worker, simulate, run, settings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"broker": _broker, "worker": _worker, "simulate": _simulate, "run": _run,
+                "settings": _settings}
+    if not argv or argv[0] not in commands:
+        print(f"usage: engagement {{{','.join(commands)}}} [options]   (engagement COMMAND --help)",
+              file=sys.stderr)
+        return 2
+    return commands[argv[0]](argv[1:]) or 0
+
+
+def _broker(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="engagement broker",
+                                     description="Run the embedded Apache Kafka broker in the foreground.")
+    parser.add_argument("--port", type=int, help="listener port (default: 9092 when free, else a free one)")
+    parser.add_argument("--data-dir", help="data directory kept between runs (default: a temporary one)")
+    args = parser.parse_args(argv)
+    from .broker import serve
+    return serve(args.port, args.data_dir)
+
+
+def _worker(argv: list[str]) -> int:
+    from faust.cli.faust import cli
+
+    from .settings import Settings
+    if not Settings.from_env().kafka_bootstrap_servers:
+        print("KAFKA_BOOTSTRAP_SERVERS is not set: start a broker (engagement broker) or use `make run`",
+              file=sys.stderr)
+        return 2
+    level = Settings.from_env().log_level
+    return cli.main(args=["-A", "streams.app:app", "worker", "-l", level, *argv],
+                    prog_name="engagement worker", standalone_mode=False) or 0
+
+
+def _simulate(argv: list[str]) -> int:
+    from .simulate import main as simulate_main
+    return simulate_main(argv)
+
+
+def _run(argv: list[str]) -> int:
+    from .run import main as run_main
+    return run_main(argv)
+
+
+def _settings(argv: list[str]) -> int:
+    from .settings import markdown_table
+    print(markdown_table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

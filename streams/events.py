@@ -1,0 +1,119 @@
+"""Decoding and validation of input messages against the schemas in ``schemas/`` (the contract).
+
+A message holds one JSON event or a JSON array of events; validation is per event. Every rejection
+carries a reason code (``malformed_json``, ``too_large``, ``unknown_type``, ``future_ts``,
+``schema:<field>``); the engine adds ``late``. Nothing here touches Kafka.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import fastjsonschema
+import orjson
+
+from .aggregates import SCHEMA_DIR, TYPES
+
+
+def load_schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / name).read_text())
+
+
+_validate_event = fastjsonschema.compile(load_schema("interaction-event.schema.json"))
+_validate_account = fastjsonschema.compile(load_schema("account.schema.json"))
+_KNOWN_TYPES = frozenset(TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: str
+    error: str
+    original: bytes
+    batch_index: int | None = None
+
+
+def _schema_reason(exc: fastjsonschema.JsonSchemaValueException, data) -> tuple[str, str]:
+    """The field that broke the schema: the path of the failing value, or the missing property."""
+    if exc.rule == "required" and isinstance(data, dict) and isinstance(exc.rule_definition, list):
+        missing = [name for name in exc.rule_definition if name not in data]
+        if missing:
+            return f"schema:{missing[0]}", f"missing required field {missing[0]!r}"
+    path = [str(p) for p in (exc.path or [])[1:]]
+    field = path[0] if path else "event"
+    if field == "type" and isinstance(data, dict) and isinstance(data.get("type"), str) \
+            and data["type"] not in _KNOWN_TYPES:
+        return "unknown_type", f"unknown interaction type {data['type'][:100]!r}"
+    return f"schema:{field}", exc.message
+
+
+def parse_ts(ts) -> int:
+    """Epoch milliseconds from an epoch-ms integer or an RFC 3339 string with an offset."""
+    if isinstance(ts, (int, float)):  # the schema lets integral floats such as 1.7e12 through
+        return int(ts)
+    moment = datetime.fromisoformat(ts)
+    if moment.tzinfo is None:
+        raise ValueError("RFC 3339 time needs an offset, e.g. Z or +02:00")
+    return int(moment.timestamp() * 1000)
+
+
+def validate_event(data, now_ms: int, max_future_ms: int) -> tuple[dict | None, str, str]:
+    """(event with ``ts_ms`` added, "", "") when valid, else (None, reason, error)."""
+    if not isinstance(data, dict):
+        return None, "schema:event", f"an event must be a JSON object, not {type(data).__name__}"
+    try:
+        _validate_event(data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        reason, error = _schema_reason(exc, data)
+        return None, reason, error
+    try:
+        ts_ms = parse_ts(data["ts"])
+    except (ValueError, OverflowError) as exc:
+        return None, "schema:ts", f"ts {str(data['ts'])[:60]!r}: {exc}"
+    if ts_ms > now_ms + max_future_ms:
+        return None, "future_ts", f"ts is {(ts_ms - now_ms) / 1000:.0f} s ahead of the worker's clock"
+    data["ts_ms"] = ts_ms
+    return data, "", ""
+
+
+def decode_message(value: bytes | None, now_ms: int, *, max_message_bytes: int, max_batch_events: int,
+                   max_future_ms: int) -> tuple[list[dict], list[Rejection]]:
+    """Split one Kafka message into valid events and rejections (per event for a batch)."""
+    if not value:
+        return [], [Rejection("malformed_json", "empty message", value or b"")]
+    if len(value) > max_message_bytes:
+        return [], [Rejection("too_large", f"message of {len(value)} bytes is over the limit of "
+                                           f"{max_message_bytes} (ENGAGEMENT_MAX_MESSAGE_BYTES)", value)]
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return [], [Rejection("malformed_json", str(exc), value)]
+    if isinstance(data, list):
+        if len(data) > max_batch_events:
+            return [], [Rejection("too_large", f"batch of {len(data)} events is over the limit of "
+                                               f"{max_batch_events} (ENGAGEMENT_MAX_BATCH_EVENTS)", value)]
+        if not data:
+            return [], [Rejection("schema:event", "empty batch", value)]
+        events, rejections = [], []
+        for index, item in enumerate(data):
+            event, reason, error = validate_event(item, now_ms, max_future_ms)
+            if event is None:
+                rejections.append(Rejection(reason, error, orjson.dumps(item), index))
+            else:
+                events.append(event)
+        return events, rejections
+    event, reason, error = validate_event(data, now_ms, max_future_ms)
+    if event is None:
+        return [], [Rejection(reason, error, value)]
+    return [event], []
+
+
+def validate_account(value: bytes | None) -> dict:
+    """An account reference record, or ValueError saying what is wrong."""
+    try:
+        data = orjson.loads(value or b"")
+        _validate_account(data)
+    except (orjson.JSONDecodeError, fastjsonschema.JsonSchemaValueException) as exc:
+        raise ValueError(str(exc)) from None
+    return data

@@ -1,0 +1,104 @@
+"""Prometheus and Alertmanager (Debian's packages) run with the project's config in deploy/.
+
+`make run` and the end-to-end tests start them here: the config is copied into a run directory with
+the real worker addresses and ports filled in; the rules and alert routes are the project's own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from .broker import REPO, free_port, port_is_free
+from .processes import spawn, wait_http
+
+PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
+ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
+ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
+
+
+def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m", rate_range: str = "30s") -> str:
+    """The rules with every `# tunable` duration shortened, for runs that must alert within minutes."""
+    text = re.sub(r"for: \d+[smhd]", f"for: {for_duration}", text)
+    return text.replace("[7d]", f"[{baseline_range}]").replace("[5m]", f"[{rate_range}]")
+
+
+def write_prometheus_config(work: Path, targets: list[str], alertmanager: str | None,
+                            interval: str = "15s", rules_transform=None) -> Path:
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "rules").mkdir(exist_ok=True)
+    for path in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")):
+        text = path.read_text()
+        (work / "rules" / path.name).write_text(rules_transform(text) if rules_transform else text)
+    (work / "targets").mkdir(exist_ok=True)
+    (work / "targets" / "engagement.json").write_text(json.dumps([{"targets": targets, "labels": {}}]))
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config["global"] = {"scrape_interval": interval, "evaluation_interval": interval}
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]
+                          if alertmanager else []}
+    path = work / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def write_alertmanager_config(work: Path, webhook_base: str | None = None, group_wait: str | None = None) -> Path:
+    """The project's Alertmanager config; webhook_base (host:port) replaces the receivers' address."""
+    text = ALERTMANAGER_CONFIG.read_text()
+    if webhook_base:
+        text = text.replace("127.0.0.1:9095", webhook_base)
+    config = yaml.safe_load(text)
+    if group_wait:
+        route = config["route"]
+        route["group_wait"] = group_wait
+        route["group_interval"] = group_wait
+        for child in route.get("routes", []):
+            child["group_wait"] = group_wait
+            child["group_interval"] = group_wait
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def alertmanager_binary() -> str | None:
+    return next((b for b in map(shutil.which, ALERTMANAGER_BINARIES) if b), None)
+
+
+def start_alertmanager(config: Path, work: Path, log: Path, port: int | None = None):
+    port = port or (9093 if port_is_free(9093) else free_port())
+    proc = spawn([alertmanager_binary(), f"--config.file={config}", f"--storage.path={work / 'data'}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="], {}, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/-/ready", timeout=60, proc=proc)
+    return proc, url
+
+
+def start_prometheus(config: Path, work: Path, log: Path, port: int | None = None):
+    port = port or (9090 if port_is_free(9090) else free_port())
+    proc = spawn([shutil.which("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={work / 'data'}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"], {}, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/-/ready", timeout=60, proc=proc)
+    return proc, url
+
+
+def start_prometheus_stack(targets: list[str], run_dir: Path, logs: Path, children: list) -> dict[str, str]:
+    """For `make run`: Alertmanager (when installed), then Prometheus scraping the workers."""
+    urls = {}
+    alertmanager = None
+    if alertmanager_binary():
+        am_work = run_dir / "alertmanager"
+        proc, url = start_alertmanager(write_alertmanager_config(am_work), am_work, logs / "alertmanager.log")
+        children.append(("alertmanager", proc))
+        urls["alertmanager"] = url
+        alertmanager = url.removeprefix("http://")
+    prom_work = run_dir / "prometheus"
+    proc, url = start_prometheus(write_prometheus_config(prom_work, targets, alertmanager), prom_work,
+                                 logs / "prometheus.log")
+    children.append(("prometheus", proc))
+    urls["prometheus"] = url
+    return urls

@@ -1,0 +1,120 @@
+"""`engagement run` (what `make run` calls): the live service on embedded defaults.
+
+Starts the embedded Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set), one worker, the traffic
+simulator, and Prometheus and Alertmanager when installed; prints what runs where; runs until Ctrl-C
+or for --duration seconds; stops everything it started and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .broker import REPO, EmbeddedKafka, free_port, port_is_free
+from .processes import scrape, spawn, stop, wait_http
+from .settings import Settings
+from .topics import ensure_topics
+
+RUN_DIR = REPO / ".run"
+
+
+def _port(preferred: int) -> int:
+    return preferred if port_is_free(preferred) else free_port()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="engagement run", description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
+    args = parser.parse_args(argv)
+    stop_signal: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop_signal.append(signum))
+
+    settings = Settings.from_env()
+    logs = RUN_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    broker = None
+    children: list[tuple[str, object]] = []  # (name, Popen), stopped in reverse order
+    started = time.monotonic()
+    summary: dict = {}
+    try:
+        if not settings.kafka_bootstrap_servers:
+            print("starting the embedded Apache Kafka broker ...", flush=True)
+            broker = EmbeddedKafka(data_dir=RUN_DIR / "kafka").start()
+            settings = Settings.from_env(kafka_bootstrap_servers=broker.bootstrap)
+        web_port = _port(settings.web_port)
+        settings = Settings.from_env(kafka_bootstrap_servers=settings.kafka_bootstrap_servers, web_port=web_port)
+        asyncio.run(ensure_topics(settings))
+        env = settings.as_env()
+        worker_url = f"http://{settings.web_host}:{web_port}"
+        worker = spawn([sys.executable, "-m", "streams.cli", "worker"], env, logs / "worker.log")
+        children.append(("worker", worker))
+        wait_http(f"{worker_url}/health", timeout=120, proc=worker,
+                  ready=lambda status, body: status == 200 and json.loads(body)["partitions"])
+        stats_file = RUN_DIR / "simulator-stats.json"
+        stats_file.unlink(missing_ok=True)
+        simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--stats-file", str(stats_file)],
+                          env, logs / "simulator.log")
+        children.append(("simulator", simulator))
+        monitoring = _start_monitoring(worker_url, logs, children)
+
+        print(f"\nKafka         {settings.kafka_bootstrap_servers}"
+              f"{' (embedded, data in ' + str(broker.data_dir) + ')' if broker else ''}")
+        print(f"worker        {worker_url}  (/metrics, /health, /accounts/<id>/metrics?window=1m|1h, "
+              f"/posts/<id>/metrics)")
+        print(f"simulator     {settings.simulate_rate:g} events/s over {settings.simulate_accounts} accounts")
+        for name, url in monitoring.items():
+            print(f"{name:<13} {url}")
+        print(f"logs          {logs}")
+        print(f"running {'for %gs' % args.duration if args.duration else 'until Ctrl-C'} ...\n", flush=True)
+
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while not stop_signal and (deadline is None or time.monotonic() < deadline):
+            for name, proc in children:
+                if proc.poll() is not None and name != "simulator":
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {logs / (name + '.log')}")
+            time.sleep(0.5)
+
+        stop(simulator)
+        produced = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+        summary = {"events_produced": produced.get("events_produced", 0), **_drain(worker_url, produced)}
+    finally:
+        for name, proc in reversed(children):
+            stop(proc)
+        if broker is not None:
+            broker.stop()
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    print("summary " + json.dumps(summary), flush=True)
+    return 0
+
+
+def _drain(worker_url: str, produced: dict, timeout: float = 15.0) -> dict:
+    """Let the worker finish what the simulator sent, then read its accounting counters."""
+    deadline = time.monotonic() + timeout
+    target = produced.get("events_produced", 0)
+    while True:
+        metrics = scrape(f"{worker_url}/metrics")
+        consumed = int(metrics.get("engagement_events_consumed_total", 0))
+        if consumed >= target or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    rejected = sum(v for k, v in metrics.items() if k.startswith("engagement_events_rejected_total{"))
+    return {"events_consumed_by_worker": consumed,
+            "events_counted": int(metrics.get("engagement_events_counted_total", 0)),
+            "events_duplicate": int(metrics.get("engagement_events_duplicate_total", 0)),
+            "events_rejected": int(rejected)}
+
+
+def _start_monitoring(worker_url: str, logs: Path, children: list) -> dict[str, str]:
+    """Prometheus and Alertmanager (Debian packages) with the project's config, when installed."""
+    from .monitoring import start_prometheus_stack  # noqa: PLC0415 (optional part of the stack)
+    if not shutil.which("prometheus"):
+        print("prometheus is not installed (make bootstrap installs it): running without it")
+        return {}
+    return start_prometheus_stack([worker_url.removeprefix("http://")], RUN_DIR, logs, children)

@@ -1,0 +1,122 @@
+"""The one settings object: every knob of the service, read from the environment (12-factor).
+
+Each field is read from ``ENGAGEMENT_<FIELD NAME IN UPPER CASE>``; the one exception is the Kafka
+address, read from the conventional ``KAFKA_BOOTSTRAP_SERVERS`` (unset: the embedded broker).
+The README's settings table is generated from ``FIELDS`` (``engagement settings --markdown``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+PREFIX = "ENGAGEMENT_"
+DEFAULT_ENGAGED_TYPES = ("like", "reaction", "comment", "share", "save", "click")
+
+
+def _doc(text: str, **kw):
+    return field(metadata={"doc": text}, **kw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap_servers: str = _doc(
+        "Kafka bootstrap servers (env `KAFKA_BOOTSTRAP_SERVERS`, no prefix). Empty: the project starts "
+        "its embedded broker.",
+        default="",
+    )
+    app_id: str = _doc("Faust app id; also the prefix of the consumer groups.", default="engagement")
+    topic_interactions: str = _doc("Input topic of interaction events.", default="engagement.interactions")
+    topic_accounts: str = _doc("Compacted topic of account reference records (key = account_id).",
+                               default="engagement.accounts")
+    topic_post_metrics: str = _doc("Output: final per-post window records.", default="engagement.post-metrics")
+    topic_account_metrics: str = _doc("Output: final per-account window records.",
+                                      default="engagement.account-metrics")
+    topic_dlq: str = _doc("Dead-letter topic: every rejected input with its reason.",
+                          default="engagement.interactions.dlq")
+    topic_state: str = _doc("Internal changelog of the engine's window and dedup state.",
+                            default="engagement.engine-state")
+    topic_partitions: int = _doc("Partitions of every topic the service creates.", default=8)
+    topic_replication: int = _doc("Replication factor of the topics the service creates.", default=1)
+    web_host: str = _doc("Interface of the worker's HTTP server (query API, /metrics).", default="127.0.0.1")
+    web_port: int = _doc("Port of the worker's HTTP server.", default=6066)
+    window_seconds: int = _doc("Length of the tumbling windows (per post and per account).", default=60)
+    rolling_window_seconds: int = _doc("Length of the rolling per-account window (step = window_seconds).",
+                                       default=3600)
+    window_grace_seconds: float = _doc("Grace for out-of-order events; a window closes at end + grace, "
+                                       "by the wall clock.", default=300.0)
+    dedup_horizon_seconds: float = _doc("Events with an event_id seen this recently count once.",
+                                        default=900.0)
+    engaged_types: tuple[str, ...] = _doc("Comma-separated interaction types that count as engaged.",
+                                          default=DEFAULT_ENGAGED_TYPES)
+    max_message_bytes: int = _doc("Largest input message accepted; larger ones go to the DLQ (too_large).",
+                                  default=1_048_576)
+    max_batch_events: int = _doc("Most events in one input message (a JSON array); more: DLQ (too_large).",
+                                 default=10_000)
+    commit_interval_seconds: float = _doc("How often the engine commits a transaction (state, outputs, "
+                                          "offsets) and checks for windows to close.", default=0.5)
+    simulate_rate: float = _doc("Events per second that `engagement simulate` produces.", default=200.0)
+    simulate_accounts: int = _doc("Accounts the simulator invents.", default=25)
+    simulate_seed: int = _doc("Seed of the simulator (same seed, same traffic).", default=7)
+    simulate_collapse_account: str = _doc("Account whose engagement the simulator collapses (empty: none).",
+                                          default="")
+    simulate_collapse_after_seconds: float = _doc("Seconds after start when the collapse begins.",
+                                                  default=60.0)
+    kafka_home: str = _doc("Cache of the embedded broker's jars (empty: ~/.cache/engagement/kafka-VERSION).",
+                           default="")
+    log_level: str = _doc("Worker log level (crit, error, warn, info, debug).", default="warn")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        values = {}
+        for f in dataclasses.fields(cls):
+            name = env_name(f.name)
+            if name in env:
+                values[f.name] = _parse(f, env[name])
+        values.update(overrides)
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[env_name(f.name)] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return out
+
+    @property
+    def output_topics(self) -> tuple[str, ...]:
+        return (self.topic_post_metrics, self.topic_account_metrics, self.topic_dlq)
+
+
+def env_name(field_name: str) -> str:
+    if field_name == "kafka_bootstrap_servers":
+        return "KAFKA_BOOTSTRAP_SERVERS"
+    return PREFIX + field_name.upper()
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"{env_name(f.name)}={raw!r}: {exc}") from None
+    return raw
+
+
+def markdown_table() -> str:
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        rows.append(f"| `{env_name(f.name)}` | `{default}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

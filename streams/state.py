@@ -1,0 +1,319 @@
+"""The engine's state: per input partition, the open windows, the dedup memory and the close mark.
+
+Events fold into a *delta* (per window and key) that is merged into the state once per commit and
+journaled then: one changelog entry per partition per commit, not one write per event. Replaying the
+journal (``apply_journal``) rebuilds exactly the state that the commits built, closed windows
+included, so a restarted or rebalanced worker neither loses a window nor emits one twice.
+
+Windows close by the wall clock: a tumbling window [start, end) is final once end + grace has passed.
+The rolling per-account window is the merge of the tumbling account buckets of its span; one rolling
+record per step (= tumbling window length) per account with traffic in the span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from .aggregates import COMMENT, POST_LEVEL_TYPES, TYPE_INDEX, WindowAggregate
+from .rates import engaged_count, rates
+
+DWELL, MENTION = TYPE_INDEX["dwell"], TYPE_INDEX["mention"]
+POST_LEVEL_INDEXES = frozenset(TYPE_INDEX[t] for t in POST_LEVEL_TYPES)
+
+COUNTED, DUPLICATE, LATE = "counted", "duplicate", "late"
+
+FollowersOf = Callable[[str], "int | None"]
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    window_ms: int
+    grace_ms: int
+    rolling_ms: int
+    dedup_ms: int
+    engaged_types: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings) -> "WindowConfig":
+        return cls(window_ms=int(settings.window_seconds * 1000),
+                   grace_ms=int(settings.window_grace_seconds * 1000),
+                   rolling_ms=int(settings.rolling_window_seconds * 1000),
+                   dedup_ms=int(settings.dedup_horizon_seconds * 1000),
+                   engaged_types=tuple(settings.engaged_types))
+
+    def close_mark(self, now_ms: int) -> int:
+        """The latest window end whose grace has passed at ``now_ms``."""
+        edge = now_ms - self.grace_ms
+        return edge - edge % self.window_ms
+
+    @property
+    def window_label(self) -> str:
+        return _duration_label(self.window_ms)
+
+    @property
+    def rolling_label(self) -> str:
+        return _duration_label(self.rolling_ms)
+
+
+def _duration_label(ms: int) -> str:
+    seconds = ms // 1000
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# Window buckets: {window_start_ms: {key: entry}}. A post entry is [account_id, platform, aggregate],
+# an account entry [platform, aggregate]; the owner fields ride along so that records need no lookup.
+Buckets = dict
+
+
+class PartitionState:
+    def __init__(self, partition: int, config: WindowConfig, closed_through: int = 0):
+        self.partition = partition
+        self.config = config
+        self.posts: Buckets = {}
+        self.accounts: Buckets = {}
+        self.seen: dict[str, int] = {}  # event_id -> processing time (ms), oldest first
+        self.closed_through = closed_through
+        self._delta_posts: Buckets = {}
+        self._delta_accounts: Buckets = {}
+        self._delta_seen: list[tuple[str, int]] = []
+
+    # -- the hot path -------------------------------------------------------------------------
+    def add(self, event: dict, now_ms: int) -> str:
+        event_id = event["event_id"]
+        if event_id in self.seen:
+            return DUPLICATE
+        window_ms = self.config.window_ms
+        ts = event["ts_ms"]
+        start = ts - ts % window_ms
+        if start + window_ms <= self.closed_through:
+            return LATE
+        self.seen[event_id] = now_ms
+        self._delta_seen.append((event_id, now_ms))
+        type_index = TYPE_INDEX[event["type"]]
+        dwell = event["dwell_ms"] if type_index == DWELL else None
+        sentiment = event.get("sentiment") if type_index == COMMENT or type_index == MENTION else None
+        post_id = event["post_id"] if type_index in POST_LEVEL_INDEXES else None
+        account_id = event["account_id"]
+        if post_id is not None:
+            bucket = self._delta_posts.get(start)
+            if bucket is None:
+                bucket = self._delta_posts[start] = {}
+            entry = bucket.get(post_id)
+            if entry is None:
+                entry = bucket[post_id] = [account_id, event["platform"], WindowAggregate()]
+            entry[2].add(type_index, dwell, sentiment)
+        bucket = self._delta_accounts.get(start)
+        if bucket is None:
+            bucket = self._delta_accounts[start] = {}
+        entry = bucket.get(account_id)
+        if entry is None:
+            entry = bucket[account_id] = [event["platform"], WindowAggregate(track_posts=True)]
+        entry[1].add(type_index, dwell, sentiment, post_id)
+        return COUNTED
+
+    # -- commit: merge the delta, journal it, close windows --------------------------------------
+    def commit(self, now_ms: int, followers_of: FollowersOf) -> tuple[dict | None, list[dict], list[dict]]:
+        """Returns (journal entry or None when nothing changed, post records, account records)."""
+        entry = {}
+        if self._delta_posts:
+            entry["p"] = [[start, key, *owner, agg.to_state()]
+                          for start, bucket in self._delta_posts.items()
+                          for key, (*owner, agg) in bucket.items()]
+            _merge_buckets(self.posts, self._delta_posts)
+            self._delta_posts = {}
+        if self._delta_accounts:
+            entry["a"] = [[start, key, platform, agg.to_state()]
+                          for start, bucket in self._delta_accounts.items()
+                          for key, (platform, agg) in bucket.items()]
+            _merge_buckets(self.accounts, self._delta_accounts)
+            self._delta_accounts = {}
+        if self._delta_seen:
+            entry["s"] = self._delta_seen
+            self._delta_seen = []
+        post_records: list[dict] = []
+        account_records: list[dict] = []
+        mark = self.config.close_mark(now_ms)
+        if mark > self.closed_through:
+            self._close(mark, now_ms, followers_of, post_records, account_records)
+            entry["c"] = mark
+        elif entry:
+            entry["c"] = self.closed_through  # a replay must know the mark even if this commit kept it
+        self._expire_seen(now_ms)
+        return (entry or None), post_records, account_records
+
+    def _close(self, mark: int, now_ms: int, followers_of: FollowersOf,
+               post_records: list[dict], account_records: list[dict]) -> None:
+        cfg = self.config
+        for start in sorted(s for s in self.posts if s + cfg.window_ms <= mark):
+            for post_id, (account_id, platform, agg) in self.posts.pop(start).items():
+                post_records.append(self._record("post", "tumbling", start, start + cfg.window_ms, agg,
+                                                 account_id, platform, followers_of(account_id), now_ms,
+                                                 post_id=post_id))
+        for start in sorted(self.accounts):
+            end = start + cfg.window_ms
+            if self.closed_through < end <= mark:
+                for account_id, (platform, agg) in self.accounts[start].items():
+                    account_records.append(self._record("account", "tumbling", start, end, agg, account_id,
+                                                        platform, followers_of(account_id), now_ms))
+        for end in self._rolling_ends(mark):
+            for account_id, (platform, agg) in self._rolling(end - cfg.rolling_ms, end).items():
+                account_records.append(self._record("account", "rolling", end - cfg.rolling_ms, end, agg,
+                                                    account_id, platform, followers_of(account_id), now_ms))
+        self._apply_close(mark)
+
+    def _rolling_ends(self, mark: int) -> list[int]:
+        """Ends of the rolling windows that become final between the previous close mark and ``mark``
+        and hold traffic (a window ending at E spans the buckets starting in [E - rolling, E))."""
+        cfg = self.config
+        ends = set()
+        for start in self.accounts:
+            first = max(start + cfg.window_ms, self.closed_through + cfg.window_ms)
+            last = min(start + cfg.rolling_ms, mark)
+            ends.update(range(first, last + 1, cfg.window_ms))
+        return sorted(ends)
+
+    def _rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, list]:
+        merged: dict[str, list] = {}
+        sources = [self.accounts, self._delta_accounts] if include_delta else [self.accounts]
+        for buckets in sources:
+            for bucket_start, bucket in buckets.items():
+                if start <= bucket_start < end:
+                    for account_id, (platform, agg) in bucket.items():
+                        slot = merged.get(account_id)
+                        if slot is None:
+                            merged[account_id] = [platform, agg.copy()]
+                        else:
+                            slot[1].merge(agg)
+        return merged
+
+    def _apply_close(self, mark: int) -> None:
+        """Drop what ``mark`` made final: post windows, and account buckets no rolling window needs."""
+        cfg = self.config
+        for start in [s for s in self.posts if s + cfg.window_ms <= mark]:
+            del self.posts[start]
+        for start in [s for s in self.accounts if s + cfg.rolling_ms <= mark]:
+            del self.accounts[start]
+        self.closed_through = mark
+
+    def _expire_seen(self, now_ms: int) -> None:
+        cutoff = now_ms - self.config.dedup_ms
+        expired = []
+        for event_id, seen_at in self.seen.items():
+            if seen_at > cutoff:
+                break
+            expired.append(event_id)
+        for event_id in expired:
+            del self.seen[event_id]
+
+    def _record(self, scope: str, kind: str, start: int, end: int, agg: WindowAggregate, account_id: str,
+                platform: str, followers: int | None, now_ms: int, post_id: str | None = None) -> dict:
+        record = {"scope": scope, "window_kind": kind, "window_start": start, "window_end": end,
+                  "account_id": account_id, "platform": platform, "followers": followers,
+                  "counts": agg.counts_by_type(),
+                  "engaged": engaged_count(agg, self.config.engaged_types),
+                  "dwell_ms_sum": agg.dwell_ms_sum, "dwell_count": agg.dwell_count,
+                  "sentiment_sum": agg.sentiment_sum, "sentiment_count": agg.sentiment_count,
+                  "sentiment_negative": agg.sentiment_negative,
+                  "rates": rates(agg, followers, self.config.engaged_types),
+                  "emitted_at": now_ms}
+        if post_id is not None:
+            record = {"post_id": post_id, **record}
+        else:
+            record["active_posts"] = len(agg.posts)
+        return record
+
+    # -- restore ----------------------------------------------------------------------------------
+    def apply_journal(self, entry: dict) -> None:
+        """Redo one committed entry: the same merges and closes as ``commit``, without emitting."""
+        delta_posts: Buckets = {}
+        for start, post_id, account_id, platform, state in entry.get("p", ()):
+            delta_posts.setdefault(start, {})[post_id] = [account_id, platform,
+                                                          WindowAggregate.from_state(state)]
+        _merge_buckets(self.posts, delta_posts)
+        delta_accounts: Buckets = {}
+        for start, account_id, platform, state in entry.get("a", ()):
+            delta_accounts.setdefault(start, {})[account_id] = [platform, WindowAggregate.from_state(state)]
+        _merge_buckets(self.accounts, delta_accounts)
+        for event_id, seen_at in entry.get("s", ()):
+            self.seen[event_id] = seen_at
+        if entry.get("c", 0) > self.closed_through:
+            self._apply_close(entry["c"])
+
+    # -- live reads (HTTP query API) ----------------------------------------------------------------
+    def live_post(self, post_id: str, now_ms: int, followers_of: FollowersOf) -> list[dict]:
+        windows = []
+        for start in sorted(set(self.posts) | set(self._delta_posts)):
+            combined = _combine(e.get(post_id) for e in (self.posts.get(start, {}),
+                                                          self._delta_posts.get(start, {})))
+            if combined is not None:
+                account_id, platform, agg = combined
+                windows.append(self._record("post", "tumbling", start, start + self.config.window_ms, agg,
+                                            account_id, platform, followers_of(account_id), now_ms,
+                                            post_id=post_id))
+        return windows
+
+    def live_account(self, account_id: str, rolling: bool, now_ms: int,
+                     followers_of: FollowersOf) -> list[dict]:
+        cfg = self.config
+        if rolling:
+            end = now_ms - now_ms % cfg.window_ms + cfg.window_ms
+            slot = self._rolling(end - cfg.rolling_ms, end, include_delta=True).get(account_id)
+            if slot is None:
+                return []
+            return [self._record("account", "rolling", end - cfg.rolling_ms, end, slot[1], account_id,
+                                 slot[0], followers_of(account_id), now_ms)]
+        windows = []
+        for start in sorted(set(self.accounts) | set(self._delta_accounts)):
+            if start + cfg.window_ms <= self.closed_through:
+                continue  # kept for the rolling window only; its tumbling record is out already
+            combined = _combine(e.get(account_id) for e in (self.accounts.get(start, {}),
+                                                             self._delta_accounts.get(start, {})))
+            if combined is not None:
+                platform, agg = combined
+                windows.append(self._record("account", "tumbling", start, start + cfg.window_ms, agg,
+                                            account_id, platform, followers_of(account_id), now_ms))
+        return windows
+
+    def open_window_count(self) -> int:
+        return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())
+
+    def account_ids(self) -> Iterator[str]:
+        seen = set()
+        for buckets in (self.accounts, self._delta_accounts):
+            for bucket in buckets.values():
+                for account_id in bucket:
+                    if account_id not in seen:
+                        seen.add(account_id)
+                        yield account_id
+
+
+def _merge_buckets(into: Buckets, delta: Buckets) -> None:
+    """Merge delta buckets into state buckets; the delta's entries are handed over, not copied."""
+    for start, bucket in delta.items():
+        target = into.get(start)
+        if target is None:
+            into[start] = bucket
+            continue
+        for key, entry in bucket.items():
+            existing = target.get(key)
+            if existing is None:
+                target[key] = entry
+            else:
+                existing[-1].merge(entry[-1])
+
+
+def _combine(entries) -> list | None:
+    """Sum of the (state, delta) entries of one key, as a fresh entry; None when neither exists."""
+    combined = None
+    for entry in entries:
+        if entry is None:
+            continue
+        if combined is None:
+            combined = [*entry[:-1], entry[-1].copy()]
+        else:
+            combined[-1].merge(entry[-1])
+    return combined

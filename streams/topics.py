@@ -1,0 +1,45 @@
+"""Topic declarations: one place that says which topics exist, with what partitions and configs."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # input and DLQ accept oversized messages so they reach the DLQ
+
+
+def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Topic name -> topic configs. All topics have settings.topic_partitions partitions; the state
+    changelog must match the input partition for partition, which is why it is created here too."""
+    state_retention_ms = int(1000 * 3 * (settings.rolling_window_seconds + settings.window_seconds
+                                         + settings.window_grace_seconds + settings.dedup_horizon_seconds))
+    return {
+        settings.topic_interactions: {"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+        settings.topic_accounts: {"cleanup.policy": "compact"},
+        settings.topic_post_metrics: {},
+        settings.topic_account_metrics: {},
+        settings.topic_dlq: {"max.message.bytes": str(MAX_MESSAGE_BYTES * 2)},
+        settings.topic_state: {"retention.ms": str(state_retention_ms), "max.message.bytes": str(MAX_MESSAGE_BYTES)},
+    }
+
+
+async def ensure_topics(settings: Settings, admin_config: dict | None = None) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **(admin_config or {}))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
+                   for name, configs in topic_specs(settings).items() if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them first
+            log.info("created topics %s", [t.name for t in missing])
+    finally:
+        await admin.close()

@@ -1,0 +1,137 @@
+"""Shared fixtures: the real Kafka broker (embedded unless KAFKA_BOOTSTRAP_SERVERS is set), isolated
+topic names per test, and worker processes started the way production starts them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from streams.broker import EmbeddedKafka, free_port
+from streams.processes import scrape, spawn, stop, wait_http
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap():
+    """A real broker for the whole session: the embedded one, or the cluster the environment names."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    with EmbeddedKafka() as broker:
+        yield broker.bootstrap
+
+
+def isolated_settings(bootstrap: str, **overrides) -> Settings:
+    """Settings whose topics and consumer groups belong to one test only."""
+    tag = uuid.uuid4().hex[:8]
+    names = {f"topic_{n}": f"t{tag}.{n}" for n in
+             ("interactions", "accounts", "post_metrics", "account_metrics", "dlq", "state")}
+    return Settings.from_env({}, kafka_bootstrap_servers=bootstrap, app_id=f"test-{tag}",
+                             **{**names, **overrides})
+
+
+class Worker:
+    """`engagement worker` as a child process, with its own web port."""
+
+    def __init__(self, settings: Settings, log_dir: Path, name: str = "worker"):
+        self.port = free_port()
+        self.settings = Settings.from_env({}, **{**_fields(settings), "web_port": self.port})
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"{name}-{self.port}.log"
+        self.proc = None
+
+    def start(self, timeout: float = 90.0) -> "Worker":
+        self.proc = spawn([sys.executable, "-m", "streams.cli", "worker"], self.settings.as_env(), self.log)
+        try:
+            wait_http(f"{self.url}/health", timeout=timeout, proc=self.proc,
+                      ready=lambda status, body: status == 200 and json.loads(body)["partitions"])
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"worker did not start; log:\n{self.log.read_text()[-4000:]}")
+        return self
+
+    def metrics(self) -> dict[str, float]:
+        return scrape(f"{self.url}/metrics")
+
+    def stop(self, sig=None) -> int | None:
+        import signal
+        return stop(self.proc, sig=sig or signal.SIGTERM)
+
+
+def _fields(settings: Settings) -> dict:
+    import dataclasses
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started: list[Worker] = []
+
+    def make(settings: Settings, name: str = "worker") -> Worker:
+        worker = Worker(settings, tmp_path, name)
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        worker.stop()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
+                                max_request_size=32 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def read_all(settings: Settings, topic: str, idle_ms: int = 1500) -> list:
+    """Every committed message of a topic, read until it stays quiet for idle_ms."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                                isolation_level="read_committed", auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=64 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        messages = []
+        while True:
+            batch = await consumer.getmany(timeout_ms=idle_ms)
+            if not batch:
+                return messages
+            for part in batch.values():
+                messages.extend(part)
+    finally:
+        await consumer.stop()
+
+
+def json_values(messages) -> list[dict]:
+    return [orjson.loads(m.value) for m in messages]
+
+
+@pytest.fixture
+def topics_ready():
+    def make(settings: Settings) -> Settings:
+        run(ensure_topics(settings))
+        return settings
+    return make

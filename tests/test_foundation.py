@@ -1,0 +1,125 @@
+"""The foundation: a real broker the project starts itself, and a worker that consumes from it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from streams.settings import Settings, env_name, markdown_table
+
+from .conftest import isolated_settings, produce, run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped) is gone for our purpose.
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split()[2] != "Z"
+
+
+def _start_broker_cli() -> tuple[subprocess.Popen, str, int]:
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "broker"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    return proc
+
+
+def _read_broker_banner(proc: subprocess.Popen) -> tuple[str, int]:
+    bootstrap = java_pid = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (bootstrap is None or java_pid is None):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("KAFKA_BOOTSTRAP_SERVERS="):
+            bootstrap = line.strip().split("=", 1)[1]
+        match = re.search(r"\bpid (\d+)", line)
+        if match:
+            java_pid = int(match.group(1))
+    assert bootstrap and java_pid, f"broker did not print its address and pid (exit {proc.poll()})"
+    return bootstrap, java_pid
+
+
+def test_two_brokers_at_once_get_different_ports_and_sigterm_leaves_no_java():
+    first, second = _start_broker_cli(), _start_broker_cli()
+    try:
+        (addr1, java1), (addr2, java2) = _read_broker_banner(first), _read_broker_banner(second)
+        assert addr1 != addr2
+        assert _alive(java1) and _alive(java2)
+        first.send_signal(signal.SIGTERM)
+        second.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0 and second.wait(60) == 0
+        assert not _alive(java1) and not _alive(java2)
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_killing_the_parent_outright_still_leaves_no_java():
+    proc = _start_broker_cli()
+    try:
+        _, java_pid = _read_broker_banner(proc)
+        proc.send_signal(signal.SIGKILL)  # no chance to clean up: the kernel's parent-death signal must
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(java_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(java_pid)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_worker_on_the_real_broker_consumes_the_exact_count(kafka_bootstrap, workers, topics_ready):
+    settings = topics_ready(isolated_settings(kafka_bootstrap))
+    now = int(time.time() * 1000)
+    sent = 2500
+    messages = []
+    for i in range(sent):
+        account = f"acct-{i % 17}"
+        event = {"event_id": f"e-{i}", "type": "impression", "ts": now, "platform": "instagram",
+                 "account_id": account, "post_id": f"{account}-p{i % 5}"}
+        messages.append((account.encode(), orjson.dumps(event)))
+    run(produce(settings, settings.topic_interactions, messages))
+    worker = workers(settings).start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        metrics = worker.metrics()
+        if metrics.get("engagement_events_consumed_total", 0) >= sent:
+            break
+        time.sleep(0.5)
+    time.sleep(1)  # anything beyond the count would show now
+    metrics = worker.metrics()
+    assert metrics["engagement_events_consumed_total"] == sent
+    assert metrics["engagement_events_counted_total"] == sent
+    assert metrics['engagement_interactions_total{platform="instagram",type="impression"}'] == sent
+
+
+def test_settings_come_from_prefixed_environment():
+    settings = Settings.from_env({"ENGAGEMENT_TOPIC_PARTITIONS": "3", "KAFKA_BOOTSTRAP_SERVERS": "h:1",
+                                  "ENGAGEMENT_ENGAGED_TYPES": "like, share", "ENGAGEMENT_WINDOW_GRACE_SECONDS": "2.5"})
+    assert settings.topic_partitions == 3
+    assert settings.kafka_bootstrap_servers == "h:1"
+    assert settings.engaged_types == ("like", "share")
+    assert settings.window_grace_seconds == 2.5
+    assert Settings.from_env(settings.as_env()) == settings
+    with pytest.raises(ValueError, match="ENGAGEMENT_TOPIC_PARTITIONS"):
+        Settings.from_env({"ENGAGEMENT_TOPIC_PARTITIONS": "eight"})
+
+
+def test_readme_documents_every_setting():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    for line in markdown_table().splitlines()[2:]:
+        name = line.split("`")[1]
+        assert f"`{name}`" in readme, f"{name} missing from the README's settings table"
+    assert env_name("web_port") == "ENGAGEMENT_WEB_PORT"
