@@ -92,13 +92,14 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> list:
+    """Send and wait for the broker's acknowledgement; returns each message's RecordMetadata."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
                                 max_request_size=32 * 1024 * 1024)
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in messages]
-        await asyncio.gather(*futures)
+        return list(await asyncio.gather(*futures))
     finally:
         await producer.stop()
 
