@@ -31,8 +31,9 @@ class AccountBook:
         record = self.records.get(account_id)
         return None if record is None else record["followers"]
 
-    def get(self, account_id: str) -> dict | None:
-        return self.records.get(account_id)
+    def industry_of(self, account_id: str) -> str:
+        record = self.records.get(account_id)
+        return (record or {}).get("industry", "")
 
     async def start(self, catch_up_timeout: float = 30.0) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,

@@ -84,7 +84,7 @@ class WindowAggregate:
         return dict(zip(TYPES, self.counts))
 
     def to_state(self) -> list:
-        return [self.counts, self.dwell_ms_sum, self.dwell_count, self.sentiment_sum,
+        return [list(self.counts), self.dwell_ms_sum, self.dwell_count, self.sentiment_sum,
                 self.sentiment_count, self.sentiment_negative,
                 None if self.posts is None else sorted(self.posts)]
 

@@ -123,4 +123,5 @@ class Health(View):
         engine = EngineService.engine
         if engine is None:
             return self.json({"status": "starting"}, status=503)
-        return self.json({"status": "ok", "partitions": sorted(engine.states), "url": WEB_URL})
+        return self.json({"status": "ok", "partitions": sorted(engine.states), "url": WEB_URL,
+                          "owners": {str(p): url for p, url in sorted(engine.assignor.owners.items())}})

@@ -27,6 +27,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, Cons
 from aiokafka.partitioner import murmur2
 
 from .accounts import AccountBook
+from .benchmarks import load_benchmarks
 from .events import Rejection, decode_message
 from .metrics import BatchTally, Metrics
 from .settings import Settings
@@ -93,12 +94,14 @@ class Engine:
         self.settings = settings
         self.config = WindowConfig.from_settings(settings)
         self.kafka_config = dict(kafka_config or {})
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.max_account_series, self.config.rolling_label,
+                               load_benchmarks(settings.benchmarks_file))
         self.assignor = RoutingAssignor(web_url)
         self.accounts = AccountBook(settings, self.kafka_config)
         self.group_id = f"{settings.app_id}-engine"
         self.states: dict[int, PartitionState] = {}
-        self._next_offsets: dict[TopicPartition, int] = {}
+        self._next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
+        self._positions: dict[TopicPartition, int] = {}  # processed (for the lag gauge)
         self._outbox: list[tuple[str, bytes | None, bytes, int | None]] = []  # topic, key, value, partition
         self._partition_of: dict[str, int] = {}
         self._lock = asyncio.Lock()
@@ -106,6 +109,8 @@ class Engine:
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self._mentions_gauge_at = 0
+        self._restoring: asyncio.Task | None = None
         self._max_future_ms = self.config.grace_ms
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -205,13 +210,16 @@ class Engine:
                     if outcome is COUNTED:
                         tally.counted += 1
                         tally.interactions[(event["platform"], event["type"])] += 1
+                        tally.lags_ms.append(now - event["ts_ms"])
+                        if event["type"] == "dwell":
+                            tally.dwell_ms.setdefault(event["platform"], []).append(event["dwell_ms"])
                     elif outcome is DUPLICATE:
                         tally.duplicate += 1
                     else:
                         self._reject(tp, message, Rejection(
                             "late", f"window of ts {event['ts_ms']} closed at "
                                     f"{state.closed_through} + grace", _event_bytes(event)), tally)
-            self._next_offsets[tp] = messages[-1].offset + 1
+            self._next_offsets[tp] = self._positions[tp] = messages[-1].offset + 1
         self.metrics.add_batch(tally)
 
     def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally) -> None:
@@ -243,11 +251,18 @@ class Engine:
             followers_of = self.accounts.followers_of
             sends = self._outbox
             self._outbox = []
+            rolling_records: list[dict] = []
+            marks_before = {p: st.closed_through for p, st in self.states.items()}
             for partition, state in self.states.items():
-                entry, post_records, account_records = state.commit(now, followers_of)
-                if entry is not None:
-                    for chunk in _journal_chunks(entry):
+                result = state.commit(now, followers_of)
+                post_records, account_records = result.post_records, result.account_records
+                rolling_records.extend(r for r in account_records if r["window_kind"] == "rolling")
+                if result.journal is not None:
+                    for chunk in _journal_chunks(result.journal):
                         sends.append((s.topic_state, None, orjson.dumps(chunk), partition))
+                for event_id, mention in result.mention_changes.items():
+                    sends.append((s.topic_mentions, event_id.encode(),
+                                  None if mention is None else orjson.dumps(mention), partition))
                 for record in post_records:
                     sends.append((s.topic_post_metrics, record["post_id"].encode(), orjson.dumps(record), None))
                 for record in account_records:
@@ -260,6 +275,16 @@ class Engine:
                     n = sum(1 for r in account_records if r["window_kind"] == kind)
                     if n:
                         self.metrics.records.labels("account", label).inc(n)
+            if any(st.closed_through > marks_before[p] for p, st in self.states.items()):
+                mark = max(st.closed_through for st in self.states.values())
+                self.metrics.accounts.update(rolling_records, mark, self.accounts.industry_of)
+            self._update_lag()
+            if now - self._mentions_gauge_at >= 5000:
+                self._mentions_gauge_at = now
+                unanswered: dict = {}
+                for state in self.states.values():
+                    unanswered.update(state.unanswered_mentions(now))
+                self.metrics.unanswered.set_all(unanswered)
             offsets, self._next_offsets = self._next_offsets, {}
             if not sends and not offsets:
                 return
@@ -273,6 +298,13 @@ class Engine:
             self.metrics.commit_seconds.set(time.perf_counter() - started)
             self.metrics.open_windows.set(sum(st.open_window_count() for st in self.states.values()))
 
+    def _update_lag(self) -> None:
+        for tp in self._consumer.assignment() if self._consumer else ():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None and tp in self._positions:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - self._positions[tp]))
+
     async def _recover(self) -> None:
         """After a failed transaction: forget in-memory state, rebuild it from the journal, and rewind
         the consumer to the committed offsets (the aborted transaction's work is redone)."""
@@ -285,11 +317,9 @@ class Engine:
                 log.exception("stopping the failed producer")
             self._producer = self._new_producer()
             await self._producer.start()
-            assigned = list(self.states)
-            self.states = {}
-            for partition in assigned:
+            self.states = await self._restore(list(self.states))
+            for partition in self.states:
                 tp = TopicPartition(self.settings.topic_interactions, partition)
-                self.states[partition] = await self._restore(partition)
                 committed = await self._consumer.committed(tp)
                 if committed is None:
                     await self._consumer.seek_to_beginning(tp)
@@ -298,58 +328,112 @@ class Engine:
 
     # -- rebalance ---------------------------------------------------------------------------------
     async def handle_revoked(self, revoked) -> None:
+        await self._cancel_restore()
         try:
             await self._commit()
         except Exception:
             log.exception("commit on revoke failed; the next owner redoes that work")
+        partitions = self.settings.topic_partitions
         for tp in revoked:
-            self.states.pop(tp.partition, None)
+            state = self.states.pop(tp.partition, None)
             self._next_offsets.pop(tp, None)
+            self._positions.pop(tp, None)
+            try:
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+            except KeyError:
+                pass
+            if state is not None:
+                self.metrics.accounts.forget(a for a in list(self.metrics.accounts.latest)
+                                             if partition_for(a, partitions) == tp.partition)
         self.metrics.partitions.set(len(self.states))
 
     async def handle_assigned(self, assigned) -> None:
-        # The fetcher runs on during the callback: hold the partitions until their state is back.
-        self._consumer.pause(*assigned)
-        for tp in assigned:
-            if tp.partition not in self.states:
-                self.states[tp.partition] = await self._restore(tp.partition)
-        self._consumer.resume(*assigned)
+        """Hold new partitions until their state is rebuilt. The rebuild runs outside this callback:
+        a long one inside it would miss the group's rebalance deadline and cost the membership."""
+        new = [tp for tp in assigned if tp.partition not in self.states]
+        if new:
+            self._consumer.pause(*new)
+            self._restoring = asyncio.create_task(self._restore_then_resume(new), name="engagement-restore")
+
+    async def _cancel_restore(self) -> None:
+        task, self._restoring = self._restoring, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _restore_then_resume(self, tps: list[TopicPartition]) -> None:
+        try:
+            states = await self._restore([tp.partition for tp in tps])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.critical("restoring partitions %s failed", [tp.partition for tp in tps], exc_info=True)
+            os._exit(70)  # a worker that cannot rebuild its state must not count: restart it
+        assignment = self._consumer.assignment()
+        for tp in tps:
+            if tp in assignment:
+                self.states[tp.partition] = states[tp.partition]
+                self._consumer.resume(tp)
         self.metrics.partitions.set(len(self.states))
 
-    async def _restore(self, partition: int) -> PartitionState:
-        """Rebuild one partition's state by replaying its journal (read_committed: only what committed)."""
+    async def _restore(self, partitions: list[int]) -> dict[int, PartitionState]:
+        """Rebuild partitions' state: replay their journal (read_committed: only what committed) and
+        read their open mentions."""
         started = time.perf_counter()
         cfg = self.config
-        state = PartitionState(partition, cfg)
-        tp = TopicPartition(self.settings.topic_state, partition)
+        states = {p: PartitionState(p, cfg) for p in partitions}
+        # Entries older than every window and the dedup horizon can no longer matter.
+        horizon = now_ms() - 2 * (cfg.rolling_ms + cfg.window_ms + cfg.grace_ms + cfg.dedup_ms)
+        entries = 0
+        async for message in self._read_to_end(self.settings.topic_state, partitions, since_ms=horizon):
+            states[message.partition].apply_journal(orjson.loads(message.value))
+            entries += 1
+        async for message in self._read_to_end(self.settings.topic_mentions, partitions):
+            mentions = states[message.partition].mentions
+            if message.value is None:
+                mentions.pop(message.key.decode(), None)
+            else:
+                account_id, ts = orjson.loads(message.value)
+                mentions[message.key.decode()] = (account_id, ts)
+        for state in states.values():
+            if state.closed_through == 0:  # a fresh partition: nothing before now is open
+                state.closed_through = cfg.close_mark(now_ms())
+        self.metrics.restore_seconds.set(time.perf_counter() - started)
+        log.info("partitions %s restored from %d journal entries in %.2f s", sorted(partitions), entries,
+                 time.perf_counter() - started)
+        return states
+
+    async def _read_to_end(self, topic: str, partitions: list[int], since_ms: int | None = None):
+        """Every committed message of these partitions (from the first at or after since_ms) up to
+        the end they had when the read began."""
+        tps = [TopicPartition(topic, p) for p in partitions]
         reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
                                   enable_auto_commit=False, isolation_level="read_committed",
                                   max_partition_fetch_bytes=4 * MAX_MESSAGE_BYTES, **self.kafka_config)
         await reader.start()
-        entries = 0
         try:
-            reader.assign([tp])
-            # Entries older than every window and the dedup horizon can no longer matter.
-            horizon = now_ms() - 2 * (cfg.rolling_ms + cfg.window_ms + cfg.grace_ms + cfg.dedup_ms)
-            found = await reader.offsets_for_times({tp: max(0, horizon)})
-            if found.get(tp) is not None:
-                reader.seek(tp, found[tp].offset)
-            else:
-                await reader.seek_to_end(tp)
-            end = (await reader.end_offsets([tp]))[tp]
-            while await reader.position(tp) < end:
-                batch = await reader.getmany(tp, timeout_ms=1000)
-                for message in batch.get(tp, ()):
-                    state.apply_journal(orjson.loads(message.value))
-                    entries += 1
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            if since_ms is not None:
+                found = await reader.offsets_for_times({tp: max(0, since_ms) for tp in tps})
+                for tp in tps:
+                    if found.get(tp) is not None:
+                        reader.seek(tp, found[tp].offset)
+                    else:
+                        await reader.seek_to_end(tp)
+            ends = await reader.end_offsets(tps)
+            pending = {tp for tp in tps if await reader.position(tp) < ends[tp]}
+            while pending:
+                batch = await reader.getmany(*pending, timeout_ms=1000)
+                for tp, messages in batch.items():
+                    for message in messages:
+                        yield message
+                pending = {tp for tp in pending if await reader.position(tp) < ends[tp]}
         finally:
             await reader.stop()
-        if state.closed_through == 0:
-            state.closed_through = cfg.close_mark(now_ms())  # fresh partition: nothing before now is open
-        self.metrics.restore_seconds.set(time.perf_counter() - started)
-        log.info("partition %d restored from %d journal entries in %.2f s", partition, entries,
-                 time.perf_counter() - started)
-        return state
 
     # -- queries --------------------------------------------------------------------------------
     def owner_of_account(self, account_id: str) -> tuple[int, str | None]:

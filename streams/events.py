@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import fastjsonschema
 import orjson
@@ -24,6 +24,10 @@ def load_schema(name: str) -> dict:
 _validate_event = fastjsonschema.compile(load_schema("interaction-event.schema.json"))
 _validate_account = fastjsonschema.compile(load_schema("account.schema.json"))
 _KNOWN_TYPES = frozenset(TYPES)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# The schema's minimum for epoch-ms ts; the same bound applies to the RFC 3339 form.
+MIN_TS_MS = next(alt["minimum"] for alt in load_schema("interaction-event.schema.json")["properties"]["ts"]["oneOf"]
+                 if alt["type"] == "integer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +56,13 @@ def parse_ts(ts) -> int:
     """Epoch milliseconds from an epoch-ms integer or an RFC 3339 string with an offset."""
     if isinstance(ts, (int, float)):  # the schema lets integral floats such as 1.7e12 through
         return int(ts)
-    moment = datetime.fromisoformat(ts)
+    moment = datetime.fromisoformat(ts.upper())  # RFC 3339 allows a lower-case t and z
     if moment.tzinfo is None:
         raise ValueError("RFC 3339 time needs an offset, e.g. Z or +02:00")
-    return int(moment.timestamp() * 1000)
+    ms = (moment - EPOCH) // timedelta(milliseconds=1)  # integer arithmetic: no float rounding
+    if ms < MIN_TS_MS:
+        raise ValueError("event time before 2000-01-01")
+    return ms
 
 
 def validate_event(data, now_ms: int, max_future_ms: int) -> tuple[dict | None, str, str]:

@@ -38,6 +38,8 @@ class Settings:
                           default="engagement.interactions.dlq")
     topic_state: str = _doc("Internal changelog of the engine's window and dedup state.",
                             default="engagement.engine-state")
+    topic_mentions: str = _doc("Internal compacted topic of the mentions not answered yet (listening SLA).",
+                               default="engagement.engine-mentions")
     topic_partitions: int = _doc("Partitions of every topic the service creates.", default=8)
     topic_replication: int = _doc("Replication factor of the topics the service creates.", default=1)
     web_host: str = _doc("Interface of the worker's HTTP server (query API, /metrics).", default="127.0.0.1")
@@ -57,6 +59,11 @@ class Settings:
                                  default=10_000)
     commit_interval_seconds: float = _doc("How often the engine commits a transaction (state, outputs, "
                                           "offsets) and checks for windows to close.", default=0.5)
+    max_account_series: int = _doc("Most accounts with per-account gauges on one worker's /metrics (the "
+                                   "busiest); the number left out is engagement_account_series_dropped.",
+                                   default=2000)
+    benchmarks_file: str = _doc("YAML or JSON file overriding the benchmark table per platform and industry "
+                                "(streams/benchmarks.py shows the format).", default="")
     simulate_rate: float = _doc("Events per second that `engagement simulate` produces.", default=200.0)
     simulate_accounts: int = _doc("Accounts the simulator invents.", default=25)
     simulate_seed: int = _doc("Seed of the simulator (same seed, same traffic).", default=7)

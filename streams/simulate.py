@@ -6,14 +6,15 @@ wall clock), and ``run_simulator``/``main``, which pace the model's events into 
 How the traffic is shared out (the one relation that makes the dashboards plausible)
 ------------------------------------------------------------------------------------
 With ``R`` events/s in all, a fraction ``ENGAGED_SHARE`` (0.25) of them engaged, and account ``i``
-getting the share ``s_i`` of the events, the account's ER by followers over a rolling hour is::
+getting the share ``s_i`` of the events, the account's ER by followers over the rolling window of
+``T`` seconds (ENGAGEMENT_ROLLING_WINDOW_SECONDS, one hour) is::
 
-    ER_i = R * 3600 * s_i * ENGAGED_SHARE / followers_i
+    ER_i = R * T * s_i * ENGAGED_SHARE / followers_i
 
 Each account draws a target ``ER_i`` from the middle of its platform's benchmark band (DOMAIN.md), so
 ``s_i`` must be proportional to ``followers_i * ER_i``; the shares summing to 1 then fix the scale::
 
-    sum_i followers_i * ER_i = R * 3600 * ENGAGED_SHARE      (engaged events per hour, all accounts)
+    sum_i followers_i * ER_i = R * T * ENGAGED_SHARE      (engaged events per window, all accounts)
 
 So follower counts cannot be chosen independently of the rate: the model draws their *shape*
 log-uniformly over a ``FOLLOWER_SPREAD`` (100x) range and scales them to satisfy the relation. At the
@@ -49,21 +50,16 @@ from typing import Iterator
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaError
 
+from streams.benchmarks import DEFAULT_BENCHMARKS
 from streams.settings import DEFAULT_ENGAGED_TYPES, Settings
+from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
-# Hootsuite, November 2023 (DOMAIN.md): average ER per post, low .. high across industries.
-BENCHMARK_BANDS = {
-    "facebook": (0.0083, 0.0165),
-    "instagram": (0.0173, 0.0354),
-    "tiktok": (0.0006, 0.0152),
-    "x": (0.0104, 0.0148),
-    "linkedin": (0.0121, 0.0240),
-}
+# DOMAIN.md's benchmark table: average ER per post, low .. high across industries.
+BENCHMARK_BANDS = DEFAULT_BENCHMARKS
 PLATFORMS = tuple(BENCHMARK_BANDS)
 INDUSTRIES = ("retail", "education", "entertainment and media", "nonprofit", "government",
               "food and beverage", "travel", "technology", "financial services", "health")
@@ -100,7 +96,8 @@ TICK_SECONDS = 0.05
 class TrafficModel:
     """Accounts and their traffic, fully determined by (seed, n_accounts, rate, posts_per_account)."""
 
-    def __init__(self, seed: int, n_accounts: int, *, rate: float = 200.0, posts_per_account: int = 12):
+    def __init__(self, seed: int, n_accounts: int, *, rate: float = 200.0, posts_per_account: int = 12,
+                 rolling_seconds: float = 3600.0):
         if n_accounts < 1 or rate <= 0 or posts_per_account < 1:
             raise ValueError("n_accounts and posts_per_account must be >= 1 and rate > 0")
         self.seed = seed
@@ -127,8 +124,8 @@ class TrafficModel:
                 "industry": rng.choice(INDUSTRIES),
                 "name": f"{rng.choice(NAME_WORDS[0])} {rng.choice(NAME_WORDS[1])}",
             })
-        engaged_per_hour = rate * 3600 * ENGAGED_SHARE
-        scale = engaged_per_hour / sum(shape[a] * self.target_er[a] for a in shape)
+        engaged_per_window = rate * rolling_seconds * ENGAGED_SHARE
+        scale = engaged_per_window / sum(shape[a] * self.target_er[a] for a in shape)
         for record in self._accounts:
             record["followers"] = max(1, round(shape[record["account_id"]] * scale))
         total = sum(r["followers"] * self.target_er[r["account_id"]] for r in self._accounts)
@@ -208,7 +205,7 @@ class EventStream:
     def _event(self, now_ms: int, account_id: str) -> dict:
         rng = self._rng
         kind = self._types[bisect.bisect_right(self._type_cum, rng.random() * self._type_cum[-1])]
-        ts = now_ms - rng.randrange(MAX_LATENESS_MS) if rng.random() < LATE_SHARE else now_ms
+        ts = now_ms - int(rng.random() * MAX_LATENESS_MS) if rng.random() < LATE_SHARE else now_ms
         open_mentions = self._open_mentions[account_id]
         if kind == "reply" and not open_mentions:
             kind = "impression"  # a brand can only answer mentions it has received
@@ -217,16 +214,16 @@ class EventStream:
         if kind not in ACCOUNT_TYPES:
             post = bisect.bisect_right(self._post_cum, rng.random() * self._post_cum[-1])
             event["post_id"] = f"{account_id}-post-{post + 1:04d}"
-            event["user_id"] = f"user-{rng.randrange(USER_POOL):06d}"
+            event["user_id"] = self._user_id()
         if kind == "dwell":
             event["dwell_ms"] = min(600_000, round(rng.lognormvariate(math.log(DWELL_MEDIAN_MS), DWELL_SIGMA)))
         elif kind == "comment":
             event["sentiment"] = self._sentiment(COMMENT_NEGATIVE_SHARE)
         elif kind in ("follow", "unfollow"):
-            event["user_id"] = f"user-{rng.randrange(USER_POOL):06d}"
+            event["user_id"] = self._user_id()
             self._net_follows[account_id] += 1 if kind == "follow" else -1
         elif kind == "mention":
-            event["user_id"] = f"user-{rng.randrange(USER_POOL):06d}"
+            event["user_id"] = self._user_id()
             event["sentiment"] = self._sentiment(MENTION_NEGATIVE_SHARE)
             open_mentions.append((event["event_id"], ts))
             del open_mentions[:-MAX_OPEN_MENTIONS]
@@ -244,28 +241,13 @@ class EventStream:
         return (account_id == self._collapse_account and ts >= self._collapse_at_ms
                 and self._collapse_rng.random() >= COLLAPSE_RESIDUAL)
 
+    def _user_id(self) -> str:
+        return f"user-{int(self._rng.random() * USER_POOL):06d}"  # faster than randrange
+
     def _sentiment(self, negative_share: float) -> float:
         if self._rng.random() < negative_share:
             return round(self._rng.uniform(-1.0, -0.2), 3)
         return round(min(1.0, max(-0.2, self._rng.gauss(0.5, 0.3))), 3)
-
-
-async def ensure_topics(settings: Settings) -> None:
-    """Create the interactions and accounts topics unless they exist (the worker normally does)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                client_id="engagement-simulate-admin")
-    await admin.start()
-    try:
-        response = await admin.create_topics([
-            NewTopic(settings.topic_interactions, settings.topic_partitions, settings.topic_replication),
-            NewTopic(settings.topic_accounts, settings.topic_partitions, settings.topic_replication,
-                     topic_configs={"cleanup.policy": "compact"}),
-        ])
-    finally:
-        await admin.close()
-    for topic, code, *_ in response.topic_errors:
-        if code and for_code(code) is not TopicAlreadyExistsError:
-            raise for_code(code)(f"creating topic {topic}")
 
 
 async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | None = None,
@@ -277,7 +259,8 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
     events or ``stop_event``; returns what the broker acknowledged. Cancelling it flushes and stops
     the producer before the cancellation propagates."""
     seed = settings.simulate_seed if seed is None else seed
-    model = TrafficModel(seed, n_accounts or settings.simulate_accounts, rate=rate)
+    model = TrafficModel(seed, n_accounts or settings.simulate_accounts, rate=rate,
+                         rolling_seconds=settings.rolling_window_seconds)
     start_ms = _wall_ms()
     collapse_at_ms = start_ms + int(collapse_after * 1000) if collapse_account else None
     stream = model.stream(start_ms, collapse_account=collapse_account, collapse_at_ms=collapse_at_ms)
@@ -301,14 +284,16 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
             if max_events is not None:
                 due = min(due, max_events)
             pending = []
-            while generated < due:
-                events = stream.next_message(_wall_ms(), batch_share)[:due - generated]
+            while generated < due:  # a batch may overshoot `due`; the next tick makes up for it
+                events = stream.next_message(_wall_ms(), batch_share)
+                if max_events is not None:
+                    events = events[:max_events - generated]
                 generated += len(events)
                 value = orjson.dumps(events if len(events) > 1 else events[0])
                 key = events[0]["account_id"].encode()
                 pending.append((len(events), await producer.send(settings.topic_interactions, value, key=key)))
-            for size, result in zip((s for s, _ in pending),
-                                    await asyncio.gather(*(f for _, f in pending), return_exceptions=True)):
+            results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+            for (size, _), result in zip(pending, results):
                 _count(stats, result, events_produced=size, messages_produced=1)
             if (max_events is not None and generated >= max_events) or stop_event.is_set() or \
                     (duration is not None and loop.time() - started >= duration):
@@ -377,12 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         print("engagement simulate: KAFKA_BOOTSTRAP_SERVERS is not set; set it to your broker's address "
               "or use `make run`, which starts a broker and the simulator.", file=sys.stderr)
         return 2
-    if args.collapse_account and args.collapse_account not in TrafficModel(args.seed, args.accounts).account_ids:
-        print(f"engagement simulate: unknown --collapse-account {args.collapse_account!r} "
-              f"(accounts are acct-0001 .. acct-{args.accounts:04d})", file=sys.stderr)
-        return 2
     try:
         stats = asyncio.run(_run_until_signalled(settings, args))
+    except ValueError as exc:  # e.g. an unknown --collapse-account, found before connecting
+        print(f"engagement simulate: {exc}", file=sys.stderr)
+        return 2
     except KafkaError as exc:
         print(f"engagement simulate: Kafka at {settings.kafka_bootstrap_servers}: {exc!r}", file=sys.stderr)
         return 1

@@ -18,7 +18,10 @@ from typing import Callable, Iterator
 from .aggregates import COMMENT, POST_LEVEL_TYPES, TYPE_INDEX, WindowAggregate
 from .rates import engaged_count, rates
 
-DWELL, MENTION = TYPE_INDEX["dwell"], TYPE_INDEX["mention"]
+DWELL, MENTION, REPLY = TYPE_INDEX["dwell"], TYPE_INDEX["mention"], TYPE_INDEX["reply"]
+# DOMAIN.md's listening SLA: acknowledge a mention within 12 h, resolve within 24 h.
+MENTION_SLAS_MS = {"12h": 12 * 3600 * 1000, "24h": 24 * 3600 * 1000}
+MENTION_RETENTION_MS = 7 * 24 * 3600 * 1000  # an open mention older than this is forgotten
 POST_LEVEL_INDEXES = frozenset(TYPE_INDEX[t] for t in POST_LEVEL_TYPES)
 
 COUNTED, DUPLICATE, LATE = "counted", "duplicate", "late"
@@ -64,6 +67,14 @@ def _duration_label(ms: int) -> str:
     return f"{seconds}s"
 
 
+@dataclass
+class Commit:
+    journal: dict | None  # the state changes to journal; None when nothing changed
+    post_records: list[dict]
+    account_records: list[dict]
+    mention_changes: dict  # event_id -> (account_id, ts) opened, or None closed
+
+
 # Window buckets: {window_start_ms: {key: entry}}. A post entry is [account_id, platform, aggregate],
 # an account entry [platform, aggregate]; the owner fields ride along so that records need no lookup.
 Buckets = dict
@@ -80,6 +91,10 @@ class PartitionState:
         self._delta_posts: Buckets = {}
         self._delta_accounts: Buckets = {}
         self._delta_seen: list[tuple[str, int]] = []
+        # Mentions not answered yet (event_id -> (account_id, ts)); kept in a compacted topic of their
+        # own, since they outlive the windows by days. None in the changes = answered or expired.
+        self.mentions: dict[str, tuple[str, int]] = {}
+        self._mention_changes: dict[str, tuple[str, int] | None] = {}
 
     # -- the hot path -------------------------------------------------------------------------
     def add(self, event: dict, now_ms: int) -> str:
@@ -113,11 +128,14 @@ class PartitionState:
         if entry is None:
             entry = bucket[account_id] = [event["platform"], WindowAggregate(track_posts=True)]
         entry[1].add(type_index, dwell, sentiment, post_id)
+        if type_index == MENTION:
+            self.mentions[event_id] = self._mention_changes[event_id] = (account_id, ts)
+        elif type_index == REPLY and self.mentions.pop(event["in_reply_to"], None) is not None:
+            self._mention_changes[event["in_reply_to"]] = None
         return COUNTED
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
-    def commit(self, now_ms: int, followers_of: FollowersOf) -> tuple[dict | None, list[dict], list[dict]]:
-        """Returns (journal entry or None when nothing changed, post records, account records)."""
+    def commit(self, now_ms: int, followers_of: FollowersOf) -> "Commit":
         entry = {}
         if self._delta_posts:
             entry["p"] = [[start, key, *owner, agg.to_state()]
@@ -134,6 +152,7 @@ class PartitionState:
         if self._delta_seen:
             entry["s"] = self._delta_seen
             self._delta_seen = []
+        entry_now = now_ms
         post_records: list[dict] = []
         account_records: list[dict] = []
         mark = self.config.close_mark(now_ms)
@@ -142,8 +161,12 @@ class PartitionState:
             entry["c"] = mark
         elif entry:
             entry["c"] = self.closed_through  # a replay must know the mark even if this commit kept it
+        if entry:
+            entry["n"] = entry_now  # a replay expires the dedup memory as this commit does
         self._expire_seen(now_ms)
-        return (entry or None), post_records, account_records
+        self._expire_mentions(now_ms)
+        mention_changes, self._mention_changes = self._mention_changes, {}
+        return Commit(entry or None, post_records, account_records, mention_changes)
 
     def _close(self, mark: int, now_ms: int, followers_of: FollowersOf,
                post_records: list[dict], account_records: list[dict]) -> None:
@@ -209,6 +232,21 @@ class PartitionState:
         for event_id in expired:
             del self.seen[event_id]
 
+    def _expire_mentions(self, now_ms: int) -> None:
+        cutoff = now_ms - MENTION_RETENTION_MS
+        for event_id in [i for i, (_, ts) in self.mentions.items() if ts < cutoff]:
+            del self.mentions[event_id]
+            self._mention_changes[event_id] = None
+
+    def unanswered_mentions(self, now_ms: int) -> dict[tuple[str, str], int]:
+        """(account_id, SLA label) -> open mentions older than that SLA."""
+        counts: dict[tuple[str, str], int] = {}
+        for account_id, ts in self.mentions.values():
+            for label, sla in MENTION_SLAS_MS.items():
+                if now_ms - ts > sla:
+                    counts[(account_id, label)] = counts.get((account_id, label), 0) + 1
+        return counts
+
     def _record(self, scope: str, kind: str, start: int, end: int, agg: WindowAggregate, account_id: str,
                 platform: str, followers: int | None, now_ms: int, post_id: str | None = None) -> dict:
         record = {"scope": scope, "window_kind": kind, "window_start": start, "window_end": end,
@@ -239,9 +277,12 @@ class PartitionState:
             delta_accounts.setdefault(start, {})[account_id] = [platform, WindowAggregate.from_state(state)]
         _merge_buckets(self.accounts, delta_accounts)
         for event_id, seen_at in entry.get("s", ()):
+            self.seen.pop(event_id, None)  # keep the dict in first-seen order, as add() does
             self.seen[event_id] = seen_at
         if entry.get("c", 0) > self.closed_through:
             self._apply_close(entry["c"])
+        if "n" in entry:
+            self._expire_seen(entry["n"])
 
     # -- live reads (HTTP query API) ----------------------------------------------------------------
     def live_post(self, post_id: str, now_ms: int, followers_of: FollowersOf) -> list[dict]:

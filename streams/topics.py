@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from .settings import Settings
 
@@ -24,6 +24,7 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.topic_post_metrics: {},
         settings.topic_account_metrics: {},
         settings.topic_dlq: {"max.message.bytes": str(MAX_MESSAGE_BYTES * 2)},
+        settings.topic_mentions: {"cleanup.policy": "compact"},
         settings.topic_state: {"retention.ms": str(state_retention_ms), "max.message.bytes": str(MAX_MESSAGE_BYTES)},
     }
 
@@ -36,10 +37,11 @@ async def ensure_topics(settings: Settings, admin_config: dict | None = None) ->
         missing = [NewTopic(name, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
                    for name, configs in topic_specs(settings).items() if name not in existing]
         if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
+            response = await admin.create_topics(missing)
+            for topic, code, *_ in response.topic_errors:
+                # Another worker (or the simulator) may have created it a moment ago.
+                if code and for_code(code) is not TopicAlreadyExistsError:
+                    raise for_code(code)(f"creating topic {topic}")
             log.info("created topics %s", [t.name for t in missing])
     finally:
         await admin.close()
