@@ -256,7 +256,9 @@ class Engine:
             for partition, state in self.states.items():
                 result = state.commit(now, followers_of)
                 post_records, account_records = result.post_records, result.account_records
-                rolling_records.extend(r for r in account_records if r["window_kind"] == "rolling")
+                # Gauges (and so alerts) only from rolling windows the service counted all of.
+                rolling_records.extend(r for r in account_records if r["window_kind"] == "rolling"
+                                       and r["window_start"] >= state.counting_since)
                 if result.journal is not None:
                     for chunk in _journal_chunks(result.journal):
                         sends.append((s.topic_state, None, orjson.dumps(chunk), partition))
@@ -400,7 +402,7 @@ class Engine:
                 mentions[message.key.decode()] = (account_id, ts)
         for state in states.values():
             if state.closed_through == 0:  # a fresh partition: nothing before now is open
-                state.closed_through = cfg.close_mark(now_ms())
+                state.closed_through = state.counting_since = cfg.close_mark(now_ms())
         self.metrics.restore_seconds.set(time.perf_counter() - started)
         log.info("partitions %s restored from %d journal entries in %.2f s", sorted(partitions), entries,
                  time.perf_counter() - started)

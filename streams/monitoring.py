@@ -21,10 +21,18 @@ ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 
 
-def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m", rate_range: str = "30s") -> str:
-    """The rules with every `# tunable` duration shortened, for runs that must alert within minutes."""
+def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m", rate_range: str = "30s",
+               window_label: str = "1h") -> str:
+    """The rules with every `# tunable` duration shortened, for runs that must alert within minutes;
+    window_label is the label of a rolling window shorter than the default hour."""
     text = re.sub(r"for: \d+[smhd]", f"for: {for_duration}", text)
-    return text.replace("[7d]", f"[{baseline_range}]").replace("[5m]", f"[{rate_range}]")
+    text = text.replace("[7d]", f"[{baseline_range}]").replace("[5m]", f"[{rate_range}]")
+    return with_window_label(text, window_label)
+
+
+def with_window_label(text: str, window_label: str) -> str:
+    """Rules and dashboards select the rolling window's gauges by its label, `window="1h"` by default."""
+    return text.replace('window="1h"', f'window="{window_label}"')
 
 
 def write_prometheus_config(work: Path, targets: list[str], alertmanager: str | None,

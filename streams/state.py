@@ -88,6 +88,9 @@ class PartitionState:
         self.accounts: Buckets = {}
         self.seen: dict[str, int] = {}  # event_id -> processing time (ms), oldest first
         self.closed_through = closed_through
+        # The first close mark this partition's state has known: rolling windows that start before it
+        # hold only part of their span (the service was not counting yet).
+        self.counting_since = closed_through or None
         self._delta_posts: Buckets = {}
         self._delta_accounts: Buckets = {}
         self._delta_seen: list[tuple[str, int]] = []
@@ -279,6 +282,8 @@ class PartitionState:
         for event_id, seen_at in entry.get("s", ()):
             self.seen.pop(event_id, None)  # keep the dict in first-seen order, as add() does
             self.seen[event_id] = seen_at
+        if self.counting_since is None and "c" in entry:
+            self.counting_since = entry["c"]
         if entry.get("c", 0) > self.closed_through:
             self._apply_close(entry["c"])
         if "n" in entry:

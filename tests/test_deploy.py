@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from streams.monitoring import fast_rules
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import promql  # noqa: E402
 
@@ -589,12 +591,6 @@ def _stand_in_exporter():
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     threading.Thread(target=traffic, daemon=True).start()
     return port, lambda: (stop.set(), server.shutdown())
-
-
-def fast_rules(text: str) -> str:
-    """What the end-to-end test does: shorten every `# tunable` duration."""
-    text = re.sub(r"for: \d+[smhd]", "for: 0s", text)
-    return text.replace("[7d]", "[10m]").replace("[5m]", "[30s]")
 
 
 @pytest.fixture(scope="module")
