@@ -28,8 +28,7 @@ import yaml
 
 from streams.monitoring import fast_rules
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import promql  # noqa: E402
+from . import promql
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
