@@ -30,5 +30,9 @@ test: bootstrap
 soak: bootstrap
 	$(VENV)/bin/pytest -m soak
 
+bench: bootstrap
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	$(VENV)/bin/engagement bench $(BENCH_ARGS)
+
 clean:
 	rm -rf .run .pytest_cache .hypothesis

@@ -6,6 +6,10 @@ Query API (read-only, JSON; open-window values, i.e. what has not been published
   GET /accounts/{account_id}/metrics?window=1m|1h
 Any worker answers: a key owned by another worker is fetched from it (the consumer group's
 assignment carries each worker's URL). 404 for a key with no open window anywhere.
+
+The API is read-only and defensive: other methods get 405, an id longer than the schema's maxLength
+(200) or a malformed query 400, a request line or header over aiohttp's limits 400 (before any view
+runs), errors are JSON ({"error": ...}) and an unexpected exception is a bare 500 without details.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from pathlib import Path
 
 import aiohttp
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
+from faust.web.exceptions import ServiceUnavailable
 from mode import Service
 
 from .engine import Engine
+from .security import faust_broker_credentials, kafka_client_config
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +35,30 @@ log = logging.getLogger(__name__)
 settings = Settings.from_env()
 WEB_URL = f"http://{settings.web_host}:{settings.web_port}"
 PEER_TIMEOUT = aiohttp.ClientTimeout(total=3)
+MAX_ID_LENGTH = 200  # account_id and post_id: maxLength in schemas/interaction-event.schema.json
+# aiohttp's request parser: longer request lines / header fields, or more headers, are refused with
+# 400 before any handler runs. A read-only API needs no request body beyond a few KiB either.
+HTTP_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64}
+CLIENT_MAX_SIZE = 64 * 1024
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """aiohttp's own errors (404 unknown path, 405 method, 413 body) as JSON like the views' errors;
+    an unexpected exception is logged and answered with a 500 that reveals nothing."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
 
 app = faust.App(
     settings.app_id,
@@ -38,6 +69,9 @@ app = faust.App(
     store="memory://",
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication,
+    broker_credentials=faust_broker_credentials(settings),
+    web_application_options={"client_max_size": CLIENT_MAX_SIZE, "handler_args": HTTP_LIMITS,
+                             "middlewares": [json_errors]},
     datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",
 )
 
@@ -49,7 +83,7 @@ class EngineService(Service):
     engine: Engine | None = None
 
     async def on_start(self) -> None:
-        EngineService.engine = Engine(settings, WEB_URL)
+        EngineService.engine = Engine(settings, WEB_URL, kafka_config=kafka_client_config(settings))
         await EngineService.engine.start()
         log.info("engine started; query API and /metrics at %s", WEB_URL)
 
@@ -60,8 +94,14 @@ class EngineService(Service):
 
 def _engine() -> Engine:
     if EngineService.engine is None:
-        raise RuntimeError("engine not started")
+        raise ServiceUnavailable("engine not started")
     return EngineService.engine
+
+
+def _too_long(view: View, name: str, value: str) -> Response | None:
+    if len(value) > MAX_ID_LENGTH:
+        return view.json({"error": f"{name} longer than {MAX_ID_LENGTH} characters"}, status=400)
+    return None
 
 
 async def _fetch_peer(url: str, path: str, params: dict) -> tuple[int, dict | None]:
@@ -77,6 +117,8 @@ async def _fetch_peer(url: str, path: str, params: dict) -> tuple[int, dict | No
 @app.page("/posts/{post_id}/metrics")
 class PostMetrics(View):
     async def get(self, request: Request, post_id: str) -> Response:
+        if (bad := _too_long(self, "post_id", post_id)) is not None:
+            return bad
         engine = _engine()
         windows = engine.live_post(post_id)
         if windows:
@@ -93,6 +135,8 @@ class PostMetrics(View):
 @app.page("/accounts/{account_id}/metrics")
 class AccountMetrics(View):
     async def get(self, request: Request, account_id: str) -> Response:
+        if (bad := _too_long(self, "account_id", account_id)) is not None:
+            return bad
         engine = _engine()
         window = request.query.get("window", engine.config.window_label)
         labels = {engine.config.window_label: False, engine.config.rolling_label: True}

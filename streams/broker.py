@@ -4,6 +4,11 @@ Its jars come from Maven Central through ``deploy/kafka/pom.xml`` into a cache o
 ``EmbeddedKafka`` picks free ports (9092 when free), formats the data directory on first use, waits
 until the broker accepts clients and always stops it: the JVM gets SIGKILL from the kernel if the
 Python process that started it dies (PR_SET_PDEATHSIG), so no ``java`` outlives its parent.
+
+``EmbeddedKafka(sasl_users={"engagement": "secret"})`` adds a second listener, SASL_PLAINTEXT with
+SCRAM-SHA-512 (``.sasl_bootstrap``), whose users are created when the data directory is formatted
+(``kafka-storage format --add-scram``); the PLAINTEXT listener (``.bootstrap``) stays, for the
+inter-broker and controller traffic and for tests that set things up without credentials.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ PREFERRED_PORT = 9092
 # started at the same moment never pick the same free port.
 PORT_LOCK = Path(tempfile.gettempdir()) / "engagement-embedded-kafka.lock"
 PR_SET_PDEATHSIG = 1
+SASL_LISTENER = "SASL_PLAINTEXT"
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+# Characters kafka-storage's --add-scram parser and the JAAS syntax take without quoting trouble.
+_SCRAM_TEXT = re.compile(r"^[A-Za-z0-9._~!@#$%^&*()+=:;?/<>|{}-]{1,200}$")
 
 
 def kafka_home() -> Path:
@@ -117,14 +126,22 @@ class EmbeddedKafka:
 
     def __init__(self, port: int | None = None, data_dir: str | os.PathLike | None = None,
                  heap: str = "512m", extra_config: dict[str, str] | None = None,
-                 listeners: dict[str, str] | None = None, jvm_options: list[str] | None = None):
+                 listeners: dict[str, str] | None = None, jvm_options: list[str] | None = None,
+                 sasl_users: dict[str, str] | None = None):
         self.requested_port = port
         self.data_dir = Path(data_dir) if data_dir else None
         self._temp_data = data_dir is None
         self.heap = heap
         self.extra_config = dict(extra_config or {})
         self.jvm_options = list(jvm_options or [])
+        self.sasl_users = dict(sasl_users or {})
+        for name, password in self.sasl_users.items():
+            if not _SCRAM_TEXT.match(name) or not _SCRAM_TEXT.match(password):
+                raise ValueError(f"SASL user {name!r}: name and password must be 1-200 characters, "
+                                 "letters, digits or punctuation other than quotes, commas, brackets, "
+                                 "backslashes and spaces")
         self.port: int | None = None
+        self.sasl_port: int | None = None
         self.controller_port: int | None = None
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
@@ -132,6 +149,13 @@ class EmbeddedKafka:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT (SCRAM-SHA-512) listener; only with sasl_users."""
+        if not self.sasl_users:
+            raise BrokerError("this broker has no SASL listener (EmbeddedKafka(sasl_users=...))")
+        return f"127.0.0.1:{self.sasl_port}"
 
     def __enter__(self) -> "EmbeddedKafka":
         return self.start()
@@ -147,6 +171,7 @@ class EmbeddedKafka:
         with _locked(PORT_LOCK):
             self.port = self._choose_port()
             self.controller_port = free_port()
+            self.sasl_port = self._free_port_besides(self.port, self.controller_port) if self.sasl_users else None
             config = self._write_config()
             if not (self.data_dir / "meta.properties").exists():
                 self._format(libs, config)
@@ -171,6 +196,13 @@ class EmbeddedKafka:
                 raise BrokerError(f"port {self.requested_port} is already in use")
             return self.requested_port
         return PREFERRED_PORT if port_is_free(PREFERRED_PORT) else free_port()
+
+    @staticmethod
+    def _free_port_besides(*taken: int) -> int:
+        while True:
+            port = free_port()
+            if port not in taken:
+                return port
 
     def _write_config(self) -> Path:
         logs = self.data_dir / "logs"
@@ -197,6 +229,16 @@ class EmbeddedKafka:
             "log.retention.hours": "24",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.sasl_users:
+            listener = SASL_LISTENER.lower()
+            config["listeners"] += f",{SASL_LISTENER}://127.0.0.1:{self.sasl_port}"
+            config["advertised.listeners"] += f",{SASL_LISTENER}://127.0.0.1:{self.sasl_port}"
+            config["listener.security.protocol.map"] += f",{SASL_LISTENER}:SASL_PLAINTEXT"
+            config["sasl.enabled.mechanisms"] = SCRAM_MECHANISM
+            config[f"listener.name.{listener}.sasl.enabled.mechanisms"] = SCRAM_MECHANISM
+            # Server side of SCRAM: the credentials live in the cluster metadata, not in this file.
+            config[f"listener.name.{listener}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = \
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
         config.update(self.extra_config)
         path = self.data_dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
@@ -206,9 +248,14 @@ class EmbeddedKafka:
         cmd = ["java", "-Xmx256m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "-cp", f"{libs}/*",
                "kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", _kafka_uuid(),
                "-c", str(config)]
+        for name, password in self.sasl_users.items():
+            cmd += ["--add-scram", f'{SCRAM_MECHANISM}=[name="{name}",password="{password}"]']
         result = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_die_with_parent)
         if result.returncode != 0:
-            raise BrokerError(f"formatting {self.data_dir} failed: {result.stdout}{result.stderr}")
+            output = f"{result.stdout}{result.stderr}"
+            for password in self.sasl_users.values():
+                output = output.replace(password, "***")
+            raise BrokerError(f"formatting {self.data_dir} failed: {output}")
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -216,7 +263,8 @@ class EmbeddedKafka:
             if self.process.poll() is not None:
                 raise BrokerError(f"Kafka exited with {self.process.returncode}; log {self.log_path}:\n"
                                   + self.log_tail())
-            if "Kafka Server started" in self.log_tail(200_000) and not port_is_free(self.port):
+            if "Kafka Server started" in self.log_tail(200_000) and not port_is_free(self.port) and \
+                    (self.sasl_port is None or not port_is_free(self.sasl_port)):
                 return
             time.sleep(0.2)
         raise BrokerError(f"Kafka did not start within {timeout}s; log {self.log_path}:\n" + self.log_tail())

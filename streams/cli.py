@@ -9,7 +9,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"broker": _broker, "worker": _worker, "simulate": _simulate, "run": _run,
-                "settings": _settings}
+                "settings": _settings, "bench": _bench}
     if not argv or argv[0] not in commands:
         print(f"usage: engagement {{{','.join(commands)}}} [options]   (engagement COMMAND --help)",
               file=sys.stderr)
@@ -48,6 +48,11 @@ def _simulate(argv: list[str]) -> int:
 def _run(argv: list[str]) -> int:
     from .run import main as run_main
     return run_main(argv)
+
+
+def _bench(argv: list[str]) -> int:
+    from .bench import main as bench_main
+    return bench_main(argv)
 
 
 def _settings(argv: list[str]) -> int:

@@ -101,7 +101,7 @@ class Engine:
         self.group_id = f"{settings.app_id}-engine"
         self.states: dict[int, PartitionState] = {}
         self._next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
-        self._positions: dict[TopicPartition, int] = {}  # processed (for the lag gauge)
+        self._arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
         self._outbox: list[tuple[str, bytes | None, bytes, int | None]] = []  # topic, key, value, partition
         self._partition_of: dict[str, int] = {}
         self._lock = asyncio.Lock()
@@ -148,11 +148,11 @@ class Engine:
         """Graceful: commit what was processed, then leave the group (its partitions move at once)."""
         self._stopping = True
         if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
+            try:  # let the loop finish its batch and commit, rather than cut a transaction short
+                await asyncio.wait_for(self._task, self.settings.commit_interval_seconds + 10)
+            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
                 pass
+        await self._cancel_restore()
         try:
             await self._commit()
         except Exception:  # the next owner redoes the uncommitted work from the committed offsets
@@ -177,7 +177,7 @@ class Engine:
                     await self._commit()
                 except Exception:
                     log.exception("commit failed; restoring from the last committed transaction")
-                    await self._recover()
+                    await self._recover_with_retries()
                 last_commit = now_ms()
 
     # -- per batch: decode, validate, route, update state -------------------------------------------
@@ -219,7 +219,8 @@ class Engine:
                         self._reject(tp, message, Rejection(
                             "late", f"window of ts {event['ts_ms']} closed at "
                                     f"{state.closed_through} + grace", _event_bytes(event)), tally)
-            self._next_offsets[tp] = self._positions[tp] = messages[-1].offset + 1
+            self._next_offsets[tp] = messages[-1].offset + 1
+            self._arrival_ms[tp.partition] = messages[-1].timestamp
         self.metrics.add_batch(tally)
 
     def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally) -> None:
@@ -253,8 +254,13 @@ class Engine:
             self._outbox = []
             rolling_records: list[dict] = []
             marks_before = {p: st.closed_through for p, st in self.states.items()}
+            lagging = await self._lagging_partitions()
             for partition, state in self.states.items():
-                result = state.commit(now, followers_of)
+                # Windows close by the wall clock; while a partition catches up (after a restart, a
+                # rebalance, an outage) by the arrival time of what it has read, so that a backlog of
+                # on-time events is counted, not called late because it was read late.
+                close_at = self._arrival_ms.get(partition, 0) if partition in lagging else now
+                result = state.commit(now, followers_of, close_at)
                 post_records, account_records = result.post_records, result.account_records
                 # Gauges (and so alerts) only from rolling windows the service counted all of.
                 rolling_records.extend(r for r in account_records if r["window_kind"] == "rolling"
@@ -280,7 +286,6 @@ class Engine:
             if any(st.closed_through > marks_before[p] for p, st in self.states.items()):
                 mark = max(st.closed_through for st in self.states.values())
                 self.metrics.accounts.update(rolling_records, mark, self.accounts.industry_of)
-            self._update_lag()
             if now - self._mentions_gauge_at >= 5000:
                 self._mentions_gauge_at = now
                 unanswered: dict = {}
@@ -300,12 +305,37 @@ class Engine:
             self.metrics.commit_seconds.set(time.perf_counter() - started)
             self.metrics.open_windows.set(sum(st.open_window_count() for st in self.states.values()))
 
-    def _update_lag(self) -> None:
+    async def _lagging_partitions(self) -> set[int]:
+        """Input partitions with messages not read yet (or whose end is not known yet); also sets
+        the consumer lag gauge."""
+        lagging = set()
         for tp in self._consumer.assignment() if self._consumer else ():
+            if tp.partition not in self.states:
+                continue
             highwater = self._consumer.highwater(tp)
-            if highwater is not None and tp in self._positions:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(0, highwater - self._positions[tp]))
+            position = await self._consumer.position(tp)
+            if highwater is None or position < highwater:
+                lagging.add(tp.partition)
+            if highwater is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        return lagging
+
+    async def _recover_with_retries(self, give_up_after_s: float = 300.0) -> None:
+        """Retry the recovery while the cluster is unreachable (a broker restart, a network cut);
+        after give_up_after_s the loop dies and the worker exits, for its supervisor to restart it."""
+        deadline = time.monotonic() + give_up_after_s
+        delay = 0.5
+        while True:
+            try:
+                await self._recover()
+                log.info("recovered: %d partitions restored", len(self.states))
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recovery failed; retrying in %.1f s", delay, exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _recover(self) -> None:
         """After a failed transaction: forget in-memory state, rebuild it from the journal, and rewind
@@ -314,9 +344,9 @@ class Engine:
             self._outbox = []
             self._next_offsets = {}
             try:
-                await self._producer.stop()
-            except Exception:
-                log.exception("stopping the failed producer")
+                await asyncio.wait_for(self._producer.stop(), 10)
+            except Exception:  # it may hang on an unreachable broker; its transaction is void anyway
+                log.warning("stopping the failed producer", exc_info=True)
             self._producer = self._new_producer()
             await self._producer.start()
             self.states = await self._restore(list(self.states))
@@ -339,7 +369,7 @@ class Engine:
         for tp in revoked:
             state = self.states.pop(tp.partition, None)
             self._next_offsets.pop(tp, None)
-            self._positions.pop(tp, None)
+            self._arrival_ms.pop(tp.partition, None)
             try:
                 self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
             except KeyError:

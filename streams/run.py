@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .broker import REPO, EmbeddedKafka, free_port, port_is_free
 from .processes import scrape, spawn, stop, wait_http
+from .security import kafka_client_config
 from .settings import Settings
 from .topics import ensure_topics
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings.from_env(kafka_bootstrap_servers=broker.bootstrap)
         web_port = _port(settings.web_port)
         settings = Settings.from_env(kafka_bootstrap_servers=settings.kafka_bootstrap_servers, web_port=web_port)
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
         env = settings.as_env()
         worker_url = f"http://{settings.web_host}:{web_port}"
         worker = spawn([sys.executable, "-m", "streams.cli", "worker"], env, logs / "worker.log")

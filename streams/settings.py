@@ -16,8 +16,8 @@ PREFIX = "ENGAGEMENT_"
 DEFAULT_ENGAGED_TYPES = ("like", "reaction", "comment", "share", "save", "click")
 
 
-def _doc(text: str, **kw):
-    return field(metadata={"doc": text}, **kw)
+def _doc(text: str, secret: bool = False, **kw):
+    return field(metadata={"doc": text, "secret": secret}, **kw)
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,20 @@ class Settings:
         "its embedded broker.",
         default="",
     )
+    kafka_security_protocol: str = _doc(
+        "How clients reach Kafka: PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL (README: Authenticated "
+        "connections).", default="PLAINTEXT")
+    kafka_sasl_mechanism: str = _doc("SASL mechanism for SASL_*: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.",
+                                     default="SCRAM-SHA-512")
+    kafka_sasl_username: str = _doc("SASL user name (SASL_* only).", default="")
+    kafka_sasl_password: str = _doc("SASL password (SASL_* only). Secret: never printed, not in repr().",
+                                    default="", repr=False, secret=True)
+    kafka_ssl_cafile: str = _doc("PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL; "
+                                 "empty: the system's CAs).", default="")
+    kafka_ssl_certfile: str = _doc("PEM client certificate for mutual TLS (SSL, SASL_SSL; empty: none).",
+                                   default="")
+    kafka_ssl_keyfile: str = _doc("PEM private key of the client certificate (empty: in the certfile).",
+                                  default="")
     app_id: str = _doc("Faust app id; also the prefix of the consumer groups.", default="engagement")
     topic_interactions: str = _doc("Input topic of interaction events.", default="engagement.interactions")
     topic_accounts: str = _doc("Compacted topic of account reference records (key = account_id).",
@@ -122,7 +136,7 @@ def _parse(f: dataclasses.Field, raw: str):
 def markdown_table() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for f in dataclasses.fields(Settings):
-        default = f.default
+        default = "" if f.metadata.get("secret") else f.default  # a secret's default is never shown
         if isinstance(default, tuple):
             default = ",".join(default)
         rows.append(f"| `{env_name(f.name)}` | `{default}` | {f.metadata['doc']} |")

@@ -53,6 +53,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from streams.benchmarks import DEFAULT_BENCHMARKS
+from streams.security import kafka_client_config
 from streams.settings import DEFAULT_ENGAGED_TYPES, Settings
 from streams.topics import ensure_topics
 
@@ -269,9 +270,11 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
              "account_records_produced": 0, "send_errors": 0, "rate": rate, "seed": seed,
              "started_at_ms": start_ms, "collapse_account": collapse_account, "collapse_at_ms": collapse_at_ms}
 
-    await ensure_topics(settings)
+    kafka_config = kafka_client_config(settings)
+    await ensure_topics(settings, kafka_config)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                                enable_idempotence=True, linger_ms=5, client_id="engagement-simulate")
+                                enable_idempotence=True, linger_ms=5, client_id="engagement-simulate",
+                                **kafka_config)
     await producer.start()
     loop = asyncio.get_running_loop()
     started = loop.time()

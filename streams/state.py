@@ -138,7 +138,9 @@ class PartitionState:
         return COUNTED
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
-    def commit(self, now_ms: int, followers_of: FollowersOf) -> "Commit":
+    def commit(self, now_ms: int, followers_of: FollowersOf, close_at_ms: int | None = None) -> "Commit":
+        """Merge and journal the delta, and close the windows whose grace has passed at close_at_ms
+        (default now_ms; the engine passes the input's arrival time while it catches up)."""
         entry = {}
         if self._delta_posts:
             entry["p"] = [[start, key, *owner, agg.to_state()]
@@ -158,7 +160,7 @@ class PartitionState:
         entry_now = now_ms
         post_records: list[dict] = []
         account_records: list[dict] = []
-        mark = self.config.close_mark(now_ms)
+        mark = self.config.close_mark(now_ms if close_at_ms is None else close_at_ms)
         if mark > self.closed_through:
             self._close(mark, now_ms, followers_of, post_records, account_records)
             entry["c"] = mark

@@ -19,7 +19,9 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
     state_retention_ms = int(1000 * 3 * (settings.rolling_window_seconds + settings.window_seconds
                                          + settings.window_grace_seconds + settings.dedup_horizon_seconds))
     return {
-        settings.topic_interactions: {"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+        # The broker stamps arrival: a worker catching up closes windows by it (streams/engine.py).
+        settings.topic_interactions: {"max.message.bytes": str(MAX_MESSAGE_BYTES),
+                                      "message.timestamp.type": "LogAppendTime"},
         settings.topic_accounts: {"cleanup.policy": "compact"},
         settings.topic_post_metrics: {},
         settings.topic_account_metrics: {},

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.broker import EmbeddedKafka, free_port
 from streams.processes import scrape, spawn, stop, wait_http
+from streams.security import kafka_client_config
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -95,7 +96,7 @@ def run(coro):
 async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> list:
     """Send and wait for the broker's acknowledgement; returns each message's RecordMetadata."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
-                                max_request_size=32 * 1024 * 1024)
+                                max_request_size=32 * 1024 * 1024, **kafka_client_config(settings))
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in messages]
@@ -108,7 +109,8 @@ async def read_all(settings: Settings, topic: str, idle_ms: int = 1500) -> list:
     """Every committed message of a topic, read until it stays quiet for idle_ms."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                                 isolation_level="read_committed", auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=64 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+                                max_partition_fetch_bytes=64 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+                                **kafka_client_config(settings))
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
@@ -133,6 +135,6 @@ def json_values(messages) -> list[dict]:
 @pytest.fixture
 def topics_ready():
     def make(settings: Settings) -> Settings:
-        run(ensure_topics(settings))
+        run(ensure_topics(settings, kafka_client_config(settings)))
         return settings
     return make

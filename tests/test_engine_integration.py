@@ -8,31 +8,23 @@ import base64
 import json
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 
 import orjson
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
-
 from streams.processes import http_get
 
-from .conftest import REPO, isolated_settings, json_values, produce, read_all, run
+from .conftest import isolated_settings, json_values, produce, read_all, run
+from .groundtruth import (POST_TYPES, TYPES, assert_records_equal_truth, comparable, expected_record, merge_into,
+                          schema, truth, ts_ms)
 
 WINDOW_S, GRACE_S, ROLLING_S = 5, 6, 20
 WINDOW_MS, ROLLING_MS = WINDOW_S * 1000, ROLLING_S * 1000
-ENGAGED = ("like", "reaction", "comment", "share", "save", "click")
-TYPES = ("impression", "like", "reaction", "comment", "share", "save", "click", "dwell",
-         "follow", "unfollow", "mention", "reply")
-POST_TYPES = TYPES[:8]
 ACCOUNTS = {  # account_id -> (platform, followers or None when no reference record is published)
     "acct-fb": ("facebook", 2000), "acct-ig": ("instagram", 15000), "acct-tt": ("tiktok", 900),
     "acct-x": ("x", 4000), "acct-li": ("linkedin", 300), "acct-noref": ("youtube", None),
 }
 MAX_MESSAGE_BYTES, MAX_BATCH = 65536, 50
-
-
-def schema(name: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads((REPO / "schemas" / name).read_text()), format_checker=FormatChecker())
 
 
 class Traffic:
@@ -142,85 +134,6 @@ class Traffic:
             self.add(event["account_id"], event, [(None, "late")])
 
 
-def ts_ms(event: dict) -> int:
-    ts = event["ts"]
-    if isinstance(ts, int):
-        return ts
-    from datetime import datetime
-    return int(datetime.fromisoformat(ts).timestamp() * 1000)
-
-
-def ratio(num, den):
-    return None if not den else num / den
-
-
-def truth(events: list[dict]) -> tuple[dict, dict, dict]:
-    """Expected post, tumbling-account and rolling-account records, keyed by (key, window_start)."""
-    def empty():
-        return {"counts": Counter(), "dwell_sum": 0, "dwell_n": 0, "s_sum": 0.0, "s_n": 0, "s_neg": 0,
-                "posts": set()}
-
-    posts, accounts = defaultdict(empty), defaultdict(empty)
-    owners = {}
-    for e in events:
-        start = ts_ms(e) // WINDOW_MS * WINDOW_MS
-        targets = [accounts[(e["account_id"], start)]]
-        if e["type"] in POST_TYPES:
-            targets.append(posts[(e["post_id"], start)])
-            owners[e["post_id"]] = e["account_id"]
-        for agg in targets:
-            agg["counts"][e["type"]] += 1
-            if e["type"] == "dwell":
-                agg["dwell_sum"] += e["dwell_ms"]
-                agg["dwell_n"] += 1
-            if e["type"] in ("comment", "mention") and "sentiment" in e:
-                agg["s_sum"] += e["sentiment"]
-                agg["s_n"] += 1
-                agg["s_neg"] += e["sentiment"] < -0.2
-            if e["type"] in POST_TYPES:
-                agg["posts"].add(e["post_id"])
-    rolling = defaultdict(empty)
-    for (account, start), agg in accounts.items():
-        for end in range(start + WINDOW_MS, start + ROLLING_MS + 1, WINDOW_MS):
-            into = rolling[(account, end - ROLLING_MS)]
-            into["counts"] += agg["counts"]
-            for k in ("dwell_sum", "dwell_n", "s_sum", "s_n", "s_neg"):
-                into[k] += agg[k]
-            into["posts"] |= agg["posts"]
-    return ({k: (owners[k[0]], v) for k, v in posts.items()}, {k: (k[0], v) for k, v in accounts.items()},
-            {k: (k[0], v) for k, v in rolling.items()})
-
-
-def expected_record(account: str, agg: dict) -> dict:
-    counts, followers = agg["counts"], ACCOUNTS[account][1]
-    engaged = sum(counts[t] for t in ENGAGED)
-    return {
-        "account_id": account, "platform": ACCOUNTS[account][0], "followers": followers,
-        "counts": {t: counts[t] for t in TYPES}, "engaged": engaged,
-        "dwell_ms_sum": agg["dwell_sum"], "dwell_count": agg["dwell_n"],
-        "sentiment_sum": pytest.approx(agg["s_sum"]), "sentiment_count": agg["s_n"],
-        "sentiment_negative": agg["s_neg"],
-        "rates": {
-            "er_followers": pytest.approx(ratio(engaged, followers)),
-            "er_impressions": pytest.approx(ratio(engaged, counts["impression"])),
-            "applause": pytest.approx(ratio(counts["like"] + counts["reaction"], followers)),
-            "amplification": pytest.approx(ratio(counts["share"], followers)),
-            "conversation": pytest.approx(ratio(counts["comment"], followers)),
-            "ctr": pytest.approx(ratio(counts["click"], counts["impression"])),
-            "avg_dwell_ms": pytest.approx(ratio(agg["dwell_sum"], agg["dwell_n"])),
-            "sentiment_mean": pytest.approx(ratio(agg["s_sum"], agg["s_n"])),
-            "sentiment_negative_share": pytest.approx(ratio(agg["s_neg"], agg["s_n"])),
-            "follower_growth": counts["follow"] - counts["unfollow"],
-        },
-    }
-
-
-def comparable(record: dict) -> dict:
-    return {k: v for k, v in record.items()
-            if k not in ("emitted_at", "window_start", "window_end", "scope", "window_kind", "post_id",
-                         "active_posts")}
-
-
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -280,37 +193,14 @@ def test_final_records_equal_the_ground_truth(kafka_bootstrap, workers, topics_r
     wait_for(lambda: time.time() > last_close_s, 90, "the last rolling window to close")
     time.sleep(1.5)
 
-    posts_expected, accounts_expected, rolling_expected = truth(on_time)
+    posts_expected, accounts_expected, rolling_expected = truth(on_time, WINDOW_MS, ROLLING_MS)
     assert len(posts_expected) > 20 and len(accounts_expected) > 10 and len(rolling_expected) > 20
     post_records = json_values(run(read_all(settings, settings.topic_post_metrics)))
     account_records = json_values(run(read_all(settings, settings.topic_account_metrics)))
     dlq_messages = run(read_all(settings, settings.topic_dlq))
-
-    post_schema, account_schema, dlq_schema = (schema("post-metrics.schema.json"),
-                                               schema("account-metrics.schema.json"), schema("dlq.schema.json"))
-    for record in post_records:
-        post_schema.validate(record)
-    for record in account_records:
-        account_schema.validate(record)
-
-    # Exactly one final record per key per window, equal to the ground truth.
-    post_keys = [(r["post_id"], r["window_start"]) for r in post_records]
-    assert len(post_keys) == len(set(post_keys)), "a post window was published twice"
-    assert set(post_keys) == set(posts_expected)
-    for record in post_records:
-        account, agg = posts_expected[(record["post_id"], record["window_start"])]
-        assert record["window_end"] == record["window_start"] + WINDOW_MS
-        assert comparable(record) == expected_record(account, agg)
-
-    for kind, expected in (("tumbling", accounts_expected), ("rolling", rolling_expected)):
-        records = [r for r in account_records if r["window_kind"] == kind]
-        keys = [(r["account_id"], r["window_start"]) for r in records]
-        assert len(keys) == len(set(keys)), f"an account {kind} window was published twice"
-        assert set(keys) == set(expected), f"{kind} windows differ"
-        for record in records:
-            account, agg = expected[(record["account_id"], record["window_start"])]
-            assert record["active_posts"] == len(agg["posts"])
-            assert comparable(record) == expected_record(account, agg)
+    assert_records_equal_truth(post_records, account_records, on_time, WINDOW_MS, ROLLING_MS,
+                               platform_of=lambda a: ACCOUNTS[a][0],
+                               followers_ok=lambda a, followers: followers == ACCOUNTS[a][1])
 
     # Every rejected input is in the DLQ with the right reason, and nothing else is.
     expected_dlq = Counter()
@@ -320,7 +210,7 @@ def test_final_records_equal_the_ground_truth(kafka_bootstrap, workers, topics_r
     actual_dlq = Counter()
     for message in dlq_messages:
         record = orjson.loads(message.value)
-        dlq_schema.validate(record)
+        schema("dlq.schema.json").validate(record)
         source = record["source"]
         assert source["topic"] == settings.topic_interactions
         assert base64.b64decode(record["original_b64"]) or record["reason"] == "malformed_json"
@@ -354,8 +244,11 @@ def _expected_consumed(traffic: Traffic) -> int:
 def _check_live_queries(group, traffic: Traffic) -> None:
     """While round 1's windows are open, any worker returns the live values of any key."""
     on_time = [e for e in traffic.sent_events if e]
-    posts_expected, accounts_expected, rolling_expected = truth(on_time)
+    posts_expected, accounts_expected, _ = truth(on_time, WINDOW_MS, ROLLING_MS)
     account = "acct-ig"
+
+    def expect(acct, agg):
+        return expected_record(acct, agg, *ACCOUNTS[acct])
     for worker in group:
         status, body = http_get(f"{worker.url}/accounts/{account}/metrics?window={WINDOW_S}s")
         assert status == 200, body
@@ -363,23 +256,22 @@ def _check_live_queries(group, traffic: Traffic) -> None:
         expected = {start: agg for (acct, start), (_, agg) in accounts_expected.items() if acct == account}
         assert set(windows) == set(expected)
         for start, agg in expected.items():
-            assert comparable(windows[start]) == expected_record(account, agg)
+            assert comparable(windows[start]) == expect(account, agg)
         status, body = http_get(f"{worker.url}/accounts/{account}/metrics?window={ROLLING_S}s")
         assert status == 200, body
         [rolling] = json.loads(body)["windows"]
-        merged = {"counts": Counter(), "dwell_sum": 0, "dwell_n": 0, "s_sum": 0.0, "s_n": 0, "s_neg": 0}
+        merged = {"counts": Counter(), "dwell_sum": 0, "dwell_n": 0, "s_sum": 0.0, "s_n": 0, "s_neg": 0,
+                  "posts": set()}
         for agg in expected.values():
-            merged["counts"] += agg["counts"]
-            for k in ("dwell_sum", "dwell_n", "s_sum", "s_n", "s_neg"):
-                merged[k] += agg[k]
-        assert comparable(rolling) == expected_record(account, merged)
+            merge_into(merged, agg)
+        assert comparable(rolling) == expect(account, merged)
 
         post_id, start = next(k for k in posts_expected if k[0].startswith(account))
         status, body = http_get(f"{worker.url}/posts/{post_id}/metrics")
         assert status == 200, body
         windows = {w["window_start"]: w for w in json.loads(body)["windows"]}
         owner, agg = posts_expected[(post_id, start)]
-        assert comparable(windows[start]) == expected_record(owner, agg)
+        assert comparable(windows[start]) == expect(owner, agg)
 
         assert http_get(f"{worker.url}/posts/no-such-post/metrics")[0] == 404
         assert http_get(f"{worker.url}/accounts/no-such-account/metrics")[0] == 404

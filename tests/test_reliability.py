@@ -1,0 +1,252 @@
+"""Nothing lost, nothing counted twice: worker crashes, graceful restarts, a rebalance, a broker
+restart and hostile input, each on the real broker with the simulator as the producer.
+
+The ground truth is what the interactions topic holds (read back by the test, duplicates removed by
+event_id), so it does not depend on the engine; the final records must equal it exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from streams.broker import EmbeddedKafka
+from streams.processes import http_get, spawn
+
+from .conftest import isolated_settings, json_values, produce, read_all, run
+from .groundtruth import assert_records_equal_truth, schema, ts_ms
+
+WINDOW_S, GRACE_S, ROLLING_S = 5, 10, 20
+
+
+def _events_in(messages) -> list[dict]:
+    """The distinct events of the input topic (first copy of each event_id)."""
+    seen, events = set(), []
+    for message in messages:
+        data = orjson.loads(message.value)
+        for event in data if isinstance(data, list) else [data]:
+            if event["event_id"] not in seen:
+                seen.add(event["event_id"])
+                events.append(event)
+    return events
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _owned_partitions(worker) -> int:
+    try:
+        status, body = http_get(f"{worker.url}/health", timeout=1)
+    except OSError:
+        return 0
+    return len(json.loads(body)["partitions"]) if status == 200 else 0
+
+
+def exactness_run(settings, group, tmp_path, *, events: int, rate: float, disruptions=(), grace_s=GRACE_S):
+    """Run the simulator for `events` events while the disruptions happen at their times (seconds after
+    the simulator starts), then check every final record against the input topic."""
+    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", str(rate), "--max-events",
+                       str(events), "--accounts", "20", "--stats-file", str(tmp_path / "sim.json")],
+                      settings.as_env(), tmp_path / "simulator.log")
+    started = time.monotonic()
+    try:
+        for at, action in sorted(disruptions, key=lambda d: d[0]):
+            while time.monotonic() - started < at:
+                time.sleep(0.05)
+            action()
+        assert simulator.wait(events / rate + 180) == 0, (tmp_path / "simulator.log").read_text()[-2000:]
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+    stats = json.loads((tmp_path / "sim.json").read_text())
+    assert stats["send_errors"] == 0
+    produced = _events_in(run(read_all(settings, settings.topic_interactions)))
+    assert len(produced) == stats["events_produced"] == events, "the producer lost or invented events"
+
+    last_start = max(ts_ms(e) for e in produced) // (WINDOW_S * 1000) * WINDOW_S * 1000
+    _wait(lambda: time.time() * 1000 > last_start + (ROLLING_S + grace_s + 3) * 1000, 120 + ROLLING_S + grace_s,
+          "the last window to close")
+    time.sleep(2)
+    accounts = {}
+    for record in json_values(run(read_all(settings, settings.topic_accounts))):
+        accounts.setdefault(record["account_id"], (record["platform"], set()))[1].add(record["followers"])
+    post_records = json_values(run(read_all(settings, settings.topic_post_metrics)))
+    account_records = json_values(run(read_all(settings, settings.topic_account_metrics)))
+    assert_records_equal_truth(post_records, account_records, produced, WINDOW_S * 1000, ROLLING_S * 1000,
+                               platform_of=lambda a: accounts[a][0],
+                               followers_ok=lambda a, followers: followers in accounts[a][1])
+    assert run(read_all(settings, settings.topic_dlq)) == [], "nothing here is invalid or late"
+    return len(post_records), len(account_records)
+
+
+def _settings(kafka_bootstrap, topics_ready, **overrides):
+    return topics_ready(isolated_settings(kafka_bootstrap, window_seconds=WINDOW_S,
+                                          window_grace_seconds=overrides.pop("grace_s", GRACE_S),
+                                          rolling_window_seconds=ROLLING_S, commit_interval_seconds=0.3,
+                                          **overrides))
+
+
+def _restart(worker, sig):
+    def action():
+        worker.stop(sig=sig)
+        worker.start()
+    return action
+
+
+def crash_run(kafka_bootstrap, workers, topics_ready, tmp_path, events: int, rate: float, seed: int):
+    settings = _settings(kafka_bootstrap, topics_ready)
+    worker = workers(settings).start()
+    rng = random.Random(seed)
+    moments = sorted(rng.uniform(2, events / rate - 2) for _ in range(3))
+    exactness_run(settings, [worker], tmp_path, events=events, rate=rate,
+                  disruptions=[(t, _restart(worker, signal.SIGKILL)) for t in moments])
+
+
+@pytest.mark.integration
+def test_sigkill_three_times_loses_and_doubles_nothing(kafka_bootstrap, workers, topics_ready, tmp_path):
+    crash_run(kafka_bootstrap, workers, topics_ready, tmp_path, events=30_000, rate=1500, seed=1)
+
+
+@pytest.mark.soak
+def test_sigkill_three_times_during_200k_events(kafka_bootstrap, workers, topics_ready, tmp_path):
+    crash_run(kafka_bootstrap, workers, topics_ready, tmp_path, events=200_000, rate=2500, seed=2)
+
+
+@pytest.mark.integration
+def test_sigterm_mid_run_then_restart_is_exact(kafka_bootstrap, workers, topics_ready, tmp_path):
+    settings = _settings(kafka_bootstrap, topics_ready)
+    worker = workers(settings).start()
+    exactness_run(settings, [worker], tmp_path, events=20_000, rate=1500,
+                  disruptions=[(6, _restart(worker, signal.SIGTERM))])
+
+
+@pytest.mark.integration
+def test_rebalance_after_a_worker_dies_is_exact(kafka_bootstrap, workers, topics_ready, tmp_path):
+    settings = _settings(kafka_bootstrap, topics_ready)
+    survivor, victim = workers(settings, "survivor").start(), workers(settings, "victim").start()
+    _wait(lambda: _owned_partitions(survivor) + _owned_partitions(victim) == 8
+          and _owned_partitions(victim) > 0, 60, "two workers sharing the partitions")
+    takeover = {}
+
+    def kill_victim():
+        killed = time.monotonic()
+        victim.stop(sig=signal.SIGKILL)
+        _wait(lambda: _owned_partitions(survivor) == 8, 90, "the survivor to own every partition", 0.1)
+        takeover["seconds"] = time.monotonic() - killed
+
+    exactness_run(settings, [survivor], tmp_path, events=20_000, rate=1500, disruptions=[(5, kill_victim)])
+    print(f"\ntakeover after SIGKILL of one of two workers: {takeover['seconds']:.1f} s "
+          "(consumer session timeout, rebalance, state restore)")
+
+
+@pytest.mark.integration
+def test_broker_restart_mid_run_is_exact(workers, topics_ready, tmp_path):
+    data_dir = tmp_path / "kafka"
+    broker = EmbeddedKafka(data_dir=data_dir).start()
+    try:
+        settings = _settings(broker.bootstrap, topics_ready, grace_s=60)
+        worker = workers(settings).start()
+
+        def bounce():
+            nonlocal broker
+            port = broker.port
+            broker.stop()
+            time.sleep(3)
+            broker = EmbeddedKafka(port=port, data_dir=data_dir).start()
+
+        exactness_run(settings, [worker], tmp_path, events=15_000, rate=1000, disruptions=[(5, bounce)],
+                      grace_s=60)
+        assert worker.proc.poll() is None, "the worker died instead of reconnecting"
+    finally:
+        broker.stop()
+
+
+# -- hostile input ----------------------------------------------------------------------------------
+
+MAX_MESSAGE_BYTES, MAX_BATCH = 1_048_576, 1000
+VALID_TEMPLATE = {"event_id": "", "type": "like", "ts": 0, "platform": "x", "account_id": "acct-h",
+                  "post_id": "acct-h-p1"}
+REQUIRED = ("event_id", "type", "ts", "platform", "account_id")
+json_values_st = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                              | st.text(max_size=20),
+                              lambda children: st.lists(children, max_size=4)
+                              | st.dictionaries(st.text(max_size=5), children, max_size=4), max_leaves=10)
+
+
+def _event(**changes) -> dict:
+    return {**VALID_TEMPLATE, "ts": int(time.time() * 1000), **changes}
+
+
+def hostile_messages():
+    """Messages of which each must give exactly one DLQ record (none is a batch under the limit)."""
+    not_an_array = st.binary(max_size=300).filter(lambda b: not b.lstrip().startswith(b"["))
+    wrong_type = st.tuples(st.sampled_from(REQUIRED), st.lists(json_values_st, max_size=2)
+                           | st.dictionaries(st.text(max_size=3), json_values_st, max_size=2)
+                           | st.booleans() | st.none()).map(lambda kv: orjson.dumps(_event(**{kv[0]: kv[1]})))
+    fixed = st.sampled_from([
+        b"\xff\xfe\xfd", b"", b"   ", b"[" * 100_000, b'{"a": NaN}', b'{"dwell_ms": Infinity}',
+        orjson.dumps(_event(type="dwell", dwell_ms=-1)), orjson.dumps(_event(ts=4_102_444_800_000)),
+        orjson.dumps(_event(ts=631_152_000_000)), orjson.dumps(_event(platform="myspace")),
+        orjson.dumps(_event(type="poke")), b'{"event_id": "' + b"x" * (10 * 1024 * 1024) + b'"}',
+        orjson.dumps([_event(event_id=f"big-{i}") for i in range(MAX_BATCH + 1)]),
+        b'{"dwell_ms": 1e999, "type": "dwell"}', orjson.dumps(_event(ts="2026-13-45T99:99:99Z")),
+    ])
+    return st.lists(st.one_of(not_an_array, wrong_type, fixed), min_size=5, max_size=25)
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@pytest.mark.integration
+def test_hostile_input_lands_in_the_dlq_and_never_stalls_the_worker(kafka_bootstrap, workers, topics_ready):
+    settings = topics_ready(isolated_settings(kafka_bootstrap, max_message_bytes=MAX_MESSAGE_BYTES,
+                                              max_batch_events=MAX_BATCH))
+    worker = workers(settings).start()
+    totals = {"hostile": 0, "valid": 0}
+    dlq_schema = schema("dlq.schema.json")
+
+    @hsettings(max_examples=8, deadline=None, database=None, derandomize=True,
+               suppress_health_check=list(HealthCheck))
+    @given(hostile=hostile_messages(), valid=st.integers(1, 20))
+    def one_round(hostile, valid):
+        round_id = totals["hostile"] + totals["valid"]
+        good = [orjson.dumps(_event(event_id=f"ok-{round_id}-{i}")) for i in range(valid)]
+        run(produce(settings, settings.topic_interactions,
+                    [(b"acct-h", message) for message in hostile + good]))
+        totals["hostile"] += len(hostile)
+        totals["valid"] += valid
+        metrics = _wait(lambda: (m := worker.metrics()).get("engagement_events_counted_total", 0)
+                        >= totals["valid"] and m, 60, "the worker to count the valid events")
+        rejected = sum(v for k, v in metrics.items() if k.startswith("engagement_events_rejected_total{"))
+        assert worker.proc.poll() is None, "the worker crashed"
+        assert metrics["engagement_events_counted_total"] == totals["valid"]
+        assert metrics["engagement_events_consumed_total"] == (
+            metrics["engagement_events_counted_total"] + metrics["engagement_events_duplicate_total"] + rejected)
+
+    one_round()
+    dlq = _wait(lambda: (d := run(read_all(settings, settings.topic_dlq))) and len(d) >= totals["hostile"] and d,
+                60, "every hostile message in the DLQ")
+    assert len(dlq) == totals["hostile"]
+    for message in dlq:
+        dlq_schema.validate(orjson.loads(message.value))
+    assert _rss_mb(worker.proc.pid) < 400, "memory is not bounded"
+    assert os.path.exists(f"/proc/{worker.proc.pid}")
