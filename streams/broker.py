@@ -173,7 +173,7 @@ class EmbeddedKafka:
             self.controller_port = free_port()
             self.sasl_port = self._free_port_besides(self.port, self.controller_port) if self.sasl_users else None
             config = self._write_config()
-            if not (self.data_dir / "meta.properties").exists():
+            if not (self.data_dir / "logs" / "meta.properties").exists():
                 self._format(libs, config)
             self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
             log = open(self.log_path, "ab")

@@ -23,7 +23,7 @@ from streams.processes import http_get, spawn
 from .conftest import isolated_settings, json_values, produce, read_all, run
 from .groundtruth import assert_records_equal_truth, schema, ts_ms
 
-WINDOW_S, GRACE_S, ROLLING_S = 5, 10, 20
+WINDOW_S, GRACE_S, ROLLING_S = 5, 6, 15
 
 
 def _events_in(messages) -> list[dict]:
@@ -158,7 +158,7 @@ def test_broker_restart_mid_run_is_exact(workers, topics_ready, tmp_path):
     data_dir = tmp_path / "kafka"
     broker = EmbeddedKafka(data_dir=data_dir).start()
     try:
-        settings = _settings(broker.bootstrap, topics_ready, grace_s=60)
+        settings = _settings(broker.bootstrap, topics_ready, grace_s=30)
         worker = workers(settings).start()
 
         def bounce():
@@ -169,8 +169,9 @@ def test_broker_restart_mid_run_is_exact(workers, topics_ready, tmp_path):
             broker = EmbeddedKafka(port=port, data_dir=data_dir).start()
 
         exactness_run(settings, [worker], tmp_path, events=15_000, rate=1000, disruptions=[(5, bounce)],
-                      grace_s=60)
+                      grace_s=30)
         assert worker.proc.poll() is None, "the worker died instead of reconnecting"
+        worker.stop()  # while its broker is still there to say goodbye to
     finally:
         broker.stop()
 
