@@ -14,7 +14,6 @@ system-deps:
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
