@@ -22,7 +22,6 @@ class AccountBook:
         self.settings = settings
         self.kafka_config = dict(kafka_config or {})
         self.records: dict[str, dict] = {}
-        self.rejected = 0
         self.caught_up = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
@@ -81,13 +80,9 @@ class AccountBook:
         if message.value is None:  # tombstone: the account was removed
             self.records.pop(account_id, None)
             return
-        try:
-            record = validate_account(message.value)
-        except ValueError as exc:
-            self.rejected += 1
-            log.warning("accounts topic offset %d/%d rejected: %s", message.partition, message.offset, exc)
-            return
-        self.records[record["account_id"]] = record
+        record, rejection = validate_account(message.value)
+        if rejection is None:  # an invalid record is ignored here, and sent to the DLQ by the app's agent
+            self.records[record["account_id"]] = record
 
     async def stop(self) -> None:
         if self._task:

@@ -27,6 +27,7 @@ from faust.web.exceptions import ServiceUnavailable
 from mode import Service
 
 from .engine import Engine
+from .events import dlq_record, validate_account
 from .security import faust_broker_credentials, kafka_client_config
 from .settings import Settings
 
@@ -74,6 +75,34 @@ app = faust.App(
                              "middlewares": [json_errors]},
     datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",
 )
+
+
+accounts_topic = app.topic(settings.topic_accounts, key_type=bytes, value_type=bytes,
+                           key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
+dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes, key_serializer="raw",
+                      value_serializer="raw", partitions=settings.topic_partitions)
+
+
+@app.agent(accounts_topic)
+async def check_accounts(stream):
+    """Validates each account reference record once (the agent runs in the workers' consumer group)
+    and sends the invalid ones to the DLQ. Every worker also reads the whole topic into memory
+    (streams/accounts.py), where invalid records are skipped."""
+    while EngineService.engine is None:
+        await asyncio.sleep(0.1)
+    metrics = EngineService.engine.metrics
+    async for event in stream.events():
+        message = event.message
+        _, rejection = validate_account(event.value)
+        if rejection is None:
+            metrics.account_records.labels("valid").inc()
+            continue
+        metrics.account_records.labels("rejected").inc()
+        log.warning("account record %d/%d rejected: %s %s", message.partition, message.offset,
+                    rejection.reason, rejection.error)
+        await dlq_topic.send(key=message.key, value=dlq_record(
+            rejection, message.topic, message.partition, message.offset, message.timestamp,
+            settings.max_message_bytes))
 
 
 @app.service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 
@@ -30,12 +31,17 @@ def _broker(argv: list[str]) -> int:
 def _worker(argv: list[str]) -> int:
     from faust.cli.faust import cli
 
+    from .security import kafka_client_config
     from .settings import Settings
+    from .topics import ensure_topics
     if not Settings.from_env().kafka_bootstrap_servers:
         print("KAFKA_BOOTSTRAP_SERVERS is not set: start a broker (engagement broker) or use `make run`",
               file=sys.stderr)
         return 2
-    level = Settings.from_env().log_level
+    settings = Settings.from_env()
+    # Before Faust starts: it would create a missing topic itself, without our configs.
+    asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
+    level = settings.log_level
     return cli.main(args=["-A", "streams.app:app", "worker", "-l", level, *argv],
                     prog_name="engagement worker", standalone_mode=False) or 0
 

@@ -15,7 +15,6 @@ re-published, keyed correctly, to its account's partition in the same transactio
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import time
@@ -28,7 +27,7 @@ from aiokafka.partitioner import murmur2
 
 from .accounts import AccountBook
 from .benchmarks import load_benchmarks
-from .events import Rejection, decode_message
+from .events import Rejection, decode_message, dlq_record
 from .metrics import BatchTally, Metrics
 from .settings import Settings
 from .state import COUNTED, DUPLICATE, PartitionState, WindowConfig
@@ -225,16 +224,9 @@ class Engine:
 
     def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally) -> None:
         tally.rejected[rejection.reason] += 1
-        original = rejection.original
-        truncated = len(original) > self.settings.max_message_bytes
-        record = {
-            "reason": rejection.reason, "error": rejection.error[:2000],
-            "source": {"topic": tp.topic, "partition": tp.partition, "offset": message.offset,
-                       "timestamp": message.timestamp, "batch_index": rejection.batch_index},
-            "original_b64": base64.b64encode(original[: self.settings.max_message_bytes]).decode(),
-            "original_truncated": truncated, "rejected_at": now_ms(),
-        }
-        self._outbox.append((self.settings.topic_dlq, message.key, orjson.dumps(record), None))
+        record = dlq_record(rejection, tp.topic, tp.partition, message.offset, message.timestamp,
+                            self.settings.max_message_bytes)
+        self._outbox.append((self.settings.topic_dlq, message.key, record, None))
 
     def _forward(self, event: dict, partition: int, tally: BatchTally) -> None:
         tally.forwarded += 1

@@ -7,7 +7,9 @@ carries a reason code (``malformed_json``, ``too_large``, ``unknown_type``, ``fu
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -116,11 +118,29 @@ def decode_message(value: bytes | None, now_ms: int, *, max_message_bytes: int, 
     return [event], []
 
 
-def validate_account(value: bytes | None) -> dict:
-    """An account reference record, or ValueError saying what is wrong."""
+def validate_account(value: bytes | None) -> tuple[dict | None, Rejection | None]:
+    """(account reference record, None), or (None, the rejection saying what is wrong)."""
     try:
         data = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        return None, Rejection("malformed_json", str(exc), value or b"")
+    try:
         _validate_account(data)
-    except (orjson.JSONDecodeError, fastjsonschema.JsonSchemaValueException) as exc:
-        raise ValueError(str(exc)) from None
-    return data
+    except fastjsonschema.JsonSchemaValueException as exc:
+        reason, error = _schema_reason(exc, data)
+        return None, Rejection(reason, error, value)
+    return data, None
+
+
+def dlq_record(rejection: Rejection, topic: str, partition: int, offset: int, timestamp: int | None,
+               max_original_bytes: int) -> bytes:
+    """The dead-letter record of one rejection (schemas/dlq.schema.json)."""
+    original = rejection.original
+    return orjson.dumps({
+        "reason": rejection.reason, "error": rejection.error[:2000],
+        "source": {"topic": topic, "partition": partition, "offset": offset, "timestamp": timestamp,
+                   "batch_index": rejection.batch_index},
+        "original_b64": base64.b64encode(original[:max_original_bytes]).decode(),
+        "original_truncated": len(original) > max_original_bytes,
+        "rejected_at": time.time_ns() // 1_000_000,
+    })

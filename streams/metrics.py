@@ -72,6 +72,9 @@ class Metrics:
                                     ["platform", "type"], registry=r)
         self.records = Counter("engagement_window_records_total", "Final window records emitted",
                                ["scope", "window"], registry=r)
+        self.account_records = Counter("engagement_account_records_total",
+                                       "Account reference records checked by the accounts agent", ["outcome"],
+                                       registry=r)
         self.partitions = Gauge("engagement_partitions_assigned", "Input partitions this worker owns",
                                 registry=r)
         self.open_windows = Gauge("engagement_open_windows", "Window keys held in memory", registry=r)

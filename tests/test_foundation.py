@@ -14,7 +14,7 @@ import pytest
 
 from streams.settings import Settings, env_name, markdown_table
 
-from .conftest import isolated_settings, produce, run
+from .conftest import isolated_settings, produce, read_all, run
 
 
 def _alive(pid: int) -> bool:
@@ -103,6 +103,34 @@ def test_worker_on_the_real_broker_consumes_the_exact_count(kafka_bootstrap, wor
     assert metrics["engagement_events_consumed_total"] == sent
     assert metrics["engagement_events_counted_total"] == sent
     assert metrics['engagement_interactions_total{platform="instagram",type="impression"}'] == sent
+
+
+def test_accounts_agent_consumes_every_record_and_rejects_the_invalid(kafka_bootstrap, workers, topics_ready):
+    """The Faust app's agent on the accounts topic: an exact count, and each invalid record in the DLQ."""
+    settings = topics_ready(isolated_settings(kafka_bootstrap))
+    valid = [(f"acct-{i}".encode(), orjson.dumps({"account_id": f"acct-{i}", "platform": "x", "followers": i}))
+             for i in range(40)]
+    invalid = {b"{not json": "malformed_json",
+               orjson.dumps({"account_id": "a", "platform": "x"}): "schema:followers",
+               orjson.dumps({"account_id": "a", "platform": "x", "followers": -5}): "schema:followers",
+               orjson.dumps({"account_id": "a", "platform": "myspace", "followers": 5}): "schema:platform",
+               orjson.dumps([1, 2]): "schema:event"}
+    run(produce(settings, settings.topic_accounts, valid + [(b"bad", value) for value in invalid]))
+    worker = workers(settings).start()
+    deadline = time.monotonic() + 60
+    key = 'engagement_account_records_total{outcome="%s"}'
+    while time.monotonic() < deadline:
+        metrics = worker.metrics()
+        if metrics.get(key % "valid", 0) + metrics.get(key % "rejected", 0) >= len(valid) + len(invalid):
+            break
+        time.sleep(0.5)
+    time.sleep(1)
+    metrics = worker.metrics()
+    assert metrics[key % "valid"] == len(valid)
+    assert metrics[key % "rejected"] == len(invalid)
+    dlq = [orjson.loads(m.value) for m in run(read_all(settings, settings.topic_dlq))]
+    assert sorted(r["reason"] for r in dlq) == sorted(invalid.values())
+    assert all(r["source"]["topic"] == settings.topic_accounts for r in dlq)
 
 
 def test_settings_come_from_prefixed_environment():
