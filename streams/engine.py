@@ -246,13 +246,9 @@ class Engine:
             self._outbox = []
             rolling_records: list[dict] = []
             marks_before = {p: st.closed_through for p, st in self.states.items()}
-            lagging = await self._lagging_partitions()
+            close_clocks = await self._close_clocks(now)
             for partition, state in self.states.items():
-                # Windows close by the wall clock; while a partition catches up (after a restart, a
-                # rebalance, an outage) by the arrival time of what it has read, so that a backlog of
-                # on-time events is counted, not called late because it was read late.
-                close_at = self._arrival_ms.get(partition, 0) if partition in lagging else now
-                result = state.commit(now, followers_of, close_at)
+                result = state.commit(now, followers_of, close_clocks.get(partition, 0))
                 post_records, account_records = result.post_records, result.account_records
                 # Gauges (and so alerts) only from rolling windows the service counted all of.
                 rolling_records.extend(r for r in account_records if r["window_kind"] == "rolling"
@@ -297,20 +293,26 @@ class Engine:
             self.metrics.commit_seconds.set(time.perf_counter() - started)
             self.metrics.open_windows.set(sum(st.open_window_count() for st in self.states.values()))
 
-    async def _lagging_partitions(self) -> set[int]:
-        """Input partitions with messages not read yet (or whose end is not known yet); also sets
-        the consumer lag gauge."""
-        lagging = set()
+    async def _close_clocks(self, now: int) -> dict[int, int]:
+        """Per partition, the time up to which every input message that arrived has been read: windows
+        close by it. Caught up, that is when the last fetch response was received (its high
+        watermark covered everything that had arrived); catching up (after a restart, a rebalance, an
+        outage), the broker's arrival stamp of the last message read. So a backlog of on-time events is
+        counted however late it is read, and windows still close when traffic stops. Also sets the
+        consumer lag gauge."""
+        clocks = {}
         for tp in self._consumer.assignment() if self._consumer else ():
             if tp.partition not in self.states:
                 continue
             highwater = self._consumer.highwater(tp)
             position = await self._consumer.position(tp)
             if highwater is None or position < highwater:
-                lagging.add(tp.partition)
+                clocks[tp.partition] = self._arrival_ms.get(tp.partition, 0)
+            else:
+                clocks[tp.partition] = min(now, self._consumer.last_poll_timestamp(tp) or 0)
             if highwater is not None:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
-        return lagging
+        return clocks
 
     async def _recover_with_retries(self, give_up_after_s: float = 300.0) -> None:
         """Retry the recovery while the cluster is unreachable (a broker restart, a network cut);
@@ -488,8 +490,8 @@ def _event_bytes(event: dict) -> bytes:
 
 
 def _journal_chunks(entry: dict):
-    """Split a large journal entry into messages; the close mark travels in the last one, so that a
-    replay applies every delta before the close, exactly as the commit did."""
+    """Split a large journal entry into messages; the close mark and the commit time travel in the
+    last one, so that a replay applies every delta before the close, exactly as the commit did."""
     lists = [(name, entry[name]) for name in ("p", "a", "s") if name in entry]
     chunk: dict = {}
     size = 0
@@ -501,7 +503,6 @@ def _journal_chunks(entry: dict):
                 chunk, size = {}, 0
             chunk[name] = part
             size += len(part)
-    if "c" in entry:
-        chunk["c"] = entry["c"]
+    chunk.update((name, entry[name]) for name in ("c", "n") if name in entry)
     if chunk:
         yield chunk

@@ -122,7 +122,8 @@ def assert_records_equal_truth(post_records: list[dict], account_records: list[d
         account, agg = posts_expected[(record["post_id"], record["window_start"])]
         assert record["window_end"] == record["window_start"] + window_ms
         assert followers_ok(account, record["followers"])
-        assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"])
+        assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"]), \
+            f"post {record['post_id']} window {record['window_start']}: {record['counts']} != {dict(agg['counts'])}"
     for kind, expected in (("tumbling", accounts_expected), ("rolling", rolling_expected)):
         records = [r for r in account_records if r["window_kind"] == kind]
         keys = [(r["account_id"], r["window_start"]) for r in records]
@@ -132,4 +133,5 @@ def assert_records_equal_truth(post_records: list[dict], account_records: list[d
             account, agg = expected[(record["account_id"], record["window_start"])]
             assert record["active_posts"] == len(agg["posts"])
             assert followers_ok(account, record["followers"])
-            assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"])
+            assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"]), \
+                f"{kind} {account} window {record['window_start']}: {record['counts']} != {dict(agg['counts'])}"

@@ -6,6 +6,7 @@ event_id), so it does not depend on the engine; the final records must equal it 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -81,6 +82,11 @@ def exactness_run(settings, group, tmp_path, *, events: int, rate: float, disrup
     _wait(lambda: time.time() * 1000 > last_start + (ROLLING_S + grace_s + 3) * 1000, 120 + ROLLING_S + grace_s,
           "the last window to close")
     time.sleep(2)
+    dlq = [orjson.loads(m.value) for m in run(read_all(settings, settings.topic_dlq))]
+    assert dlq == [], "nothing here is invalid or late, yet: " + "; ".join(
+        f"{r['reason']} {r['error']} arrived {r['source']['timestamp']} = ts + "
+        f"{r['source']['timestamp'] - ts_ms(orjson.loads(base64.b64decode(r['original_b64'])))} ms"
+        for r in dlq[:3])
     accounts = {}
     for record in json_values(run(read_all(settings, settings.topic_accounts))):
         accounts.setdefault(record["account_id"], (record["platform"], set()))[1].add(record["followers"])
@@ -89,7 +95,6 @@ def exactness_run(settings, group, tmp_path, *, events: int, rate: float, disrup
     assert_records_equal_truth(post_records, account_records, produced, WINDOW_S * 1000, ROLLING_S * 1000,
                                platform_of=lambda a: accounts[a][0],
                                followers_ok=lambda a, followers: followers in accounts[a][1])
-    assert run(read_all(settings, settings.topic_dlq)) == [], "nothing here is invalid or late"
     return len(post_records), len(account_records)
 
 
