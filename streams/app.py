@@ -71,6 +71,9 @@ app = faust.App(
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication,
     broker_credentials=faust_broker_credentials(settings),
+    # As the engine's group: a restarted worker must not wait a minute for its dead predecessor.
+    broker_session_timeout=settings.session_timeout_seconds,
+    broker_heartbeat_interval=settings.session_timeout_seconds / 3,
     web_application_options={"client_max_size": CLIENT_MAX_SIZE, "handler_args": HTTP_LIMITS,
                              "middlewares": [json_errors]},
     datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",

@@ -27,6 +27,7 @@ import asyncio
 import collections
 import dataclasses
 import datetime
+import itertools
 import logging
 import math
 import multiprocessing
@@ -62,12 +63,16 @@ THROUGHPUT_GRACE_SECONDS = 3600.0  # no pre-filled event may turn late while the
 FRESHNESS_GRACE_SECONDS = 5.0     # windows close within the phase (the model's events are <= 2 s late)
 FRESHNESS_RATE = 5000.0
 POLL_SECONDS = 0.5                # /metrics of the pipeline workers
-PROBE_PLATFORM = "youtube"        # in the schema, not in the load: its counter on /metrics is the probes'
+STALL_SECONDS = 60.0              # a pipeline run whose count stands still this long has failed
+# Probe interactions: platforms in the schema but not in the load, so each probe account's counter on
+# /metrics (engagement_interactions_total{platform,type}) is its own.
+PROBE_KINDS = tuple((platform, kind) for kind in ("impression", "like", "click", "share")
+                    for platform in ("youtube", "web"))
 PROBE_ACCOUNTS = 8
-API_POLL_SECONDS = 0.01
-METRICS_POLL_SECONDS = 0.025
-PROBE_GAP_SECONDS = 0.2
-PROBE_TIMEOUT_SECONDS = 15.0
+PROBE_INTERVAL_SECONDS = 0.1      # a probe every 100 ms, on schedule
+API_POLL_SECONDS = 0.02
+METRICS_POLL_SECONDS = 0.05
+PROBE_TIMEOUT_SECONDS = 30.0
 PROFILE_RATE = 100                # py-spy samples per second
 CDF_QUANTILES = (0, 1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 100)
 
@@ -84,7 +89,7 @@ TARGETS = {
     "freshness_api_p99_s": ("produce -> visible in the query API, p99, s", "<=", 2.0),
     "freshness_metrics_p99_s": ("produce -> visible on /metrics, p99, s", "<=", 2.0),
     "final_record_max_s": ("window end + grace -> final record received (read_committed), max, s", "<=", 2.0),
-    "peak_rss_mb": ("peak RSS of any worker (VmHWM), MB", "<=", 400),
+    "peak_rss_mb": ("peak RSS (VmHWM) of any worker of the pipeline runs, MB", "<=", 400),
 }
 
 
@@ -174,8 +179,8 @@ def rates_from_samples(samples: list[tuple[float, int]], events: int, done_at: f
 
 
 def batch_by_account(events, size: int):
-    """Group an event stream into messages of exactly ``size`` events of one account (leftovers that
-    never fill a message are not yielded)."""
+    """Group an event stream into messages of ``size`` events of one account; when the stream ends,
+    each account's remainder (fewer than ``size``) is one last message, so every event is sent."""
     buffers: dict[str, list] = {}
     for event in events:
         buffer = buffers.setdefault(event["account_id"], [])
@@ -183,6 +188,9 @@ def batch_by_account(events, size: int):
         if len(buffer) == size:
             yield buffer
             buffers[event["account_id"]] = []
+    for buffer in buffers.values():
+        if buffer:
+            yield buffer
 
 
 def _frame_name(frame: str) -> str:
@@ -408,13 +416,13 @@ async def prefill(bench: Bench, settings: Settings, events: int, per_message: in
     platforms: collections.Counter = collections.Counter()
     posts: set = set()
     accounts: set = set()
-    messages = size = produced = 0
+    messages = size = produced = full = 0
     futures: list = []
     started = time.monotonic()
     topic = settings.topic_interactions
     try:
-        source = _events(stream) if per_message == 1 else batch_by_account(_events(stream), per_message)
-        for item in source:
+        source = itertools.islice(_events(stream), events)
+        for item in source if per_message == 1 else batch_by_account(source, per_message):
             group = [item] if per_message == 1 else item
             for event in group:
                 types[event["type"]] += 1
@@ -425,18 +433,19 @@ async def prefill(bench: Bench, settings: Settings, events: int, per_message: in
             value = orjson.dumps(item)
             futures.append(await producer.send(topic, value, key=group[0]["account_id"].encode()))
             messages += 1
+            full += len(group) == per_message
             size += len(value)
             produced += len(group)
             if len(futures) >= 20_000:
                 await asyncio.gather(*futures)
                 futures.clear()
-            if produced >= events:
-                break
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
     seconds = time.monotonic() - started
     return {"topic": topic, "events": produced, "messages": messages, "events_per_message": per_message,
+            "mean_events_per_message": round(produced / messages, 1),
+            "full_messages": messages if per_message == 1 else full,
             "bytes": size, "mean_event_bytes": round(size / produced), "prefill_seconds": round(seconds, 1),
             "prefill_events_per_s": round(produced / seconds), "accounts": len(accounts),
             "posts": len(posts), "types": dict(types.most_common()), "platforms": dict(platforms.most_common())}
@@ -483,6 +492,34 @@ async def ceiling(bench: Bench, topic: str, partitions: int, events: int) -> dic
 
 
 # -- phase 3: the pipeline ------------------------------------------------------------------------------
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _settled_accounting(workers: list[BenchWorker], timeout: float = 20.0) -> dict:
+    """Every worker's counters, read until two reads a second apart agree (nothing still counting)."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        time.sleep(1.0)
+        parts = [worker.accounting() for worker in workers]
+        if all(part is not None for part in parts):
+            total = add_accounting(parts)
+            if total == previous or time.monotonic() > deadline:
+                return total
+            previous = total
+        elif time.monotonic() > deadline:
+            raise RuntimeError("a worker's /metrics did not answer")
+
+
 def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, profile_to: Path | None) -> dict:
     """Workers from spawn until their counters say every event is counted."""
     phase = f"{mode}-{n_workers}w"
@@ -490,7 +527,7 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
     asyncio.run(ensure_topics(settings))
     workers = [bench.new_worker(settings, f"{phase}-{i}") for i in range(n_workers)]
     log(f"pipeline {phase}: {n_workers} worker(s) on {events:,} events")
-    broker_cpu = bench.broker_cpu()
+    broker_cpu, machine_cpu, own_cpu = bench.broker_cpu(), _machine_busy_seconds(), _own_cpu_seconds()
     profiler = None
     samples: list[tuple[float, int]] = []
     timeout = 60 + events / 4000
@@ -499,6 +536,7 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
         worker.start()
     try:
         tick = 0
+        last_counted, last_change = -1, 0.0
         while True:
             tick += 1
             for worker in workers:
@@ -510,18 +548,22 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
             if all(part is not None for part in parts):
                 total = add_accounting(parts)
                 samples.append((now, total["counted"]))
-                if total["consumed"] >= events:
+                if total["counted"] != last_counted:
+                    last_counted, last_change = total["counted"], now
+                if total["counted"] + total["duplicate"] + total["rejected"] >= events:
                     done_at = now
                     break
-            if now > timeout:
-                raise RuntimeError(f"pipeline {phase}: not every event counted after {timeout:.0f} s "
+            if now > timeout or (last_counted > 0 and now - last_change > STALL_SECONDS):
+                raise RuntimeError(f"pipeline {phase}: not every event counted after {now:.0f} s "
                                    f"(last: {samples[-1:] or 'no /metrics'})")
             time.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
-        time.sleep(1.0)  # nothing may be counted after the last event: read the counters once more
-        final = add_accounting([worker.accounting() or accounting({}) for worker in workers])
         rss = [worker.peak_rss_mb() for worker in workers]
         cpu = [worker.cpu_seconds() for worker in workers]
-        broker_cpu = None if broker_cpu is None else round(bench.broker_cpu() - broker_cpu, 1)
+        broker_cpu = None if broker_cpu is None else bench.broker_cpu() - broker_cpu
+        machine_cpu = _machine_busy_seconds() - machine_cpu
+        ours = sum(c or 0 for c in cpu) + (broker_cpu or 0) + _own_cpu_seconds() - own_cpu \
+            + (_proc_cpu_seconds(profiler.pid) or 0 if profiler else 0)
+        final = _settled_accounting(workers)  # nothing may be counted after the last event
     finally:
         profile = _stop_profiler(profiler, profile_to)
         for worker in workers:
@@ -534,11 +576,14 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
               "forwarded": final["forwarded"], "peak_rss_mb": rss,
               "worker_cpu_seconds": [round(c, 1) if c is not None else None for c in cpu],
               "cpu_us_per_event": round(1e6 * sum(c or 0 for c in cpu) / events, 1),
-              "broker_cpu_seconds": broker_cpu}
+              "broker_cpu_seconds": None if broker_cpu is None else round(broker_cpu, 1),
+              # CPU the machine spent on anything but this benchmark meanwhile (other jobs on the host)
+              "machine_cpu_seconds": round(machine_cpu, 1), "other_cpu_seconds": round(max(0.0, machine_cpu - ours), 1)}
     if profile is not None:
         result["profile"] = profile
     log(f"pipeline {phase}: {result['events_per_s']:,} events/s from spawn ({result['seconds']} s), "
-        f"steady {result['steady_events_per_s']}, RSS {rss} MB, CPU {result['worker_cpu_seconds']} s")
+        f"steady {result['steady_events_per_s']}, RSS {rss} MB, CPU {result['worker_cpu_seconds']} s, "
+        f"other processes {result['other_cpu_seconds']} CPU s")
     return result
 
 
@@ -639,14 +684,22 @@ async def _load(producer: AIOKafkaProducer, topic: str, stream, rate: float, sto
 
 async def _probe(session, producer: AIOKafkaProducer, settings: Settings, url: str, stop_event: asyncio.Event,
                  stats: dict) -> None:
-    """One probe event at a time on an account of its own; poll the query API and /metrics until it
-    shows in both."""
+    """Probe events on a fixed schedule (PROBE_INTERVAL_SECONDS, whether or not the last one showed
+    yet: a stall delays every probe sent during it, as it delays every event), round-robin over
+    accounts of their own, each with an interaction (platform, type) no other event has, so that its
+    counter on /metrics is that account's. One poller asks the query API for the accounts with a probe
+    outstanding, and /metrics, until each probe shows in both."""
     import aiohttp
     cfg = WindowConfig.from_settings(settings)
     accounts = _probe_accounts(settings.topic_partitions)
-    pattern = re.compile(rb'engagement_interactions_total\{platform="%s",type="impression"\} ([0-9.e+]+)'
-                         % PROBE_PLATFORM.encode())
-    expected: collections.Counter = collections.Counter()
+    kind_of = {account: PROBE_KINDS[i % len(PROBE_KINDS)] for i, account in enumerate(accounts)}
+    counter_of = {f'engagement_interactions_total{{platform="{platform}",type="{kind}"}}'.encode(): account
+                  for account, (platform, kind) in kind_of.items()}
+    pattern = re.compile(rb"^(" + b"|".join(re.escape(name) for name in counter_of) + rb") ([0-9.e+]+)$",
+                         re.MULTILINE)
+    sent: collections.Counter = collections.Counter()          # account -> probes sent
+    in_window: collections.Counter = collections.Counter()     # (account, window start) -> probes sent
+    outstanding: dict[str, list] = {a: [] for a in accounts}   # [n, window_start, n_in_window, sent, api, metrics]
     tag = uuid.uuid4().hex[:6]
 
     async def fetch(path: str):
@@ -656,51 +709,76 @@ async def _probe(session, producer: AIOKafkaProducer, settings: Settings, url: s
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return None, b""
 
-    async def in_api(account: str, window_start: int, count: int, sent: float) -> float:
-        while True:
-            status, body = await fetch(f"/accounts/{account}/metrics?window={cfg.window_label}")
-            if status == 200:
-                for window in orjson.loads(body)["windows"]:
-                    if window["window_start"] == window_start and sum(window["counts"].values()) >= count:
-                        return time.perf_counter() - sent
+    async def api_totals(account: str) -> dict[int, int]:
+        status, body = await fetch(f"/accounts/{account}/metrics?window={cfg.window_label}")
+        if status != 200:
+            return {}
+        return {w["window_start"]: sum(w["counts"].values()) for w in orjson.loads(body)["windows"]}
+
+    async def send_probes() -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        n = 0
+        while not stop_event.is_set():
+            account = accounts[n % len(accounts)]
+            n += 1
+            platform, kind = kind_of[account]
+            ts = _wall_ms()
+            window_start = ts - ts % cfg.window_ms
+            sent[account] += 1
+            in_window[(account, window_start)] += 1
+            event = {"event_id": f"probe-{tag}-{n}", "type": kind, "ts": ts, "platform": platform,
+                     "account_id": account, "post_id": f"{account}-post"}
+            outstanding[account].append([sent[account], window_start, in_window[(account, window_start)],
+                                         time.perf_counter(), None, None])
+            await producer.send(settings.topic_interactions, orjson.dumps(event), key=account.encode())
+            stats["probes"] += 1
+            await asyncio.sleep(max(0.0, started + n * PROBE_INTERVAL_SECONDS - loop.time()))
+
+    sender = asyncio.create_task(send_probes())
+    last_scrape = 0.0
+    try:
+        while not (stop_event.is_set() and not any(outstanding.values())):
+            busy = [a for a, entries in outstanding.items() if entries]
+            if busy:
+                asked = time.perf_counter()
+                totals = dict(zip(busy, await asyncio.gather(*(api_totals(a) for a in busy))))
+                seen_at = time.perf_counter()
+                for account in busy:
+                    for entry in outstanding[account]:
+                        if entry[4] is None and totals[account].get(entry[1], 0) >= entry[2]:
+                            entry[4] = seen_at - entry[3]
+                if seen_at - last_scrape >= METRICS_POLL_SECONDS and any(
+                        e[5] is None for a in busy for e in outstanding[a]):
+                    asked = last_scrape = time.perf_counter()
+                    status, body = await fetch("/metrics")
+                    seen_at = time.perf_counter()
+                    stats["scrape_ms"].append(1000 * (seen_at - asked))
+                    stats["scrape_bytes"] = max(stats["scrape_bytes"], len(body))
+                    if status == 200:
+                        counts = {counter_of[m.group(1)]: float(m.group(2)) for m in pattern.finditer(body)}
+                        for account in busy:
+                            for entry in outstanding[account]:
+                                if entry[5] is None and counts.get(account, 0) >= entry[0]:
+                                    entry[5] = seen_at - entry[3]
+                now = time.perf_counter()
+                for account in busy:
+                    keep = []
+                    for entry in outstanding[account]:
+                        timed_out = now - entry[3] > PROBE_TIMEOUT_SECONDS
+                        if (entry[4] is not None and entry[5] is not None) or timed_out:
+                            for name, value in (("api", entry[4]), ("metrics", entry[5])):
+                                if value is None:
+                                    stats[f"{name}_timeouts"] += 1
+                                    value = PROBE_TIMEOUT_SECONDS
+                                stats[f"{name}_ms"].append(1000 * value)
+                        else:
+                            keep.append(entry)
+                    outstanding[account] = keep
             await asyncio.sleep(API_POLL_SECONDS)
-
-    async def in_metrics(sequence: int, sent: float) -> float:
-        while True:
-            asked = time.perf_counter()
-            status, body = await fetch("/metrics")
-            stats["scrape_ms"].append(1000 * (time.perf_counter() - asked))
-            stats["scrape_bytes"] = max(stats["scrape_bytes"], len(body))
-            if status == 200:
-                match = pattern.search(body)
-                if match and float(match.group(1)) >= sequence:
-                    return time.perf_counter() - sent
-            await asyncio.sleep(METRICS_POLL_SECONDS)
-
-    sequence = 0
-    while not stop_event.is_set():
-        account = accounts[sequence % len(accounts)]
-        sequence += 1
-        ts = _wall_ms()
-        window_start = ts - ts % cfg.window_ms
-        expected[(account, window_start)] += 1
-        event = {"event_id": f"probe-{tag}-{sequence}", "type": "impression", "ts": ts,
-                 "platform": PROBE_PLATFORM, "account_id": account, "post_id": f"{account}-post"}
-        sent = time.perf_counter()
-        await producer.send(settings.topic_interactions, orjson.dumps(event), key=account.encode())
-        stats["probes"] += 1
-        checks = {"api": asyncio.ensure_future(in_api(account, window_start, expected[(account, window_start)],
-                                                      sent)),
-                  "metrics": asyncio.ensure_future(in_metrics(sequence, sent))}
-        await asyncio.wait(checks.values(), timeout=PROBE_TIMEOUT_SECONDS)
-        for name, task in checks.items():
-            if task.done():
-                stats[f"{name}_ms"].append(1000 * task.result())
-            else:
-                task.cancel()
-                stats[f"{name}_ms"].append(1000 * PROBE_TIMEOUT_SECONDS)
-                stats[f"{name}_timeouts"] += 1
-        await asyncio.sleep(PROBE_GAP_SECONDS)
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
 
 
 async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seconds: int) -> dict:
@@ -730,6 +808,8 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
 
     producer = _new_producer(bench.bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
+    cpu_at_start = (_machine_busy_seconds(), _own_cpu_seconds(), bench.broker_cpu() or 0.0,
+                    worker.cpu_seconds() or 0.0, _proc_cpu_seconds(reader.pid) or 0.0)
     stats = {"load_events": 0, "probes": 0, "api_ms": [], "metrics_ms": [], "api_timeouts": 0,
              "metrics_timeouts": 0, "scrape_ms": [], "scrape_bytes": 0}
     stop_event = asyncio.Event()
@@ -755,6 +835,9 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
             await producer.stop()
     for task in tasks:
         task.result()
+    cpu_at_end = (_machine_busy_seconds(), _own_cpu_seconds(), bench.broker_cpu() or 0.0,
+                  worker.cpu_seconds() or 0.0, _proc_cpu_seconds(reader.pid) or 0.0)
+    machine_cpu, *ours = (end - start for end, start in zip(cpu_at_end, cpu_at_start))
     produced = stats["load_events"] + stats["probes"]
     final = None
     deadline = time.monotonic() + 60
@@ -792,7 +875,8 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
         "final_records": len(rows), "closes": per_close,
         "final_emitted_ms": summarize(emitted, 0), "final_received_ms": summarize(received, 0),
         "counted": final["counted"], "duplicate": final["duplicate"], "rejected": final["rejected"],
-        "peak_rss_mb": rss,
+        "peak_rss_mb": rss, "worker_cpu_seconds": round(ours[2], 1),
+        "machine_cpu_seconds": round(machine_cpu, 1), "other_cpu_seconds": round(max(0.0, machine_cpu - sum(ours)), 1),
         "cdf_ms": {"quantiles": list(CDF_QUANTILES), "api": cdf(stats["api_ms"]),
                    "metrics": cdf(stats["metrics_ms"]), "final_received": cdf(received, 0)},
     }
@@ -815,7 +899,19 @@ def machine() -> dict:
         mem_kb = 0
     return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kb / 1024 / 1024, 1),
             "python": platform.python_version(), "os": platform.platform(terse=True),
-            "kafka_version": KAFKA_VERSION}
+            "kafka_version": KAFKA_VERSION, "code": _code_version()}
+
+
+def _code_version() -> str | None:
+    """The commit measured, '+modified' when streams/ differs from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "streams", ":!streams/bench.py"],
+                               cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (commit + (" +modified" if dirty else "")) or None
 
 
 def _ratio(a, b, digits: int = 3):
@@ -829,8 +925,6 @@ def figures_of(result: dict) -> dict:
     def get(mode, workers, key="events_per_s"):
         return (p.get(mode) or {}).get(str(workers), {}).get(key)
     rss = [r for mode in p.values() for run in mode.values() for r in run.get("peak_rss_mb", []) if r]
-    if fresh.get("peak_rss_mb"):
-        rss.append(fresh["peak_rss_mb"])
     seconds = lambda ms: None if ms is None else round(ms / 1000, 3)  # noqa: E731
     return {
         "single_1w_events_per_s": get("single", 1),
@@ -866,7 +960,8 @@ def plot(result: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     modes = [m for m in ("single", "batch") if m in result.get("pipeline", {}) or m in result.get("ceiling", {})]
     labels = {"single": "1 event / message", "batch": f"{BATCH_EVENTS} events / message"}
-    series = [("ceiling (bare aiokafka + orjson)", lambda m: (result.get("ceiling", {}).get(m) or {}).get("events_per_s")),
+    series = [("ceiling (bare aiokafka + orjson)",
+               lambda m: (result.get("ceiling", {}).get(m) or {}).get("events_per_s")),
               ("1 worker", lambda m: (result["pipeline"].get(m) or {}).get("1", {}).get("events_per_s")),
               ("2 workers", lambda m: (result["pipeline"].get(m) or {}).get("2", {}).get("events_per_s"))]
     width = 0.26
@@ -942,8 +1037,8 @@ def run(bench: Bench, args) -> dict:
         result["pipeline"][mode] = {}
         for n in args.workers:
             profile_to = None
-            if mode == "single" and n == 1 and not args.no_profile:
-                profile_to = bench.run_dir / "profile-single-1w.txt"
+            if n == 1 and not args.no_profile:
+                profile_to = bench.run_dir / f"profile-{mode}-1w.txt"
             try:
                 result["pipeline"][mode][str(n)] = pipeline(bench, mode, topic, args.events, n, profile_to)
             except RuntimeError as exc:
@@ -956,7 +1051,8 @@ def run(bench: Bench, args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="engagement bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="engagement bench", description="Throughput, freshness and memory of "
+                                     "the pipeline on a real Kafka broker (docs/performance.md).")
     parser.add_argument("--events", type=int, default=1_000_000, help="events per input topic (default %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 50,000 events, 10 s windows in the freshness phase")
@@ -966,7 +1062,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freshness-rate", type=float, default=FRESHNESS_RATE)
     parser.add_argument("--freshness-window", type=int, default=60, help="window seconds in the freshness phase")
     parser.add_argument("--freshness-rolling", type=int, default=3600, help="rolling window seconds, idem")
-    parser.add_argument("--no-profile", action="store_true", help="no py-spy on the single-event 1-worker run")
+    parser.add_argument("--no-profile", action="store_true", help="no py-spy on the 1-worker runs")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--plot", type=Path, default=PLOT_PATH, help="PNG to draw (default %(default)s)")
     parser.add_argument("--no-plot", action="store_true")

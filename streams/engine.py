@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import time
 
 import orjson
@@ -35,7 +36,8 @@ from .topics import MAX_MESSAGE_BYTES, ensure_topics
 
 log = logging.getLogger(__name__)
 
-FETCH_MAX_RECORDS = 5000
+FETCH_MAX_RECORDS = 1000  # messages per getmany; a message may hold up to max_batch_events events
+YIELD_EVERY_BYTES = 256 * 1024  # of input: then heartbeats and the web server get the event loop
 JOURNAL_CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
 
 
@@ -45,7 +47,11 @@ def now_ms() -> int:
 
 def partition_for(key: str, partitions: int) -> int:
     """The Java client's default partitioner (murmur2), so that our producers and theirs agree."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return partition_for_bytes(key.encode(), partitions)
+
+
+def partition_for_bytes(key: bytes, partitions: int) -> int:
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class RoutingAssignor(RoundRobinPartitionAssignor):
@@ -103,6 +109,7 @@ class Engine:
         self._arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
         self._outbox: list[tuple[str, bytes | None, bytes, int | None]] = []  # topic, key, value, partition
         self._partition_of: dict[str, int] = {}
+        self._partition_counts: dict[str, int] = {}  # output topic -> partitions
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -123,6 +130,8 @@ class Engine:
             bootstrap_servers=s.kafka_bootstrap_servers, group_id=self.group_id,
             enable_auto_commit=False, isolation_level="read_committed", auto_offset_reset="earliest",
             partition_assignment_strategy=(self.assignor,), max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 4096,
+            session_timeout_ms=int(s.session_timeout_seconds * 1000),
+            heartbeat_interval_ms=int(s.session_timeout_seconds * 1000 / 3),
             fetch_max_bytes=4 * MAX_MESSAGE_BYTES, **self.kafka_config)
         await self._consumer.start()
         self._consumer.subscribe([s.topic_interactions], listener=_Rebalance(self))
@@ -170,7 +179,7 @@ class Engine:
             wait = max(0, interval_ms - (now_ms() - last_commit))
             batch = await self._consumer.getmany(timeout_ms=wait, max_records=FETCH_MAX_RECORDS)
             if batch:
-                self._process(batch)
+                await self._process(batch)
             if now_ms() - last_commit >= interval_ms:
                 try:
                     await self._commit()
@@ -180,47 +189,65 @@ class Engine:
                 last_commit = now_ms()
 
     # -- per batch: decode, validate, route, update state -------------------------------------------
-    def _process(self, batch: dict) -> None:
+    async def _process(self, batch: dict) -> None:
+        """Fold a fetched batch into the state, a slice at a time: between slices the consumer's
+        heartbeats run, so a batch of large messages never costs the group membership. Under the
+        commit lock, so that a rebalance's commit waits for the batch to be folded in."""
+        async with self._lock:
+            for tp, messages in batch.items():
+                start = 0
+                while start < len(messages):
+                    end, size = start, 0
+                    while end < len(messages) and size < YIELD_EVERY_BYTES:
+                        size += len(messages[end].value or b"")
+                        end += 1
+                    if not self._process_messages(tp, messages[start:end]):
+                        break
+                    start = end
+                    await asyncio.sleep(0)
+
+    def _process_messages(self, tp: TopicPartition, messages: list) -> bool:
+        """Decode, validate, route and count; False when the partition is not (yet) ours."""
+        state = self.states.get(tp.partition)
+        if state is None:  # revoked, or still restoring: read these again when (if) it is ours
+            self._consumer.seek(tp, messages[0].offset)
+            return False
         s = self.settings
         partitions = s.topic_partitions
         tally = BatchTally()
         now = now_ms()
-        for tp, messages in batch.items():
-            state = self.states.get(tp.partition)
-            if state is None:  # revoked, or still restoring: read these again when (if) it is ours
-                self._consumer.seek(tp, messages[0].offset)
-                continue
-            for message in messages:
-                events, rejections = decode_message(
-                    message.value, now, max_message_bytes=s.max_message_bytes,
-                    max_batch_events=s.max_batch_events, max_future_ms=self._max_future_ms)
-                tally.consumed += len(events) + len(rejections)
-                for rejection in rejections:
-                    self._reject(tp, message, rejection, tally)
-                for event in events:
-                    account_id = event["account_id"]
-                    home = self._partition_of.get(account_id)
-                    if home is None:
-                        home = self._partition_of[account_id] = partition_for(account_id, partitions)
-                    if home != tp.partition:
-                        self._forward(event, home, tally)
-                        continue
-                    outcome = state.add(event, now)
-                    if outcome is COUNTED:
-                        tally.counted += 1
-                        tally.interactions[(event["platform"], event["type"])] += 1
-                        tally.lags_ms.append(now - event["ts_ms"])
-                        if event["type"] == "dwell":
-                            tally.dwell_ms.setdefault(event["platform"], []).append(event["dwell_ms"])
-                    elif outcome is DUPLICATE:
-                        tally.duplicate += 1
-                    else:
-                        self._reject(tp, message, Rejection(
-                            "late", f"window of ts {event['ts_ms']} closed at "
-                                    f"{state.closed_through} + grace", _event_bytes(event)), tally)
-            self._next_offsets[tp] = messages[-1].offset + 1
-            self._arrival_ms[tp.partition] = messages[-1].timestamp
+        for message in messages:
+            events, rejections = decode_message(
+                message.value, now, max_message_bytes=s.max_message_bytes,
+                max_batch_events=s.max_batch_events, max_future_ms=self._max_future_ms)
+            tally.consumed += len(events) + len(rejections)
+            for rejection in rejections:
+                self._reject(tp, message, rejection, tally)
+            for event in events:
+                account_id = event["account_id"]
+                home = self._partition_of.get(account_id)
+                if home is None:
+                    home = self._partition_of[account_id] = partition_for(account_id, partitions)
+                if home != tp.partition:
+                    self._forward(event, home, tally)
+                    continue
+                outcome = state.add(event, now)
+                if outcome is COUNTED:
+                    tally.counted += 1
+                    tally.interactions[(event["platform"], event["type"])] += 1
+                    tally.lags_ms.append(now - event["ts_ms"])
+                    if event["type"] == "dwell":
+                        tally.dwell_ms.setdefault(event["platform"], []).append(event["dwell_ms"])
+                elif outcome is DUPLICATE:
+                    tally.duplicate += 1
+                else:
+                    self._reject(tp, message, Rejection(
+                        "late", f"window of ts {event['ts_ms']} closed at "
+                                f"{state.closed_through} + grace", _event_bytes(event)), tally)
+        self._next_offsets[tp] = messages[-1].offset + 1
+        self._arrival_ms[tp.partition] = messages[-1].timestamp
         self.metrics.add_batch(tally)
+        return True
 
     def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally) -> None:
         tally.rejected[rejection.reason] += 1
@@ -286,12 +313,31 @@ class Engine:
             started = time.perf_counter()
             producer = self._producer
             async with producer.transaction():
-                for topic, key, value, partition in sends:
-                    await producer.send(topic, value, key=key, partition=partition)
+                await self._send_all(producer, sends)
                 if offsets:
                     await producer.send_offsets_to_transaction(offsets, self.group_id)
             self.metrics.commit_seconds.set(time.perf_counter() - started)
             self.metrics.open_windows.set(sum(st.open_window_count() for st in self.states.values()))
+
+    async def _send_all(self, producer: AIOKafkaProducer, sends: list) -> None:
+        """Send in record batches per partition: a window close publishes tens of thousands of
+        records, and one send() call each would stall the loop for seconds."""
+        by_partition: dict[tuple[str, int], list] = {}
+        for topic, key, value, partition in sends:
+            if partition is None:
+                count = self._partition_counts.get(topic)
+                if count is None:
+                    count = self._partition_counts[topic] = len(await producer.partitions_for(topic))
+                partition = partition_for_bytes(key, count) if key is not None else random.randrange(count)
+            by_partition.setdefault((topic, partition), []).append((key, value))
+        for (topic, partition), records in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start anew
+                    await producer.send_batch(batch, topic, partition=partition)
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)
+            await producer.send_batch(batch, topic, partition=partition)
 
     async def _close_clocks(self, now: int) -> dict[int, int]:
         """Per partition, the time up to which every input message that arrived has been read: windows

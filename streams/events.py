@@ -28,7 +28,7 @@ _validate_account = fastjsonschema.compile(load_schema("account.schema.json"))
 _KNOWN_TYPES = frozenset(TYPES)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # The schema's minimum for epoch-ms ts; the same bound applies to the RFC 3339 form.
-MIN_TS_MS = next(alt["minimum"] for alt in load_schema("interaction-event.schema.json")["properties"]["ts"]["oneOf"]
+MIN_TS_MS = next(alt["minimum"] for alt in load_schema("interaction-event.schema.json")["properties"]["ts"]["anyOf"]
                  if alt["type"] == "integer")
 
 

@@ -71,6 +71,8 @@ class Settings:
                                   default=1_048_576)
     max_batch_events: int = _doc("Most events in one input message (a JSON array); more: DLQ (too_large).",
                                  default=10_000)
+    session_timeout_seconds: float = _doc("Consumer group session timeout: how long a dead worker keeps its "
+                                          "partitions before the others take over.", default=10.0)
     commit_interval_seconds: float = _doc("How often the engine commits a transaction (state, outputs, "
                                           "offsets) and checks for windows to close.", default=0.5)
     max_account_series: int = _doc("Most accounts with per-account gauges on one worker's /metrics (the "

@@ -52,13 +52,13 @@ def test_rates_from_samples():
     assert rates_from_samples([(0.5, 100)], 100, 0.5)["steady_events_per_s"] is None
 
 
-def test_batches_hold_exactly_n_events_of_one_account():
+def test_batches_hold_n_events_of_one_account_and_every_event_is_sent():
     events = [{"account_id": f"a{i % 3}", "n": i} for i in range(1000)]
     batches = list(batch_by_account(events, BATCH_EVENTS))
-    assert len(batches) == 9  # 334/333/333 events: 3 full batches each, leftovers never sent
+    assert [len(b) for b in batches] == [BATCH_EVENTS] * 9 + [34, 33, 33]  # remainders last
     for batch in batches:
-        assert len(batch) == BATCH_EVENTS
         assert len({e["account_id"] for e in batch}) == 1
+    assert sorted(e["n"] for b in batches for e in b) == list(range(1000))
 
 
 def test_profile_summary_of_collapsed_stacks():

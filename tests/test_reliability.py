@@ -102,7 +102,7 @@ def _settings(kafka_bootstrap, topics_ready, **overrides):
     return topics_ready(isolated_settings(kafka_bootstrap, window_seconds=WINDOW_S,
                                           window_grace_seconds=overrides.pop("grace_s", GRACE_S),
                                           rolling_window_seconds=ROLLING_S, commit_interval_seconds=0.3,
-                                          **overrides))
+                                          session_timeout_seconds=6, **overrides))
 
 
 def _restart(worker, sig):

@@ -217,7 +217,7 @@ class FakeProducer:
 
 @pytest.fixture
 def fake_kafka(monkeypatch):
-    async def no_topics(settings):
+    async def no_topics(settings, kafka_config=None):
         pass
     FakeProducer.instances.clear()
     monkeypatch.setattr(simulate, "AIOKafkaProducer", FakeProducer)
