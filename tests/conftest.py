@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -138,3 +139,14 @@ def topics_ready():
         run(ensure_topics(settings, kafka_client_config(settings)))
         return settings
     return make
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
+    """The predicate's first truthy value, polled until timeout; else fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

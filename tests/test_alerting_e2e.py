@@ -21,7 +21,7 @@ from streams.monitoring import (alertmanager_binary, fast_rules, start_alertmana
                                 with_window_label, write_alertmanager_config, write_prometheus_config)
 from streams.processes import http_get, scrape, spawn, stop
 
-from .conftest import isolated_settings
+from .conftest import isolated_settings, wait_for
 from .promql import dashboard_queries
 
 pytestmark = [pytest.mark.integration,
@@ -69,15 +69,6 @@ def prom_query(prometheus: str, expr: str) -> list[dict]:
     return json.loads(body)["data"]["result"]
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
 
 @pytest.fixture
 def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
@@ -110,7 +101,7 @@ def test_collapse_pages_marketing_for_that_account_only_and_a_stall_inhibits(sta
                       settings.as_env(), tmp_path / "simulator.log")
     try:
         # The collapsed account's page arrives through Alertmanager at the marketing receiver.
-        fired = wait_until(lambda: [a for a in webhook.alerts("/hook/marketing")
+        fired = wait_for(lambda: [a for a in webhook.alerts("/hook/marketing")
                                     if a["labels"]["alertname"] == "EngagementRateBelowBenchmark"],
                            300, "EngagementRateBelowBenchmark at the webhook")
         assert {a["labels"]["account_id"] for a in fired} == {COLLAPSED}
@@ -137,7 +128,7 @@ def test_collapse_pages_marketing_for_that_account_only_and_a_stall_inhibits(sta
 
         # Ingestion stops: the platform on-call is paged and the marketing page is inhibited.
         stop(simulator, sig=signal.SIGTERM)
-        wait_until(lambda: [a for a in webhook.alerts("/hook/platform")
+        wait_for(lambda: [a for a in webhook.alerts("/hook/platform")
                             if a["labels"]["alertname"] == "EngagementIngestionStalled"],
                    120, "EngagementIngestionStalled at the platform receiver")
 
@@ -146,7 +137,7 @@ def test_collapse_pages_marketing_for_that_account_only_and_a_stall_inhibits(sta
             alerts = json.loads(body)
             return alerts and all(a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"]
                                   for a in alerts)
-        wait_until(suppressed, 30, "the marketing alert to be inhibited")
+        wait_for(suppressed, 30, "the marketing alert to be inhibited")
         before = len(webhook.alerts("/hook/marketing"))
         time.sleep(5)
         assert len(webhook.alerts("/hook/marketing")) == before, "a marketing page went out during the stall"
@@ -169,7 +160,7 @@ def test_account_series_are_capped_moved_and_dropped(kafka_bootstrap, workers, t
                 if k.startswith("engagement_rate_ratio{")}
 
     try:
-        wait_until(lambda: first.metrics().get("engagement_account_series_dropped") == accounts - cap, 60,
+        wait_for(lambda: first.metrics().get("engagement_account_series_dropped") == accounts - cap, 60,
                    "the cap to apply")
         for _ in range(5):  # and it keeps holding, step after step
             assert len(series(first)) == cap
@@ -186,5 +177,5 @@ def test_account_series_are_capped_moved_and_dropped(kafka_bootstrap, workers, t
     finally:
         stop(simulator)
     # Idle accounts lose their series once the rolling window has passed them.
-    wait_until(lambda: not series(first) and not series(second), 40, "idle series to be removed")
+    wait_for(lambda: not series(first) and not series(second), 40, "idle series to be removed")
     assert scrape(f"{first.url}/metrics").get("engagement_account_series_dropped") == 0

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from streams.processes import http_get
 
-from .conftest import isolated_settings, json_values, produce, read_all, run
+from .conftest import isolated_settings, json_values, produce, read_all, run, wait_for
 from .groundtruth import (POST_TYPES, TYPES, assert_records_equal_truth, comparable, expected_record, merge_into,
                           schema, truth, ts_ms)
 
@@ -133,15 +133,6 @@ class Traffic:
             self.late_ids.add(event["event_id"])
             self.add(event["account_id"], event, [(None, "late")])
 
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def total(workers, name: str) -> float:

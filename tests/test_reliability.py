@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from streams.broker import EmbeddedKafka
 from streams.processes import http_get, spawn
 
-from .conftest import isolated_settings, json_values, produce, read_all, run
+from .conftest import isolated_settings, json_values, produce, read_all, run, wait_for
 from .groundtruth import assert_records_equal_truth, schema, ts_ms
 
 WINDOW_S, GRACE_S, ROLLING_S = 5, 6, 15
@@ -38,15 +38,6 @@ def _events_in(messages) -> list[dict]:
                 events.append(event)
     return events
 
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _owned_partitions(worker) -> int:
@@ -79,7 +70,7 @@ def exactness_run(settings, group, tmp_path, *, events: int, rate: float, disrup
     assert len(produced) == stats["events_produced"] == events, "the producer lost or invented events"
 
     last_start = max(ts_ms(e) for e in produced) // (WINDOW_S * 1000) * WINDOW_S * 1000
-    _wait(lambda: time.time() * 1000 > last_start + (ROLLING_S + grace_s + 3) * 1000, 120 + ROLLING_S + grace_s,
+    wait_for(lambda: time.time() * 1000 > last_start + (ROLLING_S + grace_s + 3) * 1000, 120 + ROLLING_S + grace_s,
           "the last window to close")
     time.sleep(2)
     dlq = [orjson.loads(m.value) for m in run(read_all(settings, settings.topic_dlq))]
@@ -143,14 +134,14 @@ def test_sigterm_mid_run_then_restart_is_exact(kafka_bootstrap, workers, topics_
 def test_rebalance_after_a_worker_dies_is_exact(kafka_bootstrap, workers, topics_ready, tmp_path):
     settings = _settings(kafka_bootstrap, topics_ready)
     survivor, victim = workers(settings, "survivor").start(), workers(settings, "victim").start()
-    _wait(lambda: _owned_partitions(survivor) + _owned_partitions(victim) == 8
+    wait_for(lambda: _owned_partitions(survivor) + _owned_partitions(victim) == 8
           and _owned_partitions(victim) > 0, 60, "two workers sharing the partitions")
     takeover = {}
 
     def kill_victim():
         killed = time.monotonic()
         victim.stop(sig=signal.SIGKILL)
-        _wait(lambda: _owned_partitions(survivor) == 8, 90, "the survivor to own every partition", 0.1)
+        wait_for(lambda: _owned_partitions(survivor) == 8, 90, "the survivor to own every partition", 0.1)
         takeover["seconds"] = time.monotonic() - killed
 
     exactness_run(settings, [survivor], tmp_path, events=20_000, rate=1500, disruptions=[(5, kill_victim)])
@@ -240,7 +231,7 @@ def test_hostile_input_lands_in_the_dlq_and_never_stalls_the_worker(kafka_bootst
                     [(b"acct-h", message) for message in hostile + good]))
         totals["hostile"] += len(hostile)
         totals["valid"] += valid
-        metrics = _wait(lambda: (m := worker.metrics()).get("engagement_events_counted_total", 0)
+        metrics = wait_for(lambda: (m := worker.metrics()).get("engagement_events_counted_total", 0)
                         >= totals["valid"] and m, 60, "the worker to count the valid events")
         rejected = sum(v for k, v in metrics.items() if k.startswith("engagement_events_rejected_total{"))
         assert worker.proc.poll() is None, "the worker crashed"
@@ -249,7 +240,7 @@ def test_hostile_input_lands_in_the_dlq_and_never_stalls_the_worker(kafka_bootst
             metrics["engagement_events_counted_total"] + metrics["engagement_events_duplicate_total"] + rejected)
 
     one_round()
-    dlq = _wait(lambda: (d := run(read_all(settings, settings.topic_dlq))) and len(d) >= totals["hostile"] and d,
+    dlq = wait_for(lambda: (d := run(read_all(settings, settings.topic_dlq))) and len(d) >= totals["hostile"] and d,
                 60, "every hostile message in the DLQ")
     assert len(dlq) == totals["hostile"]
     for message in dlq:
