@@ -150,3 +150,15 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def keyed_events(count: int, *, type_: str, platform: str, accounts: int, posts: int, prefix: str) -> list:
+    """(key, value) messages of `count` simple valid events, now, keyed by their account."""
+    now = int(time.time() * 1000)
+    messages = []
+    for i in range(count):
+        account = f"acct-{i % accounts}"
+        event = {"event_id": f"{prefix}-{i}", "type": type_, "ts": now, "platform": platform,
+                 "account_id": account, "post_id": f"{account}-p{i % posts}"}
+        messages.append((account.encode(), orjson.dumps(event)))
+    return messages

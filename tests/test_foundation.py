@@ -14,7 +14,7 @@ import pytest
 
 from streams.settings import Settings, env_name, markdown_table
 
-from .conftest import isolated_settings, produce, read_all, run
+from .conftest import isolated_settings, keyed_events, produce, read_all, run
 
 
 def _alive(pid: int) -> bool:
@@ -82,14 +82,8 @@ def test_killing_the_parent_outright_still_leaves_no_java():
 
 def test_worker_on_the_real_broker_consumes_the_exact_count(kafka_bootstrap, workers, topics_ready):
     settings = topics_ready(isolated_settings(kafka_bootstrap))
-    now = int(time.time() * 1000)
     sent = 2500
-    messages = []
-    for i in range(sent):
-        account = f"acct-{i % 17}"
-        event = {"event_id": f"e-{i}", "type": "impression", "ts": now, "platform": "instagram",
-                 "account_id": account, "post_id": f"{account}-p{i % 5}"}
-        messages.append((account.encode(), orjson.dumps(event)))
+    messages = keyed_events(sent, type_="impression", platform="instagram", accounts=17, posts=5, prefix="e")
     run(produce(settings, settings.topic_interactions, messages))
     worker = workers(settings).start()
     deadline = time.monotonic() + 60

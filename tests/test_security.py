@@ -11,7 +11,6 @@ import ssl
 import time
 import uuid
 
-import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -23,7 +22,7 @@ from streams.security import SecurityConfigError, faust_broker_credentials, kafk
 from streams.settings import Settings, markdown_table
 from streams.topics import ensure_topics
 
-from .conftest import isolated_settings, run
+from .conftest import isolated_settings, keyed_events, run
 
 USER = "engagement"
 # Unique, so that finding it anywhere cannot be a coincidence.
@@ -113,14 +112,8 @@ async def _produce_over_sasl(settings: Settings, messages: list[tuple[bytes, byt
 def test_worker_counts_exactly_over_sasl_and_never_shows_the_password(sasl_broker, workers):
     settings = sasl_settings(sasl_broker.sasl_bootstrap)
     run(asyncio.wait_for(ensure_topics(settings, kafka_client_config(settings)), 60))
-    now = int(time.time() * 1000)
     sent = 300
-    messages = []
-    for i in range(sent):
-        account = f"acct-{i % 7}"
-        event = {"event_id": f"s-{i}", "type": "like", "ts": now, "platform": "linkedin",
-                 "account_id": account, "post_id": f"{account}-p{i % 3}"}
-        messages.append((account.encode(), orjson.dumps(event)))
+    messages = keyed_events(sent, type_="like", platform="linkedin", accounts=7, posts=3, prefix="s")
     run(asyncio.wait_for(_produce_over_sasl(settings, messages), 60))
 
     worker = workers(settings).start()
