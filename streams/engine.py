@@ -117,7 +117,6 @@ class Engine:
         self._stopping = False
         self._mentions_gauge_at = 0
         self._restoring: asyncio.Task | None = None
-        self._max_future_ms = self.config.grace_ms
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -219,7 +218,7 @@ class Engine:
         for message in messages:
             events, rejections = decode_message(
                 message.value, now, max_message_bytes=s.max_message_bytes,
-                max_batch_events=s.max_batch_events, max_future_ms=self._max_future_ms)
+                max_batch_events=s.max_batch_events, max_future_ms=self.config.grace_ms)
             tally.consumed += len(events) + len(rejections)
             for rejection in rejections:
                 self._reject(tp, message, rejection, tally)

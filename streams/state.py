@@ -13,7 +13,7 @@ record per step (= tumbling window length) per account with traffic in the span.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 from .aggregates import COMMENT, POST_LEVEL_TYPES, TYPE_INDEX, WindowAggregate
 from .rates import engaged_count, rates
@@ -328,15 +328,6 @@ class PartitionState:
 
     def open_window_count(self) -> int:
         return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())
-
-    def account_ids(self) -> Iterator[str]:
-        seen = set()
-        for buckets in (self.accounts, self._delta_accounts):
-            for bucket in buckets.values():
-                for account_id in bucket:
-                    if account_id not in seen:
-                        seen.add(account_id)
-                        yield account_id
 
 
 def _merge_buckets(into: Buckets, delta: Buckets) -> None:
