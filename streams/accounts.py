@@ -48,9 +48,10 @@ class AccountBook:
                 break
             await asyncio.sleep(0.2)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        # Before assign(): once partitions are assigned, an offset lookup waits for a fetch round.
+        ends = await self._consumer.end_offsets(tps) if tps else {}
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
-        ends = await self._consumer.end_offsets(tps) if tps else {}
         self._task = asyncio.create_task(self._run(ends), name="engagement-accounts")
         try:
             await asyncio.wait_for(self.caught_up.wait(), catch_up_timeout)
@@ -58,16 +59,15 @@ class AccountBook:
             log.warning("accounts topic not read to its end within %.0f s; going on", catch_up_timeout)
 
     async def _run(self, ends: dict) -> None:
-        if not ends:
-            self.caught_up.set()
         while True:
+            # Checked before each fetch: at the end, a fetch would wait its whole timeout for nothing.
+            if not self.caught_up.is_set() and await self._reached(ends):
+                self.caught_up.set()
+                log.info("accounts: %d records loaded", len(self.records))
             batch = await self._consumer.getmany(timeout_ms=1000)
             for messages in batch.values():
                 for message in messages:
                     self._apply(message)
-            if not self.caught_up.is_set() and await self._reached(ends):
-                self.caught_up.set()
-                log.info("accounts: %d records loaded", len(self.records))
 
     async def _reached(self, ends: dict) -> bool:
         for tp, end in ends.items():

@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import faust
 from aiohttp import web
+from faust.tables import TableManager
 from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 from mode import Service
@@ -61,8 +62,21 @@ async def json_errors(request: web.Request, handler):
         return web.json_response({"error": "internal error"}, status=500)
 
 
+class TablelessManager(TableManager):
+    """Faust's TableManager sleeps 1 s at start so that tables can register; this app declares none,
+    and the engine, started after it, would wait for nothing (half of a worker's start-up)."""
+
+    async def on_start(self) -> None:
+        if self:
+            raise RuntimeError("this app declares no Faust tables; use faust.tables.TableManager for tables")
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 app = faust.App(
     settings.app_id,
+    TableManager=TablelessManager,
     broker=f"kafka://{settings.kafka_bootstrap_servers or '127.0.0.1:9092'}",
     web_host=settings.web_host,
     web_port=settings.web_port,
@@ -73,7 +87,7 @@ app = faust.App(
     broker_credentials=faust_broker_credentials(settings),
     # As the engine's group: a restarted worker must not wait a minute for its dead predecessor.
     broker_session_timeout=settings.session_timeout_seconds,
-    broker_heartbeat_interval=settings.session_timeout_seconds / 3,
+    broker_heartbeat_interval=settings.heartbeat_interval_seconds,
     web_application_options={"client_max_size": CLIENT_MAX_SIZE, "handler_args": HTTP_LIMITS,
                              "middlewares": [json_errors]},
     datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",

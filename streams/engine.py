@@ -37,6 +37,9 @@ from .topics import MAX_MESSAGE_BYTES, ensure_topics
 log = logging.getLogger(__name__)
 
 FETCH_MAX_RECORDS = 1000  # messages per getmany; a message may hold up to max_batch_events events
+FETCH_MAX_WAIT_MS = 100  # an idle partition's fetch clock (see _close_clocks) is about this old at most
+CLOSE_SLACK_MS = 150  # a closing commit waits this long past the close, for a fetch clock beyond it
+CLOSE_CHASE_MS = 2000  # for this long after a close, commit every FETCH_MAX_WAIT_MS until it is done
 YIELD_EVERY_BYTES = 256 * 1024  # of input: then heartbeats and the web server get the event loop
 JOURNAL_CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
 
@@ -110,7 +113,8 @@ class Engine:
         self._outbox: list[tuple[str, bytes | None, bytes, int | None]] = []  # topic, key, value, partition
         self._partition_of: dict[str, int] = {}
         self._partition_counts: dict[str, int] = {}  # output topic -> partitions
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # the state: folding input, collecting a commit, restoring
+        self._txn_lock = asyncio.Lock()  # one transaction at a time; always taken before _lock
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task | None = None
@@ -129,8 +133,9 @@ class Engine:
             bootstrap_servers=s.kafka_bootstrap_servers, group_id=self.group_id,
             enable_auto_commit=False, isolation_level="read_committed", auto_offset_reset="earliest",
             partition_assignment_strategy=(self.assignor,), max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 4096,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             session_timeout_ms=int(s.session_timeout_seconds * 1000),
-            heartbeat_interval_ms=int(s.session_timeout_seconds * 1000 / 3),
+            heartbeat_interval_ms=int(s.heartbeat_interval_seconds * 1000),
             fetch_max_bytes=4 * MAX_MESSAGE_BYTES, **self.kafka_config)
         await self._consumer.start()
         self._consumer.subscribe([s.topic_interactions], listener=_Rebalance(self))
@@ -149,7 +154,9 @@ class Engine:
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             transactional_id=f"{self.group_id}-{self.assignor.url}", enable_idempotence=True,
             linger_ms=5, max_batch_size=1024 * 1024, max_request_size=4 * MAX_MESSAGE_BYTES,
-            transaction_timeout_ms=15000, **self.kafka_config)
+            # Kafka 4 answers a produce that races the previous commit's markers with a retriable
+            # NOT_ENOUGH_REPLICAS (KIP-890); each retry waits this backoff (aiokafka's default: 100 ms).
+            retry_backoff_ms=20, transaction_timeout_ms=15000, **self.kafka_config)
 
     async def stop(self) -> None:
         """Graceful: commit what was processed, then leave the group (its partitions move at once)."""
@@ -173,13 +180,22 @@ class Engine:
 
     async def _run(self) -> None:
         interval_ms = int(self.settings.commit_interval_seconds * 1000)
+        cfg = self.config
         last_commit = now_ms()
         while not self._stopping:
-            wait = max(0, interval_ms - (now_ms() - last_commit))
-            batch = await self._consumer.getmany(timeout_ms=wait, max_records=FETCH_MAX_RECORDS)
+            # Commit every interval, and also as soon as a window's grace ends: its final records
+            # should not wait for the next interval. A partition closes by its fetch clock, which
+            # may not have passed the close yet: then retry soon, for a short while.
+            now = now_ms()
+            mark = cfg.close_mark(now)
+            due = min(last_commit + interval_ms, mark + cfg.window_ms + cfg.grace_ms + CLOSE_SLACK_MS)
+            if now - (mark + cfg.grace_ms) < CLOSE_CHASE_MS and \
+                    any(st.closed_through < mark for st in self.states.values()):
+                due = min(due, last_commit + FETCH_MAX_WAIT_MS)
+            batch = await self._consumer.getmany(timeout_ms=max(0, due - now), max_records=FETCH_MAX_RECORDS)
             if batch:
                 await self._process(batch)
-            if now_ms() - last_commit >= interval_ms:
+            if now_ms() >= due:
                 try:
                     await self._commit()
                 except Exception:
@@ -189,27 +205,29 @@ class Engine:
 
     # -- per batch: decode, validate, route, update state -------------------------------------------
     async def _process(self, batch: dict) -> None:
-        """Fold a fetched batch into the state, a slice at a time: between slices the consumer's
-        heartbeats run, so a batch of large messages never costs the group membership. Under the
-        commit lock, so that a rebalance's commit waits for the batch to be folded in."""
-        async with self._lock:
-            for tp, messages in batch.items():
-                start = 0
-                while start < len(messages):
-                    end, size = start, 0
-                    while end < len(messages) and size < YIELD_EVERY_BYTES:
-                        size += len(messages[end].value or b"")
-                        end += 1
-                    if not self._process_messages(tp, messages[start:end]):
-                        break
-                    start = end
-                    await asyncio.sleep(0)
+        """Fold a fetched batch into the state, a slice at a time, each under the state lock: between
+        slices the consumer's heartbeats run, and a rebalance's commit can take the lock (a batch of
+        100-event messages takes most of a second), committing the offsets of the slices folded so far."""
+        for tp, messages in batch.items():
+            start = 0
+            while start < len(messages):
+                end, size = start, 0
+                while end < len(messages) and size < YIELD_EVERY_BYTES:
+                    size += len(messages[end].value or b"")
+                    end += 1
+                async with self._lock:
+                    folded = self._process_messages(tp, messages[start:end])
+                if not folded:
+                    break
+                start = end
+                await asyncio.sleep(0)
 
     def _process_messages(self, tp: TopicPartition, messages: list) -> bool:
         """Decode, validate, route and count; False when the partition is not (yet) ours."""
         state = self.states.get(tp.partition)
-        if state is None:  # revoked, or still restoring: read these again when (if) it is ours
-            self._consumer.seek(tp, messages[0].offset)
+        if state is None:  # still restoring: read these again; revoked: the next owner reads them
+            if tp in self._consumer.assignment():
+                self._consumer.seek(tp, messages[0].offset)
             return False
         s = self.settings
         partitions = s.topic_partitions
@@ -262,20 +280,49 @@ class Engine:
 
     # -- commit: one transaction for journal, outputs, DLQ, forwards and offsets ---------------------
     async def _commit(self) -> None:
+        """Collect the changes under the state lock, then run the transaction without it: input keeps
+        being folded in (into the next commit) while a window close's records are sent. If the
+        transaction fails, _recover discards everything since the last committed one."""
+        async with self._txn_lock:
+            started = time.perf_counter()
+            sends, offsets, finals = await self._collect()
+            if not sends and not offsets:
+                return
+            collected = time.perf_counter()
+            producer = self._producer
+            async with producer.transaction():
+                await self._send_all(producer, sends)
+                queued = time.perf_counter()
+                if offsets:
+                    await producer.send_offsets_to_transaction(offsets, self.group_id)
+            ended = time.perf_counter()
+            self.metrics.commit_seconds.set(ended - collected)
+            if finals or ended - started > 1.0:
+                log.log(logging.WARNING if ended - started > 1.0 else logging.INFO,
+                        "commit of %d records (%d final) in %.3f s: collected in %.3f s, sent in %.3f s, "
+                        "offsets and commit %.3f s", len(sends), finals, ended - started, collected - started,
+                        queued - collected, ended - queued)
+            self.metrics.open_windows.set(sum(st.open_window_count() for st in self.states.values()))
+
+    async def _collect(self) -> tuple[list, dict, int]:
+        """The next transaction's records and input offsets, and how many of the records are final
+        window records (of the windows this call closes)."""
         async with self._lock:
             if self._producer is None:
-                return
+                return [], {}, 0
             s = self.settings
             now = now_ms()
             followers_of = self.accounts.followers_of
             sends = self._outbox
             self._outbox = []
             rolling_records: list[dict] = []
+            finals = 0
             marks_before = {p: st.closed_through for p, st in self.states.items()}
             close_clocks = await self._close_clocks(now)
             for partition, state in self.states.items():
                 result = state.commit(now, followers_of, close_clocks.get(partition, 0))
                 post_records, account_records = result.post_records, result.account_records
+                finals += len(post_records) + len(account_records)
                 # Gauges (and so alerts) only from rolling windows the service counted all of.
                 rolling_records.extend(r for r in account_records if r["window_kind"] == "rolling"
                                        and r["window_start"] >= state.counting_since)
@@ -307,16 +354,7 @@ class Engine:
                     unanswered.update(state.unanswered_mentions(now))
                 self.metrics.unanswered.set_all(unanswered)
             offsets, self._next_offsets = self._next_offsets, {}
-            if not sends and not offsets:
-                return
-            started = time.perf_counter()
-            producer = self._producer
-            async with producer.transaction():
-                await self._send_all(producer, sends)
-                if offsets:
-                    await producer.send_offsets_to_transaction(offsets, self.group_id)
-            self.metrics.commit_seconds.set(time.perf_counter() - started)
-            self.metrics.open_windows.set(sum(st.open_window_count() for st in self.states.values()))
+            return sends, offsets, finals
 
     async def _send_all(self, producer: AIOKafkaProducer, sends: list) -> None:
         """Send in record batches per partition: a window close publishes tens of thousands of
@@ -379,7 +417,7 @@ class Engine:
     async def _recover(self) -> None:
         """After a failed transaction: forget in-memory state, rebuild it from the journal, and rewind
         the consumer to the committed offsets (the aborted transaction's work is redone)."""
-        async with self._lock:
+        async with self._txn_lock, self._lock:
             self._outbox = []
             self._next_offsets = {}
             try:
@@ -483,20 +521,23 @@ class Engine:
         tps = [TopicPartition(topic, p) for p in partitions]
         reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
                                   enable_auto_commit=False, isolation_level="read_committed",
-                                  max_partition_fetch_bytes=4 * MAX_MESSAGE_BYTES, **self.kafka_config)
+                                  fetch_max_wait_ms=FETCH_MAX_WAIT_MS, max_partition_fetch_bytes=4 * MAX_MESSAGE_BYTES,
+                                  **self.kafka_config)
         await reader.start()
         try:
-            reader.assign(tps)
-            await reader.seek_to_beginning(*tps)
+            # Offsets first, assignment after: with partitions assigned, each offset lookup waits for
+            # the fetcher's round trip (fetch_max_wait), which made an empty restore take seconds.
+            starts = await reader.beginning_offsets(tps)
             if since_ms is not None:
                 found = await reader.offsets_for_times({tp: max(0, since_ms) for tp in tps})
-                for tp in tps:
-                    if found.get(tp) is not None:
-                        reader.seek(tp, found[tp].offset)
-                    else:
-                        await reader.seek_to_end(tp)
+                starts = {tp: found[tp].offset if found.get(tp) is not None else None for tp in tps}
             ends = await reader.end_offsets(tps)
-            pending = {tp for tp in tps if await reader.position(tp) < ends[tp]}
+            pending = {tp for tp in tps if starts[tp] is not None and starts[tp] < ends[tp]}
+            if not pending:
+                return
+            reader.assign(list(pending))
+            for tp in pending:
+                reader.seek(tp, starts[tp])
             while pending:
                 batch = await reader.getmany(*pending, timeout_ms=1000)
                 for tp, messages in batch.items():

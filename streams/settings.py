@@ -111,6 +111,12 @@ class Settings:
         return out
 
     @property
+    def heartbeat_interval_seconds(self) -> float:
+        """Consumer group heartbeats (the engine's group and Faust's): a member learns of a rebalance
+        only at its next heartbeat, so a second worker starting waits up to this long to get work."""
+        return min(0.5, self.session_timeout_seconds / 3)
+
+    @property
     def output_topics(self) -> tuple[str, ...]:
         return (self.topic_post_metrics, self.topic_account_metrics, self.topic_dlq)
 

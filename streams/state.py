@@ -254,14 +254,15 @@ class PartitionState:
 
     def _record(self, scope: str, kind: str, start: int, end: int, agg: WindowAggregate, account_id: str,
                 platform: str, followers: int | None, now_ms: int, post_id: str | None = None) -> dict:
+        engaged = engaged_count(agg, self.config.engaged_types)
         record = {"scope": scope, "window_kind": kind, "window_start": start, "window_end": end,
                   "account_id": account_id, "platform": platform, "followers": followers,
                   "counts": agg.counts_by_type(),
-                  "engaged": engaged_count(agg, self.config.engaged_types),
+                  "engaged": engaged,
                   "dwell_ms_sum": agg.dwell_ms_sum, "dwell_count": agg.dwell_count,
                   "sentiment_sum": agg.sentiment_sum, "sentiment_count": agg.sentiment_count,
                   "sentiment_negative": agg.sentiment_negative,
-                  "rates": rates(agg, followers, self.config.engaged_types),
+                  "rates": rates(agg, followers, self.config.engaged_types, engaged),
                   "emitted_at": now_ms}
         if post_id is not None:
             record = {"post_id": post_id, **record}
