@@ -355,7 +355,7 @@ class Bench:
         names = {f"topic_{n}": f"bench{self.tag}.{phase}.{n}" for n in
                  ("interactions", "post_metrics", "account_metrics", "dlq", "state", "mentions")}
         return Settings.from_env({}, kafka_bootstrap_servers=self.bootstrap, app_id=f"bench{self.tag}-{phase}",
-                                 topic_accounts=self.accounts_topic, log_level="warn", **{**names, **overrides})
+                                 topic_accounts=self.accounts_topic, log_level="info", **{**names, **overrides})
 
     def broker_cpu(self) -> float | None:
         return _proc_cpu_seconds(self.broker.process.pid) if self.broker and self.broker.process else None
@@ -520,9 +520,11 @@ def _settled_accounting(workers: list[BenchWorker], timeout: float = 20.0) -> di
             raise RuntimeError("a worker's /metrics did not answer")
 
 
-def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, profile_to: Path | None) -> dict:
-    """Workers from spawn until their counters say every event is counted."""
-    phase = f"{mode}-{n_workers}w"
+def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, profile_to: Path | None,
+             repeat: int = 0) -> dict:
+    """Workers from spawn until their counters say every event is counted (a fresh consumer group and
+    fresh output and state topics in every run)."""
+    phase = f"{mode}-{n_workers}w" + (f"-r{repeat + 1}" if repeat else "")
     settings = bench.settings(phase, topic_interactions=topic, window_grace_seconds=THROUGHPUT_GRACE_SECONDS)
     asyncio.run(ensure_topics(settings))
     workers = [bench.new_worker(settings, f"{phase}-{i}") for i in range(n_workers)]
@@ -914,6 +916,21 @@ def _code_version() -> str | None:
     return (commit + (" +modified" if dirty else "")) or None
 
 
+def median_run(results: list[dict]) -> dict:
+    """The run with the median events/s (the lower middle one of an even count), with every run's
+    events/s and steady events/s beside it; a profile taken in any run is kept."""
+    ordered = sorted(results, key=lambda r: r["events_per_s"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["repeats_events_per_s"] = [r["events_per_s"] for r in results]
+    chosen["repeats_steady_events_per_s"] = [r.get("steady_events_per_s") for r in results]
+    if "peak_rss_mb" in chosen:  # memory: the worst run counts, not the median one
+        chosen["repeats_peak_rss_mb"] = [max((m for m in r["peak_rss_mb"] if m), default=None) for r in results]
+    profile = next((r["profile"] for r in results if r.get("profile")), None)
+    if profile is not None:
+        chosen["profile"] = profile
+    return chosen
+
+
 def _ratio(a, b, digits: int = 3):
     return round(a / b, digits) if a and b else None
 
@@ -924,7 +941,8 @@ def figures_of(result: dict) -> dict:
 
     def get(mode, workers, key="events_per_s"):
         return (p.get(mode) or {}).get(str(workers), {}).get(key)
-    rss = [r for mode in p.values() for run in mode.values() for r in run.get("peak_rss_mb", []) if r]
+    rss = [r for mode in p.values() for run in mode.values()
+           for r in run.get("repeats_peak_rss_mb", run.get("peak_rss_mb", [])) if r]
     seconds = lambda ms: None if ms is None else round(ms / 1000, 3)  # noqa: E731
     return {
         "single_1w_events_per_s": get("single", 1),
@@ -1030,20 +1048,27 @@ def run(bench: Bench, args) -> dict:
         log(f"pre-fill {mode}: {info['messages']:,} messages in {info['prefill_seconds']} s")
         result["workload"][mode] = info
         inputs[mode] = settings.topic_interactions
-    for mode, topic in inputs.items():
-        result["ceiling"][mode] = asyncio.run(ceiling(bench, topic, partitions, args.events))
-        log(f"ceiling {mode}: {result['ceiling'][mode]['events_per_s']:,} events/s")
-    for mode, topic in inputs.items():
-        result["pipeline"][mode] = {}
-        for n in args.workers:
-            profile_to = None
-            if n == 1 and not args.no_profile:
-                profile_to = bench.run_dir / f"profile-{mode}-1w.txt"
-            try:
-                result["pipeline"][mode][str(n)] = pipeline(bench, mode, topic, args.events, n, profile_to)
-            except RuntimeError as exc:
-                bench.check(False, str(exc).splitlines()[0])
-                log(str(exc))
+    # Each measurement is repeated, interleaved (1 worker, 2 workers, 1 worker, ...) so that a slow
+    # moment of the machine does not land on one side of a ratio only; the median run is reported.
+    ceilings: dict[str, list] = {mode: [] for mode in inputs}
+    runs: dict[tuple[str, int], list] = {(mode, n): [] for mode in inputs for n in args.workers}
+    for repeat in range(args.repeat):
+        for mode, topic in inputs.items():
+            ceilings[mode].append(asyncio.run(ceiling(bench, topic, partitions, args.events)))
+            log(f"ceiling {mode}: {ceilings[mode][-1]['events_per_s']:,} events/s")
+        for mode, topic in inputs.items():
+            for n in args.workers:
+                profile_to = None
+                if n == 1 and repeat == 0 and not args.no_profile:
+                    profile_to = bench.run_dir / f"profile-{mode}-1w.txt"
+                try:
+                    runs[(mode, n)].append(pipeline(bench, mode, topic, args.events, n, profile_to, repeat))
+                except RuntimeError as exc:
+                    bench.check(False, str(exc).splitlines()[0])
+                    log(str(exc))
+    for mode in inputs:
+        result["ceiling"][mode] = median_run(ceilings[mode])
+        result["pipeline"][mode] = {str(n): median_run(runs[(mode, n)]) for n in args.workers if runs[(mode, n)]}
     if not args.skip_freshness:
         result["freshness"] = asyncio.run(freshness(bench, args.freshness_rate, args.freshness_window,
                                                     args.freshness_rolling))
@@ -1058,6 +1083,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="smoke run: 50,000 events, 10 s windows in the freshness phase")
     parser.add_argument("--modes", default="single,batch", help="single,batch (default %(default)s)")
     parser.add_argument("--workers", default="1,2", help="worker counts of the pipeline runs (default %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each ceiling and pipeline measurement; the median is reported (default %(default)s)")
     parser.add_argument("--skip-freshness", action="store_true")
     parser.add_argument("--freshness-rate", type=float, default=FRESHNESS_RATE)
     parser.add_argument("--freshness-window", type=int, default=60, help="window seconds in the freshness phase")
@@ -1074,7 +1101,9 @@ def main(argv: list[str] | None = None) -> int:
         print(args.plot)
         return 0
     if args.quick:
-        args.events, args.freshness_window, args.freshness_rolling = 50_000, 10, 60
+        args.events, args.freshness_window, args.freshness_rolling, args.repeat = 50_000, 10, 60, 1
+    if args.repeat < 1:
+        parser.error("--repeat takes 1 or more")
     args.modes = [m for m in args.modes.split(",") if m]
     args.workers = [int(n) for n in args.workers.split(",") if n]
     if set(args.modes) - {"single", "batch"} or args.events < BATCH_EVENTS:

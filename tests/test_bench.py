@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.bench import (BATCH_EVENTS, accounting, add_accounting, batch_by_account, evaluate_targets,
+from streams.bench import (BATCH_EVENTS, accounting, add_accounting, batch_by_account, evaluate_targets, median_run,
                            parse_exposition, percentile, rates_from_samples, summarize, summarize_profile)
 
 
@@ -80,3 +80,16 @@ def test_targets_are_evaluated_not_lowered():
     assert targets["single_1w_events_per_s"]["met"] is False
     assert targets["peak_rss_mb"]["met"] is True
     assert targets["final_record_max_s"]["met"] is None
+
+
+def test_median_run_reports_the_middle_run_and_keeps_every_figure():
+    runs = [{"events_per_s": 90, "steady_events_per_s": 95, "peak_rss_mb": [300.0]},
+            {"events_per_s": 70, "steady_events_per_s": 80, "peak_rss_mb": [390.0, 120.0], "profile": {"samples": 5}},
+            {"events_per_s": 80, "steady_events_per_s": 99, "peak_rss_mb": [310.0]}]
+    chosen = median_run(runs)
+    assert chosen["events_per_s"] == 80 and chosen["steady_events_per_s"] == 99
+    assert chosen["repeats_events_per_s"] == [90, 70, 80]
+    assert chosen["repeats_steady_events_per_s"] == [95, 80, 99]
+    assert chosen["repeats_peak_rss_mb"] == [300.0, 390.0, 310.0]
+    assert chosen["profile"] == {"samples": 5}
+    assert median_run(runs[:2])["events_per_s"] == 70  # even count: the lower middle
