@@ -205,22 +205,22 @@ class Engine:
 
     # -- per batch: decode, validate, route, update state -------------------------------------------
     async def _process(self, batch: dict) -> None:
-        """Fold a fetched batch into the state, a slice at a time, each under the state lock: between
-        slices the consumer's heartbeats run, and a rebalance's commit can take the lock (a batch of
-        100-event messages takes most of a second), committing the offsets of the slices folded so far."""
-        for tp, messages in batch.items():
-            start = 0
-            while start < len(messages):
-                end, size = start, 0
-                while end < len(messages) and size < YIELD_EVERY_BYTES:
-                    size += len(messages[end].value or b"")
-                    end += 1
-                async with self._lock:
-                    folded = self._process_messages(tp, messages[start:end])
-                if not folded:
-                    break
-                start = end
-                await asyncio.sleep(0)
+        """Fold a fetched batch into the state, a slice at a time: between slices the consumer's
+        heartbeats run, so a batch of large messages never costs the group membership. Under the
+        state lock for the whole batch, so that a rebalance's commit waits for the batch to be folded
+        in (a commit between slices, with a restore racing the rest of the batch, counted events twice)."""
+        async with self._lock:
+            for tp, messages in batch.items():
+                start = 0
+                while start < len(messages):
+                    end, size = start, 0
+                    while end < len(messages) and size < YIELD_EVERY_BYTES:
+                        size += len(messages[end].value or b"")
+                        end += 1
+                    if not self._process_messages(tp, messages[start:end]):
+                        break
+                    start = end
+                    await asyncio.sleep(0)
 
     def _process_messages(self, tp: TopicPartition, messages: list) -> bool:
         """Decode, validate, route and count; False when the partition is not (yet) ours."""
@@ -315,12 +315,15 @@ class Engine:
             followers_of = self.accounts.followers_of
             sends = self._outbox
             self._outbox = []
+            offsets, self._next_offsets = self._next_offsets, {}
+            topic = s.topic_interactions
             rolling_records: list[dict] = []
             finals = 0
             marks_before = {p: st.closed_through for p, st in self.states.items()}
             close_clocks = await self._close_clocks(now)
             for partition, state in self.states.items():
-                result = state.commit(now, followers_of, close_clocks.get(partition, 0))
+                result = state.commit(now, followers_of, close_clocks.get(partition, 0),
+                                      offsets.get(TopicPartition(topic, partition)))
                 post_records, account_records = result.post_records, result.account_records
                 finals += len(post_records) + len(account_records)
                 # Gauges (and so alerts) only from rolling windows the service counted all of.
@@ -353,7 +356,6 @@ class Engine:
                 for state in self.states.values():
                     unanswered.update(state.unanswered_mentions(now))
                 self.metrics.unanswered.set_all(unanswered)
-            offsets, self._next_offsets = self._next_offsets, {}
             return sends, offsets, finals
 
     async def _send_all(self, producer: AIOKafkaProducer, sends: list) -> None:
@@ -427,13 +429,12 @@ class Engine:
             self._producer = self._new_producer()
             await self._producer.start()
             self.states = await self._restore(list(self.states))
-            for partition in self.states:
+            for partition, offset in (await self._resume_offsets(self.states)).items():
                 tp = TopicPartition(self.settings.topic_interactions, partition)
-                committed = await self._consumer.committed(tp)
-                if committed is None:
+                if offset is None:
                     await self._consumer.seek_to_beginning(tp)
                 else:
-                    self._consumer.seek(tp, committed)
+                    self._consumer.seek(tp, offset)
 
     # -- rebalance ---------------------------------------------------------------------------------
     async def handle_revoked(self, revoked) -> None:
@@ -476,6 +477,7 @@ class Engine:
     async def _restore_then_resume(self, tps: list[TopicPartition]) -> None:
         try:
             states = await self._restore([tp.partition for tp in tps])
+            offsets = await self._resume_offsets(states)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -485,8 +487,21 @@ class Engine:
         for tp in tps:
             if tp in assignment:
                 self.states[tp.partition] = states[tp.partition]
+                if offsets[tp.partition] is not None:  # else: auto_offset_reset (the beginning)
+                    self._consumer.seek(tp, offsets[tp.partition])
                 self._consumer.resume(tp)
         self.metrics.partitions.set(len(self.states))
+
+    async def _resume_offsets(self, states: dict[int, PartitionState]) -> dict[int, int | None]:
+        """Where each restored partition's input resumes: the offset its journal says the state has
+        read up to, or the group's committed offset if that is later. Both commit in one transaction,
+        but a committed offset fetched right after the commit can still be the previous one."""
+        out = {}
+        for partition, state in states.items():
+            committed = await self._consumer.committed(TopicPartition(self.settings.topic_interactions, partition))
+            known = [offset for offset in (committed, state.input_offset) if offset is not None]
+            out[partition] = max(known) if known else None
+        return out
 
     async def _restore(self, partitions: list[int]) -> dict[int, PartitionState]:
         """Rebuild partitions' state: replay their journal (read_committed: only what committed) and
@@ -527,6 +542,7 @@ class Engine:
         try:
             # Offsets first, assignment after: with partitions assigned, each offset lookup waits for
             # the fetcher's round trip (fetch_max_wait), which made an empty restore take seconds.
+            await self._wait_for_decided_transactions(reader, tps)
             starts = await reader.beginning_offsets(tps)
             if since_ms is not None:
                 found = await reader.offsets_for_times({tp: max(0, since_ms) for tp in tps})
@@ -546,6 +562,32 @@ class Engine:
                 pending = {tp for tp in pending if await reader.position(tp) < ends[tp]}
         finally:
             await reader.stop()
+
+    async def _wait_for_decided_transactions(self, reader: AIOKafkaConsumer, tps: list[TopicPartition],
+                                             timeout_s: float = 5.0) -> None:
+        """Wait until the transactions that wrote to these partitions before now are decided: a
+        commit's markers reach the partitions after the commit returns, and until then a
+        read_committed reader ends before that transaction, so a restore right after a rebalance's
+        commit would miss it. A dead worker's open transaction stays undecided until the broker
+        aborts it (transaction timeout, 15 s): after timeout_s the restore goes on without it, which
+        is right for a transaction that will be aborted."""
+        probe = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                 enable_auto_commit=False, isolation_level="read_uncommitted", **self.kafka_config)
+        await probe.start()
+        try:
+            written = await probe.end_offsets(tps)
+        finally:
+            await probe.stop()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stable = await reader.end_offsets(tps)
+            if all(stable[tp] >= written[tp] for tp in tps):
+                return
+            if time.monotonic() > deadline:
+                log.warning("restore: transactions on %s still open after %.0f s; reading what is committed",
+                            sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp]), timeout_s)
+                return
+            await asyncio.sleep(0.05)
 
     # -- queries --------------------------------------------------------------------------------
     def owner_of_account(self, account_id: str) -> tuple[int, str | None]:
@@ -576,8 +618,9 @@ def _event_bytes(event: dict) -> bytes:
 
 
 def _journal_chunks(entry: dict):
-    """Split a large journal entry into messages; the close mark and the commit time travel in the
-    last one, so that a replay applies every delta before the close, exactly as the commit did."""
+    """Split a large journal entry into messages; the close mark, the commit time and the input
+    offset travel in the last one, so that a replay applies every delta before the close, exactly as
+    the commit did."""
     lists = [(name, entry[name]) for name in ("p", "a", "s") if name in entry]
     chunk: dict = {}
     size = 0
@@ -589,6 +632,6 @@ def _journal_chunks(entry: dict):
                 chunk, size = {}, 0
             chunk[name] = part
             size += len(part)
-    chunk.update((name, entry[name]) for name in ("c", "n") if name in entry)
+    chunk.update((name, entry[name]) for name in ("c", "n", "o") if name in entry)
     if chunk:
         yield chunk

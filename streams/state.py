@@ -91,6 +91,9 @@ class PartitionState:
         # The first close mark this partition's state has known: rolling windows that start before it
         # hold only part of their span (the service was not counting yet).
         self.counting_since = closed_through or None
+        # The input offset this state has read up to, as journalled with it: a restore resumes there
+        # even when the group's committed offset is not readable yet (it commits in the same transaction).
+        self.input_offset: int | None = None
         self._delta_posts: Buckets = {}
         self._delta_accounts: Buckets = {}
         self._delta_seen: list[tuple[str, int]] = []
@@ -138,10 +141,14 @@ class PartitionState:
         return COUNTED
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
-    def commit(self, now_ms: int, followers_of: FollowersOf, close_at_ms: int | None = None) -> "Commit":
+    def commit(self, now_ms: int, followers_of: FollowersOf, close_at_ms: int | None = None,
+               input_offset: int | None = None) -> "Commit":
         """Merge and journal the delta, and close the windows whose grace has passed at close_at_ms
-        (default now_ms; the engine passes the input's arrival time while it catches up)."""
+        (default now_ms; the engine passes the input's arrival time while it catches up).
+        ``input_offset``: the next input offset, when this commit moves it."""
         entry = {}
+        if input_offset is not None:
+            entry["o"] = self.input_offset = input_offset
         if self._delta_posts:
             entry["p"] = [[start, key, *owner, agg.to_state()]
                           for start, bucket in self._delta_posts.items()
@@ -285,6 +292,8 @@ class PartitionState:
         for event_id, seen_at in entry.get("s", ()):
             self.seen.pop(event_id, None)  # keep the dict in first-seen order, as add() does
             self.seen[event_id] = seen_at
+        if "o" in entry:
+            self.input_offset = max(self.input_offset or 0, entry["o"])
         if self.counting_since is None and "c" in entry:
             self.counting_since = entry["c"]
         if entry.get("c", 0) > self.closed_through:

@@ -532,3 +532,17 @@ def test_journal_replay_dedup_agrees_both_ways(ops, final_step):
     _, b_posts, b_accounts = commit(b, final)
     assert _strip(a_posts) == _strip(b_posts)
     assert _strip(a_accounts) == _strip(b_accounts)
+
+
+def test_journal_carries_the_input_offset_the_state_has_read_up_to():
+    a = fresh(B0)
+    journal = []
+    for offset, t in ((17, B0 + 1), (None, B0 + 2), (42, B0 + 3)):
+        a.add(ev(f"o{t}", t, "like", "a1", "p1"), t)
+        journal.append(orjson.loads(orjson.dumps(a.commit(t, lambda _: None, input_offset=offset).journal)))
+    assert [entry.get("o") for entry in journal] == [17, None, 42]
+    b = PartitionState(0, CFG)
+    assert b.input_offset is None
+    for entry in journal:
+        b.apply_journal(entry)
+    assert b.input_offset == 42 == a.input_offset
