@@ -27,6 +27,10 @@ _TYPE_TESTS = {
     "array": "type({v}) is list",
 }
 
+# The type each of these keywords constrains.
+_KEYWORD_TYPES = {"minLength": "string", "maxLength": "string", "minimum": "number", "maximum": "number",
+                  "required": "object", "properties": "object"}
+
 
 class _Generator:
     def __init__(self) -> None:
@@ -65,20 +69,11 @@ class _Generator:
             if not all(isinstance(m, str) for m in members):
                 raise ValueError("compile_acceptor supports string enum and const values only")
             terms.append(f"type({v}) is str and {v} in {self.constant(frozenset(members))}")
-        guard = {"minLength": "str", "maxLength": "str", "minimum": "num", "maximum": "num",
-                 "required": "dict", "properties": "dict"}
-        for keyword, applies_to in guard.items():
-            if keyword not in schema:
-                continue
-            # A keyword constrains only values of its own type; others pass it (JSON Schema rules).
-            if applies_to == "str":
-                test = _TYPE_TESTS["string"].format(v=v)
-            elif applies_to == "num":
-                test = _TYPE_TESTS["number"].format(v=v)
-            else:
-                test = _TYPE_TESTS["object"].format(v=v)
-            term = self._keyword(keyword, schema[keyword], v)
-            terms.append(f"(not {test} or ({term}))")
+        for keyword, applies_to in _KEYWORD_TYPES.items():
+            if keyword in schema:
+                # A keyword constrains only values of its own type; others pass it (JSON Schema rules).
+                test = _TYPE_TESTS[applies_to].format(v=v)
+                terms.append(f"(not {test} or ({self._keyword(keyword, schema[keyword], v)}))")
         if "anyOf" in schema:
             terms.append("(" + " or ".join(f"({self.expression(s, v)})" for s in schema["anyOf"]) + ")")
         for sub in schema.get("allOf", ()):
@@ -118,6 +113,4 @@ def compile_acceptor(schema: dict) -> Callable[[Any], bool]:
     body = generator.expression(schema, "value")
     namespace = {"_MISSING": _MISSING, **generator.constants}
     exec(compile(f"def accepts(value):\n    return bool({body})\n", "<acceptor>", "exec"), namespace)
-    accepts = namespace["accepts"]
-    accepts.source = body
-    return accepts
+    return namespace["accepts"]

@@ -225,9 +225,8 @@ class Engine:
     def _process_messages(self, tp: TopicPartition, messages: list) -> bool:
         """Decode, validate, route and count; False when the partition is not (yet) ours."""
         state = self.states.get(tp.partition)
-        if state is None:  # still restoring: read these again; revoked: the next owner reads them
-            if tp in self._consumer.assignment():
-                self._consumer.seek(tp, messages[0].offset)
+        if state is None:  # revoked, or still restoring: read these again when (if) it is ours
+            self._consumer.seek(tp, messages[0].offset)
             return False
         s = self.settings
         partitions = s.topic_partitions
@@ -511,6 +510,9 @@ class Engine:
         states = {p: PartitionState(p, cfg) for p in partitions}
         # Entries older than every window and the dedup horizon can no longer matter.
         horizon = now_ms() - 2 * (cfg.rolling_ms + cfg.window_ms + cfg.grace_ms + cfg.dedup_ms)
+        await self._wait_for_decided_transactions(
+            [TopicPartition(topic, p) for topic in (self.settings.topic_state, self.settings.topic_mentions)
+             for p in partitions])
         entries = 0
         async for message in self._read_to_end(self.settings.topic_state, partitions, since_ms=horizon):
             states[message.partition].apply_journal(orjson.loads(message.value))
@@ -542,7 +544,6 @@ class Engine:
         try:
             # Offsets first, assignment after: with partitions assigned, each offset lookup waits for
             # the fetcher's round trip (fetch_max_wait), which made an empty restore take seconds.
-            await self._wait_for_decided_transactions(reader, tps)
             starts = await reader.beginning_offsets(tps)
             if since_ms is not None:
                 found = await reader.offsets_for_times({tp: max(0, since_ms) for tp in tps})
@@ -563,31 +564,35 @@ class Engine:
         finally:
             await reader.stop()
 
-    async def _wait_for_decided_transactions(self, reader: AIOKafkaConsumer, tps: list[TopicPartition],
-                                             timeout_s: float = 5.0) -> None:
+    async def _wait_for_decided_transactions(self, tps: list[TopicPartition], timeout_s: float = 5.0) -> None:
         """Wait until the transactions that wrote to these partitions before now are decided: a
         commit's markers reach the partitions after the commit returns, and until then a
         read_committed reader ends before that transaction, so a restore right after a rebalance's
         commit would miss it. A dead worker's open transaction stays undecided until the broker
         aborts it (transaction timeout, 15 s): after timeout_s the restore goes on without it, which
         is right for a transaction that will be aborted."""
-        probe = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                 enable_auto_commit=False, isolation_level="read_uncommitted", **self.kafka_config)
-        await probe.start()
+        written_reader, committed_reader = (
+            AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                             isolation_level=isolation, **self.kafka_config)
+            for isolation in ("read_uncommitted", "read_committed"))
         try:
-            written = await probe.end_offsets(tps)
+            await written_reader.start()
+            await committed_reader.start()
+            written = await written_reader.end_offsets(tps)
+            deadline = time.monotonic() + timeout_s
+            while True:
+                stable = await committed_reader.end_offsets(tps)
+                if all(stable[tp] >= written[tp] for tp in tps):
+                    return
+                if time.monotonic() > deadline:
+                    log.warning("restore: transactions on %s still open after %.0f s; reading what is committed",
+                                sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp]),
+                                timeout_s)
+                    return
+                await asyncio.sleep(0.05)
         finally:
-            await probe.stop()
-        deadline = time.monotonic() + timeout_s
-        while True:
-            stable = await reader.end_offsets(tps)
-            if all(stable[tp] >= written[tp] for tp in tps):
-                return
-            if time.monotonic() > deadline:
-                log.warning("restore: transactions on %s still open after %.0f s; reading what is committed",
-                            sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp]), timeout_s)
-                return
-            await asyncio.sleep(0.05)
+            await written_reader.stop()
+            await committed_reader.stop()
 
     # -- queries --------------------------------------------------------------------------------
     def owner_of_account(self, account_id: str) -> tuple[int, str | None]:
