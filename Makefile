@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 jars: $(STAMP)
-	@$(PY) -m streams.broker --fetch >/dev/null
+	@$(PY) -m streams.devtools.broker --fetch >/dev/null
 
 run: bootstrap
 	$(VENV)/bin/engagement run $(if $(DURATION),--duration $(DURATION))

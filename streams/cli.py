@@ -1,9 +1,11 @@
-"""`engagement`: the console script. Sub-commands: broker, worker, simulate, run, settings."""
+"""`engagement`: the console script. Sub-commands: worker, simulate, settings (the service and its
+traffic), and broker, run, bench (the dev tooling in ``streams.devtools``, left out of the worker image)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 
 
@@ -24,16 +26,15 @@ def _broker(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, help="listener port (default: 9092 when free, else a free one)")
     parser.add_argument("--data-dir", help="data directory kept between runs (default: a temporary one)")
     args = parser.parse_args(argv)
-    from .broker import serve
-    return serve(args.port, args.data_dir)
+    return _devtool("broker").serve(args.port, args.data_dir)
 
 
 def _worker(argv: list[str]) -> int:
     from faust.cli.faust import cli
 
-    from .security import kafka_client_config
+    from .kafka.security import kafka_client_config
+    from .kafka.topics import ensure_topics
     from .settings import Settings
-    from .topics import ensure_topics
     if not Settings.from_env().kafka_bootstrap_servers:
         print("KAFKA_BOOTSTRAP_SERVERS is not set: start a broker (engagement broker) or use `make run`",
               file=sys.stderr)
@@ -42,23 +43,31 @@ def _worker(argv: list[str]) -> int:
     # Before Faust starts: it would create a missing topic itself, without our configs.
     asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
     level = settings.log_level
-    return cli.main(args=["-A", "streams.app:app", "worker", "-l", level, *argv],
+    return cli.main(args=["-A", "streams.api.app:app", "worker", "-l", level, *argv],
                     prog_name="engagement worker", standalone_mode=False) or 0
 
 
 def _simulate(argv: list[str]) -> int:
-    from .simulate import main as simulate_main
+    from .simulator import main as simulate_main
     return simulate_main(argv)
 
 
 def _run(argv: list[str]) -> int:
-    from .run import main as run_main
-    return run_main(argv)
+    return _devtool("local_stack").main(argv)
 
 
 def _bench(argv: list[str]) -> int:
-    from .bench import main as bench_main
-    return bench_main(argv)
+    return _devtool("bench").main(argv)
+
+
+def _devtool(name: str):
+    """A dev-tooling module; the worker image leaves the dev tooling out (.dockerignore)."""
+    try:
+        return importlib.import_module(f"streams.devtools.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("streams.devtools"):
+            sys.exit(f"engagement: {exc.name} is dev tooling, not installed here (use a checkout: make run)")
+        raise
 
 
 def _settings(argv: list[str]) -> int:

@@ -79,7 +79,7 @@ class Settings:
                                    "busiest); the number left out is engagement_account_series_dropped.",
                                    default=2000)
     benchmarks_file: str = _doc("YAML or JSON file overriding the benchmark table per platform and industry "
-                                "(streams/benchmarks.py shows the format).", default="")
+                                "(streams/model/bands.py shows the format).", default="")
     simulate_rate: float = _doc("Events per second that `engagement simulate` produces.", default=200.0)
     simulate_accounts: int = _doc("Accounts the simulator invents.", default=25)
     simulate_seed: int = _doc("Seed of the simulator (same seed, same traffic).", default=7)

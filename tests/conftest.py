@@ -15,11 +15,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.broker import EmbeddedKafka, free_port
-from streams.processes import scrape, spawn, stop, wait_http
-from streams.security import kafka_client_config
+from streams.devtools.broker import EmbeddedKafka, free_port
+from streams.devtools.processes import scrape, spawn, stop, wait_http
+from streams.kafka.security import kafka_client_config
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""streams.acceptor: the fast acceptance check must never accept what the schema rejects, and must
+"""streams.validation.fastpath: the fast acceptance check must never accept what the schema rejects, and must
 accept the common event shape (else the engine falls back to the slow validator for every event).
 The reference is fastjsonschema compiled from the same schema file."""
 
@@ -11,7 +11,7 @@ import fastjsonschema
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from streams.acceptor import compile_acceptor
+from streams.validation.fastpath import compile_acceptor
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 EVENT_SCHEMA = json.loads((SCHEMAS / "interaction-event.schema.json").read_text())

@@ -1,4 +1,4 @@
-"""Unit tests of streams.aggregates.WindowAggregate: add, merge, state round trip (no Kafka)."""
+"""Unit tests of streams.model.aggregates.WindowAggregate: add, merge, state round trip (no Kafka)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from streams.aggregates import PLATFORMS, POST_LEVEL_TYPES, TYPE_INDEX, TYPES, WindowAggregate
+from streams.contract import PLATFORMS, POST_LEVEL_TYPES, TYPE_INDEX, TYPES
+from streams.model.aggregates import WindowAggregate
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" /
                      "interaction-event.schema.json").read_text())

@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from streams.monitoring import (alertmanager_binary, fast_rules, start_alertmanager, start_prometheus,
+from streams.devtools.prometheus import (alertmanager_binary, fast_rules, start_alertmanager, start_prometheus,
                                 with_window_label, write_alertmanager_config, write_prometheus_config)
-from streams.processes import http_get, scrape, spawn, stop
+from streams.devtools.processes import http_get, scrape, spawn, stop
 
 from .conftest import isolated_settings, wait_for
 from .promql import dashboard_queries

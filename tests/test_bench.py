@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.bench import (BATCH_EVENTS, accounting, add_accounting, batch_by_account, evaluate_targets, median_run,
+from streams.devtools.bench import (BATCH_EVENTS, accounting, add_accounting, batch_by_account, evaluate_targets, median_run,
                            parse_exposition, percentile, rates_from_samples, summarize, summarize_profile)
 
 

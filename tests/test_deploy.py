@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.monitoring import fast_rules
+from streams.devtools.prometheus import fast_rules
 
 from . import promql
 

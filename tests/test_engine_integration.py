@@ -12,7 +12,7 @@ from collections import Counter
 
 import orjson
 import pytest
-from streams.processes import http_get
+from streams.devtools.processes import http_get
 
 from .conftest import isolated_settings, json_values, produce, read_all, run, wait_for
 from .groundtruth import (POST_TYPES, TYPES, assert_records_equal_truth, comparable, expected_record, merge_into,

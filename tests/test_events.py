@@ -1,4 +1,4 @@
-"""Unit tests of streams.events: decoding, validation and the DLQ reason codes (no Kafka)."""
+"""Unit tests of streams.validation: decoding, validation and the DLQ reason codes (no Kafka)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import orjson
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from streams.events import Rejection, decode_message, validate_event
+from streams.validation import Rejection, decode_message, validate_event
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 REASON_PATTERN = re.compile(json.loads((SCHEMAS / "dlq.schema.json").read_text())

@@ -1,4 +1,4 @@
-"""Unit tests of streams.rates against DOMAIN.md's product-decision table (no Kafka).
+"""Unit tests of streams.model.rates against DOMAIN.md's product-decision table (no Kafka).
 
 Expected values are computed here, directly from the input events, never with the engine's helpers.
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from streams.aggregates import TYPE_INDEX, WindowAggregate
-from streams.rates import engagement_rate, rates
+from streams.contract import TYPE_INDEX
+from streams.model.aggregates import WindowAggregate
+from streams.model.rates import engagement_rate, rates
 
 DEFAULT_ENGAGED = ("like", "reaction", "comment", "share", "save", "click")
 ALL_TYPES = ("impression", "like", "reaction", "comment", "share", "save", "click", "dwell", "follow",

@@ -18,8 +18,8 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from streams.broker import EmbeddedKafka
-from streams.processes import http_get, spawn
+from streams.devtools.broker import EmbeddedKafka
+from streams.devtools.processes import http_get, spawn
 
 from .conftest import isolated_settings, json_values, produce, read_all, run, wait_for
 from .groundtruth import assert_records_equal_truth, schema, ts_ms

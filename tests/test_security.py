@@ -16,11 +16,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from streams.broker import EmbeddedKafka
-from streams.processes import http_get
-from streams.security import SecurityConfigError, faust_broker_credentials, kafka_client_config
+from streams.devtools.broker import EmbeddedKafka
+from streams.devtools.processes import http_get
+from streams.kafka.security import SecurityConfigError, faust_broker_credentials, kafka_client_config
 from streams.settings import Settings, markdown_table
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 from .conftest import isolated_settings, keyed_events, run
 
@@ -139,7 +139,7 @@ def test_worker_counts_exactly_over_sasl_and_never_shows_the_password(sasl_broke
 
 @pytest.mark.integration
 def test_simulator_produces_over_sasl(sasl_broker):
-    from streams.simulate import run_simulator
+    from streams.simulator import run_simulator
     settings = sasl_settings(sasl_broker.sasl_bootstrap)
     stats = run(asyncio.wait_for(run_simulator(settings, rate=1000, n_accounts=3, max_events=100), 90))
     assert stats["events_produced"] == 100 and stats["send_errors"] == 0

@@ -13,9 +13,9 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from streams import simulate
+from streams.simulator import producer as simulate
 from streams.settings import Settings
-from streams.simulate import TrafficModel
+from streams.simulator import TrafficModel
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 START_MS = 1_700_000_000_000

@@ -7,7 +7,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from .settings import Settings
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # input and DLQ accept oversized messages so they reach the DLQ
@@ -19,7 +19,7 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
     state_retention_ms = int(1000 * 3 * (settings.rolling_window_seconds + settings.window_seconds
                                          + settings.window_grace_seconds + settings.dedup_horizon_seconds))
     return {
-        # The broker stamps arrival: a worker catching up closes windows by it (streams/engine.py).
+        # The broker stamps arrival: a worker catching up closes windows by it (streams/engine/).
         settings.topic_interactions: {"max.message.bytes": str(MAX_MESSAGE_BYTES),
                                       "message.timestamp.type": "LogAppendTime"},
         settings.topic_accounts: {"cleanup.policy": "compact"},

@@ -7,40 +7,23 @@ carries a reason code (``malformed_json``, ``too_large``, ``unknown_type``, ``fu
 
 from __future__ import annotations
 
-import base64
-import json
-import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import fastjsonschema
 import orjson
 
-from .acceptor import compile_acceptor
-from .aggregates import SCHEMA_DIR, TYPES
+from ..contract import ACCOUNT_SCHEMA, EVENT_SCHEMA, TYPES
+from .dlq import Rejection
+from .fastpath import compile_acceptor
 
-
-def load_schema(name: str) -> dict:
-    return json.loads((SCHEMA_DIR / name).read_text())
-
-
-_EVENT_SCHEMA = load_schema("interaction-event.schema.json")
-_accepts_event = compile_acceptor(_EVENT_SCHEMA)  # the fast path; the full validator explains rejects
-_validate_event = fastjsonschema.compile(_EVENT_SCHEMA)
-_validate_account = fastjsonschema.compile(load_schema("account.schema.json"))
+_accepts_event = compile_acceptor(EVENT_SCHEMA)  # the fast path; the full validator explains rejects
+_validate_event = fastjsonschema.compile(EVENT_SCHEMA)
+_validate_account = fastjsonschema.compile(ACCOUNT_SCHEMA)
 _KNOWN_TYPES = frozenset(TYPES)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # The schema's minimum for epoch-ms ts; the same bound applies to the RFC 3339 form.
-MIN_TS_MS = next(alt["minimum"] for alt in _EVENT_SCHEMA["properties"]["ts"]["anyOf"]
+MIN_TS_MS = next(alt["minimum"] for alt in EVENT_SCHEMA["properties"]["ts"]["anyOf"]
                  if alt["type"] == "integer")
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    reason: str
-    error: str
-    original: bytes
-    batch_index: int | None = None
 
 
 def _schema_reason(exc: fastjsonschema.JsonSchemaValueException, data) -> tuple[str, str]:
@@ -134,17 +117,3 @@ def validate_account(value: bytes | None) -> tuple[dict | None, Rejection | None
         reason, error = _schema_reason(exc, data)
         return None, Rejection(reason, error, value)
     return data, None
-
-
-def dlq_record(rejection: Rejection, topic: str, partition: int, offset: int, timestamp: int | None,
-               max_original_bytes: int) -> bytes:
-    """The dead-letter record of one rejection (schemas/dlq.schema.json)."""
-    original = rejection.original
-    return orjson.dumps({
-        "reason": rejection.reason, "error": rejection.error[:2000],
-        "source": {"topic": topic, "partition": partition, "offset": offset, "timestamp": timestamp,
-                   "batch_index": rejection.batch_index},
-        "original_b64": base64.b64encode(original[:max_original_bytes]).decode(),
-        "original_truncated": len(original) > max_original_bytes,
-        "rejected_at": time.time_ns() // 1_000_000,
-    })

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from .broker import REPO, free_port, port_is_free
+from .broker import free_port, port_is_free
+from .paths import REPO
 from .processes import spawn, wait_http
 
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ssl
 
-from .settings import Settings
+from ..settings import Settings
 
 PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 
-from .aggregates import (CLICK, COMMENT, FOLLOW, IMPRESSION, LIKE, REACTION, SHARE, TYPE_INDEX,
-                         UNFOLLOW, WindowAggregate)
+from ..contract import TYPE_INDEX
+from .aggregates import CLICK, COMMENT, FOLLOW, IMPRESSION, LIKE, REACTION, SHARE, UNFOLLOW, WindowAggregate
 
 
 def ratio(numerator: float, denominator: float | None) -> float | None:

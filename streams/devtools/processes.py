@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -10,14 +11,22 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .broker import _die_with_parent
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn of every child we start: the kernel SIGKILLs it when its parent dies, so no broker
+    or worker outlives a test or `make run` that was killed."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setpgrp()  # Ctrl-C in a terminal reaches us, not the child: we stop it ourselves, in order.
 
 
 def spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
 
 def stop(proc: subprocess.Popen | None, timeout: float = 30.0, sig: int = signal.SIGTERM) -> int | None:

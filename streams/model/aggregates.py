@@ -2,24 +2,13 @@
 
 ``add`` folds one event in, ``merge`` folds another aggregate in (``a.merge(b)`` equals adding b's
 events to a, in any order), ``to_state``/``from_state`` give the compact list the state changelog
-stores. Rates are computed from aggregates by the pure functions of ``streams.rates``.
+stores. Rates are computed from aggregates by the pure functions of ``streams.model.rates``.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from ..contract import TYPE_INDEX, TYPES
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-_EVENT_SCHEMA = json.loads((SCHEMA_DIR / "interaction-event.schema.json").read_text())
-
-# The interaction types and platforms come from the event schema, the contract; not a second list.
-TYPES: tuple[str, ...] = tuple(_EVENT_SCHEMA["properties"]["type"]["enum"])
-PLATFORMS: tuple[str, ...] = tuple(_EVENT_SCHEMA["properties"]["platform"]["enum"])
-TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(TYPES)}
-POST_LEVEL_TYPES: frozenset[str] = frozenset(
-    next(rule["if"]["properties"]["type"]["enum"] for rule in _EVENT_SCHEMA["allOf"]
-         if rule["then"] == {"required": ["post_id"]}))
 NEGATIVE_SENTIMENT = -0.2  # DOMAIN.md: a sentiment below -0.2 is negative.
 
 IMPRESSION = TYPE_INDEX["impression"]

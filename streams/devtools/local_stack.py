@@ -16,13 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from .broker import REPO, EmbeddedKafka, free_port, port_is_free
+from ..kafka.security import kafka_client_config
+from ..kafka.topics import ensure_topics
+from ..settings import Settings
+from .broker import EmbeddedKafka, free_port, port_is_free
+from .paths import RUN_DIR
 from .processes import scrape, spawn, stop, wait_http
-from .security import kafka_client_config
-from .settings import Settings
-from .topics import ensure_topics
-
-RUN_DIR = REPO / ".run"
 
 
 def _port(preferred: int) -> int:
@@ -114,7 +113,7 @@ def _drain(worker_url: str, produced: dict, timeout: float = 15.0) -> dict:
 
 def _start_monitoring(worker_url: str, logs: Path, children: list) -> dict[str, str]:
     """Prometheus and Alertmanager (Debian packages) with the project's config, when installed."""
-    from .monitoring import start_prometheus_stack  # noqa: PLC0415 (optional part of the stack)
+    from .prometheus import start_prometheus_stack  # noqa: PLC0415 (optional part of the stack)
     if not shutil.which("prometheus"):
         print("prometheus is not installed (make bootstrap installs it): running without it")
         return {}

@@ -11,8 +11,9 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from .events import validate_account
-from .settings import Settings
+from ..settings import Settings
+from ..validation import validate_account
+from .clients import reader
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,7 @@ class AccountBook:
         return (record or {}).get("industry", "")
 
     async def start(self, catch_up_timeout: float = 30.0) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                          enable_auto_commit=False, **self.kafka_config)
+        self._consumer = reader(self.settings, self.kafka_config, isolation_level="read_uncommitted")
         await self._consumer.start()
         topic = self.settings.topic_accounts
         partitions = set()

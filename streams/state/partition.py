@@ -1,9 +1,10 @@
-"""The engine's state: per input partition, the open windows, the dedup memory and the close mark.
+"""The engine's state of one input partition: the open windows, the dedup memory, the close mark.
 
 Events fold into a *delta* (per window and key) that is merged into the state once per commit and
-journaled then: one changelog entry per partition per commit, not one write per event. Replaying the
-journal (``apply_journal``) rebuilds exactly the state that the commits built, closed windows
-included, so a restarted or rebalanced worker neither loses a window nor emits one twice.
+journaled then: one changelog entry per partition per commit, not one write per event (the format:
+``streams.state.journal``). Replaying the journal (``apply_journal``) rebuilds exactly the state that
+the commits built, closed windows included, so a restarted or rebalanced worker neither loses a
+window nor emits one twice.
 
 Windows close by the wall clock: a tumbling window [start, end) is final once end + grace has passed.
 The rolling per-account window is the merge of the tumbling account buckets of its span; one rolling
@@ -15,56 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .aggregates import COMMENT, POST_LEVEL_TYPES, TYPE_INDEX, WindowAggregate
-from .rates import engaged_count, rates
+from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
+from ..model.aggregates import COMMENT, WindowAggregate
+from ..model.rates import engaged_count, rates
+from . import journal
+from .journal import Buckets
+from .mentions import OpenMentions
+from .window import WindowConfig
 
 DWELL, MENTION, REPLY = TYPE_INDEX["dwell"], TYPE_INDEX["mention"], TYPE_INDEX["reply"]
-# DOMAIN.md's listening SLA: acknowledge a mention within 12 h, resolve within 24 h.
-MENTION_SLAS_MS = {"12h": 12 * 3600 * 1000, "24h": 24 * 3600 * 1000}
-MENTION_RETENTION_MS = 7 * 24 * 3600 * 1000  # an open mention older than this is forgotten
 POST_LEVEL_INDEXES = frozenset(TYPE_INDEX[t] for t in POST_LEVEL_TYPES)
 
 COUNTED, DUPLICATE, LATE = "counted", "duplicate", "late"
 
 FollowersOf = Callable[[str], "int | None"]
-
-
-@dataclass(frozen=True)
-class WindowConfig:
-    window_ms: int
-    grace_ms: int
-    rolling_ms: int
-    dedup_ms: int
-    engaged_types: tuple[str, ...]
-
-    @classmethod
-    def from_settings(cls, settings) -> "WindowConfig":
-        return cls(window_ms=int(settings.window_seconds * 1000),
-                   grace_ms=int(settings.window_grace_seconds * 1000),
-                   rolling_ms=int(settings.rolling_window_seconds * 1000),
-                   dedup_ms=int(settings.dedup_horizon_seconds * 1000),
-                   engaged_types=tuple(settings.engaged_types))
-
-    def close_mark(self, now_ms: int) -> int:
-        """The latest window end whose grace has passed at ``now_ms``."""
-        edge = now_ms - self.grace_ms
-        return edge - edge % self.window_ms
-
-    @property
-    def window_label(self) -> str:
-        return _duration_label(self.window_ms)
-
-    @property
-    def rolling_label(self) -> str:
-        return _duration_label(self.rolling_ms)
-
-
-def _duration_label(ms: int) -> str:
-    seconds = ms // 1000
-    for unit, size in (("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass
@@ -73,11 +38,6 @@ class Commit:
     post_records: list[dict]
     account_records: list[dict]
     mention_changes: dict  # event_id -> (account_id, ts) opened, or None closed
-
-
-# Window buckets: {window_start_ms: {key: entry}}. A post entry is [account_id, platform, aggregate],
-# an account entry [platform, aggregate]; the owner fields ride along so that records need no lookup.
-Buckets = dict
 
 
 class PartitionState:
@@ -97,10 +57,7 @@ class PartitionState:
         self._delta_posts: Buckets = {}
         self._delta_accounts: Buckets = {}
         self._delta_seen: list[tuple[str, int]] = []
-        # Mentions not answered yet (event_id -> (account_id, ts)); kept in a compacted topic of their
-        # own, since they outlive the windows by days. None in the changes = answered or expired.
-        self.mentions: dict[str, tuple[str, int]] = {}
-        self._mention_changes: dict[str, tuple[str, int] | None] = {}
+        self.mentions = OpenMentions()
 
     # -- the hot path -------------------------------------------------------------------------
     def add(self, event: dict, now_ms: int) -> str:
@@ -135,9 +92,9 @@ class PartitionState:
             entry = bucket[account_id] = [event["platform"], WindowAggregate(track_posts=True)]
         entry[1].add(type_index, dwell, sentiment, post_id)
         if type_index == MENTION:
-            self.mentions[event_id] = self._mention_changes[event_id] = (account_id, ts)
-        elif type_index == REPLY and self.mentions.pop(event["in_reply_to"], None) is not None:
-            self._mention_changes[event["in_reply_to"]] = None
+            self.mentions.mention(event_id, account_id, ts)
+        elif type_index == REPLY:
+            self.mentions.reply(event["in_reply_to"])
         return COUNTED
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
@@ -146,25 +103,12 @@ class PartitionState:
         """Merge and journal the delta, and close the windows whose grace has passed at close_at_ms
         (default now_ms; the engine passes the input's arrival time while it catches up).
         ``input_offset``: the next input offset, when this commit moves it."""
-        entry = {}
+        entry = journal.encode(self._delta_posts, self._delta_accounts, self._delta_seen)
         if input_offset is not None:
             entry["o"] = self.input_offset = input_offset
-        if self._delta_posts:
-            entry["p"] = [[start, key, *owner, agg.to_state()]
-                          for start, bucket in self._delta_posts.items()
-                          for key, (*owner, agg) in bucket.items()]
-            _merge_buckets(self.posts, self._delta_posts)
-            self._delta_posts = {}
-        if self._delta_accounts:
-            entry["a"] = [[start, key, platform, agg.to_state()]
-                          for start, bucket in self._delta_accounts.items()
-                          for key, (platform, agg) in bucket.items()]
-            _merge_buckets(self.accounts, self._delta_accounts)
-            self._delta_accounts = {}
-        if self._delta_seen:
-            entry["s"] = self._delta_seen
-            self._delta_seen = []
-        entry_now = now_ms
+        _merge_buckets(self.posts, self._delta_posts)
+        _merge_buckets(self.accounts, self._delta_accounts)
+        self._delta_posts, self._delta_accounts, self._delta_seen = {}, {}, []
         post_records: list[dict] = []
         account_records: list[dict] = []
         mark = self.config.close_mark(now_ms if close_at_ms is None else close_at_ms)
@@ -174,11 +118,10 @@ class PartitionState:
         elif entry:
             entry["c"] = self.closed_through  # a replay must know the mark even if this commit kept it
         if entry:
-            entry["n"] = entry_now  # a replay expires the dedup memory as this commit does
+            entry["n"] = now_ms  # a replay expires the dedup memory as this commit does
         self._expire_seen(now_ms)
-        self._expire_mentions(now_ms)
-        mention_changes, self._mention_changes = self._mention_changes, {}
-        return Commit(entry or None, post_records, account_records, mention_changes)
+        self.mentions.expire(now_ms)
+        return Commit(entry or None, post_records, account_records, self.mentions.take_changes())
 
     def _close(self, mark: int, now_ms: int, followers_of: FollowersOf,
                post_records: list[dict], account_records: list[dict]) -> None:
@@ -244,21 +187,6 @@ class PartitionState:
         for event_id in expired:
             del self.seen[event_id]
 
-    def _expire_mentions(self, now_ms: int) -> None:
-        cutoff = now_ms - MENTION_RETENTION_MS
-        for event_id in [i for i, (_, ts) in self.mentions.items() if ts < cutoff]:
-            del self.mentions[event_id]
-            self._mention_changes[event_id] = None
-
-    def unanswered_mentions(self, now_ms: int) -> dict[tuple[str, str], int]:
-        """(account_id, SLA label) -> open mentions older than that SLA."""
-        counts: dict[tuple[str, str], int] = {}
-        for account_id, ts in self.mentions.values():
-            for label, sla in MENTION_SLAS_MS.items():
-                if now_ms - ts > sla:
-                    counts[(account_id, label)] = counts.get((account_id, label), 0) + 1
-        return counts
-
     def _record(self, scope: str, kind: str, start: int, end: int, agg: WindowAggregate, account_id: str,
                 platform: str, followers: int | None, now_ms: int, post_id: str | None = None) -> dict:
         engaged = engaged_count(agg, self.config.engaged_types)
@@ -278,28 +206,23 @@ class PartitionState:
         return record
 
     # -- restore ----------------------------------------------------------------------------------
-    def apply_journal(self, entry: dict) -> None:
+    def apply_journal(self, raw: dict) -> None:
         """Redo one committed entry: the same merges and closes as ``commit``, without emitting."""
-        delta_posts: Buckets = {}
-        for start, post_id, account_id, platform, state in entry.get("p", ()):
-            delta_posts.setdefault(start, {})[post_id] = [account_id, platform,
-                                                          WindowAggregate.from_state(state)]
-        _merge_buckets(self.posts, delta_posts)
-        delta_accounts: Buckets = {}
-        for start, account_id, platform, state in entry.get("a", ()):
-            delta_accounts.setdefault(start, {})[account_id] = [platform, WindowAggregate.from_state(state)]
-        _merge_buckets(self.accounts, delta_accounts)
-        for event_id, seen_at in entry.get("s", ()):
+        entry = journal.decode(raw)
+        _merge_buckets(self.posts, entry.posts)
+        _merge_buckets(self.accounts, entry.accounts)
+        for event_id, seen_at in entry.seen:
             self.seen.pop(event_id, None)  # keep the dict in first-seen order, as add() does
             self.seen[event_id] = seen_at
-        if "o" in entry:
-            self.input_offset = max(self.input_offset or 0, entry["o"])
-        if self.counting_since is None and "c" in entry:
-            self.counting_since = entry["c"]
-        if entry.get("c", 0) > self.closed_through:
-            self._apply_close(entry["c"])
-        if "n" in entry:
-            self._expire_seen(entry["n"])
+        if entry.input_offset is not None:
+            self.input_offset = max(self.input_offset or 0, entry.input_offset)
+        if entry.close_mark is not None:
+            if self.counting_since is None:
+                self.counting_since = entry.close_mark
+            if entry.close_mark > self.closed_through:
+                self._apply_close(entry.close_mark)
+        if entry.committed_at is not None:
+            self._expire_seen(entry.committed_at)
 
     # -- live reads (HTTP query API) ----------------------------------------------------------------
     def live_post(self, post_id: str, now_ms: int, followers_of: FollowersOf) -> list[dict]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import fcntl
 import os
 import re
@@ -29,9 +28,10 @@ import time
 import uuid
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
+from .paths import REPO
+from .processes import die_with_parent
 
-REPO = Path(__file__).resolve().parent.parent
 POM = REPO / "deploy" / "kafka" / "pom.xml"
 LOG4J_CONFIG = REPO / "deploy" / "kafka" / "log4j2.properties"
 KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text()).group(1)
@@ -39,7 +39,6 @@ PREFERRED_PORT = 9092
 # Serialises port choice and start-up between concurrent starts on one machine, so that two brokers
 # started at the same moment never pick the same free port.
 PORT_LOCK = Path(tempfile.gettempdir()) / "engagement-embedded-kafka.lock"
-PR_SET_PDEATHSIG = 1
 SASL_LISTENER = "SASL_PLAINTEXT"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 # Characters kafka-storage's --add-scram parser and the JAAS syntax take without quoting trouble.
@@ -111,12 +110,6 @@ def _kafka_uuid() -> str:
             return text
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    os.setpgrp()  # Ctrl-C in a terminal reaches us, not the JVM: we stop it after the worker.
-
-
 class BrokerError(RuntimeError):
     pass
 
@@ -181,7 +174,7 @@ class EmbeddedKafka:
                    "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
                    *self.jvm_options, "-cp", f"{libs}/*", "kafka.Kafka", str(config)]
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
             log.close()
             try:
                 self._wait_ready(timeout)
@@ -250,7 +243,7 @@ class EmbeddedKafka:
                "-c", str(config)]
         for name, password in self.sasl_users.items():
             cmd += ["--add-scram", f'{SCRAM_MECHANISM}=[name="{name}",password="{password}"]']
-        result = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_die_with_parent)
+        result = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=die_with_parent)
         if result.returncode != 0:
             output = f"{result.stdout}{result.stderr}"
             for password in self.sasl_users.values():
@@ -309,8 +302,8 @@ def serve(port: int | None, data_dir: str | None) -> int:
         broker.stop()
 
 
-if __name__ == "__main__":  # `python -m streams.broker --fetch` is the bootstrap's jar step.
+if __name__ == "__main__":  # `python -m streams.devtools.broker --fetch` is the bootstrap's jar step.
     if sys.argv[1:] == ["--fetch"]:
         print(ensure_jars())
     else:
-        sys.exit("usage: python -m streams.broker --fetch")
+        sys.exit("usage: python -m streams.devtools.broker --fetch")

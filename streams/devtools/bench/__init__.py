@@ -46,13 +46,15 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from .broker import KAFKA_VERSION, REPO, EmbeddedKafka, free_port
-from .engine import FETCH_MAX_RECORDS, partition_for
-from .processes import http_get, spawn, stop
-from .settings import Settings
-from .simulate import PLATFORMS, TrafficModel
-from .state import WindowConfig
-from .topics import MAX_MESSAGE_BYTES, ensure_topics
+from ...engine.loop import FETCH_MAX_RECORDS
+from ...kafka.partitioner import partition_for
+from ...kafka.topics import MAX_MESSAGE_BYTES, ensure_topics
+from ...settings import Settings
+from ...simulator import PLATFORMS, TrafficModel
+from ...state import WindowConfig
+from ..broker import KAFKA_VERSION, EmbeddedKafka, free_port
+from ..paths import REPO
+from ..processes import http_get, spawn, stop
 
 ACCOUNTS = 2000
 POSTS_PER_ACCOUNT = 25            # 2,000 x 25 = 50,000 posts

@@ -1,0 +1,1 @@
+"""The worker process: the Faust app and its HTTP API."""

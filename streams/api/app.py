@@ -1,0 +1,132 @@
+"""The Faust app (``engagement worker`` runs ``streams.api.app:app``): the worker's lifecycle, its
+HTTP server (the views in ``streams.api.views``), the engine service that owns the hot path
+(``streams.engine``) and the agent that validates account reference records.
+
+The HTTP server is defensive: a request line or header over aiohttp's limits gets 400 before any
+view runs, aiohttp's own errors are JSON like the views' ({"error": ...}), and an unexpected
+exception is a bare 500 without details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+import faust
+from aiohttp import web
+from faust.tables import TableManager
+from mode import Service
+
+from ..engine import Engine
+from ..kafka.security import faust_broker_credentials, kafka_client_config
+from ..settings import Settings
+from ..validation import dlq_record, validate_account
+from . import views
+
+log = logging.getLogger(__name__)
+
+settings = Settings.from_env()
+WEB_URL = f"http://{settings.web_host}:{settings.web_port}"
+# aiohttp's request parser: longer request lines / header fields, or more headers, are refused with
+# 400 before any handler runs. A read-only API needs no request body beyond a few KiB either.
+HTTP_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64}
+CLIENT_MAX_SIZE = 64 * 1024
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """aiohttp's own errors (404 unknown path, 405 method, 413 body) as JSON like the views' errors;
+    an unexpected exception is logged and answered with a 500 that reveals nothing."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+class TablelessManager(TableManager):
+    """Faust's TableManager sleeps 1 s at start so that tables can register; this app declares none,
+    and the engine, started after it, would wait for nothing (half of a worker's start-up)."""
+
+    async def on_start(self) -> None:
+        if self:
+            raise RuntimeError("this app declares no Faust tables; use faust.tables.TableManager for tables")
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
+app = faust.App(
+    settings.app_id,
+    TableManager=TablelessManager,
+    broker=f"kafka://{settings.kafka_bootstrap_servers or '127.0.0.1:9092'}",
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
+    store="memory://",
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replication,
+    broker_credentials=faust_broker_credentials(settings),
+    # As the engine's group: a restarted worker must not wait a minute for its dead predecessor.
+    broker_session_timeout=settings.session_timeout_seconds,
+    broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+    web_application_options={"client_max_size": CLIENT_MAX_SIZE, "handler_args": HTTP_LIMITS,
+                             "middlewares": [json_errors]},
+    datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",
+)
+
+
+accounts_topic = app.topic(settings.topic_accounts, key_type=bytes, value_type=bytes,
+                           key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
+dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes, key_serializer="raw",
+                      value_serializer="raw", partitions=settings.topic_partitions)
+
+
+@app.agent(accounts_topic)
+async def check_accounts(stream):
+    """Validates each account reference record once (the agent runs in the workers' consumer group)
+    and sends the invalid ones to the DLQ. Every worker also reads the whole topic into memory
+    (streams/kafka/accounts.py), where invalid records are skipped."""
+    while EngineService.engine is None:
+        await asyncio.sleep(0.1)
+    metrics = EngineService.engine.metrics
+    async for event in stream.events():
+        message = event.message
+        _, rejection = validate_account(event.value)
+        if rejection is None:
+            metrics.account_records.labels("valid").inc()
+            continue
+        metrics.account_records.labels("rejected").inc()
+        log.warning("account record %d/%d rejected: %s %s", message.partition, message.offset,
+                    rejection.reason, rejection.error)
+        await dlq_topic.send(key=message.key, value=dlq_record(
+            rejection, message.topic, message.partition, message.offset, message.timestamp,
+            settings.max_message_bytes))
+
+
+@app.service
+class EngineService(Service):
+    """Starts the engine with the worker and stops it gracefully (final commit, leave group)."""
+
+    engine: Engine | None = None
+
+    async def on_start(self) -> None:
+        EngineService.engine = Engine(settings, WEB_URL, kafka_config=kafka_client_config(settings))
+        await EngineService.engine.start()
+        log.info("engine started; query API and /metrics at %s", WEB_URL)
+
+    async def on_stop(self) -> None:
+        if EngineService.engine is not None:
+            await EngineService.engine.stop()
+
+
+views.register(app, lambda: EngineService.engine)

@@ -1,0 +1,130 @@
+"""The checkpoint: every commit interval (and at each window close) ONE Kafka transaction holds
+
+1. the state journal entry of each owned partition (the changes since the last commit),
+2. the final records of the windows that closed, and the open-mention changes,
+3. the DLQ records and the events forwarded to their own partition (the outbox),
+4. the consumer offsets of the input read so far.
+
+Either all of it is visible (read_committed) or none is: a crash redoes exactly the uncommitted work.
+The records are collected under the state lock (steps 1-2 read the state), and the transaction runs
+without it, so input keeps being folded in (into the next commit) while a close's records are sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from aiokafka import TopicPartition
+
+from ..state import journal
+from .clock import close_clocks, now_ms
+from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from .loop import Engine
+
+log = logging.getLogger(__name__)
+
+MENTIONS_GAUGE_EVERY_MS = 5000  # the unanswered-mentions gauge scans every open mention: not each commit
+SLOW_COMMIT_SECONDS = 1.0  # a commit slower than this is logged as a warning
+
+
+class Checkpoint:
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+        self.outbox = Outbox()
+        self.next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
+        self.arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
+        self._mentions_gauge_at = 0
+
+    def discard(self) -> None:
+        """After a failed transaction: what was pending is redone from the committed offsets."""
+        self.outbox.take()
+        self.next_offsets = {}
+
+    def forget(self, tp: TopicPartition) -> None:
+        self.next_offsets.pop(tp, None)
+        self.arrival_ms.pop(tp.partition, None)
+
+    async def commit(self) -> None:
+        """Collect, then run the transaction. If it fails, the engine's recovery discards everything
+        since the last committed one."""
+        engine = self.engine
+        async with engine.txn_lock:
+            started = time.perf_counter()
+            sends, offsets, finals = await self._collect()
+            if not sends and not offsets:
+                return
+            collected = time.perf_counter()
+            producer = engine.producer
+            async with producer.transaction():
+                await self.outbox.send_all(producer, sends)
+                queued = time.perf_counter()
+                if offsets:
+                    await producer.send_offsets_to_transaction(offsets, engine.group_id)
+            ended = time.perf_counter()
+            engine.metrics.commit_seconds.set(ended - collected)
+            if finals or ended - started > SLOW_COMMIT_SECONDS:
+                log.log(logging.WARNING if ended - started > SLOW_COMMIT_SECONDS else logging.INFO,
+                        "commit of %d records (%d final) in %.3f s: collected in %.3f s, sent in %.3f s, "
+                        "offsets and commit %.3f s", len(sends), finals, ended - started, collected - started,
+                        queued - collected, ended - queued)
+            engine.metrics.open_windows.set(sum(st.open_window_count() for st in engine.states.values()))
+
+    async def _collect(self) -> tuple[list, dict, int]:
+        """The next transaction's records and input offsets, and how many of the records are final
+        window records (of the windows this call closes)."""
+        engine = self.engine
+        async with engine.state_lock:
+            if engine.producer is None:
+                return [], {}, 0
+            now = now_ms()
+            sends = self.outbox.take()
+            offsets, self.next_offsets = self.next_offsets, {}
+            topic = engine.settings.topic_interactions
+            rolling_records: list[dict] = []
+            finals = 0
+            marks_before = {p: st.closed_through for p, st in engine.states.items()}
+            clocks = await close_clocks(engine.consumer, set(engine.states), self.arrival_ms, now,
+                                        engine.metrics.consumer_lag)
+            for partition, state in engine.states.items():
+                result = state.commit(now, engine.accounts.followers_of, clocks.get(partition, 0),
+                                      offsets.get(TopicPartition(topic, partition)))
+                finals += len(result.post_records) + len(result.account_records)
+                # Gauges (and so alerts) only from rolling windows the service counted all of.
+                rolling_records.extend(r for r in result.account_records if r["window_kind"] == "rolling"
+                                       and r["window_start"] >= state.counting_since)
+                self._add_records(partition, result, sends)
+            if any(st.closed_through > marks_before[p] for p, st in engine.states.items()):
+                mark = max(st.closed_through for st in engine.states.values())
+                engine.metrics.accounts.update(rolling_records, mark, engine.accounts.industry_of)
+            if now - self._mentions_gauge_at >= MENTIONS_GAUGE_EVERY_MS:
+                self._mentions_gauge_at = now
+                unanswered: dict = {}
+                for state in engine.states.values():
+                    unanswered.update(state.mentions.unanswered(now))
+                engine.metrics.unanswered.set_all(unanswered)
+            return sends, offsets, finals
+
+    def _add_records(self, partition: int, result, sends: list) -> None:
+        """One partition's journal, mention changes and final records, and their record counters."""
+        s, cfg, metrics = self.engine.settings, self.engine.config, self.engine.metrics
+        if result.journal is not None:
+            for chunk in journal.chunks(result.journal):
+                sends.append((s.topic_state, None, orjson.dumps(chunk), partition))
+        for event_id, mention in result.mention_changes.items():
+            sends.append((s.topic_mentions, event_id.encode(),
+                          None if mention is None else orjson.dumps(mention), partition))
+        for record in result.post_records:
+            sends.append((s.topic_post_metrics, record["post_id"].encode(), orjson.dumps(record), None))
+        for record in result.account_records:
+            sends.append((s.topic_account_metrics, record["account_id"].encode(), orjson.dumps(record), None))
+        if result.post_records:
+            metrics.records.labels("post", cfg.window_label).inc(len(result.post_records))
+        for kind, label in (("tumbling", cfg.window_label), ("rolling", cfg.rolling_label)):
+            n = sum(1 for r in result.account_records if r["window_kind"] == kind)
+            if n:
+                metrics.records.labels("account", label).inc(n)

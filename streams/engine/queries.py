@@ -1,0 +1,37 @@
+"""Live reads for the HTTP query API: the open windows (what is not published as final yet) of the
+partitions this worker owns, and which worker owns the others."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..kafka.partitioner import partition_for
+from .clock import now_ms
+
+if TYPE_CHECKING:
+    from .loop import Engine
+
+
+class LiveQueries:
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+
+    def owner_of_account(self, account_id: str) -> tuple[int, str | None]:
+        partition = partition_for(account_id, self.engine.settings.topic_partitions)
+        return partition, self.engine.assignor.owners.get(partition)
+
+    def live_post(self, post_id: str) -> list[dict]:
+        now = now_ms()
+        for state in self.engine.states.values():
+            windows = state.live_post(post_id, now, self.engine.accounts.followers_of)
+            if windows:
+                return windows
+        return []
+
+    def live_account(self, account_id: str, rolling: bool) -> list[dict] | None:
+        """None when this worker does not own the account's partition."""
+        engine = self.engine
+        state = engine.states.get(partition_for(account_id, engine.settings.topic_partitions))
+        if state is None:
+            return None
+        return state.live_account(account_id, rolling, now_ms(), engine.accounts.followers_of)

@@ -1,0 +1,169 @@
+"""Recovery: rebuild partitions' state from what committed, and resume their input where it ends.
+
+Used when partitions are assigned (a start, a rebalance) and after a failed transaction, whose work
+is discarded and redone from the committed offsets. Reads are read_committed: only what committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from aiokafka import TopicPartition
+
+from ..kafka.clients import FETCH_MAX_WAIT_MS, reader, transactional_producer
+from ..kafka.topics import MAX_MESSAGE_BYTES
+from ..state import PartitionState
+from .clock import now_ms
+
+if TYPE_CHECKING:
+    from .loop import Engine
+
+log = logging.getLogger(__name__)
+
+GIVE_UP_AFTER_SECONDS = 300.0  # of failed recoveries: then the worker exits, for its supervisor to restart it
+DECIDED_WAIT_SECONDS = 5.0  # for transactions still open when a restore starts (see _wait_for_decided)
+
+
+class Recovery:
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+        self.settings = engine.settings
+
+    # -- after a failed transaction -----------------------------------------------------------------
+    async def recover_with_retries(self, give_up_after_s: float = GIVE_UP_AFTER_SECONDS) -> None:
+        """Retry the recovery while the cluster is unreachable (a broker restart, a network cut);
+        after give_up_after_s the loop dies and the worker exits, for its supervisor to restart it."""
+        deadline = time.monotonic() + give_up_after_s
+        delay = 0.5
+        while True:
+            try:
+                await self._recover()
+                log.info("recovered: %d partitions restored", len(self.engine.states))
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recovery failed; retrying in %.1f s", delay, exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _recover(self) -> None:
+        """Forget in-memory state, rebuild it from the journal, and rewind the consumer to the
+        committed offsets (the aborted transaction's work is redone)."""
+        engine = self.engine
+        async with engine.txn_lock, engine.state_lock:
+            engine.checkpoint.discard()
+            try:
+                await asyncio.wait_for(engine.producer.stop(), 10)
+            except Exception:  # it may hang on an unreachable broker; its transaction is void anyway
+                log.warning("stopping the failed producer", exc_info=True)
+            engine.producer = transactional_producer(self.settings, engine.kafka_config, engine.transactional_id)
+            await engine.producer.start()
+            states = await self.restore(list(engine.states))
+            engine.states.clear()
+            engine.states.update(states)
+            for partition, offset in (await self.resume_offsets(states)).items():
+                tp = TopicPartition(self.settings.topic_interactions, partition)
+                if offset is None:
+                    await engine.consumer.seek_to_beginning(tp)
+                else:
+                    engine.consumer.seek(tp, offset)
+
+    # -- restore --------------------------------------------------------------------------------------
+    async def resume_offsets(self, states: dict[int, PartitionState]) -> dict[int, int | None]:
+        """Where each restored partition's input resumes: the offset its journal says the state has
+        read up to, or the group's committed offset if that is later. Both commit in one transaction,
+        but a committed offset fetched right after the commit can still be the previous one."""
+        out = {}
+        for partition, state in states.items():
+            committed = await self.engine.consumer.committed(
+                TopicPartition(self.settings.topic_interactions, partition))
+            known = [offset for offset in (committed, state.input_offset) if offset is not None]
+            out[partition] = max(known) if known else None
+        return out
+
+    async def restore(self, partitions: list[int]) -> dict[int, PartitionState]:
+        """Rebuild partitions' state: replay their journal and read their open mentions."""
+        started = time.perf_counter()
+        s, cfg = self.settings, self.engine.config
+        states = {p: PartitionState(p, cfg) for p in partitions}
+        # Entries older than every window and the dedup horizon can no longer matter.
+        horizon = now_ms() - 2 * (cfg.rolling_ms + cfg.window_ms + cfg.grace_ms + cfg.dedup_ms)
+        await self._wait_for_decided([TopicPartition(topic, p) for topic in (s.topic_state, s.topic_mentions)
+                                      for p in partitions])
+        entries = 0
+        async for message in self._read_to_end(s.topic_state, partitions, since_ms=horizon):
+            states[message.partition].apply_journal(orjson.loads(message.value))
+            entries += 1
+        async for message in self._read_to_end(s.topic_mentions, partitions):
+            states[message.partition].mentions.restore(
+                message.key.decode(), None if message.value is None else tuple(orjson.loads(message.value)))
+        for state in states.values():
+            if state.closed_through == 0:  # a fresh partition: nothing before now is open
+                state.closed_through = state.counting_since = cfg.close_mark(now_ms())
+        self.engine.metrics.restore_seconds.set(time.perf_counter() - started)
+        log.info("partitions %s restored from %d journal entries in %.2f s", sorted(partitions), entries,
+                 time.perf_counter() - started)
+        return states
+
+    async def _read_to_end(self, topic: str, partitions: list[int], since_ms: int | None = None):
+        """Every committed message of these partitions (from the first at or after since_ms) up to
+        the end they had when the read began."""
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer = reader(self.settings, self.engine.kafka_config, fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+                          max_partition_fetch_bytes=4 * MAX_MESSAGE_BYTES)
+        await consumer.start()
+        try:
+            # Offsets first, assignment after: with partitions assigned, each offset lookup waits for
+            # the fetcher's round trip (fetch_max_wait), which made an empty restore take seconds.
+            starts = await consumer.beginning_offsets(tps)
+            if since_ms is not None:
+                found = await consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
+                starts = {tp: found[tp].offset if found.get(tp) is not None else None for tp in tps}
+            ends = await consumer.end_offsets(tps)
+            pending = {tp for tp in tps if starts[tp] is not None and starts[tp] < ends[tp]}
+            if not pending:
+                return
+            consumer.assign(list(pending))
+            for tp in pending:
+                consumer.seek(tp, starts[tp])
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=1000)
+                for messages in batch.values():
+                    for message in messages:
+                        yield message
+                pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+        finally:
+            await consumer.stop()
+
+    async def _wait_for_decided(self, tps: list[TopicPartition], timeout_s: float = DECIDED_WAIT_SECONDS) -> None:
+        """Wait until the transactions that wrote to these partitions before now are decided: a
+        commit's markers reach the partitions after the commit returns, and until then a
+        read_committed reader ends before that transaction, so a restore right after a rebalance's
+        commit would miss it. A dead worker's open transaction stays undecided until the broker
+        aborts it (transaction timeout, 15 s): after timeout_s the restore goes on without it, which
+        is right for a transaction that will be aborted."""
+        written_reader, committed_reader = (reader(self.settings, self.engine.kafka_config, isolation)
+                                            for isolation in ("read_uncommitted", "read_committed"))
+        try:
+            await written_reader.start()
+            await committed_reader.start()
+            written = await written_reader.end_offsets(tps)
+            deadline = time.monotonic() + timeout_s
+            while True:
+                stable = await committed_reader.end_offsets(tps)
+                if all(stable[tp] >= written[tp] for tp in tps):
+                    return
+                if time.monotonic() > deadline:
+                    log.warning("restore: transactions on %s still open after %.0f s; reading what is committed",
+                                sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp]),
+                                timeout_s)
+                    return
+                await asyncio.sleep(0.05)
+        finally:
+            await written_reader.stop()
+            await committed_reader.stop()

@@ -1,0 +1,40 @@
+"""The Kafka clients of the service, built in one place: the engine's consumer and transactional
+producer, and the group-less readers of the restore and the account book."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from ..settings import Settings
+from .topics import MAX_MESSAGE_BYTES
+
+FETCH_MAX_WAIT_MS = 100  # the fetch long-poll: an idle partition's fetch clock is about this old at most
+
+
+def engine_consumer(settings: Settings, kafka_config: dict, group_id: str, assignor) -> AIOKafkaConsumer:
+    """The input consumer: manual commits (in the transaction), read_committed, our routing assignor."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group_id,
+        enable_auto_commit=False, isolation_level="read_committed", auto_offset_reset="earliest",
+        partition_assignment_strategy=(assignor,), max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 4096,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        session_timeout_ms=int(settings.session_timeout_seconds * 1000),
+        heartbeat_interval_ms=int(settings.heartbeat_interval_seconds * 1000),
+        fetch_max_bytes=4 * MAX_MESSAGE_BYTES, **kafka_config)
+
+
+def transactional_producer(settings: Settings, kafka_config: dict, transactional_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        transactional_id=transactional_id, enable_idempotence=True,
+        linger_ms=5, max_batch_size=1024 * 1024, max_request_size=4 * MAX_MESSAGE_BYTES,
+        # Kafka 4 answers a produce that races the previous commit's markers with a retriable
+        # NOT_ENOUGH_REPLICAS (KIP-890); each retry waits this backoff (aiokafka's default: 100 ms).
+        retry_backoff_ms=20, transaction_timeout_ms=15000, **kafka_config)
+
+
+def reader(settings: Settings, kafka_config: dict, isolation_level: str = "read_committed",
+           **overrides) -> AIOKafkaConsumer:
+    """A consumer outside any group, for assign() and seek(): restores and reference data."""
+    return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                            isolation_level=isolation_level, **overrides, **kafka_config)

@@ -1,0 +1,170 @@
+"""`engagement simulate`: the traffic model's events paced into the interactions topic in real time,
+with the account reference records re-sent every minute."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from ..kafka.security import kafka_client_config
+from ..kafka.topics import ensure_topics
+from ..settings import Settings
+from .model import EventStream, TrafficModel
+
+log = logging.getLogger(__name__)
+
+ACCOUNTS_RESEND_SECONDS = 60.0
+TICK_SECONDS = 0.05
+
+
+async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | None = None,
+                        seed: int | None = None, duration: float | None = None,
+                        max_events: int | None = None, collapse_account: str | None = None,
+                        collapse_after: float = 60.0, batch_share: float = 0.1,
+                        stop_event: asyncio.Event | None = None) -> dict:
+    """Produce the model's events at ``rate`` events/s until ``duration`` seconds, ``max_events``
+    events or ``stop_event``; returns what the broker acknowledged. Cancelling it flushes and stops
+    the producer before the cancellation propagates."""
+    seed = settings.simulate_seed if seed is None else seed
+    model = TrafficModel(seed, n_accounts or settings.simulate_accounts, rate=rate,
+                         rolling_seconds=settings.rolling_window_seconds)
+    start_ms = _wall_ms()
+    collapse_at_ms = start_ms + int(collapse_after * 1000) if collapse_account else None
+    stream = model.stream(start_ms, collapse_account=collapse_account, collapse_at_ms=collapse_at_ms)
+    stop_event = stop_event or asyncio.Event()
+    stats = {"events_produced": 0, "messages_produced": 0, "accounts": len(model.account_ids),
+             "account_records_produced": 0, "send_errors": 0, "rate": rate, "seed": seed,
+             "started_at_ms": start_ms, "collapse_account": collapse_account, "collapse_at_ms": collapse_at_ms}
+
+    kafka_config = kafka_client_config(settings)
+    await ensure_topics(settings, kafka_config)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
+                                enable_idempotence=True, linger_ms=5, client_id="engagement-simulate",
+                                **kafka_config)
+    await producer.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        await _send_accounts(producer, settings, stream, stats)
+        accounts_sent = loop.time()
+        generated = 0
+        while True:
+            due = int((loop.time() - started) * rate)
+            if max_events is not None:
+                due = min(due, max_events)
+            pending = []
+            while generated < due:  # a batch may overshoot `due`; the next tick makes up for it
+                events = stream.next_message(_wall_ms(), batch_share)
+                if max_events is not None:
+                    events = events[:max_events - generated]
+                generated += len(events)
+                value = orjson.dumps(events if len(events) > 1 else events[0])
+                key = events[0]["account_id"].encode()
+                pending.append((len(events), await producer.send(settings.topic_interactions, value, key=key)))
+            results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+            for (size, _), result in zip(pending, results):
+                _count(stats, result, events_produced=size, messages_produced=1)
+            if (max_events is not None and generated >= max_events) or stop_event.is_set() or \
+                    (duration is not None and loop.time() - started >= duration):
+                break
+            if loop.time() - accounts_sent >= ACCOUNTS_RESEND_SECONDS:
+                await _send_accounts(producer, settings, stream, stats)
+                accounts_sent = loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), TICK_SECONDS)
+    finally:
+        await producer.stop()  # flushes what is still buffered
+        stats["duration_seconds"] = round(loop.time() - started, 3)
+    return stats
+
+
+async def _send_accounts(producer: AIOKafkaProducer, settings: Settings, stream: EventStream,
+                         stats: dict) -> None:
+    futures = [await producer.send(settings.topic_accounts, orjson.dumps(record),
+                                   key=record["account_id"].encode())
+               for record in stream.accounts()]
+    for result in await asyncio.gather(*futures, return_exceptions=True):
+        _count(stats, result, account_records_produced=1)
+
+
+def _count(stats: dict, send_result, **increments: int) -> None:
+    if isinstance(send_result, BaseException):
+        stats["send_errors"] += 1
+        log.warning("send failed: %r", send_result)
+        return
+    for name, amount in increments.items():
+        stats[name] += amount
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+        return value
+    return parse
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="engagement simulate",
+                                     description="Produce synthetic interaction events into Kafka.")
+    parser.add_argument("--rate", type=_positive(float), default=settings.simulate_rate,
+                        help="events per second (default %(default)s)")
+    parser.add_argument("--duration", type=_positive(float), help="stop after this many seconds")
+    parser.add_argument("--max-events", type=_positive(int), help="stop after this many events")
+    parser.add_argument("--seed", type=int, default=settings.simulate_seed, help="default %(default)s")
+    parser.add_argument("--accounts", type=_positive(int), default=settings.simulate_accounts,
+                        help="number of accounts (default %(default)s)")
+    parser.add_argument("--collapse-account", default=settings.simulate_collapse_account or None,
+                        help="account whose engagement collapses, e.g. acct-0003 (default: none)")
+    parser.add_argument("--collapse-after", type=float, default=settings.simulate_collapse_after_seconds,
+                        help="seconds after start when the collapse begins (default %(default)s)")
+    parser.add_argument("--stats-file", type=Path, help="also write the final stats (JSON) here")
+    args = parser.parse_args(argv)
+
+    if not settings.kafka_bootstrap_servers:
+        print("engagement simulate: KAFKA_BOOTSTRAP_SERVERS is not set; set it to your broker's address "
+              "or use `make run`, which starts a broker and the simulator.", file=sys.stderr)
+        return 2
+    try:
+        stats = asyncio.run(_run_until_signalled(settings, args))
+    except ValueError as exc:  # e.g. an unknown --collapse-account, found before connecting
+        print(f"engagement simulate: {exc}", file=sys.stderr)
+        return 2
+    except KafkaError as exc:
+        print(f"engagement simulate: Kafka at {settings.kafka_bootstrap_servers}: {exc!r}", file=sys.stderr)
+        return 1
+    line = orjson.dumps(stats).decode()
+    print(line, flush=True)
+    if args.stats_file:
+        partial = args.stats_file.with_name(args.stats_file.name + ".tmp")
+        partial.write_text(line + "\n")
+        os.replace(partial, args.stats_file)  # readers never see a half-written file
+    return 0
+
+
+async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> dict:
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_event.set)
+    return await run_simulator(settings, rate=args.rate, n_accounts=args.accounts, seed=args.seed,
+                               duration=args.duration, max_events=args.max_events,
+                               collapse_account=args.collapse_account, collapse_after=args.collapse_after,
+                               stop_event=stop_event)

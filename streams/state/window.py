@@ -1,0 +1,44 @@
+"""Window lengths and the close rule: a tumbling window [start, end) is final once end + grace has
+passed; the rolling window spans the tumbling buckets of its length and steps once per window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    window_ms: int
+    grace_ms: int
+    rolling_ms: int
+    dedup_ms: int
+    engaged_types: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings) -> "WindowConfig":
+        return cls(window_ms=int(settings.window_seconds * 1000),
+                   grace_ms=int(settings.window_grace_seconds * 1000),
+                   rolling_ms=int(settings.rolling_window_seconds * 1000),
+                   dedup_ms=int(settings.dedup_horizon_seconds * 1000),
+                   engaged_types=tuple(settings.engaged_types))
+
+    def close_mark(self, now_ms: int) -> int:
+        """The latest window end whose grace has passed at ``now_ms``."""
+        edge = now_ms - self.grace_ms
+        return edge - edge % self.window_ms
+
+    @property
+    def window_label(self) -> str:
+        return _duration_label(self.window_ms)
+
+    @property
+    def rolling_label(self) -> str:
+        return _duration_label(self.rolling_ms)
+
+
+def _duration_label(ms: int) -> str:
+    seconds = ms // 1000
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,7 @@
+"""Validation of input against the contract in ``schemas/``: decoding, the schema fast path, and
+the dead-letter record of every rejection."""
+
+from .decode import decode_message, parse_ts, validate_account, validate_event
+from .dlq import Rejection, dlq_record
+
+__all__ = ["Rejection", "decode_message", "dlq_record", "parse_ts", "validate_account", "validate_event"]
