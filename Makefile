@@ -5,7 +5,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: bootstrap system-deps jars run test soak bench clean
+.PHONY: bootstrap system-deps jars run test soak bench bench-scale clean
 
 bootstrap: system-deps $(STAMP) jars
 
@@ -32,6 +32,11 @@ soak: bootstrap
 bench: bootstrap
 	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 	$(VENV)/bin/engagement bench $(BENCH_ARGS)
+
+# One worker at 5,000 events/s for 20 minutes: RSS plateau and restart times (docs/performance.md).
+bench-scale: bootstrap
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	$(PY) -m streams.devtools.bench.scale $(SCALE_ARGS)
 
 clean:
 	rm -rf .run .pytest_cache .hypothesis

@@ -81,8 +81,11 @@ class Metrics:
         self.commit_seconds = Gauge("engagement_last_commit_duration_seconds",
                                     "Duration of the last state/output/offset transaction", registry=r)
         self.restore_seconds = Gauge("engagement_last_restore_duration_seconds",
-                                     "Time the last partition restore from the state changelog took",
+                                     "Time the last partition restore (snapshot and journal) took",
                                      registry=r)
+        self.dedup_ids = Gauge("engagement_dedup_remembered_ids",
+                               "Event ids in the dedup memory of the partitions this worker owns", registry=r)
+        self.dedup_bytes = Gauge("engagement_dedup_memory_bytes", "Memory the dedup memory takes", registry=r)
         self.up = Gauge("engagement_worker_up", "1 while the worker runs", registry=r)
         self.up.set(1)
         self.consumer_lag = Gauge("engagement_consumer_lag_messages",

@@ -54,6 +54,9 @@ class Settings:
                             default="engagement.engine-state")
     topic_mentions: str = _doc("Internal compacted topic of the mentions not answered yet (listening SLA).",
                                default="engagement.engine-mentions")
+    topic_snapshots: str = _doc("Internal compacted topic of the engine's state snapshots (a restore reads the "
+                                "latest snapshot, then the journal written after it).",
+                                default="engagement.engine-snapshots")
     topic_partitions: int = _doc("Partitions of every topic the service creates.", default=8)
     topic_replication: int = _doc("Replication factor of the topics the service creates.", default=1)
     web_host: str = _doc("Interface of the worker's HTTP server (query API, /metrics).", default="127.0.0.1")
@@ -63,8 +66,11 @@ class Settings:
                                        default=3600)
     window_grace_seconds: float = _doc("Grace for out-of-order events; a window closes at end + grace, "
                                        "by the wall clock.", default=300.0)
-    dedup_horizon_seconds: float = _doc("Events with an event_id seen this recently count once.",
+    dedup_horizon_seconds: float = _doc("Events with an event_id that arrived this recently count once.",
                                         default=900.0)
+    snapshot_interval_seconds: float = _doc("How often each partition's whole state is written to the snapshot "
+                                            "topic; a restore replays only the journal written since.",
+                                            default=60.0)
     engaged_types: tuple[str, ...] = _doc("Comma-separated interaction types that count as engaged.",
                                           default=DEFAULT_ENGAGED_TYPES)
     max_message_bytes: int = _doc("Largest input message accepted; larger ones go to the DLQ (too_large).",

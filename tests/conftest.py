@@ -38,7 +38,7 @@ def isolated_settings(bootstrap: str, **overrides) -> Settings:
     """Settings whose topics and consumer groups belong to one test only."""
     tag = uuid.uuid4().hex[:8]
     names = {f"topic_{n}": f"t{tag}.{n}" for n in
-             ("interactions", "accounts", "post_metrics", "account_metrics", "dlq", "state", "mentions")}
+             ("interactions", "accounts", "post_metrics", "account_metrics", "dlq", "state", "mentions", "snapshots")}
     return Settings.from_env({}, kafka_bootstrap_servers=bootstrap, app_id=f"test-{tag}", log_level="info",
                              **{**names, **overrides})
 

@@ -149,6 +149,35 @@ def test_rebalance_after_a_worker_dies_is_exact(kafka_bootstrap, workers, topics
           "(consumer session timeout, rebalance, state restore)")
 
 
+# Short horizons, so that an outage can outlast them by far in a test: before snapshots, a restore read
+# the journal of the last 2 x (rolling + window + grace + dedup) only (62 s here) and lost the rest.
+OUTAGE_DEDUP_S, OUTAGE_S = 5, 140
+
+
+def _outage_settings(kafka_bootstrap, topics_ready):
+    return _settings(kafka_bootstrap, topics_ready, dedup_horizon_seconds=OUTAGE_DEDUP_S,
+                     snapshot_interval_seconds=2)
+
+
+@pytest.mark.integration
+def test_an_outage_longer_than_every_horizon_loses_nothing(kafka_bootstrap, workers, topics_ready, tmp_path):
+    """The worker is killed, the input keeps arriving for longer than every window and horizon, and the
+    restarted worker counts the whole backlog (it reached Kafka on time) into exact final records."""
+    settings = _outage_settings(kafka_bootstrap, topics_ready)
+    worker = workers(settings).start()
+    exactness_run(settings, [worker], tmp_path, events=40_000, rate=250,
+                  disruptions=[(8, lambda: worker.stop(sig=signal.SIGKILL)), (8 + OUTAGE_S, worker.start)])
+
+
+@pytest.mark.integration
+def test_a_first_start_counts_the_backlog_already_in_kafka(kafka_bootstrap, workers, topics_ready, tmp_path):
+    """No state at all (a new deployment, or state topics lost): the input already in Kafka is
+    counted from the committed offset (here the beginning) on, not called late."""
+    settings = _outage_settings(kafka_bootstrap, topics_ready)
+    worker = workers(settings)
+    exactness_run(settings, [worker], tmp_path, events=9_000, rate=300, disruptions=[(25, worker.start)])
+
+
 @pytest.mark.integration
 def test_broker_restart_mid_run_is_exact(workers, topics_ready, tmp_path):
     data_dir = tmp_path / "kafka"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import orjson
 import pytest
+import xxhash
 from hypothesis import Phase, given, settings, strategies as st
 from jsonschema import Draft202012Validator
 
@@ -155,7 +157,8 @@ def test_commit_before_grace_emits_nothing_then_exactly_once():
     assert entry is not None  # the delta was journaled
     assert posts == [] and tumbling(accounts) == [] and rolling(accounts) == []
     entry, posts, accounts = commit(state, end + G)
-    assert entry == {"c": end, "n": end + G}  # the close mark, and the commit time for dedup expiry
+    # the close mark, the commit's clock for dedup expiry, and the entry's sequence number
+    assert entry == {"c": end, "n": end + G, "q": 2}
     assert sorted(r["post_id"] for r in posts) == ["p1", "p2", "p3"]
     assert all(r["window_start"] == B0 and r["window_end"] == end for r in posts)
     acc = {r["account_id"]: r for r in tumbling(accounts)}
@@ -223,7 +226,8 @@ def test_commit_without_changes_returns_no_entry():
     entry, _, _ = commit(state, B0 + 2)
     entry = orjson.loads(orjson.dumps(entry))
     assert entry["c"] == state.closed_through
-    assert [s[0] for s in entry["s"]] == ["e1"]
+    # the ids first seen, as 16-byte fingerprints (xxh3-128), with the latest arrival among them
+    assert entry["s"] == [B0 + 1, base64.b64encode(xxhash.xxh3_128_digest(b"e1")).decode()]
     assert raw_commit(state, B0 + 3) == (None, [], [])
 
 
@@ -244,8 +248,9 @@ def test_duplicates_count_once_within_horizon_and_again_after():
     _, posts, _ = commit(state, t1)
     assert [r["counts"]["like"] for r in posts if r["window_start"] == B0] == [1]
     assert state.add(ev("dup", t1 - 10), t1) == DUPLICATE
-    # after a commit past the horizon the same id counts again (in an open window)
-    t2 = n0 + D + 1
+    # after a commit past the horizon and the rest of its dedup bucket (ids expire a bucket at a time,
+    # so each is remembered for at least the horizon and at most one bucket more) it counts again
+    t2 = n0 + D + CFG.dedup_bucket_ms
     commit(state, t2)
     assert state.add(ev("dup", t2 - 10), t2) == COUNTED
     assert state.add(ev("dup", t2 - 10), t2) == DUPLICATE

@@ -1,6 +1,7 @@
 """The checkpoint: every commit interval (and at each window close) ONE Kafka transaction holds
 
-1. the state journal entry of each owned partition (the changes since the last commit),
+1. the state journal entry of each owned partition (the changes since the last commit), and its
+   snapshot records: the whole state every snapshot interval, a dedup bucket once it is sealed,
 2. the final records of the windows that closed, and the open-mention changes,
 3. the DLQ records and the events forwarded to their own partition (the outbox),
 4. the consumer offsets of the input read so far.
@@ -8,6 +9,9 @@
 Either all of it is visible (read_committed) or none is: a crash redoes exactly the uncommitted work.
 The records are collected under the state lock (steps 1-2 read the state), and the transaction runs
 without it, so input keeps being folded in (into the next commit) while a close's records are sent.
+After a transaction with snapshots, the journal of those partitions is deleted up to its end: a
+restore needs only what comes after the latest snapshot, so nothing a restore needs is ever deleted
+and the journal never holds more than a snapshot interval.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from aiokafka import TopicPartition
+from aiokafka.admin import RecordsToDelete
 
 from ..state import journal
 from .clock import close_clocks, now_ms
@@ -38,6 +43,7 @@ class Checkpoint:
         self.outbox = Outbox()
         self.next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
         self.arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
+        self._next_snapshot_ms: dict[int, int] = {}
         self._mentions_gauge_at = 0
 
     def discard(self) -> None:
@@ -48,6 +54,18 @@ class Checkpoint:
     def forget(self, tp: TopicPartition) -> None:
         self.next_offsets.pop(tp, None)
         self.arrival_ms.pop(tp.partition, None)
+        self._next_snapshot_ms.pop(tp.partition, None)
+
+    def _snapshot_due(self, partition: int, now: int) -> bool:
+        """Every snapshot interval; a partition's first one spread over the interval by its number,
+        so that the partitions of a worker do not all write theirs in the same commit."""
+        interval = self.engine.config.snapshot_ms
+        due = self._next_snapshot_ms.setdefault(
+            partition, now + interval * (partition + 1) // self.engine.settings.topic_partitions)
+        if now < due:
+            return False
+        self._next_snapshot_ms[partition] = now + interval
+        return True
 
     async def commit(self) -> None:
         """Collect, then run the transaction. If it fails, the engine's recovery discards everything
@@ -55,7 +73,7 @@ class Checkpoint:
         engine = self.engine
         async with engine.txn_lock:
             started = time.perf_counter()
-            sends, offsets, finals = await self._collect()
+            sends, offsets, finals, snapshotted = await self._collect()
             if not sends and not offsets:
                 return
             collected = time.perf_counter()
@@ -65,6 +83,8 @@ class Checkpoint:
                 queued = time.perf_counter()
                 if offsets:
                     await producer.send_offsets_to_transaction(offsets, engine.group_id)
+            if snapshotted:
+                await self._truncate_journal(snapshotted)
             ended = time.perf_counter()
             engine.metrics.commit_seconds.set(ended - collected)
             if finals or ended - started > SLOW_COMMIT_SECONDS:
@@ -72,27 +92,45 @@ class Checkpoint:
                         "commit of %d records (%d final) in %.3f s: collected in %.3f s, sent in %.3f s, "
                         "offsets and commit %.3f s", len(sends), finals, ended - started, collected - started,
                         queued - collected, ended - queued)
-            engine.metrics.open_windows.set(sum(st.open_window_count() for st in engine.states.values()))
+            states = list(engine.states.values())
+            engine.metrics.open_windows.set(sum(st.open_window_count() for st in states))
+            engine.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
+            engine.metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
 
-    async def _collect(self) -> tuple[list, dict, int]:
-        """The next transaction's records and input offsets, and how many of the records are final
-        window records (of the windows this call closes)."""
+    async def _truncate_journal(self, partitions: list[int]) -> None:
+        """Delete these partitions' journal up to its end (offset -1: the high watermark), which is
+        the transaction that held their snapshot: under the transaction lock, so no later entry goes."""
+        topic = self.engine.settings.topic_state
+        try:
+            await self.engine.admin.delete_records({TopicPartition(topic, p): RecordsToDelete(-1)
+                                                    for p in partitions})
+        except Exception:  # the journal keeps entries a snapshot holds; a restore skips them
+            log.warning("deleting the journal of partitions %s before their snapshot failed", partitions,
+                        exc_info=True)
+
+    async def _collect(self) -> tuple[list, dict, int, list[int]]:
+        """The next transaction's records and input offsets, how many of the records are final
+        window records (of the windows this call closes), and the partitions it snapshots."""
         engine = self.engine
         async with engine.state_lock:
             if engine.producer is None:
-                return [], {}, 0
+                return [], {}, 0, []
             now = now_ms()
             sends = self.outbox.take()
             offsets, self.next_offsets = self.next_offsets, {}
             topic = engine.settings.topic_interactions
             rolling_records: list[dict] = []
             finals = 0
+            snapshotted = []
             marks_before = {p: st.closed_through for p, st in engine.states.items()}
             clocks = await close_clocks(engine.consumer, set(engine.states), self.arrival_ms, now,
                                         engine.metrics.consumer_lag)
             for partition, state in engine.states.items():
+                take_snapshot = self._snapshot_due(partition, now)
                 result = state.commit(now, engine.accounts.followers_of, clocks.get(partition, 0),
-                                      offsets.get(TopicPartition(topic, partition)))
+                                      offsets.get(TopicPartition(topic, partition)), take_snapshot)
+                if take_snapshot:
+                    snapshotted.append(partition)
                 finals += len(result.post_records) + len(result.account_records)
                 # Gauges (and so alerts) only from rolling windows the service counted all of.
                 rolling_records.extend(r for r in result.account_records if r["window_kind"] == "rolling"
@@ -107,7 +145,7 @@ class Checkpoint:
                 for state in engine.states.values():
                     unanswered.update(state.mentions.unanswered(now))
                 engine.metrics.unanswered.set_all(unanswered)
-            return sends, offsets, finals
+            return sends, offsets, finals, snapshotted
 
     def _add_records(self, partition: int, result, sends: list) -> None:
         """One partition's journal, mention changes and final records, and their record counters."""
@@ -115,6 +153,8 @@ class Checkpoint:
         if result.journal is not None:
             for chunk in journal.chunks(result.journal):
                 sends.append((s.topic_state, None, orjson.dumps(chunk), partition))
+        for key, value in result.snapshot_records:
+            sends.append((s.topic_snapshots, key, value, partition))
         for event_id, mention in result.mention_changes.items():
             sends.append((s.topic_mentions, event_id.encode(),
                           None if mention is None else orjson.dumps(mention), partition))

@@ -25,7 +25,7 @@ import os
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..kafka.accounts import AccountBook
-from ..kafka.clients import FETCH_MAX_WAIT_MS, engine_consumer, transactional_producer
+from ..kafka.clients import FETCH_MAX_WAIT_MS, admin, engine_consumer, transactional_producer
 from ..kafka.topics import ensure_topics
 from ..metrics import Metrics
 from ..model.bands import load_benchmarks
@@ -63,6 +63,7 @@ class Engine:
         self.txn_lock = asyncio.Lock()  # one transaction at a time; always taken before state_lock
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.admin = admin(settings, self.kafka_config)  # deletes the journal a snapshot made redundant
         self.checkpoint = Checkpoint(self)
         self.recovery = Recovery(self)
         self.rebalance = Rebalance(self)
@@ -76,6 +77,7 @@ class Engine:
         s = self.settings
         await ensure_topics(s, self.kafka_config)
         await self.accounts.start()
+        await self.admin.start()
         self.producer = transactional_producer(s, self.kafka_config, self.transactional_id)
         await self.producer.start()
         self.consumer = engine_consumer(s, self.kafka_config, self.group_id, self.assignor)
@@ -109,6 +111,7 @@ class Engine:
         if self.producer:
             await self.producer.stop()
         await self.accounts.stop()
+        await self.admin.close()
         self.metrics.up.set(0)
 
     # -- the loop ---------------------------------------------------------------------------------

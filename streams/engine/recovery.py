@@ -2,6 +2,9 @@
 
 Used when partitions are assigned (a start, a rebalance) and after a failed transaction, whose work
 is discarded and redone from the committed offsets. Reads are read_committed: only what committed.
+A restore reads the partition's latest snapshot, then the journal entries committed after it (the
+checkpoint deletes the older ones), so its cost is bounded by the snapshot interval, whatever the
+uptime, and state of any age comes back: after an outage of any length nothing is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from aiokafka import TopicPartition
 from ..kafka.clients import FETCH_MAX_WAIT_MS, reader, transactional_producer
 from ..kafka.topics import MAX_MESSAGE_BYTES
 from ..state import PartitionState
-from .clock import now_ms
+from ..state.snapshot import SnapshotReader
 
 if TYPE_CHECKING:
     from .loop import Engine
@@ -87,32 +90,35 @@ class Recovery:
         return out
 
     async def restore(self, partitions: list[int]) -> dict[int, PartitionState]:
-        """Rebuild partitions' state: replay their journal and read their open mentions."""
+        """Rebuild partitions' state: the latest snapshot, the journal after it, the open mentions.
+        A partition with neither starts empty (``PartitionState.start_at`` its first input)."""
         started = time.perf_counter()
         s, cfg = self.settings, self.engine.config
         states = {p: PartitionState(p, cfg) for p in partitions}
-        # Entries older than every window and the dedup horizon can no longer matter.
-        horizon = now_ms() - 2 * (cfg.rolling_ms + cfg.window_ms + cfg.grace_ms + cfg.dedup_ms)
-        await self._wait_for_decided([TopicPartition(topic, p) for topic in (s.topic_state, s.topic_mentions)
-                                      for p in partitions])
+        await self._wait_for_decided([TopicPartition(topic, p) for p in partitions
+                                      for topic in (s.topic_state, s.topic_mentions, s.topic_snapshots)])
+        readers = {p: SnapshotReader() for p in partitions}
+        async for message in self._read_to_end(s.topic_snapshots, partitions):
+            readers[message.partition].add(message.key, message.value)
+        for p, reader_of_p in readers.items():
+            states[p].load_snapshot(reader_of_p.snapshot())
+        snapshot_seq = {p: state.seq for p, state in states.items()}
         entries = 0
-        async for message in self._read_to_end(s.topic_state, partitions, since_ms=horizon):
-            states[message.partition].apply_journal(orjson.loads(message.value))
-            entries += 1
+        async for message in self._read_to_end(s.topic_state, partitions):
+            entry = orjson.loads(message.value)
+            if entry["q"] > snapshot_seq[message.partition]:
+                states[message.partition].apply_journal(entry)
+                entries += 1
         async for message in self._read_to_end(s.topic_mentions, partitions):
             states[message.partition].mentions.restore(
                 message.key.decode(), None if message.value is None else tuple(orjson.loads(message.value)))
-        for state in states.values():
-            if state.closed_through == 0:  # a fresh partition: nothing before now is open
-                state.closed_through = state.counting_since = cfg.close_mark(now_ms())
         self.engine.metrics.restore_seconds.set(time.perf_counter() - started)
-        log.info("partitions %s restored from %d journal entries in %.2f s", sorted(partitions), entries,
-                 time.perf_counter() - started)
+        log.info("partitions %s restored from %d snapshots and %d journal entries in %.2f s", sorted(partitions),
+                 sum(1 for p in partitions if snapshot_seq[p]), entries, time.perf_counter() - started)
         return states
 
-    async def _read_to_end(self, topic: str, partitions: list[int], since_ms: int | None = None):
-        """Every committed message of these partitions (from the first at or after since_ms) up to
-        the end they had when the read began."""
+    async def _read_to_end(self, topic: str, partitions: list[int]):
+        """Every committed message of these partitions up to the end they had when the read began."""
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer = reader(self.settings, self.engine.kafka_config, fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
                           max_partition_fetch_bytes=4 * MAX_MESSAGE_BYTES)
@@ -121,11 +127,8 @@ class Recovery:
             # Offsets first, assignment after: with partitions assigned, each offset lookup waits for
             # the fetcher's round trip (fetch_max_wait), which made an empty restore take seconds.
             starts = await consumer.beginning_offsets(tps)
-            if since_ms is not None:
-                found = await consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
-                starts = {tp: found[tp].offset if found.get(tp) is not None else None for tp in tps}
             ends = await consumer.end_offsets(tps)
-            pending = {tp for tp in tps if starts[tp] is not None and starts[tp] < ends[tp]}
+            pending = {tp for tp in tps if starts[tp] < ends[tp]}
             if not pending:
                 return
             consumer.assign(list(pending))

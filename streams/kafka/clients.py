@@ -4,6 +4,7 @@ producer, and the group-less readers of the restore and the account book."""
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ..settings import Settings
 from .topics import MAX_MESSAGE_BYTES
@@ -31,6 +32,10 @@ def transactional_producer(settings: Settings, kafka_config: dict, transactional
         # Kafka 4 answers a produce that races the previous commit's markers with a retriable
         # NOT_ENOUGH_REPLICAS (KIP-890); each retry waits this backoff (aiokafka's default: 100 ms).
         retry_backoff_ms=20, transaction_timeout_ms=15000, **kafka_config)
+
+
+def admin(settings: Settings, kafka_config: dict) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **kafka_config)
 
 
 def reader(settings: Settings, kafka_config: dict, isolation_level: str = "read_committed",

@@ -11,13 +11,16 @@ from ..settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # input and DLQ accept oversized messages so they reach the DLQ
+SNAPSHOT_SEGMENT_MS = 10 * 60 * 1000  # compaction works on closed segments: roll them every 10 minutes
 
 
 def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
     """Topic name -> topic configs. All topics have settings.topic_partitions partitions; the state
-    changelog must match the input partition for partition, which is why it is created here too."""
-    state_retention_ms = int(1000 * 3 * (settings.rolling_window_seconds + settings.window_seconds
-                                         + settings.window_grace_seconds + settings.dedup_horizon_seconds))
+    journal and snapshots must match the input partition for partition, which is why they are created
+    here too. The journal keeps everything (retention.ms -1) until the engine deletes what precedes
+    a committed snapshot (DeleteRecords), so no retention setting can remove what a restore needs;
+    the snapshot topic is compacted (latest value per key), its segments rolled often so that the
+    cleaner keeps the part a restore reads short."""
     return {
         # The broker stamps arrival: a worker catching up closes windows by it (streams/engine/).
         settings.topic_interactions: {"max.message.bytes": str(MAX_MESSAGE_BYTES),
@@ -27,7 +30,10 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.topic_account_metrics: {},
         settings.topic_dlq: {"max.message.bytes": str(MAX_MESSAGE_BYTES * 2)},
         settings.topic_mentions: {"cleanup.policy": "compact"},
-        settings.topic_state: {"retention.ms": str(state_retention_ms), "max.message.bytes": str(MAX_MESSAGE_BYTES)},
+        settings.topic_state: {"retention.ms": "-1", "max.message.bytes": str(MAX_MESSAGE_BYTES)},
+        settings.topic_snapshots: {"cleanup.policy": "compact", "max.message.bytes": str(MAX_MESSAGE_BYTES),
+                                   "segment.ms": str(SNAPSHOT_SEGMENT_MS), "min.cleanable.dirty.ratio": "0.1",
+                                   "delete.retention.ms": str(SNAPSHOT_SEGMENT_MS)},
     }
 
 

@@ -1,31 +1,33 @@
 """The state journal's format: one entry per partition per commit, written in the commit's
 transaction to the partition of the state topic that matches the input partition.
 
-An entry is a JSON object; every key is optional:
+An entry is a JSON object; every key but ``q`` is optional:
 
+    q  the partition's commit sequence number (a snapshot says up to which entry it holds)
     p  [[window_start, post_id, account_id, platform, aggregate], ...]   post window deltas
     a  [[window_start, account_id, platform, aggregate], ...]            account window deltas
-    s  [[event_id, seen_at_ms], ...]                                     event ids first seen
+    s  [arrival_ms, base64 of the fingerprints of the event ids first seen]   (dedup memory)
     c  the close mark after the commit
-    n  the commit's time: a replay expires the dedup memory as the commit did
+    n  the commit's clock: a replay expires the dedup memory as the commit did
     o  the next input offset the state has read up to
 
 ``aggregate`` is ``WindowAggregate.to_state()``. A large entry is split into several messages
-(``chunks``); the close mark, time and offset travel in the last one, so that a replay applies every
-delta before the close, exactly as the commit did. What an entry *means* (merge, close, expire) is
-``PartitionState.apply_journal``'s.
+(``chunks``); the marks travel in the last one, so that a replay applies every delta before the
+close, exactly as the commit did. What an entry *means* (merge, close, expire) is
+``PartitionState.apply_journal``'s. Entries older than the latest snapshot are deleted.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..model.aggregates import WindowAggregate
 
 CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
-DELTA_KEYS = ("p", "a", "s")
-MARK_KEYS = ("c", "n", "o")
+DELTA_KEYS = ("p", "a")
+MARK_KEYS = ("s", "c", "n", "o")
 
 # Window buckets: {window_start_ms: {key: entry}}. A post entry is [account_id, platform, aggregate],
 # an account entry [platform, aggregate]; the owner fields ride along so that records need no lookup.
@@ -36,14 +38,15 @@ Buckets = dict
 class JournalEntry:
     posts: Buckets = field(default_factory=dict)
     accounts: Buckets = field(default_factory=dict)
-    seen: list = field(default_factory=list)  # [(event_id, seen_at_ms)], in first-seen order
+    seq: int = 0
+    seen: tuple[int, bytes] | None = None  # (arrival_ms, fingerprints) remembered by the commit
     close_mark: int | None = None
     committed_at: int | None = None
     input_offset: int | None = None
 
 
-def encode(posts: Buckets, accounts: Buckets, seen: list) -> dict:
-    """The delta part of an entry (the caller adds c, n and o)."""
+def encode(posts: Buckets, accounts: Buckets) -> dict:
+    """The window part of an entry (the caller adds the dedup memory and the marks)."""
     entry = {}
     if posts:
         entry["p"] = [[start, key, *owner, agg.to_state()]
@@ -51,32 +54,37 @@ def encode(posts: Buckets, accounts: Buckets, seen: list) -> dict:
     if accounts:
         entry["a"] = [[start, key, platform, agg.to_state()]
                       for start, bucket in accounts.items() for key, (platform, agg) in bucket.items()]
-    if seen:
-        entry["s"] = seen
     return entry
 
 
+def encode_seen(arrival_ms: int, fingerprints: bytes) -> list:
+    return [arrival_ms, base64.b64encode(fingerprints).decode()]
+
+
 def chunks(entry: dict) -> Iterator[dict]:
-    """An entry as messages of at most about CHUNK_KEYS keys each; the marks in the last one."""
-    chunk: dict = {}
+    """An entry as messages of at most about CHUNK_KEYS keys each; the marks in the last one, the
+    sequence number in each (a restore skips the messages of entries a snapshot holds)."""
+    common = {"q": entry["q"]} if "q" in entry else {}
+    chunk: dict = dict(common)
     size = 0
     for name in DELTA_KEYS:
         items = entry.get(name, ())
         for start in range(0, len(items), CHUNK_KEYS):
             part = items[start:start + CHUNK_KEYS]
-            if size + len(part) > CHUNK_KEYS and chunk:
+            if size + len(part) > CHUNK_KEYS and size:
                 yield chunk
-                chunk, size = {}, 0
+                chunk, size = dict(common), 0
             chunk[name] = part
             size += len(part)
     chunk.update((name, entry[name]) for name in MARK_KEYS if name in entry)
-    if chunk:
+    if len(chunk) > len(common):
         yield chunk
 
 
 def decode(entry: dict) -> JournalEntry:
-    decoded = JournalEntry(seen=entry.get("s", []), close_mark=entry.get("c"),
-                           committed_at=entry.get("n"), input_offset=entry.get("o"))
+    seen = entry.get("s")
+    decoded = JournalEntry(seq=entry["q"], seen=None if seen is None else (seen[0], base64.b64decode(seen[1])),
+                           close_mark=entry.get("c"), committed_at=entry.get("n"), input_offset=entry.get("o"))
     for start, post_id, account_id, platform, state in entry.get("p", ()):
         decoded.posts.setdefault(start, {})[post_id] = [account_id, platform, WindowAggregate.from_state(state)]
     for start, account_id, platform, state in entry.get("a", ()):

@@ -6,9 +6,15 @@ journaled then: one changelog entry per partition per commit, not one write per 
 the commits built, closed windows included, so a restarted or rebalanced worker neither loses a
 window nor emits one twice.
 
-Windows close by the wall clock: a tumbling window [start, end) is final once end + grace has passed.
-The rolling per-account window is the merge of the tumbling account buckets of its span; one rolling
-record per step (= tumbling window length) per account with traffic in the span.
+Windows close by the partition's clock (the engine passes the wall clock when caught up, the
+broker's arrival time of the input while catching up): a tumbling window [start, end) is final once
+end + grace has passed. The rolling per-account window is the merge of the tumbling account buckets of
+its span; one rolling record per step (= tumbling window length) per account with traffic in the span.
+
+The dedup memory holds fingerprints of event ids by arrival time (``streams.state.dedup``). What a
+restore needs is bounded by ``snapshot``: every snapshot interval the whole state goes to the snapshot
+topic, each dedup bucket once when it is sealed, and the journal after the latest snapshot rebuilds
+the rest.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from typing import Callable
 from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import COMMENT, WindowAggregate
 from ..model.rates import engaged_count, rates
-from . import journal
+from . import journal, snapshot
+from .dedup import DedupMemory, fingerprint
 from .journal import Buckets
 from .mentions import OpenMentions
+from .snapshot import Snapshot, sealed_key
 from .window import WindowConfig
 
 DWELL, MENTION, REPLY = TYPE_INDEX["dwell"], TYPE_INDEX["mention"], TYPE_INDEX["reply"]
@@ -38,6 +46,7 @@ class Commit:
     post_records: list[dict]
     account_records: list[dict]
     mention_changes: dict  # event_id -> (account_id, ts) opened, or None closed
+    snapshot_records: list  # (key, value or None) for the snapshot topic
 
 
 class PartitionState:
@@ -46,7 +55,7 @@ class PartitionState:
         self.config = config
         self.posts: Buckets = {}
         self.accounts: Buckets = {}
-        self.seen: dict[str, int] = {}  # event_id -> processing time (ms), oldest first
+        self.dedup = DedupMemory(config.dedup_ms, config.dedup_bucket_ms)
         self.closed_through = closed_through
         # The first close mark this partition's state has known: rolling windows that start before it
         # hold only part of their span (the service was not counting yet).
@@ -54,23 +63,41 @@ class PartitionState:
         # The input offset this state has read up to, as journalled with it: a restore resumes there
         # even when the group's committed offset is not readable yet (it commits in the same transaction).
         self.input_offset: int | None = None
+        self.seq = 0  # journal entries written (or replayed); a snapshot says up to which one it holds
+        self.clock = 0  # the clock of the last commit: dedup buckets ending by it are sealed
         self._delta_posts: Buckets = {}
         self._delta_accounts: Buckets = {}
-        self._delta_seen: list[tuple[str, int]] = []
+        self._pending_arrival = 0  # the latest arrival among the ids remembered since the last commit
+        self._sealed_written: set[int] = set()  # dedup buckets whose snapshot record is written
+        self._snapshot_chunks = 0  # chunks of the latest snapshot, so that a smaller one deletes the rest
         self.mentions = OpenMentions()
 
+    def start_at(self, arrival_ms: int) -> None:
+        """A partition with no state starts closing windows at the arrival time of the first input it
+        reads: an event that reached Kafka in time is counted, however late it is read."""
+        self.closed_through = self.counting_since = self.config.close_mark(arrival_ms)
+
     # -- the hot path -------------------------------------------------------------------------
-    def add(self, event: dict, now_ms: int) -> str:
-        event_id = event["event_id"]
-        if event_id in self.seen:
+    def add(self, event: dict, now_ms: int, arrival_ms: int | None = None, fp: bytes | None = None,
+            known: bool | None = None) -> str:
+        """Fold one event in. The engine passes the event id's fingerprint and whether the flushed
+        dedup memory knows it (``DedupMemory.seen_before`` answers a whole slice at once)."""
+        if fp is None:
+            fp = fingerprint(event["event_id"])
+        if known is None:
+            known = self.dedup.seen_before([fp])[0]
+        if known or self.dedup.is_pending(fp):
             return DUPLICATE
         window_ms = self.config.window_ms
         ts = event["ts_ms"]
         start = ts - ts % window_ms
         if start + window_ms <= self.closed_through:
             return LATE
-        self.seen[event_id] = now_ms
-        self._delta_seen.append((event_id, now_ms))
+        self.dedup.remember(fp)
+        arrival = now_ms if arrival_ms is None else arrival_ms
+        if arrival > self._pending_arrival:
+            self._pending_arrival = arrival
+        event_id = event["event_id"]
         type_index = TYPE_INDEX[event["type"]]
         dwell = event["dwell_ms"] if type_index == DWELL else None
         sentiment = event.get("sentiment") if type_index == COMMENT or type_index == MENTION else None
@@ -99,29 +126,63 @@ class PartitionState:
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
     def commit(self, now_ms: int, followers_of: FollowersOf, close_at_ms: int | None = None,
-               input_offset: int | None = None) -> "Commit":
+               input_offset: int | None = None, take_snapshot: bool = False) -> "Commit":
         """Merge and journal the delta, and close the windows whose grace has passed at close_at_ms
-        (default now_ms; the engine passes the input's arrival time while it catches up).
-        ``input_offset``: the next input offset, when this commit moves it."""
-        entry = journal.encode(self._delta_posts, self._delta_accounts, self._delta_seen)
+        (the partition's clock; default now_ms). ``input_offset``: the next input offset, when this
+        commit moves it. ``take_snapshot``: also write the whole state to the snapshot topic."""
+        clock = now_ms if close_at_ms is None else close_at_ms
+        entry = journal.encode(self._delta_posts, self._delta_accounts)
         if input_offset is not None:
             entry["o"] = self.input_offset = input_offset
+        if self._pending_arrival:
+            arrival = max(self._pending_arrival, self.clock)  # never into a bucket already sealed
+            entry["s"] = journal.encode_seen(arrival, self.dedup.flush(arrival))
+            self._pending_arrival = 0
         _merge_buckets(self.posts, self._delta_posts)
         _merge_buckets(self.accounts, self._delta_accounts)
-        self._delta_posts, self._delta_accounts, self._delta_seen = {}, {}, []
+        self._delta_posts, self._delta_accounts = {}, {}
         post_records: list[dict] = []
         account_records: list[dict] = []
-        mark = self.config.close_mark(now_ms if close_at_ms is None else close_at_ms)
-        if mark > self.closed_through:
+        mark = self.config.close_mark(clock)
+        closes = mark > self.closed_through
+        if closes:
             self._close(mark, now_ms, followers_of, post_records, account_records)
-            entry["c"] = mark
-        elif entry:
+        records, expired = self._seal_and_expire(clock)
+        self.clock = max(self.clock, clock)
+        if entry or closes or expired:
             entry["c"] = self.closed_through  # a replay must know the mark even if this commit kept it
-        if entry:
-            entry["n"] = now_ms  # a replay expires the dedup memory as this commit does
-        self._expire_seen(now_ms)
+            entry["n"] = clock  # a replay expires the dedup memory as this commit does
+            self.seq += 1
+            entry["q"] = self.seq
+        if take_snapshot:
+            records += self._snapshot()
         self.mentions.expire(now_ms)
-        return Commit(entry or None, post_records, account_records, self.mentions.take_changes())
+        return Commit(entry or None, post_records, account_records, self.mentions.take_changes(), records)
+
+    def _seal_and_expire(self, clock: int) -> tuple[list, bool]:
+        """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
+        can take no more ids to the snapshot topic, once."""
+        records = []
+        expired = self.dedup.expire(clock)
+        for start in expired:
+            if start in self._sealed_written:
+                self._sealed_written.discard(start)
+                records.append((sealed_key(start), None))
+        for start in self.dedup.sealed(clock):
+            if start not in self._sealed_written:
+                self._sealed_written.add(start)
+                records.append((sealed_key(start), self.dedup.bucket_blob(start)))
+        return records, bool(expired)
+
+    def _snapshot(self) -> list:
+        marks = {"q": self.seq, "c": self.closed_through, "k": self.counting_since, "o": self.input_offset,
+                 "n": self.clock}
+        filling = {start: self.dedup.bucket_blob(start) for start in self.dedup.bucket_starts()
+                   if start not in self._sealed_written}
+        records = snapshot.encode_windows(marks, self.posts, self.accounts, filling, self._snapshot_chunks)
+        self._snapshot_chunks = sum(1 for key, value in records
+                                    if key.startswith(snapshot.CHUNK_PREFIX) and value is not None)
+        return records
 
     def _close(self, mark: int, now_ms: int, followers_of: FollowersOf,
                post_records: list[dict], account_records: list[dict]) -> None:
@@ -176,16 +237,8 @@ class PartitionState:
         for start in [s for s in self.accounts if s + cfg.rolling_ms <= mark]:
             del self.accounts[start]
         self.closed_through = mark
-
-    def _expire_seen(self, now_ms: int) -> None:
-        cutoff = now_ms - self.config.dedup_ms
-        expired = []
-        for event_id, seen_at in self.seen.items():
-            if seen_at > cutoff:
-                break
-            expired.append(event_id)
-        for event_id in expired:
-            del self.seen[event_id]
+        if self.counting_since is None:
+            self.counting_since = mark
 
     def _record(self, scope: str, kind: str, start: int, end: int, agg: WindowAggregate, account_id: str,
                 platform: str, followers: int | None, now_ms: int, post_id: str | None = None) -> dict:
@@ -206,14 +259,33 @@ class PartitionState:
         return record
 
     # -- restore ----------------------------------------------------------------------------------
+    def load_snapshot(self, snap: Snapshot) -> None:
+        """Start from a snapshot (then replay the journal entries after ``self.seq``)."""
+        for start, blob in snap.sealed.items():
+            self.dedup.load_bucket(start, blob)
+            self._sealed_written.add(start)
+        if snap.header is None:
+            return
+        header = snap.header
+        windows = journal.decode({**snap.entry, "q": header["q"]})
+        self.posts, self.accounts = windows.posts, windows.accounts
+        for start, blob in snap.filling.items():
+            if start not in self._sealed_written:  # a sealed record, written later, holds all of it
+                self.dedup.load_bucket(start, blob)
+        self.seq, self.closed_through, self.counting_since = header["q"], header["c"], header["k"]
+        self.input_offset, self.clock = header["o"], header["n"]
+        self._snapshot_chunks = header["chunks"]
+
     def apply_journal(self, raw: dict) -> None:
         """Redo one committed entry: the same merges and closes as ``commit``, without emitting."""
         entry = journal.decode(raw)
+        self.seq = max(self.seq, entry.seq)
         _merge_buckets(self.posts, entry.posts)
         _merge_buckets(self.accounts, entry.accounts)
-        for event_id, seen_at in entry.seen:
-            self.seen.pop(event_id, None)  # keep the dict in first-seen order, as add() does
-            self.seen[event_id] = seen_at
+        if entry.seen is not None:
+            arrival, fingerprints = entry.seen
+            if arrival - arrival % self.config.dedup_bucket_ms not in self._sealed_written:
+                self.dedup.add(arrival, fingerprints)
         if entry.input_offset is not None:
             self.input_offset = max(self.input_offset or 0, entry.input_offset)
         if entry.close_mark is not None:
@@ -222,7 +294,8 @@ class PartitionState:
             if entry.close_mark > self.closed_through:
                 self._apply_close(entry.close_mark)
         if entry.committed_at is not None:
-            self._expire_seen(entry.committed_at)
+            self.clock = max(self.clock, entry.committed_at)
+            self._sealed_written.difference_update(self.dedup.expire(entry.committed_at))
 
     # -- live reads (HTTP query API) ----------------------------------------------------------------
     def live_post(self, post_id: str, now_ms: int, followers_of: FollowersOf) -> list[dict]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEDUP_BUCKETS = 15  # the dedup horizon in buckets: ids expire a bucket at a time, at most 1/15 late
+
 
 @dataclass(frozen=True)
 class WindowConfig:
@@ -13,6 +15,7 @@ class WindowConfig:
     rolling_ms: int
     dedup_ms: int
     engaged_types: tuple[str, ...]
+    snapshot_ms: int = 60_000
 
     @classmethod
     def from_settings(cls, settings) -> "WindowConfig":
@@ -20,12 +23,17 @@ class WindowConfig:
                    grace_ms=int(settings.window_grace_seconds * 1000),
                    rolling_ms=int(settings.rolling_window_seconds * 1000),
                    dedup_ms=int(settings.dedup_horizon_seconds * 1000),
-                   engaged_types=tuple(settings.engaged_types))
+                   engaged_types=tuple(settings.engaged_types),
+                   snapshot_ms=int(settings.snapshot_interval_seconds * 1000))
 
     def close_mark(self, now_ms: int) -> int:
         """The latest window end whose grace has passed at ``now_ms``."""
         edge = now_ms - self.grace_ms
         return edge - edge % self.window_ms
+
+    @property
+    def dedup_bucket_ms(self) -> int:
+        return max(1000, self.dedup_ms // DEDUP_BUCKETS)
 
     @property
     def window_label(self) -> str:

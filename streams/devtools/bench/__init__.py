@@ -355,7 +355,7 @@ class Bench:
 
     def settings(self, phase: str, **overrides) -> Settings:
         names = {f"topic_{n}": f"bench{self.tag}.{phase}.{n}" for n in
-                 ("interactions", "post_metrics", "account_metrics", "dlq", "state", "mentions")}
+                 ("interactions", "post_metrics", "account_metrics", "dlq", "state", "mentions", "snapshots")}
         return Settings.from_env({}, kafka_bootstrap_servers=self.bootstrap, app_id=f"bench{self.tag}-{phase}",
                                  topic_accounts=self.accounts_topic, log_level="info", **{**names, **overrides})
 

@@ -1,0 +1,256 @@
+"""`make bench-scale`: one worker at a steady rate with default settings for longer than the dedup
+horizon. Is memory bounded, and does a restart stay fast whatever the uptime?
+
+The simulator produces at --rate events/s over --accounts accounts the whole run. The worker's RSS,
+counters, consumer lag and dedup memory are sampled every few seconds. At --first-restart minutes
+the worker is SIGKILLed and a new one spawned; at twice that uptime again. For each restart:
+seconds from spawn to /health answering, to counting again (its counted_total above 0), and to
+caught up (consumer lag under one second of traffic). Writes bench/results/scale-<time>.json and
+docs/scale.png (RSS and dedup memory over time, restarts marked) and prints a summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from ...kafka.security import kafka_client_config
+from ...kafka.topics import ensure_topics
+from ...settings import Settings
+from ..broker import EmbeddedKafka, free_port
+from ..paths import REPO, RUN_DIR
+from ..processes import http_get, scrape, spawn, stop
+
+SAMPLE_SECONDS = 5.0
+RESTART_POLL_SECONDS = 0.1
+CAUGHT_UP_SECONDS_OF_TRAFFIC = 1.0  # caught up: the consumer lag is under this much traffic
+RESTART_TIMEOUT_SECONDS = 180.0
+TARGETS = {"rss_plateau_mb": 250, "counting_again_s": 5, "caught_up_s": 15, "restart_ratio": 1.2}
+INTERNAL_TOPICS = ("interactions", "accounts", "post_metrics", "account_metrics", "dlq", "state", "mentions",
+                   "snapshots")
+
+
+def log(message: str) -> None:
+    print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def lag_messages(samples: dict[str, float]) -> float | None:
+    lags = [v for k, v in samples.items() if k.startswith("engagement_consumer_lag_messages{")]
+    return sum(lags) if lags else None
+
+
+class ScaleRun:
+    def __init__(self, settings: Settings, rate: float, accounts: int, run_dir: Path):
+        self.settings, self.rate, self.accounts, self.run_dir = settings, rate, accounts, run_dir
+        self.url = f"http://127.0.0.1:{settings.web_port}"
+        self.worker = None
+        self.simulator = None
+        self.started = time.monotonic()
+        self.samples: list[dict] = []
+        self.restarts: list[dict] = []
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 2)
+
+    def spawn_worker(self) -> None:
+        self.worker = spawn([sys.executable, "-m", "streams.cli", "worker"], self.settings.as_env(),
+                            self.run_dir / f"worker-{len(self.restarts)}.log")
+
+    def start(self) -> None:
+        self.spawn_worker()
+        self.wait_until(lambda m: m is not None, "the first worker to answer")
+        self.simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", str(self.rate),
+                                "--accounts", str(self.accounts)], self.settings.as_env(),
+                               self.run_dir / "simulator.log")
+        self.started = time.monotonic()
+
+    def metrics(self) -> dict[str, float] | None:
+        try:
+            return scrape(f"{self.url}/metrics")
+        except OSError:
+            return None
+
+    def wait_until(self, ready, what: str, timeout: float = RESTART_TIMEOUT_SECONDS) -> float:
+        begun = time.monotonic()
+        while time.monotonic() - begun < timeout:
+            if self.worker.poll() is not None:
+                raise RuntimeError(f"the worker exited ({self.worker.returncode}) waiting for {what}")
+            if ready(self.metrics()):
+                return round(time.monotonic() - begun, 2)
+            time.sleep(RESTART_POLL_SECONDS)
+        raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+
+    def sample(self) -> None:
+        m = self.metrics() or {}
+        self.samples.append({"t": self.elapsed(), "rss_mb": rss_mb(self.worker.pid),
+                             "counted": m.get("engagement_events_counted_total"),
+                             "lag_messages": lag_messages(m),
+                             "dedup_ids": m.get("engagement_dedup_remembered_ids"),
+                             "dedup_mb": round(m.get("engagement_dedup_memory_bytes", 0) / 2 ** 20, 1),
+                             "open_windows": m.get("engagement_open_windows")})
+
+    def run_until(self, t: float) -> None:
+        while self.elapsed() < t:
+            if self.simulator.poll() is not None:
+                raise RuntimeError(f"the simulator exited ({self.simulator.returncode})")
+            self.sample()
+            time.sleep(max(0.0, min(SAMPLE_SECONDS, t - self.elapsed())))
+
+    def restart(self) -> dict:
+        """SIGKILL the worker, spawn another; seconds from spawn to each milestone."""
+        uptime = self.elapsed()
+        log(f"SIGKILL after {uptime / 60:.1f} min; spawning a new worker")
+        stop(self.worker, sig=9)
+        spawned = time.monotonic()
+        self.spawn_worker()
+        self._wait_for_health()
+        health = time.monotonic() - spawned
+        self.wait_until(lambda m: m and m.get("engagement_events_counted_total", 0) > 0, "counting again")
+        counting = time.monotonic() - spawned
+        threshold = self.rate * CAUGHT_UP_SECONDS_OF_TRAFFIC
+        self.wait_until(lambda m: m and m.get("engagement_events_counted_total", 0) > 0
+                        and lag_messages(m) is not None and lag_messages(m) < threshold, "caught up")
+        caught_up = time.monotonic() - spawned
+        restore = (self.metrics() or {}).get("engagement_last_restore_duration_seconds")
+        result = {"at_uptime_s": uptime, "health_s": round(health, 2), "counting_again_s": round(counting, 2),
+                  "caught_up_s": round(caught_up, 2), "restore_s": restore}
+        log(f"restart: /health {health:.2f} s, counting {counting:.2f} s, caught up {caught_up:.2f} s "
+            f"after spawn (restore {restore} s)")
+        self.restarts.append(result)
+        return result
+
+    def _wait_for_health(self) -> None:
+        begun = time.monotonic()
+        while time.monotonic() - begun < RESTART_TIMEOUT_SECONDS:
+            try:
+                status, body = http_get(f"{self.url}/health", timeout=1)
+                if status == 200 and json.loads(body)["partitions"]:
+                    return
+            except OSError:
+                pass
+            time.sleep(RESTART_POLL_SECONDS)
+        raise TimeoutError("/health")
+
+    def stop(self) -> None:
+        stop(self.simulator)
+        stop(self.worker)
+
+
+def summarize(run: ScaleRun) -> dict:
+    """Figures against the targets: the RSS plateau is the largest RSS over the last quarter of the
+    run (the dedup memory full: the run is longer than the horizon)."""
+    tail = [x["rss_mb"] for x in run.samples if x["rss_mb"] and x["t"] >= 0.75 * run.samples[-1]["t"]]
+    first, second = run.restarts
+    figures = {"rss_plateau_mb": max(tail), "rss_peak_mb": max(x["rss_mb"] or 0 for x in run.samples),
+               "counting_again_s": second["counting_again_s"], "caught_up_s": second["caught_up_s"],
+               "restart_ratio": round(second["caught_up_s"] / first["caught_up_s"], 3),
+               "dedup_bytes_per_id": _bytes_per_id(run.samples)}
+    met = {"rss_plateau_mb": figures["rss_plateau_mb"] <= TARGETS["rss_plateau_mb"],
+           "counting_again_s": figures["counting_again_s"] <= TARGETS["counting_again_s"],
+           "caught_up_s": figures["caught_up_s"] <= TARGETS["caught_up_s"],
+           "restart_ratio": figures["restart_ratio"] <= TARGETS["restart_ratio"]}
+    return {"figures": figures, "targets": TARGETS, "met": met}
+
+
+def _bytes_per_id(samples: list[dict]) -> float | None:
+    full = [x for x in samples if x["dedup_ids"]]
+    if not full:
+        return None
+    last = full[-1]
+    return round(last["dedup_mb"] * 2 ** 20 / last["dedup_ids"], 1)
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = result["samples"]
+    minutes = [x["t"] / 60 for x in samples]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(minutes, [x["rss_mb"] for x in samples], label="worker RSS (MB)")
+    ax.plot(minutes, [x["dedup_mb"] for x in samples], label="dedup memory (MB)")
+    ax.axhline(TARGETS["rss_plateau_mb"], color="grey", linestyle="--", linewidth=0.8)
+    ax.text(0, TARGETS["rss_plateau_mb"] * 1.02, "target RSS plateau", fontsize=7, color="grey")
+    for restart in result["restarts"]:
+        ax.axvline(restart["at_uptime_s"] / 60, color="red", linewidth=0.8)
+        ax.text(restart["at_uptime_s"] / 60, 5, f" SIGKILL: counting again {restart['counting_again_s']} s, "
+                f"caught up {restart['caught_up_s']} s", fontsize=7, color="red", rotation=90, va="bottom")
+    ax.axvline(result["workload"]["dedup_horizon_s"] / 60, color="black", linestyle=":", linewidth=0.8)
+    ax.set_xlabel("minutes of traffic")
+    ax.set_ylabel("MB")
+    ax.set_title(f"One worker at {result['workload']['rate']:.0f} events/s, default settings")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="engagement bench-scale", description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5000.0, help="events/s (default %(default)s)")
+    parser.add_argument("--accounts", type=int, default=500, help="default %(default)s")
+    parser.add_argument("--first-restart", type=float, default=10.0,
+                        help="minutes of traffic before the first restart; the second comes at twice that "
+                             "(default %(default)s: 10 and 20 minutes, 20 minutes being past the 15-minute "
+                             "dedup horizon)")
+    parser.add_argument("--tail", type=float, default=1.0, help="minutes of traffic after the last restart")
+    args = parser.parse_args(argv)
+    run_dir = RUN_DIR / "bench-scale" / time.strftime("%Y%m%dT%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    broker = None
+    bootstrap = Settings.from_env().kafka_bootstrap_servers
+    if not bootstrap:
+        broker = EmbeddedKafka().start()
+        bootstrap = broker.bootstrap
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings.from_env(kafka_bootstrap_servers=bootstrap, app_id=f"scale-{tag}", web_port=free_port(),
+                                 log_level="info", **{f"topic_{n}": f"scale-{tag}.{n}" for n in INTERNAL_TOPICS})
+    run = ScaleRun(settings, args.rate, args.accounts, run_dir)
+    first = args.first_restart * 60
+    try:
+        asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
+        run.start()
+        log(f"{args.rate:.0f} events/s over {args.accounts} accounts; restarts at {first / 60:.1f} and "
+            f"{2 * first / 60:.1f} min; logs in {run_dir}")
+        run.run_until(first)
+        run.restart()
+        run.run_until(2 * first)
+        run.restart()
+        run.run_until(2 * first + args.tail * 60)
+    finally:
+        run.stop()
+        if broker is not None:
+            broker.stop()
+    result = {"kind": "scale", "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "workload": {"rate": args.rate, "accounts": args.accounts, "first_restart_s": first,
+                           "dedup_horizon_s": settings.dedup_horizon_seconds,
+                           "snapshot_interval_s": settings.snapshot_interval_seconds},
+              "restarts": run.restarts, "samples": run.samples}
+    result.update(summarize(run))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = REPO / "bench" / "results" / f"scale-{stamp}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    plot(result, REPO / "docs" / "scale.png")
+    print(json.dumps({"scale": result["figures"], "met": result["met"], "restarts": run.restarts,
+                      "file": str(out.relative_to(REPO))}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Snapshots (no Kafka): a state restored from its latest snapshot plus the journal entries written
+after it is the live state: same close mark, same final records from then on, same dedup answers.
+
+The records go through a stand-in for the compacted topic that keeps every record in order (a
+reader must take the latest value of each key itself), and the journal entries a snapshot holds are
+dropped, as the checkpoint deletes them."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings, strategies as st
+
+from streams.state import PartitionState
+from streams.state.snapshot import CHUNK_PREFIX, SnapshotReader
+
+from .test_state import (B0, CFG, G, ID_POOL, POST_OWNER, POST_TYPES, R, W, _probe, _strip, ev, followers_of,
+                         ops_strategy)
+
+
+class Run:
+    """A live state, its journal and its snapshot topic, driven by test_state's operations."""
+
+    def __init__(self):
+        self.now = B0
+        self.live = PartitionState(0, CFG)
+        self.journal: list[dict] = []
+        self.topic: list[tuple[bytes, bytes | None]] = []
+        self.offset = self.committed_offset = 0  # one input message per add, as the engine commits them
+
+    def commit(self, step: int, take_snapshot: bool):
+        self.now += step
+        moved = self.offset if self.offset != self.committed_offset else None
+        self.committed_offset = self.offset
+        result = self.live.commit(self.now, followers_of, input_offset=moved, take_snapshot=take_snapshot)
+        if result.journal is not None:
+            self.journal.append(orjson.loads(orjson.dumps(result.journal)))
+        self.topic.extend(result.snapshot_records)
+        if take_snapshot:  # the checkpoint deletes the journal a snapshot holds
+            self.journal = []
+        return result
+
+    def add(self, op):
+        _, id_, type_, post, account, back, dwell, sentiment, step = op
+        self.now += step
+        self.offset += 1
+        if type_ in POST_TYPES:
+            account = POST_OWNER[post]
+        if not self.live.closed_through:  # as the engine starts a partition with no state
+            self.live.start_at(self.now)
+        extra = {"dwell_ms": dwell} if type_ == "dwell" else {}
+        if type_ in ("comment", "mention") and sentiment is not None:
+            extra["sentiment"] = sentiment
+        self.live.add(ev(id_, self.now - back, type_, account, post, **extra), self.now)
+
+    def restored(self) -> PartitionState:
+        reader = SnapshotReader()
+        for key, value in self.topic:
+            reader.add(key, value)
+        state = PartitionState(0, CFG)
+        state.load_snapshot(reader.snapshot())
+        for entry in self.journal:
+            if entry["q"] > state.seq:
+                state.apply_journal(entry)
+        return state
+
+
+def assert_same_from_now_on(a: PartitionState, b: PartitionState, now: int) -> None:
+    assert a.closed_through == b.closed_through and a.input_offset == b.input_offset
+    assert [_probe(a, i, now) for i in ID_POOL] == [_probe(b, i, now) for i in ID_POOL]
+    final = now + R + G + W
+    ra, rb = a.commit(final, followers_of), b.commit(final, followers_of)
+    assert _strip(ra.post_records) == _strip(rb.post_records)
+    assert _strip(ra.account_records) == _strip(rb.account_records)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=ops_strategy, snapshot_at=st.lists(st.booleans(), min_size=40, max_size=40),
+       final_step=st.sampled_from([0, G, G + W, R]))
+def test_latest_snapshot_and_the_journal_after_it_rebuild_the_state(ops, snapshot_at, final_step):
+    run = Run()
+    for op, take_snapshot in zip(list(ops) + [("commit", 0)], snapshot_at):
+        if op[0] == "add":
+            run.add(op)
+        else:
+            run.commit(op[1], take_snapshot)
+    run.commit(0, False)
+    assert_same_from_now_on(run.live, run.restored(), run.now + final_step)
+
+
+def test_a_restore_reads_the_snapshot_and_only_the_journal_after_it():
+    run = Run()
+    run.live.start_at(B0)
+    for i in range(5):
+        run.live.add(ev(f"a{i}", run.now + 1), run.now + 1)
+        run.commit(W // 2, take_snapshot=i == 2)
+    assert [e["q"] for e in run.journal] == [4, 5]  # the first three are deleted with the snapshot
+    restored = run.restored()
+    assert restored.seq == run.live.seq == 5
+    assert_same_from_now_on(run.live, restored, run.now)
+
+
+def test_sealed_dedup_buckets_are_written_once_and_deleted_when_they_expire():
+    run = Run()
+    run.live.start_at(B0)
+    run.live.add(ev("x", B0 + 1), B0 + 1)
+    sealed_at = B0 - B0 % CFG.dedup_bucket_ms + CFG.dedup_bucket_ms
+    writes = [r for step in (1, sealed_at - B0, W) for r in run.commit(step, False).snapshot_records]
+    assert [(key, value is None) for key, value in writes] == [(b"d/%d" % (sealed_at - CFG.dedup_bucket_ms), False)]
+    gone = run.commit(CFG.dedup_ms, False).snapshot_records
+    assert gone == [(writes[0][0], None)]
+    assert _probe(run.restored(), "x", run.now) == "counted"  # forgotten after a restore too
+
+
+def test_a_smaller_snapshot_deletes_the_chunks_of_a_larger_one():
+    run = Run()
+    run.live.start_at(B0)
+    for i in range(9000):  # more window keys than one chunk holds
+        run.live.add(ev(f"e{i}", B0 + 1, "like", "a1", f"p{i}"), B0 + 1)
+    run.commit(1, take_snapshot=True)
+    chunks = {key for key, value in run.topic if key.startswith(CHUNK_PREFIX) and value is not None}
+    assert len(chunks) >= 3
+    run.commit(W + G, take_snapshot=True)  # every post window closed: one chunk (the account buckets) left
+    last = {key: value for key, value in run.topic}
+    assert sum(1 for key in chunks if last[key] is not None) < len(chunks)
+    assert_same_from_now_on(run.live, run.restored(), run.now)
