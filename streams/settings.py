@@ -127,6 +127,13 @@ class Settings:
         return (self.topic_post_metrics, self.topic_account_metrics, self.topic_dlq)
 
 
+def topics_named(prefix: str, *, keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """Settings overrides that give every topic of the service a name under ``prefix`` (tests, the
+    benchmarks: topics of their own), except the fields in ``keep``."""
+    return {f.name: f"{prefix}.{f.name.removeprefix('topic_')}" for f in dataclasses.fields(Settings)
+            if f.name.startswith("topic_") and f.type in (str, "str") and f.name not in keep}
+
+
 def env_name(field_name: str) -> str:
     if field_name == "kafka_bootstrap_servers":
         return "KAFKA_BOOTSTRAP_SERVERS"

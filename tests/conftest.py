@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from streams.devtools.broker import EmbeddedKafka, free_port
 from streams.devtools.processes import scrape, spawn, stop, wait_http
 from streams.kafka.security import kafka_client_config
-from streams.settings import Settings
+from streams.settings import Settings, topics_named
 from streams.kafka.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,8 +37,7 @@ def kafka_bootstrap():
 def isolated_settings(bootstrap: str, **overrides) -> Settings:
     """Settings whose topics and consumer groups belong to one test only."""
     tag = uuid.uuid4().hex[:8]
-    names = {f"topic_{n}": f"t{tag}.{n}" for n in
-             ("interactions", "accounts", "post_metrics", "account_metrics", "dlq", "state", "mentions", "snapshots")}
+    names = topics_named(f"t{tag}")
     return Settings.from_env({}, kafka_bootstrap_servers=bootstrap, app_id=f"test-{tag}", log_level="info",
                              **{**names, **overrides})
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams.devtools.bench import (BATCH_EVENTS, accounting, add_accounting, batch_by_account, evaluate_targets, median_run,
-                           parse_exposition, percentile, rates_from_samples, summarize, summarize_profile)
+from streams.devtools.bench.figures import (accounting, add_accounting, evaluate_targets, median_run, parse_exposition,
+                                            percentile, rates_from_samples, summarize)
+from streams.devtools.bench.profile import summarize_profile
+from streams.devtools.bench.workload import BATCH_EVENTS, batch_by_account
 
 
 def test_percentile_interpolates_between_closest_ranks():

@@ -3,13 +3,14 @@
 Ids are remembered as fingerprints (xxh3-128 of the UTF-8 id; stable across processes, so the
 journal and snapshots carry fingerprints, not ids). Of the 16 bytes, 96 bits are kept: a 64-bit key
 and a 32-bit check. Like an LSM tree: the buckets still filling hold a few sorted runs each, and once
-a bucket is sealed it is merged into one array sorted by key, with each id's bucket start alongside
-(for expiry and snapshots). A slice of events is checked in one vectorised pass (``seen_before``):
+a bucket is sealed it is merged into one array sorted by key, with each id's bucket slot alongside
+(its bucket number modulo 256, for expiry and snapshots: far fewer buckets than that are alive). The
+merge inserts the sealed run at its positions (no sort), so it needs one new array at a time. A slice of events is checked in one vectorised pass (``seen_before``):
 a binary search of the merged array and of the few runs. Ids remembered since the last flush wait in
 a small set (``remember``) until the commit moves them into their bucket (``flush``).
 
-Memory: 20 bytes per sealed id (key 8, check 4, bucket start 8), 12 per id of a filling bucket, plus
-the pending set, which holds one commit interval's ids.
+Memory: 13 bytes per sealed id (key 8, check 4, slot 1), 12 per id of a filling bucket, plus the
+pending set, which holds one commit interval's ids.
 
 False duplicates: a real event is dropped when its 96 bits equal those of a remembered id. With n ids
 remembered by the partition, P(false duplicate per lookup) <= n / 2**96. Worst case, 20,000 events/s
@@ -31,6 +32,7 @@ import xxhash
 FINGERPRINT_BYTES = 16
 KEY_BITS, CHECK_BITS = 64, 32  # of the fingerprint, kept: 96 bits
 MAX_RUNS = 4  # sorted runs of a filling bucket before they are merged into one
+SLOTS = 256  # bucket numbers are kept modulo this (uint8): buckets alive at once are far fewer
 _FINGERPRINT = np.dtype([("key", "<u8"), ("check", "<u4"), ("rest", "<u4")])
 _PENDING_BYTES_PER_ID = 110  # a set slot, the bytes object (49 + 16) and headroom
 
@@ -93,7 +95,7 @@ class DedupMemory:
         self.bucket_ms = bucket_ms
         self._keys = np.empty(0, np.uint64)  # sealed buckets, merged and sorted by key
         self._checks = np.empty(0, np.uint32)
-        self._starts = np.empty(0, np.int64)  # each id's bucket start
+        self._slots = np.empty(0, np.uint8)  # each id's bucket number modulo SLOTS
         self._sealed: set[int] = set()
         self._filling: dict[int, _Filling] = {}
         self._pending: set[bytes] = set()
@@ -103,10 +105,13 @@ class DedupMemory:
         found = np.zeros(len(fingerprints), dtype=bool)
         if fingerprints and (len(self._keys) or self._filling):
             keys, checks = _split(b"".join(fingerprints))
+            order = np.argsort(keys)  # sorted needles: each binary search starts from the last one
+            keys, checks = keys[order], checks[order]
             _contains(self._keys, self._checks, keys, checks, found)
             for bucket in self._filling.values():
                 for run_keys, run_checks in bucket.runs:
                     _contains(run_keys, run_checks, keys, checks, found)
+            found[order] = found.copy()
         return found.tolist()
 
     def is_pending(self, fp: bytes) -> bool:
@@ -141,20 +146,26 @@ class DedupMemory:
         merge the buckets sealed by clock_ms into the sorted array."""
         cutoff = clock_ms - self.horizon_ms - self.bucket_ms  # a bucket starting at or before it goes
         gone = sorted({s for s in self._sealed | set(self._filling) if s <= cutoff})
-        if gone:
-            keep = self._starts > cutoff
-            self._keys, self._checks, self._starts = self._keys[keep], self._checks[keep], self._starts[keep]
-            self._sealed.difference_update(gone)
+        sealed_gone = [s for s in gone if s in self._sealed]
+        if sealed_gone:
+            keep = ~np.isin(self._slots, [self._slot(s) for s in sealed_gone])
+            self._keys, self._checks, self._slots = self._keys[keep], self._checks[keep], self._slots[keep]
+            self._sealed.difference_update(sealed_gone)
             for start in gone:
                 self._filling.pop(start, None)
         for start in [s for s in self._filling if s + self.bucket_ms <= clock_ms]:
             self._merge(start, *self._filling.pop(start).arrays())
         return gone
 
+    def _slot(self, start: int) -> int:
+        return (start // self.bucket_ms) % SLOTS
+
     def _merge(self, start: int, keys: np.ndarray, checks: np.ndarray) -> None:
-        self._keys, self._checks, self._starts = _sorted(
-            np.concatenate([self._keys, keys]), np.concatenate([self._checks, checks]),
-            np.concatenate([self._starts, np.full(len(keys), start, np.int64)]))
+        keys, checks = _sorted(keys, checks)
+        at = np.searchsorted(self._keys, keys)
+        self._keys = np.insert(self._keys, at, keys)
+        self._checks = np.insert(self._checks, at, checks)
+        self._slots = np.insert(self._slots, at, np.uint8(self._slot(start)))
         self._sealed.add(start)
 
     def sealed(self, clock_ms: int) -> list[int]:
@@ -169,7 +180,7 @@ class DedupMemory:
         if start in self._filling:
             keys, checks = self._filling[start].arrays()
         else:
-            mask = self._starts == start
+            mask = self._slots == self._slot(start)
             keys, checks = self._keys[mask], self._checks[mask]
         return keys.astype("<u8").tobytes() + checks.astype("<u4").tobytes()
 
@@ -184,6 +195,6 @@ class DedupMemory:
         return len(self._pending) + len(self._keys) + filling
 
     def memory_bytes(self) -> int:
-        arrays = self._keys.nbytes + self._checks.nbytes + self._starts.nbytes + sum(
+        arrays = self._keys.nbytes + self._checks.nbytes + self._slots.nbytes + sum(
             k.nbytes + c.nbytes for bucket in self._filling.values() for k, c in bucket.runs)
         return arrays + sys.getsizeof(self._pending) + len(self._pending) * _PENDING_BYTES_PER_ID

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ...kafka.security import kafka_client_config
 from ...kafka.topics import ensure_topics
-from ...settings import Settings
+from ...settings import Settings, topics_named
 from ..broker import EmbeddedKafka, free_port
 from ..paths import REPO, RUN_DIR
 from ..processes import http_get, scrape, spawn, stop
@@ -32,8 +32,6 @@ RESTART_POLL_SECONDS = 0.1
 CAUGHT_UP_SECONDS_OF_TRAFFIC = 1.0  # caught up: the consumer lag is under this much traffic
 RESTART_TIMEOUT_SECONDS = 180.0
 TARGETS = {"rss_plateau_mb": 250, "counting_again_s": 5, "caught_up_s": 15, "restart_ratio": 1.2}
-INTERNAL_TOPICS = ("interactions", "accounts", "post_metrics", "account_metrics", "dlq", "state", "mentions",
-                   "snapshots")
 
 
 def log(message: str) -> None:
@@ -220,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap = broker.bootstrap
     tag = uuid.uuid4().hex[:8]
     settings = Settings.from_env(kafka_bootstrap_servers=bootstrap, app_id=f"scale-{tag}", web_port=free_port(),
-                                 log_level="info", **{f"topic_{n}": f"scale-{tag}.{n}" for n in INTERNAL_TOPICS})
+                                 log_level="info", **topics_named(f"scale-{tag}"))
     run = ScaleRun(settings, args.rate, args.accounts, run_dir)
     first = args.first_restart * 60
     try:
