@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -61,6 +62,11 @@ class Settings:
     topic_replication: int = _doc("Replication factor of the topics the service creates.", default=1)
     web_host: str = _doc("Interface of the worker's HTTP server (query API, /metrics).", default="127.0.0.1")
     web_port: int = _doc("Port of the worker's HTTP server.", default=6066)
+    advertised_url: str = _doc("URL at which the other workers reach this worker's HTTP API. It also names "
+                               "the worker's transactional producer and its static consumer group membership, "
+                               "so it must be unique per worker and the same across its restarts. Empty: "
+                               "http://WEB_HOST:WEB_PORT, with the host name for a WEB_HOST of 0.0.0.0.",
+                               default="")
     window_seconds: int = _doc("Length of the tumbling windows (per post and per account).", default=60)
     rolling_window_seconds: int = _doc("Length of the rolling per-account window (step = window_seconds).",
                                        default=3600)
@@ -121,6 +127,13 @@ class Settings:
         """Consumer group heartbeats (the engine's group and Faust's): a member learns of a rebalance
         only at its next heartbeat, so a second worker starting waits up to this long to get work."""
         return min(0.5, self.session_timeout_seconds / 3)
+
+    @property
+    def worker_url(self) -> str:
+        if self.advertised_url:
+            return self.advertised_url
+        host = socket.gethostname() if self.web_host in ("0.0.0.0", "::", "") else self.web_host
+        return f"http://{host}:{self.web_port}"
 
     @property
     def output_topics(self) -> tuple[str, ...]:

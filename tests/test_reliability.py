@@ -93,7 +93,7 @@ def _settings(kafka_bootstrap, topics_ready, **overrides):
     return topics_ready(isolated_settings(kafka_bootstrap, window_seconds=WINDOW_S,
                                           window_grace_seconds=overrides.pop("grace_s", GRACE_S),
                                           rolling_window_seconds=ROLLING_S, commit_interval_seconds=0.3,
-                                          session_timeout_seconds=6, **overrides))
+                                          **{"session_timeout_seconds": 6, **overrides}))
 
 
 def _restart(worker, sig):
@@ -147,6 +147,30 @@ def test_rebalance_after_a_worker_dies_is_exact(kafka_bootstrap, workers, topics
     exactness_run(settings, [survivor], tmp_path, events=20_000, rate=1500, disruptions=[(5, kill_victim)])
     print(f"\ntakeover after SIGKILL of one of two workers: {takeover['seconds']:.1f} s "
           "(consumer session timeout, rebalance, state restore)")
+
+
+@pytest.mark.integration
+def test_a_restarted_worker_resumes_at_once_and_a_stopped_one_hands_over_at_once(kafka_bootstrap, workers,
+                                                                                  topics_ready):
+    """Static membership: a worker SIGKILLed and restarted under its id gets its partitions back
+    without waiting for its dead predecessor's session to time out; a worker stopped gracefully
+    leaves the group, so the other takes its partitions at once. The session timeout is long (30 s)
+    so that any wait for it shows."""
+    settings = _settings(kafka_bootstrap, topics_ready, session_timeout_seconds=30)
+    a, b = workers(settings, "a").start(), workers(settings, "b").start()
+    wait_for(lambda: _owned_partitions(a) > 0 and _owned_partitions(a) + _owned_partitions(b) == 8, 90,
+             "two workers sharing the partitions")
+    a.stop(sig=signal.SIGKILL)
+    spawned = time.monotonic()
+    a.start(timeout=60)
+    restarted = time.monotonic() - spawned
+    stopped = time.monotonic()
+    b.stop()
+    wait_for(lambda: _owned_partitions(a) == 8, 60, "the survivor to own every partition", 0.1)
+    handed_over = time.monotonic() - stopped
+    print(f"\nrestart to /health with partitions: {restarted:.1f} s; graceful handover: {handed_over:.1f} s "
+          "(session timeout 30 s)")
+    assert restarted < 15 and handed_over < 15
 
 
 # Short horizons, so that an outage can outlast them by far in a test: before snapshots, a restore read

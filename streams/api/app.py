@@ -20,6 +20,7 @@ from faust.tables import TableManager
 from mode import Service
 
 from ..engine import Engine
+from ..kafka.membership import instance_id
 from ..kafka.security import faust_broker_credentials, kafka_client_config
 from ..settings import Settings
 from ..validation import dlq_record, validate_account
@@ -28,7 +29,7 @@ from . import views
 log = logging.getLogger(__name__)
 
 settings = Settings.from_env()
-WEB_URL = f"http://{settings.web_host}:{settings.web_port}"
+WEB_URL = settings.worker_url
 # aiohttp's request parser: longer request lines / header fields, or more headers, are refused with
 # 400 before any handler runs. A read-only API needs no request body beyond a few KiB either.
 HTTP_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64}
@@ -79,6 +80,9 @@ app = faust.App(
     # As the engine's group: a restarted worker must not wait a minute for its dead predecessor.
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+    # Static membership as the engine's group (streams/kafka/membership.py): the engine starts only
+    # after this group's first join, which would otherwise wait out a dead predecessor's session.
+    consumer_group_instance_id=instance_id(f"{settings.app_id}-{WEB_URL}"),
     web_application_options={"client_max_size": CLIENT_MAX_SIZE, "handler_args": HTTP_LIMITS,
                              "middlewares": [json_errors]},
     datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..kafka.accounts import AccountBook
 from ..kafka.clients import FETCH_MAX_WAIT_MS, admin, engine_consumer, transactional_producer
+from ..kafka.membership import instance_id, leave_group
 from ..kafka.topics import ensure_topics
 from ..metrics import Metrics
 from ..model.bands import load_benchmarks
@@ -58,6 +59,7 @@ class Engine:
         self.accounts = AccountBook(settings, self.kafka_config)
         self.group_id = f"{settings.app_id}-engine"
         self.transactional_id = f"{self.group_id}-{web_url}"
+        self.instance_id = instance_id(self.transactional_id)
         self.states: dict[int, PartitionState] = {}
         self.state_lock = asyncio.Lock()  # the state: folding input, collecting a commit, restoring
         self.txn_lock = asyncio.Lock()  # one transaction at a time; always taken before state_lock
@@ -80,7 +82,7 @@ class Engine:
         await self.admin.start()
         self.producer = transactional_producer(s, self.kafka_config, self.transactional_id)
         await self.producer.start()
-        self.consumer = engine_consumer(s, self.kafka_config, self.group_id, self.assignor)
+        self.consumer = engine_consumer(s, self.kafka_config, self.group_id, self.assignor, self.instance_id)
         await self.consumer.start()
         self.consumer.subscribe([s.topic_interactions], listener=self.rebalance)
         self._task = asyncio.create_task(self._run(), name="engagement-engine")
@@ -108,6 +110,7 @@ class Engine:
             log.exception("final commit failed")
         if self.consumer:
             await self.consumer.stop()
+            await leave_group(self.admin, self.group_id, self.instance_id)
         if self.producer:
             await self.producer.stop()
         await self.accounts.stop()

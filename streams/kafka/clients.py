@@ -12,10 +12,13 @@ from .topics import MAX_MESSAGE_BYTES
 FETCH_MAX_WAIT_MS = 100  # the fetch long-poll: an idle partition's fetch clock is about this old at most
 
 
-def engine_consumer(settings: Settings, kafka_config: dict, group_id: str, assignor) -> AIOKafkaConsumer:
-    """The input consumer: manual commits (in the transaction), read_committed, our routing assignor."""
+def engine_consumer(settings: Settings, kafka_config: dict, group_id: str, assignor,
+                    instance_id: str) -> AIOKafkaConsumer:
+    """The input consumer: manual commits (in the transaction), read_committed, our routing assignor.
+    Static membership (KIP-345): a worker restarted under the same instance id takes its partitions
+    back at once, instead of waiting out its dead predecessor's session timeout."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group_id,
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group_id, group_instance_id=instance_id,
         enable_auto_commit=False, isolation_level="read_committed", auto_offset_reset="earliest",
         partition_assignment_strategy=(assignor,), max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 4096,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,

@@ -72,7 +72,7 @@ class ScaleRun:
 
     def start(self) -> None:
         self.spawn_worker()
-        self.wait_until(lambda m: m is not None, "the first worker to answer")
+        self._wait_for_health()
         self.simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", str(self.rate),
                                 "--accounts", str(self.accounts)], self.settings.as_env(),
                                self.run_dir / "simulator.log")
@@ -81,7 +81,7 @@ class ScaleRun:
     def metrics(self) -> dict[str, float] | None:
         try:
             return scrape(f"{self.url}/metrics")
-        except OSError:
+        except (OSError, ValueError):  # not answering yet, or 503 while the engine starts
             return None
 
     def wait_until(self, ready, what: str, timeout: float = RESTART_TIMEOUT_SECONDS) -> float:
