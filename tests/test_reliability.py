@@ -149,6 +149,48 @@ def test_rebalance_after_a_worker_dies_is_exact(kafka_bootstrap, workers, topics
           "(consumer session timeout, rebalance, state restore)")
 
 
+def _pause_past_the_session_then_resume_after_a_close(paused, other, settings, seen: dict):
+    """SIGSTOP `paused` for more than two session timeouts, so that `other` takes all its partitions
+    and restores them, and SIGCONT it 0.3 s after a window close: the first thing the paused worker
+    does is close that window, for partitions that are no longer its own."""
+    def action():
+        window, grace = settings.window_seconds, settings.window_grace_seconds
+        earliest = time.time() + 2 * settings.session_timeout_seconds + 2
+        closes_at = (earliest - grace) // window * window + window + grace  # a window end + grace
+        resume_at = closes_at + 0.3
+        os.kill(paused.proc.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: _owned_partitions(other) == 8, 60, "the other worker to own every partition", 0.1)
+            while time.time() < resume_at:
+                time.sleep(0.01)
+        finally:
+            os.kill(paused.proc.pid, signal.SIGCONT)
+        seen["resumed_at"] = time.time()
+        # the paused worker learns it lost its partitions, rejoins, and a rebalance restores them
+        wait_for(lambda: _owned_partitions(paused) > 0 and _owned_partitions(paused) + _owned_partitions(other) == 8,
+                 60, "the resumed worker to own partitions again")
+        seen["rejoined_s"] = time.time() - seen["resumed_at"]
+    return action
+
+
+@pytest.mark.soak
+def test_a_paused_worker_publishes_nothing_for_the_partitions_it_lost(kafka_bootstrap, workers, topics_ready,
+                                                                     tmp_path):
+    """A worker paused past its session timeout (a long GC pause, a frozen VM) is a zombie when it
+    resumes: the others own its partitions. Whatever it had collected (final records of a window that
+    closed while it slept, journal entries, offsets) must not become visible: records stay exact and
+    single, and the rebalance that gives it partitions back restores exact state."""
+    settings = _settings(kafka_bootstrap, topics_ready)
+    paused, other = workers(settings, "paused").start(), workers(settings, "other").start()
+    wait_for(lambda: _owned_partitions(paused) > 0 and _owned_partitions(paused) + _owned_partitions(other) == 8,
+             60, "two workers sharing the partitions")
+    seen: dict = {}
+    exactness_run(settings, [paused, other], tmp_path, events=30_000, rate=1000,
+                  disruptions=[(4, _pause_past_the_session_then_resume_after_a_close(paused, other, settings, seen))])
+    print(f"\npaused past the session timeout, resumed 0.3 s after a window close; rejoined with partitions "
+          f"{seen['rejoined_s']:.1f} s later")
+
+
 @pytest.mark.integration
 def test_a_restarted_worker_resumes_at_once_and_a_stopped_one_hands_over_at_once(kafka_bootstrap, workers,
                                                                                   topics_ready):

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..kafka.accounts import AccountBook
 from ..kafka.clients import FETCH_MAX_WAIT_MS, admin, engine_consumer, transactional_producer
+from ..kafka.fencing import GroupFenced, membership_of
 from ..kafka.membership import instance_id, leave_group
 from ..kafka.topics import ensure_topics
 from ..metrics import Metrics
@@ -80,13 +81,18 @@ class Engine:
         await ensure_topics(s, self.kafka_config)
         await self.accounts.start()
         await self.admin.start()
-        self.producer = transactional_producer(s, self.kafka_config, self.transactional_id)
+        self.producer = self.new_producer()
         await self.producer.start()
         self.consumer = engine_consumer(s, self.kafka_config, self.group_id, self.assignor, self.instance_id)
         await self.consumer.start()
         self.consumer.subscribe([s.topic_interactions], listener=self.rebalance)
         self._task = asyncio.create_task(self._run(), name="engagement-engine")
         self._task.add_done_callback(self._on_run_exit)
+
+    def new_producer(self) -> AIOKafkaProducer:
+        """The transactional producer, its offset commits fenced by the consumer's group membership."""
+        return transactional_producer(self.settings, self.kafka_config, self.transactional_id,
+                                      lambda: membership_of(self.consumer))
 
     def _on_run_exit(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -138,6 +144,8 @@ class Engine:
             if now_ms() >= due:
                 try:
                     await self.checkpoint.commit()
+                except GroupFenced as exc:
+                    await self.rebalance.drop_lost(exc)
                 except Exception:
                     log.exception("commit failed; restoring from the last committed transaction")
                     await self.recovery.recover_with_retries()

@@ -1,7 +1,8 @@
 """Rebalances: commit before partitions go, restore before new ones are read.
 
 A revoked partition's work is committed first (its next owner starts from that commit) and its state
-dropped. A new partition is paused until its state is rebuilt; the rebuild runs outside the rebalance
+dropped. A worker that learns from a refused commit that its partitions were taken over while it
+was paused drops them all, uncommitted, and rejoins (``drop_lost``). A new partition is paused until its state is rebuilt; the rebuild runs outside the rebalance
 callback, since a long one inside it would miss the group's deadline and cost the membership.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
+from ..kafka.fencing import GroupFenced
 from ..kafka.partitioner import partition_for
 
 if TYPE_CHECKING:
@@ -28,14 +30,35 @@ class Rebalance(ConsumerRebalanceListener):
         self._restoring: asyncio.Task | None = None
 
     async def on_partitions_revoked(self, revoked) -> None:
-        engine = self.engine
         await self.cancel_restore()
         try:
-            await engine.checkpoint.commit()
+            await self.engine.checkpoint.commit()
+        except GroupFenced as exc:  # they are someone else's already: nothing of ours commits for them
+            log.warning("commit on revoke refused (%s); the next owner redoes that work", exc)
         except Exception:
             log.exception("commit on revoke failed; the next owner redoes that work")
+        self._drop(revoked)
+
+    async def drop_lost(self, exc: GroupFenced) -> None:
+        """The group refused this worker's offsets (it was paused past its session timeout, and its
+        partitions were given to others): drop every partition with what was collected for it, stop
+        reading, and rejoin. The group assigns partitions again; they are restored from what committed."""
+        engine = self.engine
+        log.warning("this worker is no longer a member of the group (%s): dropping partitions %s and rejoining",
+                    exc, sorted(engine.states))
+        await self.cancel_restore()
+        async with engine.state_lock:
+            engine.checkpoint.discard()
+            self._drop([TopicPartition(engine.settings.topic_interactions, p) for p in list(engine.states)])
+        assignment = engine.consumer.assignment()
+        if assignment:
+            engine.consumer.pause(*assignment)
+        engine.consumer._coordinator.request_rejoin()
+
+    def _drop(self, tps) -> None:
+        engine = self.engine
         partitions = engine.settings.topic_partitions
-        for tp in revoked:
+        for tp in tps:
             state = engine.states.pop(tp.partition, None)
             engine.checkpoint.forget(tp)
             try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiokafka import TopicPartition
 
-from ..kafka.clients import FETCH_MAX_WAIT_MS, reader, transactional_producer
+from ..kafka.clients import FETCH_MAX_WAIT_MS, reader
 from ..kafka.topics import MAX_MESSAGE_BYTES
 from ..state import PartitionState
 from ..state.snapshot import SnapshotReader
@@ -64,7 +64,7 @@ class Recovery:
                 await asyncio.wait_for(engine.producer.stop(), 10)
             except Exception:  # it may hang on an unreachable broker; its transaction is void anyway
                 log.warning("stopping the failed producer", exc_info=True)
-            engine.producer = transactional_producer(self.settings, engine.kafka_config, engine.transactional_id)
+            engine.producer = engine.new_producer()
             await engine.producer.start()
             states = await self.restore(list(engine.states))
             engine.states.clear()

@@ -3,10 +3,13 @@ producer, and the group-less readers of the restore and the account book."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ..settings import Settings
+from .fencing import Membership, fence_offset_commits
 from .topics import MAX_MESSAGE_BYTES
 
 FETCH_MAX_WAIT_MS = 100  # the fetch long-poll: an idle partition's fetch clock is about this old at most
@@ -27,14 +30,17 @@ def engine_consumer(settings: Settings, kafka_config: dict, group_id: str, assig
         fetch_max_bytes=4 * MAX_MESSAGE_BYTES, **kafka_config)
 
 
-def transactional_producer(settings: Settings, kafka_config: dict, transactional_id: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
+def transactional_producer(settings: Settings, kafka_config: dict, transactional_id: str,
+                           membership: Callable[[], Membership]) -> AIOKafkaProducer:
+    """The engine's producer. Its offset commits carry ``membership()`` (the engine consumer's group
+    generation), so that a worker whose partitions were taken over cannot commit for them (fencing)."""
+    return fence_offset_commits(AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         transactional_id=transactional_id, enable_idempotence=True,
         linger_ms=5, max_batch_size=1024 * 1024, max_request_size=4 * MAX_MESSAGE_BYTES,
         # Kafka 4 answers a produce that races the previous commit's markers with a retriable
         # NOT_ENOUGH_REPLICAS (KIP-890); each retry waits this backoff (aiokafka's default: 100 ms).
-        retry_backoff_ms=20, transaction_timeout_ms=15000, **kafka_config)
+        retry_backoff_ms=20, transaction_timeout_ms=15000, **kafka_config), membership)
 
 
 def admin(settings: Settings, kafka_config: dict) -> AIOKafkaAdminClient:

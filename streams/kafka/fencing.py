@@ -1,0 +1,160 @@
+"""Zombie fencing (KIP-447): the transaction's input offsets carry the consumer's group membership.
+
+A worker paused past its session timeout (a long GC or I/O stall, a frozen VM) resumes believing it
+still owns partitions that another worker has taken over and restored. Its next transaction would
+publish final records, journal entries and offsets for them a second time. Each worker has its own
+transactional id, so the producer epoch fences nothing between workers: the group must. When the
+offset commit names the member and its generation (TxnOffsetCommit v3), the group coordinator
+refuses it from a member that is no longer current (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+FENCED_INSTANCE_ID), and the transaction that holds it is aborted: nothing of it becomes visible.
+
+aiokafka sends TxnOffsetCommit v0, which the coordinator accepts from anyone, and stops its sender
+on any unexpected error code. ``fence_offset_commits`` makes a transactional producer send v3 with
+the membership a callable gives, and turn those refusals into ``GroupFenced``, an abortable error
+(the caller aborts, drops the partitions, and waits for the group to give it new ones).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Callable, NamedTuple
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.client import CoordinationType
+from aiokafka.errors import GroupAuthorizationFailedError, KafkaError
+from aiokafka.producer.sender import Sender, TxnOffsetCommitHandler
+from aiokafka.producer.transaction_manager import TransactionState
+from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.types import CompactArray, CompactString, Int16, Int32, Int64, Schema, TaggedFields
+
+# The coordinator's answers to a member that is not current (aiokafka knows no FENCED_INSTANCE_ID).
+STALE_MEMBER_CODES = {22: "ILLEGAL_GENERATION", 25: "UNKNOWN_MEMBER_ID", 27: "REBALANCE_IN_PROGRESS",
+                      82: "FENCED_INSTANCE_ID"}
+
+
+class GroupFenced(KafkaError):
+    """The group coordinator refused this worker's offsets: its partitions belong to others now."""
+
+    retriable = False
+
+
+class Membership(NamedTuple):
+    generation_id: int
+    member_id: str
+    group_instance_id: str | None
+
+
+def membership_of(consumer: AIOKafkaConsumer) -> Membership:
+    """The consumer's current generation and member id (-1 and "" once it has lost them)."""
+    coordinator = consumer._coordinator
+    return Membership(coordinator.generation, coordinator.member_id, coordinator._group_instance_id)
+
+
+class TxnOffsetCommitResponse_v3(Response):
+    API_KEY = 28
+    API_VERSION = 3
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        ("topics", CompactArray(("name", CompactString("utf-8")),
+                                ("partitions", CompactArray(("partition_index", Int32), ("error_code", Int16),
+                                                            ("tags", TaggedFields))),
+                                ("tags", TaggedFields))),
+        ("tags", TaggedFields))
+
+
+class TxnOffsetCommitRequest_v3(RequestStruct):
+    FLEXIBLE_VERSION = True
+    API_KEY = 28
+    API_VERSION = 3
+    RESPONSE_TYPE = TxnOffsetCommitResponse_v3
+    SCHEMA = Schema(
+        ("transactional_id", CompactString("utf-8")),
+        ("group_id", CompactString("utf-8")),
+        ("producer_id", Int64),
+        ("producer_epoch", Int16),
+        ("generation_id", Int32),
+        ("member_id", CompactString("utf-8")),
+        ("group_instance_id", CompactString("utf-8")),
+        ("topics", CompactArray(("name", CompactString("utf-8")),
+                                ("partitions", CompactArray(("partition_index", Int32), ("committed_offset", Int64),
+                                                            ("committed_leader_epoch", Int32),
+                                                            ("committed_metadata", CompactString("utf-8")),
+                                                            ("tags", TaggedFields))),
+                                ("tags", TaggedFields))),
+        ("tags", TaggedFields))
+
+
+class MemberTxnOffsetCommitRequest(Request[TxnOffsetCommitRequest_v3]):
+    API_KEY = 28
+
+    def __init__(self, transactional_id: str, group_id: str, producer_id: int, producer_epoch: int,
+                 member: Membership, offsets: dict):
+        topics: dict[str, list] = {}
+        for tp, offset in sorted(offsets.items()):
+            topics.setdefault(tp.topic, []).append((tp.partition, offset.offset, -1, offset.metadata, {}))
+        self._args = (transactional_id, group_id, producer_id, producer_epoch, *member,
+                      [(topic, partitions, {}) for topic, partitions in topics.items()], {})
+
+    def build(self, request_struct_class: type[TxnOffsetCommitRequest_v3]) -> TxnOffsetCommitRequest_v3:
+        return request_struct_class(*self._args)
+
+
+class _MemberTxnOffsetCommitHandler(TxnOffsetCommitHandler):
+    def __init__(self, sender, offsets, group_id, member: Membership):
+        super().__init__(sender, offsets, group_id)
+        self._member = member
+
+    def create_request(self):
+        txn = self._sender._txn_manager
+        return MemberTxnOffsetCommitRequest(txn.transactional_id, self._group_id, txn.producer_id,
+                                            txn.producer_epoch, self._member, self._offsets)
+
+    def handle_response(self, resp):
+        for topic, partitions, _ in resp.topics:
+            for partition, error_code, _ in partitions:
+                if error_code in STALE_MEMBER_CODES:
+                    _abortable(self._sender._txn_manager,
+                               GroupFenced(f"offsets of {topic}/{partition} refused: {STALE_MEMBER_CODES[error_code]}"))
+                    return None
+        # Every other outcome as aiokafka handles it, given the v0 response's shape.
+        return super().handle_response(SimpleNamespace(errors=[
+            (topic, [(partition, code) for partition, code, _ in partitions]) for topic, partitions, _ in resp.topics]))
+
+
+def _abortable(txn, exc: Exception) -> None:
+    """As aiokafka's ``error_transaction``, but the transaction keeps its partitions, so that the
+    abort that follows is sent to the coordinator: forgetting them, the abort would end only here
+    and leave the transaction open on the broker (blocking read_committed readers of the journal and
+    the outputs) until its timeout."""
+    txn._transition_to(TransactionState.ABORTABLE_ERROR)
+    for _, _, fut in txn._pending_txn_offsets:
+        fut.set_exception(exc)
+    txn._pending_txn_offsets.clear()
+    txn._transaction_waiter.set_exception(exc)
+    txn._transaction_waiter.exception()  # seen: the abort that follows replaces this waiter unread
+
+
+class _MemberFencedSender(Sender):
+    membership: Callable[[], Membership]
+
+    async def _do_txn_offset_commit(self, offsets, group_id):
+        if not offsets:
+            return
+        member = self.membership()
+        if member.generation_id < 0:  # the coordinator would not check a commit without a generation
+            _abortable(self._txn_manager, GroupFenced(f"no generation of group {group_id}: not a member"))
+            return
+        try:
+            node_id = await self._find_coordinator(CoordinationType.GROUP, group_id)
+        except GroupAuthorizationFailedError as exc:
+            self._txn_manager.error_transaction(exc)
+            return
+        await _MemberTxnOffsetCommitHandler(self, offsets, group_id, member).do(node_id)
+
+
+def fence_offset_commits(producer: AIOKafkaProducer, membership: Callable[[], Membership]) -> AIOKafkaProducer:
+    """Make a (not yet started) transactional producer send its offsets with ``membership()``."""
+    producer._sender.__class__ = _MemberFencedSender
+    producer._sender.membership = membership
+    return producer
+
