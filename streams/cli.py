@@ -30,6 +30,9 @@ def _broker(argv: list[str]) -> int:
 
 
 def _worker(argv: list[str]) -> int:
+    from .allocator import return_large_blocks_to_the_system
+    return_large_blocks_to_the_system()  # first: before the allocations it is about
+
     from faust.cli.faust import cli
 
     from .kafka.security import kafka_client_config

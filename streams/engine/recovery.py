@@ -18,7 +18,6 @@ import orjson
 from aiokafka import TopicPartition
 
 from ..kafka.clients import FETCH_MAX_WAIT_MS, reader
-from ..kafka.topics import MAX_MESSAGE_BYTES
 from ..state import PartitionState
 from ..state.snapshot import SnapshotReader
 
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER_SECONDS = 300.0  # of failed recoveries: then the worker exits, for its supervisor to restart it
+RESTORE_FETCH_BYTES = 8 * 1024 * 1024  # per fetch response of a restore's reader
+RESTORE_FETCH_PARTITION_BYTES = 2 * 1024 * 1024
 DECIDED_WAIT_SECONDS = 5.0  # for transactions still open when a restore starts (see _wait_for_decided)
 
 
@@ -100,8 +101,8 @@ class Recovery:
         readers = {p: SnapshotReader() for p in partitions}
         async for message in self._read_to_end(s.topic_snapshots, partitions):
             readers[message.partition].add(message.key, message.value)
-        for p, reader_of_p in readers.items():
-            states[p].load_snapshot(reader_of_p.snapshot())
+        for p in partitions:  # each partition's records freed once loaded: the blobs are the dedup memory
+            states[p].load_snapshot(readers.pop(p).snapshot())
         snapshot_seq = {p: state.seq for p, state in states.items()}
         entries = 0
         async for message in self._read_to_end(s.topic_state, partitions):
@@ -120,8 +121,11 @@ class Recovery:
     async def _read_to_end(self, topic: str, partitions: list[int]):
         """Every committed message of these partitions up to the end they had when the read began."""
         tps = [TopicPartition(topic, p) for p in partitions]
+        # Small fetches: a restore reads tens of MB of snapshots, and each response is held (and
+        # copied into records) until read. A record larger than a fetch still comes whole (KIP-74).
         consumer = reader(self.settings, self.engine.kafka_config, fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-                          max_partition_fetch_bytes=4 * MAX_MESSAGE_BYTES)
+                          max_partition_fetch_bytes=RESTORE_FETCH_PARTITION_BYTES,
+                          fetch_max_bytes=RESTORE_FETCH_BYTES)
         await consumer.start()
         try:
             # Offsets first, assignment after: with partitions assigned, each offset lookup waits for
