@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the machine-level parts from Debian's packages when they are missing: Java 17 and Maven
-# (the embedded Kafka broker), Prometheus and Alertmanager (metrics and alerting). Idempotent.
+# (the embedded Kafka broker), Prometheus and Alertmanager (metrics and alerting), tmux (the terminal
+# view's test). Idempotent.
 set -euo pipefail
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v tmux >/dev/null || need+=(tmux)  # tests drive `engagement top` in a real terminal
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then

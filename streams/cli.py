@@ -1,5 +1,5 @@
-"""`engagement`: the console script. Sub-commands: worker, simulate, settings (the service and its
-traffic), and broker, run, bench (the dev tooling in ``streams.devtools``, left out of the worker image)."""
+"""`engagement`: the console script. Sub-commands: worker, simulate, top, settings (the service, its
+traffic and a live view of it), and broker, run, bench (the dev tooling in ``streams.devtools``, left out of the worker image)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"broker": _broker, "worker": _worker, "simulate": _simulate, "run": _run,
+    commands = {"broker": _broker, "worker": _worker, "simulate": _simulate, "top": _top, "run": _run,
                 "settings": _settings, "bench": _bench}
     if not argv or argv[0] not in commands:
         print(f"usage: engagement {{{','.join(commands)}}} [options]   (engagement COMMAND --help)",
@@ -53,6 +53,11 @@ def _worker(argv: list[str]) -> int:
 def _simulate(argv: list[str]) -> int:
     from .simulator import main as simulate_main
     return simulate_main(argv)
+
+
+def _top(argv: list[str]) -> int:
+    from .top import main as top_main
+    return top_main(argv)
 
 
 def _run(argv: list[str]) -> int:

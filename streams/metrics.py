@@ -83,6 +83,9 @@ class Metrics:
         self.restore_seconds = Gauge("engagement_last_restore_duration_seconds",
                                      "Time the last partition restore (snapshot and journal) took",
                                      registry=r)
+        self.closed_through = Gauge("engagement_window_closed_through_timestamp_seconds",
+                                    "End of the latest window this worker has closed and published (epoch s)",
+                                    registry=r)
         self.dedup_ids = Gauge("engagement_dedup_remembered_ids",
                                "Event ids in the dedup memory of the partitions this worker owns", registry=r)
         self.dedup_bytes = Gauge("engagement_dedup_memory_bytes", "Memory the dedup memory takes", registry=r)

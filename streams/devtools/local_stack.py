@@ -2,7 +2,8 @@
 
 Starts the embedded Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set), one worker, the traffic
 simulator, and Prometheus and Alertmanager when installed; prints what runs where; runs until Ctrl-C
-or for --duration seconds; stops everything it started and prints a summary.
+or for --duration seconds, showing `engagement top` on a terminal (plain status lines otherwise);
+stops everything it started and prints a summary.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from pathlib import Path
 from ..kafka.security import kafka_client_config
 from ..kafka.topics import ensure_topics
 from ..settings import Settings
+from ..top import Top, run_plain, run_screen
 from .broker import EmbeddedKafka, free_port, port_is_free
 from .paths import RUN_DIR
 from .processes import scrape, spawn, stop, wait_http
+
+
+STATUS_EVERY_SECONDS = 10.0  # the plain status lines (no terminal, or --duration)
 
 
 def _port(preferred: int) -> int:
@@ -75,11 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {'for %gs' % args.duration if args.duration else 'until Ctrl-C'} ...\n", flush=True)
 
         deadline = None if args.duration is None else time.monotonic() + args.duration
-        while not stop_signal and (deadline is None or time.monotonic() < deadline):
+
+        def stopped() -> bool:
             for name, proc in children:
                 if proc.poll() is not None and name != "simulator":
                     raise RuntimeError(f"{name} exited with {proc.returncode}; see {logs / (name + '.log')}")
-            time.sleep(0.5)
+            return bool(stop_signal) or (deadline is not None and time.monotonic() >= deadline)
+
+        view = Top([worker_url], monitoring.get("prometheus"), monitoring.get("alertmanager"))
+        if sys.stdout.isatty() and sys.stdin.isatty() and deadline is None:
+            run_screen(view, stop=stopped)  # q or Ctrl-C: on to the summary
+        else:
+            run_plain(view, STATUS_EVERY_SECONDS, stop=stopped)
 
         stop(simulator)
         produced = json.loads(stats_file.read_text()) if stats_file.exists() else {}

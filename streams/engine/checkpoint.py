@@ -139,6 +139,7 @@ class Checkpoint:
             if any(st.closed_through > marks_before[p] for p, st in engine.states.items()):
                 mark = max(st.closed_through for st in engine.states.values())
                 engine.metrics.accounts.update(rolling_records, mark, engine.accounts.industry_of)
+                engine.metrics.closed_through.set(mark / 1000)
             if now - self._mentions_gauge_at >= MENTIONS_GAUGE_EVERY_MS:
                 self._mentions_gauge_at = now
                 unanswered: dict = {}

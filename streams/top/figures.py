@@ -1,0 +1,174 @@
+"""The figures `engagement top` shows, computed from two consecutive readings (pure, no I/O): counts
+as the workers report them, rates as the change of a counter over the seconds between the readings."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from .sources import Metrics, MonitoringReading, WorkerReading
+
+SPARK_POINTS = 30  # refreshes of history per sparkline
+MARKETING_ALERTS = ("EngagementRateBelowBenchmark", "EngagementDropVsBaseline")
+
+
+@dataclass
+class WorkerFigures:
+    url: str
+    error: str | None = None
+    partitions: list[int] = field(default_factory=list)
+    consumed: float = 0.0
+    counted: float = 0.0
+    duplicate: float = 0.0
+    rejected: dict[str, float] = field(default_factory=dict)  # reason -> count
+    late: float = 0.0
+    rates: dict[str, float] = field(default_factory=dict)  # consumed, counted, duplicate, rejected, late: per s
+    lag: dict[int, float] = field(default_factory=dict)  # partition -> messages
+    commit_seconds: float | None = None
+    restore_seconds: float | None = None
+    finals_per_minute: float = 0.0
+    closed_through_s: float | None = None  # end of the latest closed window (epoch seconds)
+
+
+@dataclass
+class AccountRate:
+    account_id: str
+    platform: str
+    er: float
+    band: dict[str, float] | None = None
+
+
+@dataclass
+class Figures:
+    workers: list[WorkerFigures]
+    top: list[AccountRate]
+    bottom: list[AccountRate]
+    below: list[dict]  # firing marketing alerts: {"alert", "account_id", "platform", "er", "band", "receivers"}
+    unanswered: dict[str, float]  # SLA label -> mentions past it, all accounts
+    unanswered_accounts: list[tuple[str, str, float]]  # (account, SLA, count), largest first
+    alerts: list[dict]  # every firing alert: {"alert", "severity", "receivers", "labels"}
+    sparks: dict[str, list[float]]  # "platform/type" -> interactions/s history
+    prometheus_error: str | None = None
+    alertmanager_error: str | None = None
+
+    def totals(self) -> dict[str, float]:
+        keys = ("consumed", "counted", "duplicate", "rejected", "late")
+        return {k: sum(w.rates.get(k, 0.0) for w in self.workers) for k in keys}
+
+
+def _rate(now: float, before: float | None, seconds: float) -> float:
+    if before is None or seconds <= 0 or now < before:  # first reading, or the worker restarted
+        return 0.0
+    return (now - before) / seconds
+
+
+def _counters(m: Metrics) -> dict[str, float]:
+    return {"consumed": m.total("engagement_events_consumed_total"),
+            "counted": m.total("engagement_events_counted_total"),
+            "duplicate": m.total("engagement_events_duplicate_total"),
+            "rejected": m.total("engagement_events_rejected_total"),
+            "late": m.total("engagement_events_late_total"),
+            "finals": m.total("engagement_window_records_total")}
+
+
+def worker_figures(reading: WorkerReading, previous: WorkerReading | None, seconds: float) -> WorkerFigures:
+    out = WorkerFigures(reading.url, reading.error)
+    m = reading.metrics
+    if m is None:
+        return out
+    out.partitions = list((reading.health or {}).get("partitions", []))
+    now = _counters(m)
+    before = _counters(previous.metrics) if previous is not None and previous.metrics is not None else {}
+    out.consumed, out.counted, out.duplicate, out.late = now["consumed"], now["counted"], now["duplicate"], now["late"]
+    out.rejected = {labels["reason"]: v for labels, v in m.series("engagement_events_rejected_total")}
+    out.rates = {k: _rate(now[k], before.get(k), seconds) for k in ("consumed", "counted", "duplicate",
+                                                                   "rejected", "late")}
+    out.finals_per_minute = 60 * _rate(now["finals"], before.get("finals"), seconds)
+    out.lag = {int(labels["partition"]): v for labels, v in m.series("engagement_consumer_lag_messages")}
+    if m.has("engagement_last_commit_duration_seconds"):
+        out.commit_seconds = m.total("engagement_last_commit_duration_seconds")
+    if m.has("engagement_last_restore_duration_seconds"):
+        out.restore_seconds = m.total("engagement_last_restore_duration_seconds")
+    closed = m.total("engagement_window_closed_through_timestamp_seconds")
+    out.closed_through_s = closed or None
+    return out
+
+
+class History:
+    """Interactions/s per platform and type over the last refreshes, for the sparklines."""
+
+    def __init__(self, points: int = SPARK_POINTS):
+        self.points = points
+        self.series: dict[str, deque] = {}
+
+    def add(self, readings: list[WorkerReading], previous: dict[str, WorkerReading], seconds: float) -> None:
+        current: dict[str, float] = {}
+        for reading in readings:
+            before = previous.get(reading.url)
+            if reading.metrics is None:
+                continue
+            old = {} if before is None or before.metrics is None else {
+                f"{l['platform']}/{l['type']}": v for l, v in before.metrics.series("engagement_interactions_total")}
+            for labels, value in reading.metrics.series("engagement_interactions_total"):
+                key = f"{labels['platform']}/{labels['type']}"
+                current[key] = current.get(key, 0.0) + _rate(value, old.get(key), seconds)
+        length = max((len(v) for v in self.series.values()), default=0)
+        for key in set(self.series) | set(current):
+            if key not in self.series:  # new: zeros for the refreshes before it, so that the points align
+                self.series[key] = deque([0.0] * length, maxlen=self.points)
+            self.series[key].append(current.get(key, 0.0))
+
+    def sparks(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in sorted(self.series.items())}
+
+
+def figures(readings: list[WorkerReading], previous: dict[str, WorkerReading], seconds: float,
+            monitoring: MonitoringReading, history: History, ranked: int = 5) -> Figures:
+    workers = [worker_figures(r, previous.get(r.url), seconds) for r in readings]
+    bands = monitoring.bands or {}
+    rates = []
+    unanswered: dict[str, float] = {}
+    per_account: list[tuple[str, str, float]] = []
+    for reading in readings:
+        if reading.metrics is None:
+            continue
+        for labels, value in reading.metrics.series("engagement_rate_ratio", basis="followers"):
+            rates.append(AccountRate(labels["account_id"], labels["platform"], value, bands.get(labels["account_id"])))
+        for labels, value in reading.metrics.series("engagement_mentions_unanswered"):
+            unanswered[labels["older_than"]] = unanswered.get(labels["older_than"], 0.0) + value
+            per_account.append((labels["account_id"], labels["older_than"], value))
+    rates.sort(key=lambda r: r.er, reverse=True)
+    er_of = {r.account_id: r for r in rates}
+    alerts, below = [], []
+    for alert in monitoring.alerts or []:
+        if alert.get("status", {}).get("state") != "active":
+            continue
+        labels = alert.get("labels", {})
+        entry = {"alert": labels.get("alertname", "?"), "severity": labels.get("severity", ""),
+                 "receivers": [r.get("name", "?") for r in alert.get("receivers", [])], "labels": labels}
+        alerts.append(entry)
+        if entry["alert"] in MARKETING_ALERTS:
+            account = labels.get("account_id", "")
+            rate = er_of.get(account)
+            below.append({**entry, "account_id": account, "platform": labels.get("platform", ""),
+                          "er": None if rate is None else rate.er, "band": bands.get(account)})
+    history.add(readings, previous, seconds)
+    return Figures(workers=workers, top=rates[:ranked], bottom=rates[::-1][:ranked], below=below,
+                   unanswered=unanswered, unanswered_accounts=sorted(per_account, key=lambda x: -x[2])[:ranked],
+                   alerts=alerts, sparks=history.sparks(), prometheus_error=monitoring.prometheus_error,
+                   alertmanager_error=monitoring.alertmanager_error)
+
+
+def status_line(f: Figures, elapsed_s: float) -> str:
+    """The plain one-line form (not a terminal): what a log reader needs to see the service work."""
+    up = [w for w in f.workers if w.error is None]
+    t = f.totals()
+    consumed = sum(w.consumed for w in up)
+    lag = sum(sum(w.lag.values()) for w in up)
+    rejected = sum(sum(w.rejected.values()) for w in up)
+    down = [w.url for w in f.workers if w.error is not None]
+    line = (f"[{elapsed_s:5.0f}s] consumed {consumed:,.0f} ({t['consumed']:,.0f}/s), counted "
+            f"{sum(w.counted for w in up):,.0f}, duplicates {sum(w.duplicate for w in up):,.0f}, rejected "
+            f"{rejected:,.0f}, lag {lag:,.0f}, partitions {sum(len(w.partitions) for w in up)}, final records "
+            f"{sum(w.finals_per_minute for w in up):,.0f}/min, alerts firing {len(f.alerts)}")
+    return line + (f"; not answering: {', '.join(down)}" if down else "")

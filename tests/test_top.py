@@ -1,0 +1,176 @@
+"""`engagement top`: its figures against the worker's own /metrics (pure, and on a live worker with real
+Kafka and the simulator), and the full-screen view driven in a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import io
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from streams.devtools.processes import spawn, stop
+from streams.top import Top
+from streams.top.figures import History, figures, status_line
+from streams.top.sources import Metrics, MonitoringReading, WorkerReading
+from streams.top.view import screen, sparkline
+
+from .conftest import isolated_settings, wait_for
+
+
+def _exposition(consumed, counted, duplicate, rejected: dict, likes: float) -> str:
+    lines = [f"engagement_events_consumed_total {consumed}", f"engagement_events_counted_total {counted}",
+             f"engagement_events_duplicate_total {duplicate}", f"engagement_events_late_total {rejected.get('late', 0)}",
+             'engagement_consumer_lag_messages{topic="in",partition="3"} 7',
+             'engagement_window_records_total{scope="post",window="1m"} 120',
+             f'engagement_interactions_total{{platform="x",type="like"}} {likes}',
+             'engagement_rate_ratio{account_id="a1",platform="x",industry="retail",basis="followers",window="1h"} 0.02',
+             'engagement_rate_ratio{account_id="a2",platform="x",industry="retail",basis="followers",window="1h"} 0.001',
+             'engagement_mentions_unanswered{account_id="a2",older_than="12h"} 4']
+    lines += [f'engagement_events_rejected_total{{reason="{r}"}} {n}' for r, n in rejected.items()]
+    return "\n".join(lines) + "\n"
+
+
+def test_figures_are_the_counts_and_their_rates():
+    before = WorkerReading("http://w1", Metrics.parse(_exposition(100, 90, 4, {"late": 2, "schema": 4}, 10)),
+                           {"partitions": [0, 1]})
+    after = WorkerReading("http://w1", Metrics.parse(_exposition(300, 270, 10, {"late": 6, "schema": 14}, 50)),
+                          {"partitions": [0, 1]})
+    dead = WorkerReading("http://w2", error="not answering (connection refused)")
+    monitoring = MonitoringReading(
+        alerts=[{"status": {"state": "active"}, "receivers": [{"name": "marketing-oncall"}],
+                 "labels": {"alertname": "EngagementRateBelowBenchmark", "account_id": "a2", "platform": "x",
+                            "severity": "warning"}}],
+        bands={"a2": {"low": 0.0104, "high": 0.0148}})
+    history = History()
+    f = figures([after, dead], {"http://w1": before}, 4.0, monitoring, history)
+    w = f.workers[0]
+    assert (w.consumed, w.counted, w.duplicate, w.late) == (300, 270, 10, 6)
+    assert w.rejected == {"late": 6, "schema": 14} and w.partitions == [0, 1] and w.lag == {3: 7}
+    assert w.rates == {"consumed": 50, "counted": 45, "duplicate": 1.5, "rejected": 3.5, "late": 1}
+    assert f.workers[1].error.startswith("not answering")
+    assert [r.account_id for r in f.top] == ["a1", "a2"] and f.bottom[0].account_id == "a2"
+    assert f.below == [{**f.alerts[0], "account_id": "a2", "platform": "x", "er": 0.001,
+                        "band": {"low": 0.0104, "high": 0.0148}}]
+    assert f.alerts[0]["receivers"] == ["marketing-oncall"] and f.unanswered == {"12h": 4}
+    assert f.sparks == {"x/like": [10.0]}
+    text = _render(f)
+    assert "not answering" in text and "EngagementRateBelowBenchmark" in text and "1.04 % .. 1.48 %" in text
+    assert "consumed 300" in status_line(f, 12) and "not answering: http://w2" in status_line(f, 12)
+
+
+def test_a_restarted_worker_gives_no_negative_rate():
+    before = WorkerReading("http://w", Metrics.parse(_exposition(1000, 1000, 0, {}, 0)))
+    after = WorkerReading("http://w", Metrics.parse(_exposition(10, 10, 0, {}, 0)))
+    f = figures([after], {"http://w": before}, 1.0, MonitoringReading(), History())
+    assert f.workers[0].rates["consumed"] == 0
+
+
+def test_a_type_that_appears_later_lines_up_with_the_others():
+    history = History()
+    readings = [
+        WorkerReading("http://w", Metrics.parse('engagement_interactions_total{platform="x",type="like"} 0\n')),
+        WorkerReading("http://w", Metrics.parse('engagement_interactions_total{platform="x",type="like"} 2\n')),
+        WorkerReading("http://w", Metrics.parse('engagement_interactions_total{platform="x",type="like"} 4\n'
+                                                'engagement_interactions_total{platform="x",type="save"} 3\n'))]
+    previous: dict = {}
+    for reading in readings:
+        f = figures([reading], previous, 1.0, MonitoringReading(), history)
+        previous = {"http://w": reading}
+    assert f.sparks == {"x/like": [0.0, 2.0, 2.0], "x/save": [0.0, 0.0, 0.0]}
+    f.sparks["x/late-type"] = [5.0]  # a shorter series still renders, on the latest point
+    assert "x" in _render(f)
+
+
+def test_sparkline_scales_to_its_largest_value():
+    assert sparkline([0, 4, 8]) == " ▄█" and sparkline([0, 0]) == "  " and sparkline([]) == ""
+
+
+def _render(f, width: int = 220) -> str:
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(screen(f, "test", show_alerts=True))
+    return console.export_text()
+
+
+def _accounting(m: dict) -> dict:
+    return {"consumed": m.get("engagement_events_consumed_total", 0), "counted": m.get("engagement_events_counted_total", 0),
+            "duplicate": m.get("engagement_events_duplicate_total", 0),
+            "rejected": sum(v for k, v in m.items() if k.startswith("engagement_events_rejected_total{"))}
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _drive_in_tmux(tmp_path: Path, url: str, key: str) -> tuple[str, str]:
+    """Run `engagement top` in a real terminal, read the screen, press ``key``; (screen, exit status)."""
+    session, status_file = f"top-{key.replace('-', '')}-{time.monotonic_ns()}", tmp_path / f"status-{key}"
+    # The tmux server inherits pytest's environment, whose COLUMNS (80) would override the pane's width.
+    command = (f"env -u COLUMNS -u LINES {shlex.quote(sys.executable)} -m streams.cli top --worker {url}; "
+               f"echo $? > {shlex.quote(str(status_file))}")
+    _tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", command)
+    try:
+        def screen_with_throughput() -> str | None:
+            text = _tmux("capture-pane", "-p", "-t", session)
+            return text if "consumed/s" in text and _row_rate(text, url) > 0 else None
+
+        shown = wait_for(screen_with_throughput, 30, "the view to show the worker and its throughput", 0.3)
+        _tmux("send-keys", "-t", session, key)
+        wait_for(lambda: status_file.exists() and status_file.read_text().strip(), 10, f"top to exit on {key}", 0.1)
+        return shown, status_file.read_text().strip()
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def _row_rate(text: str, url: str) -> float:
+    """The consumed/s column of the worker's row on the screen (after its name and its partitions)."""
+    found = re.search(rf"{re.escape(url.removeprefix('http://'))}\s+\d+: \S+\s+([\d,]+)\s", text)
+    return float(found.group(1).replace(",", "")) if found else 0.0
+
+
+@pytest.mark.integration
+def test_the_view_shows_what_a_live_worker_exposes(kafka_bootstrap, workers, topics_ready, tmp_path):
+    settings = topics_ready(isolated_settings(kafka_bootstrap, commit_interval_seconds=0.3))
+    worker = workers(settings).start()
+    rate, events = 400, 12_000
+    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", str(rate), "--max-events",
+                       str(events), "--accounts", "10"], settings.as_env(), tmp_path / "simulator.log")
+    try:
+        wait_for(lambda: worker.metrics().get("engagement_events_counted_total", 0) > 0, 60, "counting")
+        # In a real terminal: the worker and its throughput on screen, and q / Ctrl-C exit cleanly.
+        for key in ("q", "C-c"):
+            shown, status = _drive_in_tmux(tmp_path, worker.url, key)
+            assert status == "0", (key, status, shown)
+        # Throughput: top's rate over its two readings against the test's own, taken around them.
+        top = Top([worker.url])
+        first, t0 = _accounting(worker.metrics()), time.monotonic()
+        top.refresh()
+        time.sleep(3)
+        shown = top.refresh()
+        last, t1 = _accounting(worker.metrics()), time.monotonic()
+        expected = (last["consumed"] - first["consumed"]) / (t1 - t0)
+        assert expected > 0 and abs(shown.workers[0].rates["consumed"] - expected) <= 0.35 * expected, \
+            (shown.workers[0].rates, expected)
+        assert simulator.wait(events / rate + 120) == 0
+        # Counts: once the traffic has stopped and the counters settled, exactly the worker's.
+        def settled_counts() -> dict | None:
+            counts = _accounting(worker.metrics())
+            time.sleep(1)
+            return counts if counts["consumed"] >= events and counts == _accounting(worker.metrics()) else None
+
+        settled = wait_for(settled_counts, 60, "the counters to settle")
+        metrics = worker.metrics()
+        f = Top([worker.url]).refresh()
+        w = f.workers[0]
+        assert (w.consumed, w.counted, w.duplicate, sum(w.rejected.values())) == \
+            (settled["consumed"], settled["counted"], settled["duplicate"], settled["rejected"])
+        assert len(w.partitions) == metrics["engagement_partitions_assigned"] == 8
+        assert sum(w.lag.values()) == sum(v for k, v in metrics.items() if k.startswith("engagement_consumer_lag_messages"))
+        assert f"consumed {settled['consumed']:,.0f}" in _render(f)
+    finally:
+        stop(simulator)
