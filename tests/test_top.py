@@ -137,7 +137,7 @@ def _row_rate(text: str, url: str) -> float:
 def test_the_view_shows_what_a_live_worker_exposes(kafka_bootstrap, workers, topics_ready, tmp_path):
     settings = topics_ready(isolated_settings(kafka_bootstrap, commit_interval_seconds=0.3))
     worker = workers(settings).start()
-    rate, events = 400, 12_000
+    rate, events = 500, 8_000
     simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", str(rate), "--max-events",
                        str(events), "--accounts", "10"], settings.as_env(), tmp_path / "simulator.log")
     try:

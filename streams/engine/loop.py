@@ -11,8 +11,8 @@ exactly the uncommitted work (``recovery``). The parts:
     loop        this module: lifecycle and the consume loop; owns the clients, the state and the locks
     fold        decode, validate, route and count a slice of a batch
     checkpoint  collect the changes and run the transaction (outbox: the records it sends)
-    recovery    restore state from the journal; recover after a failed transaction
-    rebalance   commit on revoke, restore on assign
+    recovery    restore state (the latest snapshot, the journal after it); recover after a failed transaction
+    rebalance   commit on revoke, restore on assign; drop every partition when the group fences a commit
     routing     which worker owns which partition (for the HTTP API); queries: the live reads
 """
 
