@@ -13,6 +13,7 @@ from hypothesis import Phase, given, settings, strategies as st
 from jsonschema import Draft202012Validator
 
 from streams.state import COUNTED, DUPLICATE, LATE, PartitionState, WindowConfig
+from streams.state.live import live_account, live_post
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 POST_VALIDATOR = Draft202012Validator(json.loads((SCHEMAS / "post-metrics.schema.json").read_text()))
@@ -107,7 +108,7 @@ def test_events_land_in_their_tumbling_window():
     for ts in stamps:
         expected[start_of(ts)] = expected.get(start_of(ts), 0) + 1
     assert expected == {B0 - W: 1, B0: 3, B0 + W: 2, B0 + 2 * W: 1}
-    live = state.live_post("p1", B0 + 10_000, followers_of)
+    live = live_post(state, "p1", B0 + 10_000, followers_of)
     validate(live, [])
     assert {r["window_start"]: r["counts"]["like"] for r in live} == expected
     assert all(r["window_end"] == r["window_start"] + W for r in live)
@@ -239,8 +240,8 @@ def test_duplicates_count_once_within_horizon_and_again_after():
     assert state.add(ev("dup", B0 + 500), n0) == COUNTED
     assert state.add(ev("dup", B0 + 500), n0) == DUPLICATE
     assert state.add(ev("dup", B0 + 600, "share", "a1", "p2"), n0 + 1) == DUPLICATE
-    assert [r["counts"]["like"] for r in state.live_post("p1", n0, followers_of)] == [1]
-    assert state.live_post("p2", n0, followers_of) == []
+    assert [r["counts"]["like"] for r in live_post(state, "p1", n0, followers_of)] == [1]
+    assert live_post(state, "p2", n0, followers_of) == []
     commit(state, n0 + 10)
     assert state.add(ev("dup", B0 + 700), n0 + 20) == DUPLICATE
     # still within the horizon: a commit at first_seen + dedup - 1 keeps the id
@@ -377,36 +378,36 @@ def test_live_reads_include_uncommitted_events():
     state = fresh(now)
     state.add(ev("e1", B0 + 1, "like", "a1", "p1"), now)
     state.add(ev("e2", B0 + 2, "comment", "a1", "p1", sentiment=0.4), now)
-    assert [r["counts"]["like"] for r in state.live_post("p1", now, followers_of)] == [1]
+    assert [r["counts"]["like"] for r in live_post(state, "p1", now, followers_of)] == [1]
     commit(state, now)
     state.add(ev("e3", B0 + 3, "like", "a1", "p1"), now)  # in the delta only
     state.add(ev("e4", B0 + W + 3, "like", "a1", "p2"), now)
-    live = state.live_post("p1", now, followers_of)
+    live = live_post(state, "p1", now, followers_of)
     validate(live, [])
     assert len(live) == 1
     assert live[0]["counts"]["like"] == 2 and live[0]["counts"]["comment"] == 1
     assert live[0]["engaged"] == 3 and live[0]["rates"]["er_followers"] == pytest.approx(3 / 2000)
     assert live[0]["window_start"] == B0
-    assert state.live_post("nope", now, followers_of) == []
-    tum = state.live_account("a1", False, now, followers_of)
+    assert live_post(state, "nope", now, followers_of) == []
+    tum = live_account(state, "a1", False, now, followers_of)
     validate([], tum)
     assert [(r["window_start"], r["counts"]["like"], r["active_posts"]) for r in tum] == [(B0, 2, 1), (B0 + W, 1, 1)]
-    roll = state.live_account("a1", True, now, followers_of)
+    roll = live_account(state, "a1", True, now, followers_of)
     validate([], roll)
     assert len(roll) == 1
     end = now - now % W + W
     assert (roll[0]["window_start"], roll[0]["window_end"]) == (end - R, end)
     assert roll[0]["counts"]["like"] == 2 and roll[0]["active_posts"] == 1  # [B0 + W] not yet in span
-    roll = state.live_account("a1", True, B0 + W + 5, followers_of)
+    roll = live_account(state, "a1", True, B0 + W + 5, followers_of)
     assert roll[0]["counts"]["like"] == 3 and roll[0]["active_posts"] == 2
-    assert state.live_account("a9", True, now, followers_of) == []
+    assert live_account(state, "a9", True, now, followers_of) == []
     # live reads do not change what gets emitted
     _, posts, accounts = commit(state, B0 + 2 * W + G)
     assert sorted((r["post_id"], r["counts"]["like"]) for r in posts) == [("p1", 2), ("p2", 1)]
     # closed windows disappear from the tumbling live reads but stay in the rolling one
-    assert state.live_post("p1", B0 + 2 * W + G, followers_of) == []
-    assert state.live_account("a1", False, B0 + 2 * W + G, followers_of) == []
-    roll = state.live_account("a1", True, B0 + 2 * W + G, followers_of)
+    assert live_post(state, "p1", B0 + 2 * W + G, followers_of) == []
+    assert live_account(state, "a1", False, B0 + 2 * W + G, followers_of) == []
+    roll = live_account(state, "a1", True, B0 + 2 * W + G, followers_of)
     assert roll[0]["counts"]["like"] == 3
 
 

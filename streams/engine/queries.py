@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..kafka.partitioner import partition_for
+from ..state import live
 from .clock import now_ms
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ class LiveQueries:
     def live_post(self, post_id: str) -> list[dict]:
         now = now_ms()
         for state in self.engine.states.values():
-            windows = state.live_post(post_id, now, self.engine.accounts.followers_of)
+            windows = live.live_post(state, post_id, now, self.engine.accounts.followers_of)
             if windows:
                 return windows
         return []
@@ -34,4 +35,4 @@ class LiveQueries:
         state = engine.states.get(partition_for(account_id, engine.settings.topic_partitions))
         if state is None:
             return None
-        return state.live_account(account_id, rolling, now_ms(), engine.accounts.followers_of)
+        return live.live_account(state, account_id, rolling, now_ms(), engine.accounts.followers_of)

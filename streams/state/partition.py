@@ -14,7 +14,7 @@ its span; one rolling record per step (= tumbling window length) per account wit
 The dedup memory holds fingerprints of event ids by arrival time (``streams.state.dedup``). What a
 restore needs is bounded by ``snapshot``: every snapshot interval the whole state goes to the snapshot
 topic, each dedup bucket once when it is sealed, and the journal after the latest snapshot rebuilds
-the rest.
+the rest. The live reads of the HTTP API are in ``streams.state.live``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Callable
 
 from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import COMMENT, WindowAggregate
-from ..model.rates import engaged_count, rates
+from ..model.records import window_record
 from . import journal, snapshot
 from .dedup import DedupMemory, fingerprint
 from .journal import Buckets
@@ -65,8 +65,8 @@ class PartitionState:
         self.input_offset: int | None = None
         self.seq = 0  # journal entries written (or replayed); a snapshot says up to which one it holds
         self.clock = 0  # the clock of the last commit: dedup buckets ending by it are sealed
-        self._delta_posts: Buckets = {}
-        self._delta_accounts: Buckets = {}
+        self.delta_posts: Buckets = {}
+        self.delta_accounts: Buckets = {}
         self._pending_arrival = 0  # the latest arrival among the ids remembered since the last commit
         self._sealed_written: set[int] = set()  # dedup buckets whose snapshot record is written
         self._snapshot_chunks = 0  # chunks of the latest snapshot, so that a smaller one deletes the rest
@@ -104,16 +104,16 @@ class PartitionState:
         post_id = event["post_id"] if type_index in POST_LEVEL_INDEXES else None
         account_id = event["account_id"]
         if post_id is not None:
-            bucket = self._delta_posts.get(start)
+            bucket = self.delta_posts.get(start)
             if bucket is None:
-                bucket = self._delta_posts[start] = {}
+                bucket = self.delta_posts[start] = {}
             entry = bucket.get(post_id)
             if entry is None:
                 entry = bucket[post_id] = [account_id, event["platform"], WindowAggregate()]
             entry[2].add(type_index, dwell, sentiment)
-        bucket = self._delta_accounts.get(start)
+        bucket = self.delta_accounts.get(start)
         if bucket is None:
-            bucket = self._delta_accounts[start] = {}
+            bucket = self.delta_accounts[start] = {}
         entry = bucket.get(account_id)
         if entry is None:
             entry = bucket[account_id] = [event["platform"], WindowAggregate(track_posts=True)]
@@ -131,16 +131,16 @@ class PartitionState:
         (the partition's clock; default now_ms). ``input_offset``: the next input offset, when this
         commit moves it. ``take_snapshot``: also write the whole state to the snapshot topic."""
         clock = now_ms if close_at_ms is None else close_at_ms
-        entry = journal.encode(self._delta_posts, self._delta_accounts)
+        entry = journal.encode(self.delta_posts, self.delta_accounts)
         if input_offset is not None:
             entry["o"] = self.input_offset = input_offset
         if self._pending_arrival:
             arrival = max(self._pending_arrival, self.clock)  # never into a bucket already sealed
             entry["s"] = journal.encode_seen(arrival, self.dedup.flush(arrival))
             self._pending_arrival = 0
-        _merge_buckets(self.posts, self._delta_posts)
-        _merge_buckets(self.accounts, self._delta_accounts)
-        self._delta_posts, self._delta_accounts = {}, {}
+        _merge_buckets(self.posts, self.delta_posts)
+        _merge_buckets(self.accounts, self.delta_accounts)
+        self.delta_posts, self.delta_accounts = {}, {}
         post_records: list[dict] = []
         account_records: list[dict] = []
         mark = self.config.close_mark(clock)
@@ -187,21 +187,22 @@ class PartitionState:
     def _close(self, mark: int, now_ms: int, followers_of: FollowersOf,
                post_records: list[dict], account_records: list[dict]) -> None:
         cfg = self.config
+        types = cfg.engaged_types
         for start in sorted(s for s in self.posts if s + cfg.window_ms <= mark):
             for post_id, (account_id, platform, agg) in self.posts.pop(start).items():
-                post_records.append(self._record("post", "tumbling", start, start + cfg.window_ms, agg,
-                                                 account_id, platform, followers_of(account_id), now_ms,
-                                                 post_id=post_id))
+                post_records.append(window_record(types, "post", "tumbling", start, start + cfg.window_ms, agg,
+                                                  account_id, platform, followers_of(account_id), now_ms,
+                                                  post_id=post_id))
         for start in sorted(self.accounts):
             end = start + cfg.window_ms
             if self.closed_through < end <= mark:
                 for account_id, (platform, agg) in self.accounts[start].items():
-                    account_records.append(self._record("account", "tumbling", start, end, agg, account_id,
-                                                        platform, followers_of(account_id), now_ms))
+                    account_records.append(window_record(types, "account", "tumbling", start, end, agg,
+                                                         account_id, platform, followers_of(account_id), now_ms))
         for end in self._rolling_ends(mark):
-            for account_id, (platform, agg) in self._rolling(end - cfg.rolling_ms, end).items():
-                account_records.append(self._record("account", "rolling", end - cfg.rolling_ms, end, agg,
-                                                    account_id, platform, followers_of(account_id), now_ms))
+            for account_id, (platform, agg) in self.rolling(end - cfg.rolling_ms, end).items():
+                account_records.append(window_record(types, "account", "rolling", end - cfg.rolling_ms, end, agg,
+                                                     account_id, platform, followers_of(account_id), now_ms))
         self._apply_close(mark)
 
     def _rolling_ends(self, mark: int) -> list[int]:
@@ -215,9 +216,11 @@ class PartitionState:
             ends.update(range(first, last + 1, cfg.window_ms))
         return sorted(ends)
 
-    def _rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, list]:
+    def rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, list]:
+        """Per account: (platform, the merge of its buckets starting in [start, end)); with the
+        uncommitted delta too when ``include_delta`` (live reads)."""
         merged: dict[str, list] = {}
-        sources = [self.accounts, self._delta_accounts] if include_delta else [self.accounts]
+        sources = [self.accounts, self.delta_accounts] if include_delta else [self.accounts]
         for buckets in sources:
             for bucket_start, bucket in buckets.items():
                 if start <= bucket_start < end:
@@ -239,24 +242,6 @@ class PartitionState:
         self.closed_through = mark
         if self.counting_since is None:
             self.counting_since = mark
-
-    def _record(self, scope: str, kind: str, start: int, end: int, agg: WindowAggregate, account_id: str,
-                platform: str, followers: int | None, now_ms: int, post_id: str | None = None) -> dict:
-        engaged = engaged_count(agg, self.config.engaged_types)
-        record = {"scope": scope, "window_kind": kind, "window_start": start, "window_end": end,
-                  "account_id": account_id, "platform": platform, "followers": followers,
-                  "counts": agg.counts_by_type(),
-                  "engaged": engaged,
-                  "dwell_ms_sum": agg.dwell_ms_sum, "dwell_count": agg.dwell_count,
-                  "sentiment_sum": agg.sentiment_sum, "sentiment_count": agg.sentiment_count,
-                  "sentiment_negative": agg.sentiment_negative,
-                  "rates": rates(agg, followers, self.config.engaged_types, engaged),
-                  "emitted_at": now_ms}
-        if post_id is not None:
-            record = {"post_id": post_id, **record}
-        else:
-            record["active_posts"] = len(agg.posts)
-        return record
 
     # -- restore ----------------------------------------------------------------------------------
     def load_snapshot(self, snap: Snapshot) -> None:
@@ -297,41 +282,6 @@ class PartitionState:
             self.clock = max(self.clock, entry.committed_at)
             self._sealed_written.difference_update(self.dedup.expire(entry.committed_at))
 
-    # -- live reads (HTTP query API) ----------------------------------------------------------------
-    def live_post(self, post_id: str, now_ms: int, followers_of: FollowersOf) -> list[dict]:
-        windows = []
-        for start in sorted(set(self.posts) | set(self._delta_posts)):
-            combined = _combine(e.get(post_id) for e in (self.posts.get(start, {}),
-                                                          self._delta_posts.get(start, {})))
-            if combined is not None:
-                account_id, platform, agg = combined
-                windows.append(self._record("post", "tumbling", start, start + self.config.window_ms, agg,
-                                            account_id, platform, followers_of(account_id), now_ms,
-                                            post_id=post_id))
-        return windows
-
-    def live_account(self, account_id: str, rolling: bool, now_ms: int,
-                     followers_of: FollowersOf) -> list[dict]:
-        cfg = self.config
-        if rolling:
-            end = now_ms - now_ms % cfg.window_ms + cfg.window_ms
-            slot = self._rolling(end - cfg.rolling_ms, end, include_delta=True).get(account_id)
-            if slot is None:
-                return []
-            return [self._record("account", "rolling", end - cfg.rolling_ms, end, slot[1], account_id,
-                                 slot[0], followers_of(account_id), now_ms)]
-        windows = []
-        for start in sorted(set(self.accounts) | set(self._delta_accounts)):
-            if start + cfg.window_ms <= self.closed_through:
-                continue  # kept for the rolling window only; its tumbling record is out already
-            combined = _combine(e.get(account_id) for e in (self.accounts.get(start, {}),
-                                                             self._delta_accounts.get(start, {})))
-            if combined is not None:
-                platform, agg = combined
-                windows.append(self._record("account", "tumbling", start, start + cfg.window_ms, agg,
-                                            account_id, platform, followers_of(account_id), now_ms))
-        return windows
-
     def open_window_count(self) -> int:
         return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())
 
@@ -349,16 +299,3 @@ def _merge_buckets(into: Buckets, delta: Buckets) -> None:
                 target[key] = entry
             else:
                 existing[-1].merge(entry[-1])
-
-
-def _combine(entries) -> list | None:
-    """Sum of the (state, delta) entries of one key, as a fresh entry; None when neither exists."""
-    combined = None
-    for entry in entries:
-        if entry is None:
-            continue
-        if combined is None:
-            combined = [*entry[:-1], entry[-1].copy()]
-        else:
-            combined[-1].merge(entry[-1])
-    return combined

@@ -1,0 +1,28 @@
+"""The final window record (schemas/post-metrics.schema.json, account-metrics.schema.json) of one
+aggregate: counts, engaged, sums and rates. Pure."""
+
+from __future__ import annotations
+
+from .aggregates import WindowAggregate
+from .rates import engaged_count, rates
+
+
+def window_record(engaged_types, scope: str, kind: str, start: int, end: int, agg: WindowAggregate,
+                  account_id: str, platform: str, followers: int | None, now_ms: int,
+                  post_id: str | None = None) -> dict:
+    """A post record when ``post_id`` is given, else an account record (with its active posts)."""
+    engaged = engaged_count(agg, engaged_types)
+    record = {"scope": scope, "window_kind": kind, "window_start": start, "window_end": end,
+              "account_id": account_id, "platform": platform, "followers": followers,
+              "counts": agg.counts_by_type(),
+              "engaged": engaged,
+              "dwell_ms_sum": agg.dwell_ms_sum, "dwell_count": agg.dwell_count,
+              "sentiment_sum": agg.sentiment_sum, "sentiment_count": agg.sentiment_count,
+              "sentiment_negative": agg.sentiment_negative,
+              "rates": rates(agg, followers, engaged_types, engaged),
+              "emitted_at": now_ms}
+    if post_id is not None:
+        record = {"post_id": post_id, **record}
+    else:
+        record["active_posts"] = len(agg.posts)
+    return record
