@@ -1,5 +1,6 @@
 """`engagement`: the console script. Sub-commands: worker, simulate, top, settings (the service, its
-traffic and a live view of it), and broker, run, bench (the dev tooling in ``streams.devtools``, left out of the worker image)."""
+traffic and a live view of it), and broker, run, bench (the dev tooling in ``streams.devtools``, left
+out of the worker image)."""
 
 from __future__ import annotations
 

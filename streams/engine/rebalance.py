@@ -1,9 +1,10 @@
 """Rebalances: commit before partitions go, restore before new ones are read.
 
 A revoked partition's work is committed first (its next owner starts from that commit) and its state
-dropped. A worker that learns from a refused commit that its partitions were taken over while it
-was paused drops them all, uncommitted, and rejoins (``drop_lost``). A new partition is paused until its state is rebuilt; the rebuild runs outside the rebalance
-callback, since a long one inside it would miss the group's deadline and cost the membership.
+dropped. A worker that learns from a refused commit that its partitions were taken over while it was
+paused drops them all, uncommitted, and rejoins (``drop_lost``). A new partition is paused until its
+state is rebuilt; the rebuild runs outside the rebalance callback, since a long one inside it would
+miss the group's deadline and cost the membership.
 """
 
 from __future__ import annotations

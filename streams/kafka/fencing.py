@@ -35,8 +35,6 @@ STALE_MEMBER_CODES = {22: "ILLEGAL_GENERATION", 25: "UNKNOWN_MEMBER_ID", 27: "RE
 class GroupFenced(KafkaError):
     """The group coordinator refused this worker's offsets: its partitions belong to others now."""
 
-    retriable = False
-
 
 class Membership(NamedTuple):
     generation_id: int

@@ -9,14 +9,9 @@ from .partition import FollowersOf, PartitionState
 
 def live_post(state: PartitionState, post_id: str, now_ms: int, followers_of: FollowersOf) -> list[dict]:
     cfg = state.config
-    windows = []
-    for start in sorted(set(state.posts) | set(state.delta_posts)):
-        combined = _combine(e.get(post_id) for e in (state.posts.get(start, {}), state.delta_posts.get(start, {})))
-        if combined is not None:
-            account_id, platform, agg = combined
-            windows.append(window_record(cfg.engaged_types, "post", "tumbling", start, start + cfg.window_ms, agg,
-                                         account_id, platform, followers_of(account_id), now_ms, post_id=post_id))
-    return windows
+    return [window_record(cfg.engaged_types, "post", "tumbling", start, start + cfg.window_ms, agg, account_id,
+                          platform, followers_of(account_id), now_ms, post_id=post_id)
+            for start, (account_id, platform, agg) in _open(state.posts, state.delta_posts, post_id, 0)]
 
 
 def live_account(state: PartitionState, account_id: str, rolling: bool, now_ms: int,
@@ -29,17 +24,20 @@ def live_account(state: PartitionState, account_id: str, rolling: bool, now_ms: 
             return []
         return [window_record(cfg.engaged_types, "account", "rolling", end - cfg.rolling_ms, end, slot[1],
                               account_id, slot[0], followers_of(account_id), now_ms)]
-    windows = []
-    for start in sorted(set(state.accounts) | set(state.delta_accounts)):
-        if start + cfg.window_ms <= state.closed_through:
-            continue  # kept for the rolling window only; its tumbling record is out already
-        combined = _combine(e.get(account_id) for e in (state.accounts.get(start, {}),
-                                                         state.delta_accounts.get(start, {})))
-        if combined is not None:
-            platform, agg = combined
-            windows.append(window_record(cfg.engaged_types, "account", "tumbling", start, start + cfg.window_ms,
-                                         agg, account_id, platform, followers_of(account_id), now_ms))
-    return windows
+    # Buckets ending by the close mark are kept for the rolling window only: their records are out.
+    return [window_record(cfg.engaged_types, "account", "tumbling", start, start + cfg.window_ms, agg, account_id,
+                          platform, followers_of(account_id), now_ms)
+            for start, (platform, agg) in _open(state.accounts, state.delta_accounts, account_id,
+                                                state.closed_through - cfg.window_ms + 1)]
+
+
+def _open(buckets, delta, key: str, first_start: int):
+    """(window start, committed + delta entry of ``key``) for each window starting at first_start or later."""
+    for start in sorted(set(buckets) | set(delta)):
+        if start >= first_start:
+            combined = _combine(b.get(start, {}).get(key) for b in (buckets, delta))
+            if combined is not None:
+                yield start, combined
 
 
 def _combine(entries) -> list | None:

@@ -51,9 +51,26 @@ class Figures:
     prometheus_error: str | None = None
     alertmanager_error: str | None = None
 
-    def totals(self) -> dict[str, float]:
+    def answering(self) -> list[WorkerFigures]:
+        return [w for w in self.workers if w.error is None]
+
+    def rate_totals(self) -> dict[str, float]:
         keys = ("consumed", "counted", "duplicate", "rejected", "late")
         return {k: sum(w.rates.get(k, 0.0) for w in self.workers) for k in keys}
+
+    def count_totals(self) -> dict[str, float]:
+        """The counters summed over the workers that answered; ``rejected`` by reason, lag by partition."""
+        up = self.answering()
+        rejected: dict[str, float] = {}
+        lag: dict[int, float] = {}
+        for w in up:
+            for reason, n in w.rejected.items():
+                rejected[reason] = rejected.get(reason, 0.0) + n
+            lag.update(w.lag)
+        return {"consumed": sum(w.consumed for w in up), "counted": sum(w.counted for w in up),
+                "duplicate": sum(w.duplicate for w in up), "late": sum(w.late for w in up),
+                "rejected": rejected, "lag": lag, "partitions": sum(len(w.partitions) for w in up),
+                "finals_per_minute": sum(w.finals_per_minute for w in up)}
 
 
 def _rate(now: float, before: float | None, seconds: float) -> float:
@@ -161,14 +178,10 @@ def figures(readings: list[WorkerReading], previous: dict[str, WorkerReading], s
 
 def status_line(f: Figures, elapsed_s: float) -> str:
     """The plain one-line form (not a terminal): what a log reader needs to see the service work."""
-    up = [w for w in f.workers if w.error is None]
-    t = f.totals()
-    consumed = sum(w.consumed for w in up)
-    lag = sum(sum(w.lag.values()) for w in up)
-    rejected = sum(sum(w.rejected.values()) for w in up)
+    c, rates = f.count_totals(), f.rate_totals()
     down = [w.url for w in f.workers if w.error is not None]
-    line = (f"[{elapsed_s:5.0f}s] consumed {consumed:,.0f} ({t['consumed']:,.0f}/s), counted "
-            f"{sum(w.counted for w in up):,.0f}, duplicates {sum(w.duplicate for w in up):,.0f}, rejected "
-            f"{rejected:,.0f}, lag {lag:,.0f}, partitions {sum(len(w.partitions) for w in up)}, final records "
-            f"{sum(w.finals_per_minute for w in up):,.0f}/min, alerts firing {len(f.alerts)}")
+    line = (f"[{elapsed_s:5.0f}s] consumed {c['consumed']:,.0f} ({rates['consumed']:,.0f}/s), counted "
+            f"{c['counted']:,.0f}, duplicates {c['duplicate']:,.0f}, rejected {sum(c['rejected'].values()):,.0f}, "
+            f"lag {sum(c['lag'].values()):,.0f}, partitions {c['partitions']}, final records "
+            f"{c['finals_per_minute']:,.0f}/min, alerts firing {len(f.alerts)}")
     return line + (f"; not answering: {', '.join(down)}" if down else "")

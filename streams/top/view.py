@@ -67,19 +67,11 @@ def pipeline(f: Figures) -> Group:
 
 
 def totals(f: Figures) -> Text:
-    up = [w for w in f.workers if w.error is None]
-    rejected: dict[str, float] = {}
-    for w in up:
-        for reason, n in w.rejected.items():
-            rejected[reason] = rejected.get(reason, 0.0) + n
-    lag = {}
-    for w in up:
-        lag.update(w.lag)
-    text = Text()
-    text.append(f"totals: consumed {sum(w.consumed for w in up):,.0f}  counted {sum(w.counted for w in up):,.0f}  "
-                f"duplicates {sum(w.duplicate for w in up):,.0f}  late {sum(w.late for w in up):,.0f}  rejected ")
-    text.append(", ".join(f"{r} {n:,.0f}" for r, n in sorted(rejected.items())) or "0")
-    text.append("\nlag per partition: " + ("  ".join(f"p{p} {n:,.0f}" for p, n in sorted(lag.items())) or "-"))
+    c = f.count_totals()
+    text = Text(f"totals: consumed {c['consumed']:,.0f}  counted {c['counted']:,.0f}  duplicates "
+                f"{c['duplicate']:,.0f}  late {c['late']:,.0f}  rejected ")
+    text.append(", ".join(f"{r} {n:,.0f}" for r, n in sorted(c["rejected"].items())) or "0")
+    text.append("\nlag per partition: " + ("  ".join(f"p{p} {n:,.0f}" for p, n in sorted(c["lag"].items())) or "-"))
     return text
 
 
