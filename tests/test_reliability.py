@@ -48,6 +48,12 @@ def _owned_partitions(worker) -> int:
     return len(json.loads(body)["partitions"]) if status == 200 else 0
 
 
+def _sharing(worker, other) -> bool:
+    """Both workers own partitions, all 8 of them between them."""
+    mine = _owned_partitions(worker)
+    return mine > 0 and mine + _owned_partitions(other) == 8
+
+
 def exactness_run(settings, group, tmp_path, *, events: int, rate: float, disruptions=(), grace_s=GRACE_S):
     """Run the simulator for `events` events while the disruptions happen at their times (seconds after
     the simulator starts), then check every final record against the input topic."""
@@ -134,8 +140,7 @@ def test_sigterm_mid_run_then_restart_is_exact(kafka_bootstrap, workers, topics_
 def test_rebalance_after_a_worker_dies_is_exact(kafka_bootstrap, workers, topics_ready, tmp_path):
     settings = _settings(kafka_bootstrap, topics_ready)
     survivor, victim = workers(settings, "survivor").start(), workers(settings, "victim").start()
-    wait_for(lambda: _owned_partitions(survivor) + _owned_partitions(victim) == 8
-          and _owned_partitions(victim) > 0, 60, "two workers sharing the partitions")
+    wait_for(lambda: _sharing(victim, survivor), 60, "two workers sharing the partitions")
     takeover = {}
 
     def kill_victim():
@@ -167,8 +172,7 @@ def _pause_past_the_session_then_resume_after_a_close(paused, other, settings, s
             os.kill(paused.proc.pid, signal.SIGCONT)
         seen["resumed_at"] = time.time()
         # the paused worker learns it lost its partitions, rejoins, and a rebalance restores them
-        wait_for(lambda: _owned_partitions(paused) > 0 and _owned_partitions(paused) + _owned_partitions(other) == 8,
-                 60, "the resumed worker to own partitions again")
+        wait_for(lambda: _sharing(paused, other), 60, "the resumed worker to own partitions again")
         seen["rejoined_s"] = time.time() - seen["resumed_at"]
     return action
 
@@ -182,8 +186,7 @@ def test_a_paused_worker_publishes_nothing_for_the_partitions_it_lost(kafka_boot
     single, and the rebalance that gives it partitions back restores exact state."""
     settings = _settings(kafka_bootstrap, topics_ready)
     paused, other = workers(settings, "paused").start(), workers(settings, "other").start()
-    wait_for(lambda: _owned_partitions(paused) > 0 and _owned_partitions(paused) + _owned_partitions(other) == 8,
-             60, "two workers sharing the partitions")
+    wait_for(lambda: _sharing(paused, other), 60, "two workers sharing the partitions")
     seen: dict = {}
     exactness_run(settings, [paused, other], tmp_path, events=30_000, rate=1000,
                   disruptions=[(4, _pause_past_the_session_then_resume_after_a_close(paused, other, settings, seen))])
@@ -200,8 +203,7 @@ def test_a_restarted_worker_resumes_at_once_and_a_stopped_one_hands_over_at_once
     so that any wait for it shows."""
     settings = _settings(kafka_bootstrap, topics_ready, session_timeout_seconds=30)
     a, b = workers(settings, "a").start(), workers(settings, "b").start()
-    wait_for(lambda: _owned_partitions(a) > 0 and _owned_partitions(a) + _owned_partitions(b) == 8, 90,
-             "two workers sharing the partitions")
+    wait_for(lambda: _sharing(a, b), 90, "two workers sharing the partitions")
     a.stop(sig=signal.SIGKILL)
     spawned = time.monotonic()
     a.start(timeout=60)
