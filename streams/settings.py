@@ -77,6 +77,15 @@ class Settings:
     snapshot_interval_seconds: float = _doc("How often each partition's whole state is written to the snapshot "
                                             "topic; a restore replays only the journal written since.",
                                             default=60.0)
+    mention_acknowledge_sla_seconds: float = _doc(
+        "Listening SLA: a mention not replied to within this long is past the acknowledge SLA (DOMAIN.md: "
+        "12 h); EngagementMentionUnanswered warns.", default=43200.0)
+    mention_resolve_sla_seconds: float = _doc(
+        "Listening SLA: a mention not replied to within this long is past the resolve SLA (DOMAIN.md: 24 h); "
+        "EngagementMentionUnanswered pages.", default=86400.0)
+    mention_retention_seconds: float = _doc(
+        "How long an unanswered mention is kept waiting for its reply; then it is dropped (counted in "
+        "engagement_mentions_expired_total). Bounds the open-mention state.", default=259200.0)
     engaged_types: tuple[str, ...] = _doc("Comma-separated interaction types that count as engaged.",
                                           default=DEFAULT_ENGAGED_TYPES)
     max_message_bytes: int = _doc("Largest input message accepted; larger ones go to the DLQ (too_large).",
@@ -99,6 +108,12 @@ class Settings:
                                           default="")
     simulate_collapse_after_seconds: float = _doc("Seconds after start when the collapse begins.",
                                                   default=60.0)
+    simulate_crisis_account: str = _doc("Account whose mentions the simulator turns into a PR crisis: several "
+                                        "times the volume, mostly negative (empty: none).", default="")
+    simulate_crisis_after_seconds: float = _doc("Seconds after start when the crisis begins.", default=60.0)
+    simulate_reply_delay_scale: float = _doc("Factor on the simulated teams' reply delays (hours at 1; a test "
+                                             "with SLAs shortened by the same factor keeps their proportion).",
+                                             default=1.0)
     kafka_home: str = _doc("Cache of the embedded broker's jars (empty: ~/.cache/engagement/kafka-VERSION).",
                            default="")
     log_level: str = _doc("Worker log level (crit, error, warn, info, debug).", default="warn")

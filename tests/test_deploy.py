@@ -42,13 +42,16 @@ K8S = REPO / "deploy" / "k8s"
 ALERTS = {
     "EngagementRateBelowBenchmark": "marketing",
     "EngagementDropVsBaseline": "marketing",
+    "EngagementMentionUnanswered": "marketing",
+    "EngagementMentionSpike": "marketing",
+    "EngagementNegativeSentimentSpike": "marketing",
     "EngagementIngestionStalled": "platform",
     "EngagementRejectRateHigh": "platform",
     "EngagementConsumerLagHigh": "platform",
     "EngagementWorkerDown": "platform",
 }
 DASHBOARD_UIDS = {"overview.json": "engagement-overview", "account.json": "engagement-account",
-                  "pipeline.json": "engagement-pipeline"}
+                  "pipeline.json": "engagement-pipeline", "listening.json": "engagement-listening"}
 
 
 def load_yaml(path: Path):
@@ -363,6 +366,11 @@ def test_amtool_check_config():
 @pytest.mark.parametrize("labels, receiver", [
     ({"alertname": "EngagementRateBelowBenchmark", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
     ({"alertname": "EngagementDropVsBaseline", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
+    ({"alertname": "EngagementMentionUnanswered", "team": "marketing", "account_id": "a", "sla": "acknowledge"},
+     "community-team"),
+    ({"alertname": "EngagementMentionUnanswered", "team": "marketing", "account_id": "a", "sla": "resolve"},
+     "marketing-oncall"),
+    ({"alertname": "EngagementMentionSpike", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
     ({"alertname": "EngagementWorkerDown", "team": "platform"}, "platform-oncall"),
     ({"alertname": "Unrouted"}, "platform-oncall"),
 ])
@@ -523,6 +531,11 @@ def test_dashboards_show_the_required_content():
                    "engagement_events_late_total", "engagement_event_lag_seconds_bucket"):
         assert needle in pipeline, needle
     assert 'account_id="a"' in exprs["engagement-account"]
+    listening = exprs["engagement-listening"]
+    for needle in ("engagement_mention_response_seconds_bucket", "engagement_account_mentions_answered_within_sla_total",
+                   "engagement_mentions_unanswered_oldest_timestamp_seconds", "account:engagement_mentions:rate_baseline",
+                   "account:engagement_sentiment_negative:ratio_baseline", 'sla="acknowledge"', "ALERTS{"):
+        assert needle in listening, needle
 
 
 # ------------------------------------------------------------------------------------------------
@@ -552,7 +565,16 @@ def _stand_in_exporter():
     counters = {n: c(f"engagement_events_{n}_total") for n in ("consumed", "counted", "duplicate", "late")}
     rejected = c("engagement_events_rejected_total", ["reason"])
     consumer_lag = g("engagement_consumer_lag_messages", ["topic", "partition"])
-    mentions = g("engagement_mentions_unanswered", ["account_id", "older_than"])
+    mentions = g("engagement_mentions_unanswered", ["account_id", "sla"])
+    oldest = g("engagement_mentions_unanswered_oldest_timestamp_seconds", ["account_id"])
+    g("engagement_mentions_open").set(40)
+    g("engagement_replies_waiting").set(2)
+    per_account = {name: c(name, ["account_id", "platform"]) for name in (
+        "engagement_account_mentions_total", "engagement_account_mentions_answered_total",
+        "engagement_account_mentions_answered_within_sla_total", "engagement_account_mention_response_seconds_total")}
+    sentiments = c("engagement_account_sentiments_total", ["account_id", "platform", "polarity"])
+    response = Histogram("engagement_mention_response_seconds", "r", ["platform"], registry=registry,
+                         buckets=(60, 3600, 43200, 86400))
     sentiment = g("engagement_sentiment_score", ["account_id", "platform", "window"])
     negative = g("engagement_sentiment_negative_ratio", ["account_id", "platform", "window"])
     g("engagement_account_series_dropped").set(0)
@@ -566,8 +588,9 @@ def _stand_in_exporter():
     for account, platform, industry, er in ACCOUNTS:
         rate.labels(account, platform, industry, "followers", "1h").set(er)
         rate.labels(account, platform, industry, "impressions", "1h").set(er / 10)
-        mentions.labels(account, "12h").set(1)
-        mentions.labels(account, "24h").set(0)
+        mentions.labels(account, "acknowledge").set(1)
+        mentions.labels(account, "resolve").set(0)
+        oldest.labels(account).set(time.time() - 50_000)
         sentiment.labels(account, platform, "1h").set(0.3)
         negative.labels(account, platform, "1h").set(0.1)
     for partition in range(2):
@@ -582,6 +605,12 @@ def _stand_in_exporter():
                 counter.inc(10)
             rejected.labels("schema").inc(0)
             dwell.labels("facebook").observe(12.5)
+            response.labels("facebook").observe(1800)
+            for account, platform, _, _ in ACCOUNTS:
+                for name, counter in per_account.items():
+                    counter.labels(account, platform).inc(1800 if "seconds" in name else 1)
+                sentiments.labels(account, platform, "negative").inc(1)
+                sentiments.labels(account, platform, "other").inc(4)
             lag.observe(0.4)
             stop.wait(0.2)
 
@@ -597,7 +626,8 @@ def live_prometheus(tmp_path_factory):
     work = tmp_path_factory.mktemp("prometheus")
     (work / "rules").mkdir()
     for path in RULES:
-        (work / "rules" / path.name).write_text(fast_rules(path.read_text()))
+        # Almost no offset before the spike baseline: the run is seconds long.
+        (work / "rules" / path.name).write_text(fast_rules(path.read_text(), spike_baseline_offset="1s"))
     exporter_port, stop_exporter = _stand_in_exporter()
     config = load_yaml(PROM_DIR / "prometheus.yml")
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}

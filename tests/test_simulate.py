@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from streams.simulator import producer as simulate
 from streams.settings import Settings
 from streams.simulator import TrafficModel
+from streams.simulator.model import Scenario
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 START_MS = 1_700_000_000_000
@@ -81,7 +82,7 @@ def test_type_mix_is_realistic(sample):
     assert 0.20 <= sum(share[k] for k in ENGAGED) <= 0.30
     for kind in ("reaction", "dwell", "click"):
         assert 0.02 <= share[kind] <= 0.09, kind
-    for kind in ("comment", "share", "save", "follow", "unfollow", "mention", "reply"):
+    for kind in ("comment", "share", "save", "follow", "unfollow", "mention"):  # replies: below
         assert 0.001 <= share[kind] <= 0.04, kind
     assert share["follow"] > share["unfollow"]
 
@@ -110,22 +111,65 @@ def test_event_ids_are_unique(model):
     assert len(set(ids)) == len(ids)
 
 
-def test_replies_answer_earlier_mentions_of_the_same_account(sample):
-    mentions = {}
-    answered = set()
-    replies = 0
-    for event in sample:
+def _mentions_and_replies(events) -> tuple[dict, dict]:
+    mentions, replies = {}, {}
+    for event in events:
         if event["type"] == "mention":
             mentions[event["event_id"]] = event
         elif event["type"] == "reply":
-            replies += 1
-            mention = mentions[event["in_reply_to"]]
-            assert mention["account_id"] == event["account_id"]
-            assert mention["ts"] <= event["ts"]
-            assert event["in_reply_to"] not in answered
-            answered.add(event["in_reply_to"])
-    assert replies > 50
-    assert len(answered) < len(mentions)  # some mentions stay unanswered
+            assert event["in_reply_to"] not in replies, "a mention answered twice"
+            replies[event["in_reply_to"]] = event
+    return mentions, replies
+
+
+def test_teams_answer_most_mentions_within_hours_and_some_never():
+    """Twelve simulated hours: replies answer earlier mentions of their own account, the delays are
+    lognormal around an hour (the model's stated median and spread), about 1 in 20 never comes."""
+    rate = 20.0
+    events = TrafficModel(seed=7, n_accounts=5, rate=rate).events(START_MS, int(rate * 3600 * 12))
+    mentions, replies = _mentions_and_replies(events)
+    for mention_id, reply in replies.items():
+        mention = mentions[mention_id]
+        assert reply["account_id"] == mention["account_id"] and reply["ts"] >= mention["ts"]
+    # Mentions of the first two hours: a reply to come would be due within the run (10 h on).
+    early = [m for m in mentions.values() if m["ts"] < START_MS + 2 * 3_600_000]
+    answered = [m for m in early if m["event_id"] in replies]
+    assert 1 - len(answered) / len(early) == pytest.approx(0.05, abs=0.015)
+    delays_h = sorted((replies[m["event_id"]]["ts"] - m["ts"]) / 3_600_000 for m in answered)
+    assert statistics.median(delays_h) == pytest.approx(1.0, rel=0.1)
+    assert 2.0 < delays_h[int(0.9 * len(delays_h))] < 4.0  # most within hours
+    assert delays_h[-1] < 12  # virtually all within the 12 h acknowledge SLA
+
+
+def test_reply_delays_scale_for_shortened_slas(model):
+    scaled = Scenario(reply_delay_scale=1 / 3600)  # an hour becomes a second
+    mentions, replies = _mentions_and_replies(model.events(START_MS, int(RATE * 120), scenario=scaled))
+    delays_s = [(r["ts"] - mentions[m]["ts"]) / 1000 for m, r in replies.items()]
+    assert statistics.median(delays_s) == pytest.approx(1.0, rel=0.15)
+
+
+def test_a_crisis_multiplies_one_accounts_mentions_mostly_negative_and_leaves_them_unanswered(model):
+    crisis_at = START_MS + 1_800_000
+    account = "acct-0004"
+    events = list(model.events(START_MS, int(RATE * 3600), scenario=Scenario(
+        crisis_account=account, crisis_at_ms=crisis_at, reply_delay_scale=1 / 60)))  # replies within minutes
+
+    def of(who, after: bool) -> list[dict]:
+        return [e for e in events if (e["account_id"] == account) == (who == account)
+                and (e["ts"] >= crisis_at) == after]
+
+    mentions_before = [e for e in of(account, False) if e["type"] == "mention"]
+    mentions_after = [e for e in of(account, True) if e["type"] == "mention"]
+    assert len(mentions_after) > 5 * len(mentions_before) > 0
+    assert sum(e["sentiment"] < -0.2 for e in mentions_after) / len(mentions_after) > 0.7
+    assert sum(e["sentiment"] < -0.2 for e in mentions_before) / len(mentions_before) < 0.4
+    # The team keeps its pace: about as many replies an hour as before, so most go unanswered.
+    replies_before = sum(e["type"] == "reply" for e in of(account, False))
+    replies_after = sum(e["type"] == "reply" for e in of(account, True))
+    assert replies_after < 1.5 * replies_before
+    # The other accounts' mentions are unchanged in volume.
+    others = [sum(e["type"] == "mention" for e in of("other", after)) for after in (False, True)]
+    assert others[1] == pytest.approx(others[0], rel=0.15)
 
 
 def test_collapse_removes_the_engagement_of_one_account_only(model):
@@ -135,7 +179,7 @@ def test_collapse_removes_the_engagement_of_one_account_only(model):
     account = victim["account_id"]
     normal = list(model.events(START_MS, count, batch_share=0.1))
     collapsed = list(model.events(START_MS, count, batch_share=0.1,
-                                  collapse_account=account, collapse_at_ms=collapse_at))
+                                  scenario=Scenario(collapse_account=account, collapse_at_ms=collapse_at)))
 
     def counts(events, after):
         return Counter(e["type"] for e in events
@@ -175,9 +219,11 @@ def test_follower_counts_drift_with_follows_and_unfollows(model):
     assert any(net.values())
 
 
-def test_unknown_collapse_account_is_refused(model):
-    with pytest.raises(ValueError, match="acct-0099"):
-        model.stream(START_MS, collapse_account="acct-0099", collapse_at_ms=START_MS)
+def test_unknown_collapse_or_crisis_account_is_refused(model):
+    with pytest.raises(ValueError, match="collapse account 'acct-0099'"):
+        model.stream(START_MS, Scenario(collapse_account="acct-0099"))
+    with pytest.raises(ValueError, match="crisis account 'acct-0098'"):
+        model.stream(START_MS, Scenario(crisis_account="acct-0098"))
 
 
 def test_main_without_kafka_address_exits_2(monkeypatch, capsys):

@@ -31,7 +31,7 @@ def _exposition(consumed, counted, duplicate, rejected: dict, likes: float) -> s
              f'engagement_interactions_total{{platform="x",type="like"}} {likes}',
              'engagement_rate_ratio{account_id="a1",platform="x",industry="retail",basis="followers",window="1h"} 0.02',
              'engagement_rate_ratio{account_id="a2",platform="x",industry="retail",basis="followers",window="1h"} 0.001',
-             'engagement_mentions_unanswered{account_id="a2",older_than="12h"} 4']
+             'engagement_mentions_unanswered{account_id="a2",sla="acknowledge"} 4']
     lines += [f'engagement_events_rejected_total{{reason="{r}"}} {n}' for r, n in rejected.items()]
     return "\n".join(lines) + "\n"
 
@@ -57,7 +57,7 @@ def test_figures_are_the_counts_and_their_rates():
     assert [r.account_id for r in f.top] == ["a1", "a2"] and f.bottom[0].account_id == "a2"
     assert f.below == [{**f.alerts[0], "account_id": "a2", "platform": "x", "er": 0.001,
                         "band": {"low": 0.0104, "high": 0.0148}}]
-    assert f.alerts[0]["receivers"] == ["marketing-oncall"] and f.unanswered == {"12h": 4}
+    assert f.alerts[0]["receivers"] == ["marketing-oncall"] and f.unanswered == {"acknowledge": 4}
     assert f.sparks == {"x/like": [10.0]}
     text = _render(f)
     assert "not answering" in text and "EngagementRateBelowBenchmark" in text and "1.04 % .. 1.48 %" in text

@@ -23,11 +23,15 @@ ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 
 
 def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m", rate_range: str = "30s",
-               window_label: str = "1h") -> str:
+               window_label: str = "1h", spike_range: str = "30s", spike_baseline_range: str = "2m",
+               spike_baseline_offset: str | None = None) -> str:
     """The rules with every `# tunable` duration shortened, for runs that must alert within minutes;
-    window_label is the label of a rolling window shorter than the default hour."""
+    window_label is the label of a rolling window shorter than the default hour. The spike baseline
+    ends where the spike window begins (``spike_baseline_offset``, by default the spike range)."""
     text = re.sub(r"for: \d+[smhd]", f"for: {for_duration}", text)
     text = text.replace("[7d]", f"[{baseline_range}]").replace("[5m]", f"[{rate_range}]")
+    text = text.replace("[12h] offset 1h", f"[{spike_baseline_range}] offset {spike_baseline_offset or spike_range}")
+    text = text.replace("[1h]", f"[{spike_range}]")
     return with_window_label(text, window_label)
 
 

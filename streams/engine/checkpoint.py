@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MENTIONS_GAUGE_EVERY_MS = 5000  # the unanswered-mentions gauge scans every open mention: not each commit
+MENTIONS_SCAN_EVERY_MS = 5000  # the SLA gauges and the retention scan every open mention: not each commit
 SLOW_COMMIT_SECONDS = 1.0  # a commit slower than this is logged as a warning
 
 
@@ -44,7 +44,7 @@ class Checkpoint:
         self.next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
         self.arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
         self._next_snapshot_ms: dict[int, int] = {}
-        self._mentions_gauge_at = 0
+        self._mentions_scanned_at = 0
 
     def discard(self) -> None:
         """After a failed transaction: what was pending is redone from the committed offsets."""
@@ -120,6 +120,7 @@ class Checkpoint:
             offsets, self.next_offsets = self.next_offsets, {}
             topic = engine.settings.topic_interactions
             rolling_records: list[dict] = []
+            tumbling_records: list[dict] = []
             finals = 0
             snapshotted = []
             marks_before = {p: st.closed_through for p, st in engine.states.items()}
@@ -133,20 +134,37 @@ class Checkpoint:
                     snapshotted.append(partition)
                 finals += len(result.post_records) + len(result.account_records)
                 # Gauges (and so alerts) only from rolling windows the service counted all of.
-                rolling_records.extend(r for r in result.account_records if r["window_kind"] == "rolling"
-                                       and r["window_start"] >= state.counting_since)
+                for record in result.account_records:
+                    if record["window_kind"] == "tumbling":
+                        tumbling_records.append(record)
+                    elif record["window_start"] >= state.counting_since:
+                        rolling_records.append(record)
+                if result.replies_unmatched:
+                    engine.metrics.listening.unmatched.inc(result.replies_unmatched)
                 self._add_records(partition, result, sends)
             if any(st.closed_through > marks_before[p] for p, st in engine.states.items()):
                 mark = max(st.closed_through for st in engine.states.values())
                 engine.metrics.accounts.update(rolling_records, mark, engine.accounts.industry_of)
+                engine.metrics.account_counters.add(tumbling_records, mark)
                 engine.metrics.closed_through.set(mark / 1000)
-            if now - self._mentions_gauge_at >= MENTIONS_GAUGE_EVERY_MS:
-                self._mentions_gauge_at = now
-                unanswered: dict = {}
-                for state in engine.states.values():
-                    unanswered.update(state.mentions.unanswered(now))
-                engine.metrics.unanswered.set_all(unanswered)
+            if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
+                self._mentions_scanned_at = now
+                self._scan_mentions(now)
             return sends, offsets, finals, snapshotted
+
+    def _scan_mentions(self, now: int) -> None:
+        """The SLA gauges; mentions past the retention are dropped (in the next transaction)."""
+        listening = self.engine.metrics.listening
+        overdue: dict = {}
+        states = list(self.engine.states.values())
+        for state in states:
+            scan = state.mentions.scan(now)
+            overdue.update(scan.overdue)
+            if scan.expired:
+                listening.expired.inc(scan.expired)
+        listening.set_overdue(overdue)
+        listening.open.set(sum(len(st.mentions.open) for st in states))
+        listening.waiting.set(sum(len(st.mentions.waiting) for st in states))
 
     def _add_records(self, partition: int, result, sends: list) -> None:
         """One partition's journal, mention changes and final records, and their record counters."""

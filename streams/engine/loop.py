@@ -55,7 +55,8 @@ class Engine:
         self.config = WindowConfig.from_settings(settings)
         self.kafka_config = dict(kafka_config or {})
         self.metrics = Metrics(settings.max_account_series, self.config.rolling_label,
-                               load_benchmarks(settings.benchmarks_file))
+                               load_benchmarks(settings.benchmarks_file), self.config.rolling_ms,
+                               (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds))
         self.assignor = RoutingAssignor(web_url)
         self.accounts = AccountBook(settings, self.kafka_config)
         self.group_id = f"{settings.app_id}-engine"

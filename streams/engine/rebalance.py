@@ -67,8 +67,7 @@ class Rebalance(ConsumerRebalanceListener):
             except KeyError:
                 pass
             if state is not None:
-                engine.metrics.accounts.forget(a for a in list(engine.metrics.accounts.latest)
-                                               if partition_for(a, partitions) == tp.partition)
+                engine.metrics.forget_accounts(lambda a: partition_for(a, partitions) == tp.partition)
         engine.metrics.partitions.set(len(engine.states))
 
     async def on_partitions_assigned(self, assigned) -> None:

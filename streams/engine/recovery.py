@@ -112,7 +112,7 @@ class Recovery:
                 entries += 1
         async for message in self._read_to_end(s.topic_mentions, partitions):
             states[message.partition].mentions.restore(
-                message.key.decode(), None if message.value is None else tuple(orjson.loads(message.value)))
+                message.key.decode(), None if message.value is None else orjson.loads(message.value))
         self.engine.metrics.restore_seconds.set(time.perf_counter() - started)
         log.info("partitions %s restored from %d snapshots and %d journal entries in %.2f s", sorted(partitions),
                  sum(1 for p in partitions if snapshot_seq[p]), entries, time.perf_counter() - started)

@@ -19,10 +19,11 @@ FOLLOW, UNFOLLOW = TYPE_INDEX["follow"], TYPE_INDEX["unfollow"]
 
 class WindowAggregate:
     """Counts per type, dwell sum and count, sentiment sum/count/negatives, and (account level) the
-    distinct posts seen. ``posts`` is None for post-level aggregates, where it would always be 1."""
+    distinct posts seen and the mentions answered. ``posts`` is None for post-level aggregates, where
+    it would always be 1. ``responses``: [answered, response ms sum, max, within the acknowledge SLA]."""
 
     __slots__ = ("counts", "dwell_ms_sum", "dwell_count", "sentiment_sum", "sentiment_count",
-                 "sentiment_negative", "posts")
+                 "sentiment_negative", "posts", "responses")
 
     def __init__(self, track_posts: bool = False):
         self.counts = [0] * len(TYPES)
@@ -32,6 +33,7 @@ class WindowAggregate:
         self.sentiment_count = 0
         self.sentiment_negative = 0
         self.posts: set[str] | None = set() if track_posts else None
+        self.responses: list[int] | None = None  # most windows answer no mention
 
     def add(self, type_index: int, dwell_ms=None, sentiment=None, post_id: str | None = None) -> None:
         self.counts[type_index] += 1
@@ -46,6 +48,16 @@ class WindowAggregate:
         if post_id is not None and self.posts is not None:
             self.posts.add(post_id)
 
+    def add_response(self, response_ms: int, within_sla: bool) -> None:
+        mine = self.responses
+        if mine is None:
+            mine = self.responses = [0, 0, 0, 0]
+        mine[0] += 1
+        mine[1] += response_ms
+        if response_ms > mine[2]:
+            mine[2] = response_ms
+        mine[3] += within_sla
+
     def merge(self, other: "WindowAggregate") -> "WindowAggregate":
         counts = self.counts
         for i, n in enumerate(other.counts):
@@ -57,6 +69,16 @@ class WindowAggregate:
         self.sentiment_negative += other.sentiment_negative
         if self.posts is not None and other.posts:
             self.posts |= other.posts
+        theirs = other.responses
+        if theirs is not None:
+            mine = self.responses
+            if mine is None:
+                self.responses = list(theirs)
+            else:
+                mine[0] += theirs[0]
+                mine[1] += theirs[1]
+                mine[2] = max(mine[2], theirs[2])
+                mine[3] += theirs[3]
         return self
 
     def copy(self) -> "WindowAggregate":
@@ -73,9 +95,12 @@ class WindowAggregate:
         return dict(zip(TYPES, self.counts))
 
     def to_state(self) -> list:
-        return [list(self.counts), self.dwell_ms_sum, self.dwell_count, self.sentiment_sum,
-                self.sentiment_count, self.sentiment_negative,
-                None if self.posts is None else sorted(self.posts)]
+        state = [list(self.counts), self.dwell_ms_sum, self.dwell_count, self.sentiment_sum,
+                 self.sentiment_count, self.sentiment_negative,
+                 None if self.posts is None else sorted(self.posts)]
+        if self.responses is not None:
+            state.append(list(self.responses))
+        return state
 
     @classmethod
     def from_state(cls, state: list) -> "WindowAggregate":
@@ -85,6 +110,8 @@ class WindowAggregate:
          agg.sentiment_negative) = state[1:6]
         if state[6] is not None:
             agg.posts = set(state[6])
+        if len(state) > 7:
+            agg.responses = list(state[7])
         return agg
 
     def __eq__(self, other) -> bool:

@@ -4,7 +4,7 @@ aggregate: counts, engaged, sums and rates. Pure."""
 from __future__ import annotations
 
 from .aggregates import WindowAggregate
-from .rates import engaged_count, rates
+from .rates import engaged_count, rates, ratio
 
 
 def window_record(engaged_types, scope: str, kind: str, start: int, end: int, agg: WindowAggregate,
@@ -25,4 +25,13 @@ def window_record(engaged_types, scope: str, kind: str, start: int, end: int, ag
         record = {"post_id": post_id, **record}
     else:
         record["active_posts"] = len(agg.posts)
+        record["responses"] = responses(agg)
     return record
+
+
+def responses(agg: WindowAggregate) -> dict:
+    """The mentions the account answered in the window, and how fast (schemas/account-metrics)."""
+    answered, total_ms, longest_ms, within = agg.responses or (0, 0, 0, 0)
+    return {"answered": answered, "response_ms_sum": total_ms, "response_ms_max": longest_ms if answered else None,
+            "within_acknowledge_sla": within, "mean_ms": ratio(total_ms, answered),
+            "within_acknowledge_sla_share": ratio(within, answered)}

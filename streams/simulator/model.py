@@ -25,6 +25,12 @@ Accounts take turns by stride scheduling (each one's turn comes back after ``siz
 so every account gets its share of any stretch of traffic closely; only the type of each event is
 random. A collapsed account keeps its traffic, but from the collapse time on its engaged events become
 impressions (all but ``COLLAPSE_RESIDUAL`` of them), so its ER falls far below its platform's low.
+
+Mentions and replies (DOMAIN.md, listening and response): the team answers ``REPLY_SHARE`` of its
+mentions, each after a lognormal delay (median an hour, 90 % within about three), and never the rest;
+the reply is the account's next event once it is due. In a crisis the account's mentions jump
+``CRISIS_MENTION_FACTOR``-fold, mostly negative, while its team answers at its usual pace: as many
+replies an hour as before, so most of the crisis goes unanswered.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import itertools
 import math
 import random
 from collections import Counter
+from dataclasses import dataclass
 from typing import Iterator
 
 from ..model.bands import DEFAULT_BENCHMARKS
@@ -51,8 +58,8 @@ NAME_WORDS = (("Blue", "Northern", "Bright", "Urban", "Golden", "Silver", "Green
 # Share of each type among all events; impressions dominate. Engaged types sum to ENGAGED_SHARE.
 TYPE_MIX = {
     "impression": 0.648, "like": 0.12, "reaction": 0.04, "dwell": 0.07, "click": 0.04, "comment": 0.025,
-    "share": 0.015, "save": 0.01, "follow": 0.012, "unfollow": 0.004, "mention": 0.01, "reply": 0.006,
-}
+    "share": 0.015, "save": 0.01, "follow": 0.012, "unfollow": 0.004, "mention": 0.01,
+}  # replies are not drawn: each answers a mention when its delay is up
 ENGAGED_TYPES = frozenset(DEFAULT_ENGAGED_TYPES)
 ENGAGED_SHARE = sum(share for kind, share in TYPE_MIX.items() if kind in ENGAGED_TYPES)
 ACCOUNT_TYPES = frozenset({"follow", "unfollow", "mention", "reply"})
@@ -67,10 +74,24 @@ DWELL_MEDIAN_MS = 15_000        # lognormal dwell: median 15 s, most between 5 a
 DWELL_SIGMA = 0.7
 COMMENT_NEGATIVE_SHARE = 0.15
 MENTION_NEGATIVE_SHARE = 0.25   # mentions carry more complaints than comments
-MAX_OPEN_MENTIONS = 500         # per account; older unanswered mentions are never answered
+REPLY_SHARE = 0.95              # mentions the team answers; the others never get a reply
+REPLY_DELAY_MEDIAN_MS = 3_600_000   # lognormal reply delay: median 1 h, 90 % within 2.8 h,
+REPLY_DELAY_SIGMA = 0.8             # 1 in 1,000 past the 12 h SLA
+CRISIS_MENTION_FACTOR = 8       # a crisis multiplies the account's mentions ...
+CRISIS_NEGATIVE_SHARE = 0.8     # ... and most of them are negative
 COLLAPSE_RESIDUAL = 0.01        # share of engaged events a collapsed account keeps
 
 BATCH_SIZES = (2, 20)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What happens to whom in a run (times on the run's clock, in ms); by default nothing."""
+    collapse_account: str | None = None
+    collapse_at_ms: int | None = None  # None: from the start
+    crisis_account: str | None = None
+    crisis_at_ms: int | None = None  # None: from the start
+    reply_delay_scale: float = 1.0  # a test with SLAs shortened by this factor keeps their proportion
 
 
 class TrafficModel:
@@ -120,20 +141,20 @@ class TrafficModel:
         """The account reference records (schemas/account.schema.json)."""
         return [dict(record) for record in self._accounts]
 
-    def stream(self, start_ms: int, *, collapse_account: str | None = None,
-               collapse_at_ms: int | None = None) -> EventStream:
-        """A stateful source of events; ``start_ms`` (the run's start) is part of every event_id.
-        A collapse account without ``collapse_at_ms`` collapses from the start."""
-        if collapse_account is not None and collapse_account not in self.traffic_share:
-            raise ValueError(f"unknown collapse account {collapse_account!r} "
-                             f"(the simulator has {self.account_ids[0]} .. {self.account_ids[-1]})")
-        return EventStream(self, start_ms, collapse_account,
-                           start_ms if collapse_at_ms is None else collapse_at_ms)
+    def stream(self, start_ms: int, scenario: Scenario = Scenario()) -> EventStream:
+        """A stateful source of events; ``start_ms`` (the run's start) is part of every event_id."""
+        if scenario.reply_delay_scale <= 0:
+            raise ValueError(f"the reply delay scale must be > 0, not {scenario.reply_delay_scale}")
+        for role, account in (("collapse", scenario.collapse_account), ("crisis", scenario.crisis_account)):
+            if account is not None and account not in self.traffic_share:
+                raise ValueError(f"unknown {role} account {account!r} "
+                                 f"(the simulator has {self.account_ids[0]} .. {self.account_ids[-1]})")
+        return EventStream(self, start_ms, scenario)
 
     def events(self, start_ms: int, count: int, *, batch_share: float = 0.0,
-               collapse_account: str | None = None, collapse_at_ms: int | None = None) -> Iterator[dict]:
+               scenario: Scenario = Scenario()) -> Iterator[dict]:
         """``count`` events on a simulated clock that starts at ``start_ms`` and runs at ``rate``."""
-        stream = self.stream(start_ms, collapse_account=collapse_account, collapse_at_ms=collapse_at_ms)
+        stream = self.stream(start_ms, scenario)
         produced = 0
         while produced < count:
             now_ms = start_ms + int(produced * 1000 / self.rate)
@@ -143,14 +164,16 @@ class TrafficModel:
 
 
 class EventStream:
-    """The event sequence of one run: sequence numbers, whose turn it is, unanswered mentions."""
+    """The event sequence of one run: sequence numbers, whose turn it is, the replies to come."""
 
-    def __init__(self, model: TrafficModel, start_ms: int, collapse_account: str | None,
-                 collapse_at_ms: int):
+    def __init__(self, model: TrafficModel, start_ms: int, scenario: Scenario):
         self._model = model
         self._id_prefix = f"sim{model.seed}-{start_ms}-"
-        self._collapse_account = collapse_account
-        self._collapse_at_ms = collapse_at_ms
+        self._collapse_account = scenario.collapse_account
+        self._collapse_at_ms = start_ms if scenario.collapse_at_ms is None else scenario.collapse_at_ms
+        self._crisis_account = scenario.crisis_account
+        self._crisis_at_ms = start_ms if scenario.crisis_at_ms is None else scenario.crisis_at_ms
+        self._reply_delay_median_ms = REPLY_DELAY_MEDIAN_MS * scenario.reply_delay_scale
         self._rng = random.Random(f"{model.seed}:events")
         # Its own generator, so that a collapse leaves every other draw (and account) unchanged.
         self._collapse_rng = random.Random(f"{model.seed}:collapse")
@@ -158,13 +181,16 @@ class EventStream:
         self._platform = {r["account_id"]: r["platform"] for r in model.accounts()}
         self._types = list(TYPE_MIX)
         self._type_cum = list(itertools.accumulate(TYPE_MIX.values()))
+        crisis_mix = {**TYPE_MIX, "mention": TYPE_MIX["mention"] * CRISIS_MENTION_FACTOR}
+        self._crisis_type_cum = list(itertools.accumulate(crisis_mix.values()))
         popularity = [1 / (k + 1) ** POST_POPULARITY_EXPONENT for k in range(model.posts_per_account)]
         self._post_cum = list(itertools.accumulate(popularity))
         # Stride scheduling: (next turn, account id); random phases so accounts do not start in lockstep.
         self._turns = [(self._rng.random() / share, account_id)
                        for account_id, share in model.traffic_share.items()]
         heapq.heapify(self._turns)
-        self._open_mentions: dict[str, list[tuple[str, int]]] = {a: [] for a in model.traffic_share}
+        # Per account, the replies its team will send: a heap of (due ts, mention id, mention ts).
+        self._replies: dict[str, list[tuple[int, str, int]]] = {a: [] for a in model.traffic_share}
         self._net_follows: Counter[str] = Counter()
 
     def accounts(self) -> list[dict]:
@@ -184,11 +210,13 @@ class EventStream:
 
     def _event(self, now_ms: int, account_id: str) -> dict:
         rng = self._rng
-        kind = self._types[bisect.bisect_right(self._type_cum, rng.random() * self._type_cum[-1])]
+        replies = self._replies[account_id]
+        if replies and replies[0][0] <= now_ms:
+            return self._reply(now_ms, account_id, heapq.heappop(replies))
+        crisis = self._in_crisis(account_id, now_ms)
+        cumulative = self._crisis_type_cum if crisis else self._type_cum
+        kind = self._types[bisect.bisect_right(cumulative, rng.random() * cumulative[-1])]
         ts = now_ms - int(rng.random() * MAX_LATENESS_MS) if rng.random() < LATE_SHARE else now_ms
-        open_mentions = self._open_mentions[account_id]
-        if kind == "reply" and not open_mentions:
-            kind = "impression"  # a brand can only answer mentions it has received
         event = {"event_id": f"{self._id_prefix}{next(self._sequence)}", "type": kind, "ts": ts,
                  "platform": self._platform[account_id], "account_id": account_id}
         if kind not in ACCOUNT_TYPES:
@@ -204,18 +232,30 @@ class EventStream:
             self._net_follows[account_id] += 1 if kind == "follow" else -1
         elif kind == "mention":
             event["user_id"] = self._user_id()
-            event["sentiment"] = self._sentiment(MENTION_NEGATIVE_SHARE)
-            open_mentions.append((event["event_id"], ts))
-            del open_mentions[:-MAX_OPEN_MENTIONS]
-        elif kind == "reply":
-            mention_id, mention_ts = open_mentions.pop(rng.randrange(len(open_mentions)))
-            event["ts"] = max(ts, mention_ts)  # lateness must not put an answer before its mention
-            event["user_id"] = account_id
-            event["in_reply_to"] = mention_id
+            event["sentiment"] = self._sentiment(CRISIS_NEGATIVE_SHARE if crisis else MENTION_NEGATIVE_SHARE)
+            self._plan_reply(event, crisis)
         if kind in ENGAGED_TYPES and self._collapsed(account_id, event["ts"]):
             event["type"] = "impression"
             event.pop("sentiment", None)
         return event
+
+    def _plan_reply(self, mention: dict, crisis: bool) -> None:
+        """The team answers the usual number of mentions an hour: in a crisis, a smaller share."""
+        rng = self._rng
+        if rng.random() >= (REPLY_SHARE / CRISIS_MENTION_FACTOR if crisis else REPLY_SHARE):
+            return
+        delay = rng.lognormvariate(math.log(self._reply_delay_median_ms), REPLY_DELAY_SIGMA)
+        heapq.heappush(self._replies[mention["account_id"]],
+                       (mention["ts"] + int(delay), mention["event_id"], mention["ts"]))
+
+    def _reply(self, now_ms: int, account_id: str, planned: tuple[int, str, int]) -> dict:
+        _, mention_id, mention_ts = planned
+        return {"event_id": f"{self._id_prefix}{next(self._sequence)}", "type": "reply",
+                "ts": max(now_ms, mention_ts), "platform": self._platform[account_id], "account_id": account_id,
+                "user_id": account_id, "in_reply_to": mention_id}
+
+    def _in_crisis(self, account_id: str, now_ms: int) -> bool:
+        return account_id == self._crisis_account and now_ms >= self._crisis_at_ms
 
     def _collapsed(self, account_id: str, ts: int) -> bool:
         return (account_id == self._collapse_account and ts >= self._collapse_at_ms

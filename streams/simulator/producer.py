@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from ..kafka.security import kafka_client_config
 from ..kafka.topics import ensure_topics
 from ..settings import Settings
-from .model import EventStream, TrafficModel
+from .model import EventStream, Scenario, TrafficModel
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ TICK_SECONDS = 0.05
 async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | None = None,
                         seed: int | None = None, duration: float | None = None,
                         max_events: int | None = None, collapse_account: str | None = None,
-                        collapse_after: float = 60.0, batch_share: float = 0.1,
-                        stop_event: asyncio.Event | None = None) -> dict:
+                        collapse_after: float = 60.0, crisis_account: str | None = None,
+                        crisis_after: float = 60.0, reply_delay_scale: float | None = None,
+                        batch_share: float = 0.1, stop_event: asyncio.Event | None = None) -> dict:
     """Produce the model's events at ``rate`` events/s until ``duration`` seconds, ``max_events``
     events or ``stop_event``; returns what the broker acknowledged. Cancelling it flushes and stops
     the producer before the cancellation propagates."""
@@ -40,12 +41,18 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
     model = TrafficModel(seed, n_accounts or settings.simulate_accounts, rate=rate,
                          rolling_seconds=settings.rolling_window_seconds)
     start_ms = _wall_ms()
-    collapse_at_ms = start_ms + int(collapse_after * 1000) if collapse_account else None
-    stream = model.stream(start_ms, collapse_account=collapse_account, collapse_at_ms=collapse_at_ms)
+    scenario = Scenario(
+        collapse_account=collapse_account,
+        collapse_at_ms=start_ms + int(collapse_after * 1000) if collapse_account else None,
+        crisis_account=crisis_account, crisis_at_ms=start_ms + int(crisis_after * 1000) if crisis_account else None,
+        reply_delay_scale=settings.simulate_reply_delay_scale if reply_delay_scale is None else reply_delay_scale)
+    stream = model.stream(start_ms, scenario)
     stop_event = stop_event or asyncio.Event()
     stats = {"events_produced": 0, "messages_produced": 0, "accounts": len(model.account_ids),
              "account_records_produced": 0, "send_errors": 0, "rate": rate, "seed": seed,
-             "started_at_ms": start_ms, "collapse_account": collapse_account, "collapse_at_ms": collapse_at_ms}
+             "started_at_ms": start_ms, "collapse_account": collapse_account,
+             "collapse_at_ms": scenario.collapse_at_ms, "crisis_account": crisis_account,
+             "crisis_at_ms": scenario.crisis_at_ms}
 
     kafka_config = kafka_client_config(settings)
     await ensure_topics(settings, kafka_config)
@@ -135,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="account whose engagement collapses, e.g. acct-0003 (default: none)")
     parser.add_argument("--collapse-after", type=float, default=settings.simulate_collapse_after_seconds,
                         help="seconds after start when the collapse begins (default %(default)s)")
+    parser.add_argument("--crisis-account", default=settings.simulate_crisis_account or None,
+                        help="account whose mentions turn into a PR crisis, e.g. acct-0004 (default: none)")
+    parser.add_argument("--crisis-after", type=float, default=settings.simulate_crisis_after_seconds,
+                        help="seconds after start when the crisis begins (default %(default)s)")
+    parser.add_argument("--reply-delay-scale", type=_positive(float), default=settings.simulate_reply_delay_scale,
+                        help="factor on the teams' reply delays, median 1 h at 1 (default %(default)s)")
     parser.add_argument("--stats-file", type=Path, help="also write the final stats (JSON) here")
     args = parser.parse_args(argv)
 
@@ -167,4 +180,5 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
     return await run_simulator(settings, rate=args.rate, n_accounts=args.accounts, seed=args.seed,
                                duration=args.duration, max_events=args.max_events,
                                collapse_account=args.collapse_account, collapse_after=args.collapse_after,
-                               stop_event=stop_event)
+                               crisis_account=args.crisis_account, crisis_after=args.crisis_after,
+                               reply_delay_scale=args.reply_delay_scale, stop_event=stop_event)

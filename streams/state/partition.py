@@ -45,8 +45,9 @@ class Commit:
     journal: dict | None  # the state changes to journal; None when nothing changed
     post_records: list[dict]
     account_records: list[dict]
-    mention_changes: dict  # event_id -> (account_id, ts) opened, or None closed
+    mention_changes: dict  # mention id -> its record in the mentions topic (None: closed)
     snapshot_records: list  # (key, value or None) for the snapshot topic
+    replies_unmatched: int = 0  # waiting replies dropped: their mention can no longer be counted
 
 
 class PartitionState:
@@ -70,7 +71,8 @@ class PartitionState:
         self._pending_arrival = 0  # the latest arrival among the ids remembered since the last commit
         self._sealed_written: set[int] = set()  # dedup buckets whose snapshot record is written
         self._snapshot_chunks = 0  # chunks of the latest snapshot, so that a smaller one deletes the rest
-        self.mentions = OpenMentions()
+        self.mentions = OpenMentions(config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms)
+        self.responses: list[tuple[str, int]] = []
 
     def start_at(self, arrival_ms: int) -> None:
         """A partition with no state starts closing windows at the arrival time of the first input it
@@ -119,10 +121,24 @@ class PartitionState:
             entry = bucket[account_id] = [event["platform"], WindowAggregate(track_posts=True)]
         entry[1].add(type_index, dwell, sentiment, post_id)
         if type_index == MENTION:
-            self.mentions.mention(event_id, account_id, ts)
+            reply = self.mentions.mention(event_id, account_id, ts)
+            if reply is not None:  # its reply came first: the response counts in the mention's window
+                self._responded(entry[1], reply[1], reply[0] - ts)
         elif type_index == REPLY:
-            self.mentions.reply(event["in_reply_to"])
+            mention_ts = self.mentions.reply(event["in_reply_to"], account_id, ts, event["platform"])
+            if mention_ts is not None:
+                self._responded(entry[1], event["platform"], ts - mention_ts)
         return COUNTED
+
+    def _responded(self, agg: WindowAggregate, platform: str, response_ms: int) -> None:
+        response_ms = max(0, response_ms)  # the two ts come from different clocks
+        agg.add_response(response_ms, response_ms <= self.config.acknowledge_ms)
+        self.responses.append((platform, response_ms))
+
+    def take_responses(self) -> list[tuple[str, int]]:
+        """(platform, response ms) of the mentions answered since the last call, for the histogram."""
+        responses, self.responses = self.responses, []
+        return responses
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
     def commit(self, now_ms: int, followers_of: FollowersOf, close_at_ms: int | None = None,
@@ -156,8 +172,9 @@ class PartitionState:
             entry["q"] = self.seq
         if take_snapshot:
             records += self._snapshot()
-        self.mentions.expire(now_ms)
-        return Commit(entry or None, post_records, account_records, self.mentions.take_changes(), records)
+        unmatched = self.mentions.drop_unmatched(self.closed_through) if closes else 0
+        return Commit(entry or None, post_records, account_records, self.mentions.take_changes(), records,
+                      unmatched)
 
     def _seal_and_expire(self, clock: int) -> tuple[list, bool]:
         """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that

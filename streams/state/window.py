@@ -16,6 +16,9 @@ class WindowConfig:
     dedup_ms: int
     engaged_types: tuple[str, ...]
     snapshot_ms: int = 60_000
+    acknowledge_ms: int = 43_200_000  # the listening SLAs and how long an open mention is kept
+    resolve_ms: int = 86_400_000
+    mention_retention_ms: int = 259_200_000
 
     @classmethod
     def from_settings(cls, settings) -> "WindowConfig":
@@ -24,7 +27,10 @@ class WindowConfig:
                    rolling_ms=int(settings.rolling_window_seconds * 1000),
                    dedup_ms=int(settings.dedup_horizon_seconds * 1000),
                    engaged_types=tuple(settings.engaged_types),
-                   snapshot_ms=int(settings.snapshot_interval_seconds * 1000))
+                   snapshot_ms=int(settings.snapshot_interval_seconds * 1000),
+                   acknowledge_ms=int(settings.mention_acknowledge_sla_seconds * 1000),
+                   resolve_ms=int(settings.mention_resolve_sla_seconds * 1000),
+                   mention_retention_ms=int(settings.mention_retention_seconds * 1000))
 
     def close_mark(self, now_ms: int) -> int:
         """The latest window end whose grace has passed at ``now_ms``."""

@@ -152,8 +152,8 @@ def figures(readings: list[WorkerReading], previous: dict[str, WorkerReading], s
         for labels, value in reading.metrics.series("engagement_rate_ratio", basis="followers"):
             rates.append(AccountRate(labels["account_id"], labels["platform"], value, bands.get(labels["account_id"])))
         for labels, value in reading.metrics.series("engagement_mentions_unanswered"):
-            unanswered[labels["older_than"]] = unanswered.get(labels["older_than"], 0.0) + value
-            per_account.append((labels["account_id"], labels["older_than"], value))
+            unanswered[labels["sla"]] = unanswered.get(labels["sla"], 0.0) + value
+            per_account.append((labels["account_id"], labels["sla"], value))
     rates.sort(key=lambda r: r.er, reverse=True)
     er_of = {r.account_id: r for r in rates}
     alerts, below = [], []

@@ -1,0 +1,70 @@
+"""The listening metrics (DOMAIN.md, listening and response): mentions past the SLAs per account,
+response times per platform, and what the open-mention state drops."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from .histogram import BulkHistogram
+
+# Seconds: a minute to a week; the configured SLAs are added, so "within the SLA" is a bucket.
+RESPONSE_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 604800)
+SLAS = ("acknowledge", "resolve")
+
+
+class ListeningMetrics:
+    def __init__(self, registry: CollectorRegistry, cap: int, acknowledge_seconds: float, resolve_seconds: float):
+        self.cap = cap
+        self.unanswered = Gauge("engagement_mentions_unanswered",
+                                "Open mentions of the account older than the listening SLA "
+                                "(engagement_mention_sla_seconds); accounts with one past acknowledge",
+                                ["account_id", "sla"], registry=registry)
+        self.oldest = Gauge("engagement_mentions_unanswered_oldest_timestamp_seconds",
+                            "Event time of the account's oldest open mention past the acknowledge SLA (epoch s)",
+                            ["account_id"], registry=registry)
+        sla = Gauge("engagement_mention_sla_seconds", "The listening SLAs (ENGAGEMENT_MENTION_*_SLA_SECONDS)",
+                    ["sla"], registry=registry)
+        for name, seconds in zip(SLAS, (acknowledge_seconds, resolve_seconds)):
+            sla.labels(name).set(seconds)
+        self.open = Gauge("engagement_mentions_open", "Mentions of this worker's partitions waiting for a reply",
+                          registry=registry)
+        self.waiting = Gauge("engagement_replies_waiting", "Replies read before their mention, waiting for it",
+                             registry=registry)
+        self.expired = Counter("engagement_mentions_expired_total",
+                               "Open mentions dropped unanswered after ENGAGEMENT_MENTION_RETENTION_SECONDS",
+                               registry=registry)
+        self.unmatched = Counter("engagement_replies_unmatched_total",
+                                 "Replies that closed no mention: it was never counted (late, or older than "
+                                 "the state), or it had been answered already", registry=registry)
+        bounds = sorted({*RESPONSE_BUCKETS, *(_whole(s) for s in (acknowledge_seconds, resolve_seconds))})
+        self.response = BulkHistogram("engagement_mention_response_seconds",
+                                      "Response time of answered mentions: reply ts - mention ts", tuple(bounds),
+                                      "platform")
+        registry.register(self.response)
+        self._exported: set[str] = set()
+
+    def set_overdue(self, overdue: dict[str, list]) -> None:
+        """account_id -> [past acknowledge, past resolve, oldest ts ms]: the accounts with the most
+        mentions past the acknowledge SLA, at most ``cap``; the others' series are removed."""
+        kept = dict(sorted(overdue.items(), key=lambda item: item[1][0], reverse=True)[: self.cap])
+        for account in self._exported - kept.keys():
+            for name in SLAS:
+                self.unanswered.remove(account, name)
+            self.oldest.remove(account)
+        for account, (acknowledge, resolve, oldest_ms) in kept.items():
+            self.unanswered.labels(account, "acknowledge").set(acknowledge)
+            self.unanswered.labels(account, "resolve").set(resolve)
+            self.oldest.labels(account).set(oldest_ms / 1000)
+        self._exported = set(kept)
+
+    def observe_responses(self, responses: list[tuple[str, int]]) -> None:
+        by_platform: dict[str, list[float]] = {}
+        for platform, response_ms in responses:
+            by_platform.setdefault(platform, []).append(response_ms / 1000)
+        for platform, values in by_platform.items():
+            self.response.observe_many(values, platform)
+
+
+def _whole(seconds: float) -> float | int:
+    """An SLA as a bucket bound: 43200, not 43200.0, in the `le` label."""
+    return int(seconds) if float(seconds).is_integer() else seconds
