@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -29,9 +30,17 @@ pytestmark = [pytest.mark.integration,
                                  reason="Debian's prometheus and prometheus-alertmanager are not installed "
                                         "(make test installs them)")]
 
-COLLAPSED, NORMAL = "acct-0003", "acct-0002"  # instagram and facebook in the simulator's model
+# In the simulator's model of 5 accounts: instagram, facebook (the busiest), x (the next busiest).
+COLLAPSED, NORMAL, CRISIS = "acct-0003", "acct-0002", "acct-0004"
 ROLLING_LABEL = "1m"  # the rolling window of this run (60 s) is labelled so, not "1h"
-MARKETING_ALERTS = {"EngagementRateBelowBenchmark", "EngagementDropVsBaseline"}
+ENGAGEMENT_ALERTS = {"EngagementRateBelowBenchmark", "EngagementDropVsBaseline"}
+CRISIS_ALERTS = {"EngagementMentionSpike", "EngagementNegativeSentimentSpike", "EngagementMentionUnanswered"}
+# The listening SLAs and the retention, shortened; the simulated teams' reply delays shrink by the
+# acknowledge SLA's factor (an hour's median becomes 1.7 s). The retention is short so that the few
+# mentions a normal team never answers stay below the alerts' minimum.
+ACK_S, RESOLVE_S, RETENTION_S = 20, 30, 40
+REPLY_DELAY_SCALE = ACK_S / 43200
+REPEAT = "3s"  # Alertmanager repeats a firing notification this often: an inhibition that fails shows
 
 
 class Webhook:
@@ -74,18 +83,21 @@ def prom_query(prometheus: str, expr: str) -> list[dict]:
 def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
     settings = topics_ready(isolated_settings(
         kafka_bootstrap, window_seconds=5, window_grace_seconds=2, rolling_window_seconds=60,
-        commit_interval_seconds=0.5))
+        commit_interval_seconds=0.5, mention_acknowledge_sla_seconds=ACK_S, mention_resolve_sla_seconds=RESOLVE_S,
+        mention_retention_seconds=RETENTION_S))
     worker = workers(settings).start()
     webhook = Webhook()
     processes = []
     am_work, prom_work = tmp_path / "alertmanager", tmp_path / "prometheus"
     am_proc, alertmanager = start_alertmanager(
-        write_alertmanager_config(am_work, webhook.address, group_wait="1s"), am_work, tmp_path / "am.log")
+        write_alertmanager_config(am_work, webhook.address, group_wait="1s", repeat_interval=REPEAT), am_work,
+        tmp_path / "am.log")
     processes.append(am_proc)
     config = write_prometheus_config(
         prom_work, [worker.url.removeprefix("http://")], alertmanager.removeprefix("http://"), interval="1s",
-        rules_transform=lambda text: fast_rules(text, for_duration="10s", baseline_range="10m",
-                                                rate_range="20s", window_label=ROLLING_LABEL))
+        rules_transform=lambda text: fast_rules(text, for_duration="10s", baseline_range="10m", rate_range="20s",
+                                                window_label=ROLLING_LABEL, spike_range="60s",
+                                                spike_baseline_range="60s", spike_history="120s"))
     prom_proc, prometheus = start_prometheus(config, prom_work, tmp_path / "prometheus.log")
     processes.append(prom_proc)
     yield settings, worker, webhook, prometheus, alertmanager, tmp_path
@@ -94,11 +106,18 @@ def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
     webhook.close()
 
 
-def test_collapse_pages_marketing_for_that_account_only_and_a_stall_inhibits(stack):
+def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_and_a_stall_inhibits(stack):
     settings, worker, webhook, prometheus, alertmanager, tmp_path = stack
-    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", "250", "--accounts", "5",
-                       "--collapse-account", COLLAPSED, "--collapse-after", "15"],
+    # The crisis begins once the mention baselines have their history (the spike rules' 120 s).
+    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", "500", "--accounts", "5",
+                       "--collapse-account", COLLAPSED, "--collapse-after", "15",
+                       "--crisis-account", CRISIS, "--crisis-after", "125",
+                       "--reply-delay-scale", str(REPLY_DELAY_SCALE)],
                       settings.as_env(), tmp_path / "simulator.log")
+
+    def marketing(path: str = "/hook/marketing") -> list[dict]:
+        return [a for a in webhook.alerts(path) if a["labels"]["alertname"] in ENGAGEMENT_ALERTS | CRISIS_ALERTS]
+
     try:
         # The collapsed account's page arrives through Alertmanager at the marketing receiver.
         fired = wait_for(lambda: [a for a in webhook.alerts("/hook/marketing")
@@ -111,14 +130,31 @@ def test_collapse_pages_marketing_for_that_account_only_and_a_stall_inhibits(sta
         assert "below" in alert["annotations"]["description"]
         assert alert["annotations"]["runbook_url"] and COLLAPSED in alert["annotations"]["dashboard"]
 
-        # No other account alerts, at the webhook or in Prometheus.
-        marketing = [a for a in webhook.alerts("/hook/marketing") if a["labels"]["alertname"] in MARKETING_ALERTS]
-        assert {a["labels"]["account_id"] for a in marketing} == {COLLAPSED}
+        # The crisis: the spikes and the resolve-SLA page at the marketing on-call, the
+        # acknowledge-SLA warning at the community team.
+        def crisis_paged():
+            names = {(a["labels"]["alertname"], a["labels"].get("sla")) for a in marketing()
+                     if a["labels"]["account_id"] == CRISIS}
+            return {("EngagementMentionSpike", None), ("EngagementNegativeSentimentSpike", None),
+                    ("EngagementMentionUnanswered", "resolve")} <= names
+        wait_for(crisis_paged, 240, "the crisis account's spike and resolve-SLA pages")
+        community = marketing("/hook/community")
+        assert {(a["labels"]["alertname"], a["labels"]["sla"], a["labels"]["account_id"]) for a in community} == \
+            {("EngagementMentionUnanswered", "acknowledge", CRISIS)}
+        assert "the oldest has waited" in community[0]["annotations"]["description"]
+
+        # No other account alerts, at the webhooks or in Prometheus.
+        paged = {(a["labels"]["alertname"], a["labels"]["account_id"]) for a in marketing() + community}
+        assert {account for _, account in paged} == {COLLAPSED, CRISIS}, paged
+        assert {name for name, account in paged if account == COLLAPSED} <= ENGAGEMENT_ALERTS
+        assert {name for name, account in paged if account == CRISIS} <= CRISIS_ALERTS
         firing = prom_query(prometheus, 'ALERTS{alertstate="firing",team="marketing"}')
-        assert {s["metric"]["account_id"] for s in firing} == {COLLAPSED}
-        # Every other account is exported and above its benchmark: the silence means something.
+        assert {s["metric"]["account_id"] for s in firing} == {COLLAPSED, CRISIS}
+        # Every other account is exported and above its benchmark, and has mentions: the silence means something.
         rates = prom_query(prometheus, 'engagement_rate_ratio{basis="followers"}')
         assert {s["metric"]["account_id"] for s in rates} == {f"acct-{i:04d}" for i in range(1, 6)}
+        answered = prom_query(prometheus, 'sum by (account_id) (engagement_account_mentions_answered_total) > 0')
+        assert {NORMAL, CRISIS} <= {s["metric"]["account_id"] for s in answered}
 
         # Every PromQL expression of every dashboard panel returns data from this Prometheus.
         time.sleep(5)  # recording rules have evaluated the latest scrape
@@ -126,21 +162,34 @@ def test_collapse_pages_marketing_for_that_account_only_and_a_stall_inhibits(sta
                  if not prom_query(prometheus, with_window_label(expr, ROLLING_LABEL))]
         assert empty == []
 
-        # Ingestion stops: the platform on-call is paged and the marketing page is inhibited.
+        # Ingestion stops: the platform on-call is paged and every marketing alert is inhibited.
         stop(simulator, sig=signal.SIGTERM)
         wait_for(lambda: [a for a in webhook.alerts("/hook/platform")
                             if a["labels"]["alertname"] == "EngagementIngestionStalled"],
                    120, "EngagementIngestionStalled at the platform receiver")
 
-        def suppressed():
-            status, body = http_get(f"{alertmanager}/api/v2/alerts?filter=alertname%3D%22EngagementRateBelowBenchmark%22")
-            alerts = json.loads(body)
-            return alerts and all(a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"]
-                                  for a in alerts)
-        wait_for(suppressed, 30, "the marketing alert to be inhibited")
-        before = len(webhook.alerts("/hook/marketing"))
-        time.sleep(5)
-        assert len(webhook.alerts("/hook/marketing")) == before, "a marketing page went out during the stall"
+        def firing_marketing() -> list[dict]:
+            """The marketing alerts Alertmanager holds as firing (a resolved one is not inhibited)."""
+            status, body = http_get(f"{alertmanager}/api/v2/alerts?filter=team%3D%22marketing%22")
+            now = datetime.now(timezone.utc)
+            return [a for a in json.loads(body) if datetime.fromisoformat(a["endsAt"]) > now]
+
+        def all_suppressed(alerts) -> bool:
+            return all(a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"] for a in alerts)
+        wait_for(lambda: (alerts := firing_marketing()) and all_suppressed(alerts), 30,
+                 "the marketing alerts to be inhibited")
+        # Alertmanager repeats a notification every REPEAT (3 s): an alert that slipped through the
+        # inhibition would be notified again while it keeps firing. Watch for 8 s.
+        before = len(marketing()), len(marketing("/hook/community"))
+        watched = []
+        for _ in range(16):
+            alerts = firing_marketing()
+            assert all_suppressed(alerts), [(a["labels"]["alertname"], a["status"]) for a in alerts]
+            watched.append(len(alerts))
+            time.sleep(0.5)
+        assert all(watched[:12]), f"the marketing alerts resolved too soon to check anything: {watched}"
+        assert (len(marketing()), len(marketing("/hook/community"))) == before, \
+            "a marketing notification went out during the stall"
     finally:
         stop(simulator)
 

@@ -627,7 +627,9 @@ def live_prometheus(tmp_path_factory):
     (work / "rules").mkdir()
     for path in RULES:
         # Almost no offset before the spike baseline: the run is seconds long.
-        (work / "rules" / path.name).write_text(fast_rules(path.read_text(), spike_baseline_offset="1s"))
+        (work / "rules" / path.name).write_text(fast_rules(
+            path.read_text(), spike_range="5s", spike_baseline_range="3s", spike_baseline_offset="1s",
+            spike_history="4s"))
     exporter_port, stop_exporter = _stand_in_exporter()
     config = load_yaml(PROM_DIR / "prometheus.yml")
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
@@ -650,7 +652,8 @@ def live_prometheus(tmp_path_factory):
 
     def ready():
         try:
-            return query('ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}')
+            return (query('ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}')
+                    and query("account:engagement_mentions:rate_baseline"))  # it needs a few seconds of history
         except (OSError, AssertionError):
             return None
     try:

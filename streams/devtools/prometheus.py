@@ -24,12 +24,14 @@ ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 
 def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m", rate_range: str = "30s",
                window_label: str = "1h", spike_range: str = "30s", spike_baseline_range: str = "2m",
-               spike_baseline_offset: str | None = None) -> str:
+               spike_baseline_offset: str | None = None, spike_history: str = "150s") -> str:
     """The rules with every `# tunable` duration shortened, for runs that must alert within minutes;
     window_label is the label of a rolling window shorter than the default hour. The spike baseline
-    ends where the spike window begins (``spike_baseline_offset``, by default the spike range)."""
+    ends where the spike window begins (``spike_baseline_offset``, by default the spike range), and
+    needs ``spike_history`` (baseline range + offset) of the account's counter."""
     text = re.sub(r"for: \d+[smhd]", f"for: {for_duration}", text)
     text = text.replace("[7d]", f"[{baseline_range}]").replace("[5m]", f"[{rate_range}]")
+    text = text.replace("offset 13h", f"offset {spike_history}")
     text = text.replace("[12h] offset 1h", f"[{spike_baseline_range}] offset {spike_baseline_offset or spike_range}")
     text = text.replace("[1h]", f"[{spike_range}]")
     return with_window_label(text, window_label)
@@ -58,19 +60,21 @@ def write_prometheus_config(work: Path, targets: list[str], alertmanager: str | 
     return path
 
 
-def write_alertmanager_config(work: Path, webhook_base: str | None = None, group_wait: str | None = None) -> Path:
-    """The project's Alertmanager config; webhook_base (host:port) replaces the receivers' address."""
+def write_alertmanager_config(work: Path, webhook_base: str | None = None, group_wait: str | None = None,
+                              repeat_interval: str | None = None) -> Path:
+    """The project's Alertmanager config; webhook_base (host:port) replaces the receivers' address.
+    group_wait (also the group interval) and repeat_interval, when given, apply to every route."""
     text = ALERTMANAGER_CONFIG.read_text()
     if webhook_base:
         text = text.replace("127.0.0.1:9095", webhook_base)
     config = yaml.safe_load(text)
-    if group_wait:
-        route = config["route"]
-        route["group_wait"] = group_wait
-        route["group_interval"] = group_wait
-        for child in route.get("routes", []):
-            child["group_wait"] = group_wait
-            child["group_interval"] = group_wait
+    timings = {**({"group_wait": group_wait, "group_interval": group_wait} if group_wait else {}),
+               **({"repeat_interval": repeat_interval} if repeat_interval else {})}
+    routes = [config["route"]]
+    while routes:
+        route = routes.pop()
+        route.update(timings)
+        routes.extend(route.get("routes", []))
     work.mkdir(parents=True, exist_ok=True)
     path = work / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))

@@ -55,7 +55,7 @@ class Engine:
         self.config = WindowConfig.from_settings(settings)
         self.kafka_config = dict(kafka_config or {})
         self.metrics = Metrics(settings.max_account_series, self.config.rolling_label,
-                               load_benchmarks(settings.benchmarks_file), self.config.rolling_ms,
+                               load_benchmarks(settings.benchmarks_file),
                                (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds))
         self.assignor = RoutingAssignor(web_url)
         self.accounts = AccountBook(settings, self.kafka_config)

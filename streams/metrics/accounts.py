@@ -66,10 +66,14 @@ class AccountCounters:
     polarity, and answered mentions with their response time. The spike rules take their rate over
     spans of their own (deploy/prometheus/rules), so no rule depends on a window length setting.
     At most ``cap`` accounts hold series (those seen first); an account without traffic for
-    ``idle_ms`` loses its series, so the cap frees up again."""
+    ``IDLE_MS`` loses its series, so the cap frees up again."""
 
-    def __init__(self, registry: CollectorRegistry, cap: int, idle_ms: int):
-        self.cap, self.idle_ms = cap, idle_ms
+    # Longer than the spike rules look back (12 h baseline + 2 h history): a quiet account that
+    # wakes up to a crisis still has its baseline.
+    IDLE_MS = 26 * 3600 * 1000
+
+    def __init__(self, registry: CollectorRegistry, cap: int):
+        self.cap = cap
         labels = ["account_id", "platform"]
         self.mentions = Counter("engagement_account_mentions_total", "Mentions of the account", labels,
                                 registry=registry)
@@ -106,7 +110,7 @@ class AccountCounters:
             self.answered_in_sla.labels(account, platform).inc(responses["within_acknowledge_sla"])
             self.response_seconds.labels(account, platform).inc(responses["response_ms_sum"] / 1000)
         self.dropped.set(dropped)
-        self.forget([a for a, (_, end) in self._seen.items() if end <= mark - self.idle_ms])
+        self.forget([a for a, (_, end) in self._seen.items() if end <= mark - self.IDLE_MS])
 
     def accounts(self) -> list[str]:
         return list(self._seen)
