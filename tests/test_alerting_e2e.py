@@ -38,7 +38,7 @@ CRISIS_ALERTS = {"EngagementMentionSpike", "EngagementNegativeSentimentSpike", "
 # The listening SLAs and the retention, shortened; the simulated teams' reply delays shrink by the
 # acknowledge SLA's factor (an hour's median becomes 1.7 s). The retention is short so that the few
 # mentions a normal team never answers stay below the alerts' minimum.
-ACK_S, RESOLVE_S, RETENTION_S = 20, 30, 40
+ACK_S, RESOLVE_S, RETENTION_S = 20, 25, 30
 REPLY_DELAY_SCALE = ACK_S / 43200
 REPEAT = "3s"  # Alertmanager repeats a firing notification this often: an inhibition that fails shows
 
@@ -96,8 +96,8 @@ def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
     config = write_prometheus_config(
         prom_work, [worker.url.removeprefix("http://")], alertmanager.removeprefix("http://"), interval="1s",
         rules_transform=lambda text: fast_rules(text, for_duration="10s", baseline_range="10m", rate_range="20s",
-                                                window_label=ROLLING_LABEL, spike_range="60s",
-                                                spike_baseline_range="60s", spike_history="120s"))
+                                                window_label=ROLLING_LABEL, spike_range="30s",
+                                                spike_baseline_range="30s", spike_history="60s"))
     prom_proc, prometheus = start_prometheus(config, prom_work, tmp_path / "prometheus.log")
     processes.append(prom_proc)
     yield settings, worker, webhook, prometheus, alertmanager, tmp_path
@@ -108,10 +108,10 @@ def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
 
 def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_and_a_stall_inhibits(stack):
     settings, worker, webhook, prometheus, alertmanager, tmp_path = stack
-    # The crisis begins once the mention baselines have their history (the spike rules' 120 s).
-    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", "500", "--accounts", "5",
+    # The crisis begins once the mention baselines have their history (the spike rules' 60 s).
+    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", "1000", "--accounts", "5",
                        "--collapse-account", COLLAPSED, "--collapse-after", "15",
-                       "--crisis-account", CRISIS, "--crisis-after", "125",
+                       "--crisis-account", CRISIS, "--crisis-after", "65",
                        "--reply-delay-scale", str(REPLY_DELAY_SCALE)],
                       settings.as_env(), tmp_path / "simulator.log")
 

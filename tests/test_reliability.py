@@ -219,7 +219,7 @@ def test_a_restarted_worker_resumes_at_once_and_a_stopped_one_hands_over_at_once
 
 # Short horizons, so that an outage can outlast them by far in a test: before snapshots, a restore read
 # the journal of the last 2 x (rolling + window + grace + dedup) only (62 s here) and lost the rest.
-OUTAGE_DEDUP_S, OUTAGE_S = 5, 140
+OUTAGE_DEDUP_S, OUTAGE_S = 5, 80
 
 
 def _outage_settings(kafka_bootstrap, topics_ready):
@@ -233,7 +233,7 @@ def test_an_outage_longer_than_every_horizon_loses_nothing(kafka_bootstrap, work
     restarted worker counts the whole backlog (it reached Kafka on time) into exact final records."""
     settings = _outage_settings(kafka_bootstrap, topics_ready)
     worker = workers(settings).start()
-    exactness_run(settings, [worker], tmp_path, events=40_000, rate=250,
+    exactness_run(settings, [worker], tmp_path, events=22_000, rate=250,
                   disruptions=[(8, lambda: worker.stop(sig=signal.SIGKILL)), (8 + OUTAGE_S, worker.start)])
 
 
