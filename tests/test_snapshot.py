@@ -123,3 +123,29 @@ def test_a_smaller_snapshot_deletes_the_chunks_of_a_larger_one():
     last = {key: value for key, value in run.topic}
     assert sum(1 for key in chunks if last[key] is not None) < len(chunks)
     assert_same_from_now_on(run.live, run.restored(), run.now)
+
+
+def test_answered_mentions_survive_in_the_snapshot_and_the_journal():
+    """The response times live in the account windows: a restore must bring them back."""
+    run = Run()
+
+    def say(event_id: str, type_: str, step: int, **extra):
+        run.now += step
+        run.offset += 1
+        if not run.live.closed_through:
+            run.live.start_at(run.now)
+        run.live.add(ev(event_id, run.now, type_, "a1", None, **extra), run.now)
+
+    say("m0", "mention", 1000, sentiment=-0.5)
+    say("r0", "reply", 30_000, in_reply_to="m0")
+    run.commit(10, take_snapshot=True)  # the first response is in the snapshot ...
+    say("m1", "mention", 1000, sentiment=0.4)
+    say("r1", "reply", 2000, in_reply_to="m1")
+    run.commit(10, take_snapshot=False)  # ... the second in the journal after it, same window
+
+    def responses(state: PartitionState) -> list:
+        return [agg.responses for bucket in state.accounts.values() for _, agg in bucket.values() if agg.responses]
+    assert responses(run.live) == [[2, 32_000, 30_000, 2]]
+    restored = run.restored()
+    assert responses(restored) == responses(run.live)
+    assert_same_from_now_on(run.live, restored, run.now)
