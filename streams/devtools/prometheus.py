@@ -23,10 +23,10 @@ ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 
 
 def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m", rate_range: str = "30s",
-               window_label: str = "1h", spike_range: str = "30s", spike_baseline_range: str = "2m",
+               spike_range: str = "30s", spike_baseline_range: str = "2m",
                spike_baseline_offset: str | None = None, spike_history: str = "150s") -> str:
-    """The rules with every `# tunable` duration shortened, for runs that must alert within minutes;
-    window_label is the label of a rolling window shorter than the default hour. The spike baseline
+    """The rules with every `# tunable` duration shortened, for runs that must alert within minutes
+    (window lengths are settings, and no rule depends on them). The spike baseline
     ends where the spike window begins (``spike_baseline_offset``, by default the spike range), and
     needs ``spike_history`` (baseline range + offset) of the account's counter."""
     text = re.sub(r"for: \d+[smhd]", f"for: {for_duration}", text)
@@ -34,12 +34,7 @@ def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m",
     text = text.replace("offset 13h", f"offset {spike_history}")
     text = text.replace("[12h] offset 1h", f"[{spike_baseline_range}] offset {spike_baseline_offset or spike_range}")
     text = text.replace("[1h]", f"[{spike_range}]")
-    return with_window_label(text, window_label)
-
-
-def with_window_label(text: str, window_label: str) -> str:
-    """Rules and dashboards select the rolling window's gauges by its label, `window="1h"` by default."""
-    return text.replace('window="1h"', f'window="{window_label}"')
+    return text
 
 
 def write_prometheus_config(work: Path, targets: list[str], alertmanager: str | None,
