@@ -49,7 +49,7 @@ class BatchFolder:
                 self._reject(tp, message, Rejection(
                     "late", f"window of ts {event['ts_ms']} closed at "
                             f"{state.closed_through} + grace", event_bytes(event)), tally)
-        tally.responses = state.take_responses()
+        tally.response_ms = state.take_responses()
         self.metrics.add_batch(tally)
 
     def _route(self, tp: TopicPartition, messages: list, now: int, tally: BatchTally) -> list[tuple]:

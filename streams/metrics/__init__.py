@@ -91,8 +91,8 @@ class Metrics:
             self.event_lag.observe_many(lag / 1000 for lag in tally.lags_ms)
         for platform, values in tally.dwell_ms.items():
             self.dwell.observe_many((v / 1000 for v in values), platform)
-        if tally.responses:
-            self.listening.observe_responses(tally.responses)
+        for platform, values in tally.response_ms.items():
+            self.listening.response.observe_many((v / 1000 for v in values), platform)
 
     def forget_accounts(self, moved) -> None:
         """The accounts for which ``moved(account_id)`` holds went to another worker: so do their series."""
@@ -107,7 +107,7 @@ class BatchTally:
     """Plain counts for one fetched batch; cheaper per event than touching prometheus objects."""
 
     __slots__ = ("consumed", "counted", "duplicate", "forwarded", "rejected", "interactions", "lags_ms",
-                 "dwell_ms", "responses")
+                 "dwell_ms", "response_ms")
 
     def __init__(self) -> None:
         self.consumed = self.counted = self.duplicate = self.forwarded = 0
@@ -115,7 +115,7 @@ class BatchTally:
         self.interactions: Tally = Tally()
         self.lags_ms: list[int] = []
         self.dwell_ms: dict[str, list] = {}
-        self.responses: list[tuple[str, int]] = []  # (platform, response ms) of the mentions answered
+        self.response_ms: dict[str, list] = {}  # of the mentions answered
 
 
 def benchmark_gauge(registry: CollectorRegistry, table) -> Gauge:

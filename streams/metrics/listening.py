@@ -57,13 +57,6 @@ class ListeningMetrics:
             self.oldest.labels(account).set(oldest_ms / 1000)
         self._exported = set(kept)
 
-    def observe_responses(self, responses: list[tuple[str, int]]) -> None:
-        by_platform: dict[str, list[float]] = {}
-        for platform, response_ms in responses:
-            by_platform.setdefault(platform, []).append(response_ms / 1000)
-        for platform, values in by_platform.items():
-            self.response.observe_many(values, platform)
-
 
 def _whole(seconds: float) -> float | int:
     """An SLA as a bucket bound: 43200, not 43200.0, in the `le` label."""

@@ -72,7 +72,7 @@ class PartitionState:
         self._sealed_written: set[int] = set()  # dedup buckets whose snapshot record is written
         self._snapshot_chunks = 0  # chunks of the latest snapshot, so that a smaller one deletes the rest
         self.mentions = OpenMentions(config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms)
-        self.responses: list[tuple[str, int]] = []
+        self.responses: dict[str, list[int]] = {}  # platform -> response ms, for the histogram
 
     def start_at(self, arrival_ms: int) -> None:
         """A partition with no state starts closing windows at the arrival time of the first input it
@@ -133,11 +133,11 @@ class PartitionState:
     def _responded(self, agg: WindowAggregate, platform: str, response_ms: int) -> None:
         response_ms = max(0, response_ms)  # the two ts come from different clocks
         agg.add_response(response_ms, response_ms <= self.config.acknowledge_ms)
-        self.responses.append((platform, response_ms))
+        self.responses.setdefault(platform, []).append(response_ms)
 
-    def take_responses(self) -> list[tuple[str, int]]:
-        """(platform, response ms) of the mentions answered since the last call, for the histogram."""
-        responses, self.responses = self.responses, []
+    def take_responses(self) -> dict[str, list[int]]:
+        """Per platform, the response times (ms) of the mentions answered since the last call."""
+        responses, self.responses = self.responses, {}
         return responses
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
