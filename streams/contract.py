@@ -15,6 +15,7 @@ def load_schema(name: str) -> dict:
 
 EVENT_SCHEMA = load_schema("interaction-event.schema.json")
 ACCOUNT_SCHEMA = load_schema("account.schema.json")
+POST_SCHEMA = load_schema("post.schema.json")
 
 TYPES: tuple[str, ...] = tuple(EVENT_SCHEMA["properties"]["type"]["enum"])
 PLATFORMS: tuple[str, ...] = tuple(EVENT_SCHEMA["properties"]["platform"]["enum"])
@@ -22,5 +23,8 @@ TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(TYPES)}
 POST_LEVEL_TYPES: frozenset[str] = frozenset(
     next(rule["if"]["properties"]["type"]["enum"] for rule in EVENT_SCHEMA["allOf"]
          if rule["then"] == {"required": ["post_id"]}))
+# What a post can be; UNKNOWN_CONTENT_TYPE: a post whose events came without its record.
+CONTENT_TYPES: tuple[str, ...] = tuple(POST_SCHEMA["properties"]["content_type"]["enum"])
+UNKNOWN_CONTENT_TYPE = "unknown"
 # account_id and post_id: the longest id the contract admits (the HTTP API refuses longer ones).
 MAX_ID_LENGTH: int = EVENT_SCHEMA["properties"]["account_id"]["maxLength"]

@@ -46,6 +46,12 @@ class Settings:
     topic_interactions: str = _doc("Input topic of interaction events.", default="engagement.interactions")
     topic_accounts: str = _doc("Compacted topic of account reference records (key = account_id).",
                                default="engagement.accounts")
+    topic_posts: str = _doc("Compacted topic of post reference records (key = post_id): account, platform, "
+                            "publication time, content type. Records older than the post lifetime plus the "
+                            "benchmark period are deleted.", default="engagement.posts")
+    topic_post_lifetime: str = _doc("Output: per post, its aggregates from publication to each of the "
+                                    "ENGAGEMENT_POST_LIFETIME_AGES_SECONDS (key = post_id).",
+                                    default="engagement.post-lifetime")
     topic_post_metrics: str = _doc("Output: final per-post window records.", default="engagement.post-metrics")
     topic_account_metrics: str = _doc("Output: final per-account window records.",
                                       default="engagement.account-metrics")
@@ -86,6 +92,18 @@ class Settings:
     mention_retention_seconds: float = _doc(
         "How long an unanswered mention is kept waiting for its reply; then it is dropped (counted in "
         "engagement_mentions_expired_total). Bounds the open-mention state.", default=259200.0)
+    post_lifetime_seconds: float = _doc(
+        "How long after its publication a post's engagement is aggregated (its lifetime record at this "
+        "age is its last). Bounds the per-post state.", default=604800.0)
+    post_lifetime_ages_seconds: tuple[str, ...] = _doc(
+        "Comma-separated post ages (seconds) at which a lifetime record is published; the maturity and the "
+        "lifetime are always among them.", default=("3600", "86400", "604800"))
+    post_maturity_seconds: float = _doc(
+        "The age at which a post's ER counts in its account's ER per post (DOMAIN.md: 24 h), compared "
+        "with the benchmark band by EngagementRateBelowBenchmark.", default=86400.0)
+    benchmark_period_seconds: float = _doc(
+        "An account's ER per post is the mean over its posts published this recently (DOMAIN.md: 7 days) "
+        "that have reached the maturity age.", default=604800.0)
     engaged_types: tuple[str, ...] = _doc("Comma-separated interaction types that count as engaged.",
                                           default=DEFAULT_ENGAGED_TYPES)
     max_message_bytes: int = _doc("Largest input message accepted; larger ones go to the DLQ (too_large).",
@@ -114,6 +132,9 @@ class Settings:
     simulate_reply_delay_scale: float = _doc("Factor on the simulated teams' reply delays (hours at 1; a test "
                                              "with SLAs shortened by the same factor keeps their proportion).",
                                              default=1.0)
+    simulate_day_seconds: float = _doc("Length of the simulator's day in seconds: posting intervals and engagement "
+                                       "decay scale with it (tests with shortened post maturity shorten it too).",
+                                       default=86400.0)
     kafka_home: str = _doc("Cache of the embedded broker's jars (empty: ~/.cache/engagement/kafka-VERSION).",
                            default="")
     log_level: str = _doc("Worker log level (crit, error, warn, info, debug).", default="warn")
@@ -152,7 +173,7 @@ class Settings:
 
     @property
     def output_topics(self) -> tuple[str, ...]:
-        return (self.topic_post_metrics, self.topic_account_metrics, self.topic_dlq)
+        return (self.topic_post_metrics, self.topic_post_lifetime, self.topic_account_metrics, self.topic_dlq)
 
 
 def topics_named(prefix: str, *, keep: tuple[str, ...] = ()) -> dict[str, str]:

@@ -21,6 +21,7 @@ import pytest
 from streams.devtools.prometheus import (alertmanager_binary, fast_rules, start_alertmanager, start_prometheus,
                                 write_alertmanager_config, write_prometheus_config)
 from streams.devtools.processes import http_get, scrape, spawn, stop
+from streams.simulator import TrafficModel
 
 from .conftest import isolated_settings, wait_for
 from .promql import dashboard_queries
@@ -30,8 +31,18 @@ pytestmark = [pytest.mark.integration,
                                  reason="Debian's prometheus and prometheus-alertmanager are not installed "
                                         "(make test installs them)")]
 
-# In the simulator's model of 5 accounts: instagram, facebook (the busiest), x (the next busiest).
-COLLAPSED, NORMAL, CRISIS = "acct-0003", "acct-0002", "acct-0004"
+# The simulator's day, shortened to the maturity age (24 h, one model day): posts are published,
+# mature and leave the benchmark period within the run.
+DAY_S = 20
+POST_SETTINGS = dict(post_lifetime_ages_seconds=("10",), post_maturity_seconds=DAY_S, post_lifetime_seconds=2 * DAY_S,
+                     benchmark_period_seconds=15 * DAY_S)
+RATE, N_ACCOUNTS = 1000, 5
+MODEL = TrafficModel(7, N_ACCOUNTS, rate=RATE, day_seconds=DAY_S)  # the simulator's default seed
+CRISIS = "acct-0004"
+# The collapsed account posts often (its ER per post has posts to go on soon); the others post from
+# once a day to several times an hour, and none of them may alert.
+COLLAPSED = sorted(sorted(set(MODEL.account_ids) - {CRISIS}), key=MODEL.posts_per_day.get)[-2]
+NORMAL = next(a for a in MODEL.account_ids if a not in (COLLAPSED, CRISIS))
 # The rolling window of this run is 60 s, not the default hour: the rules and dashboards, which
 # assume no window length, must alert and show all the same.
 ROLLING_LABEL = "1m"
@@ -86,7 +97,7 @@ def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
     settings = topics_ready(isolated_settings(
         kafka_bootstrap, window_seconds=5, window_grace_seconds=2, rolling_window_seconds=60,
         commit_interval_seconds=0.5, mention_acknowledge_sla_seconds=ACK_S, mention_resolve_sla_seconds=RESOLVE_S,
-        mention_retention_seconds=RETENTION_S))
+        mention_retention_seconds=RETENTION_S, **POST_SETTINGS))
     worker = workers(settings).start()
     webhook = Webhook()
     processes = []
@@ -111,8 +122,8 @@ def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
 def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_and_a_stall_inhibits(stack):
     settings, worker, webhook, prometheus, alertmanager, tmp_path = stack
     # The crisis begins once the mention baselines have their history (the spike rules' 60 s).
-    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", "1000", "--accounts", "5",
-                       "--collapse-account", COLLAPSED, "--collapse-after", "15",
+    simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", str(RATE), "--accounts",
+                       str(N_ACCOUNTS), "--day-seconds", str(DAY_S), "--collapse-account", COLLAPSED, "--collapse-after", "0",
                        "--crisis-account", CRISIS, "--crisis-after", "65",
                        "--reply-delay-scale", str(REPLY_DELAY_SCALE)],
                       settings.as_env(), tmp_path / "simulator.log")
@@ -127,9 +138,11 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
                            300, "EngagementRateBelowBenchmark at the webhook")
         assert {a["labels"]["account_id"] for a in fired} == {COLLAPSED}
         alert = fired[0]
-        assert alert["labels"]["team"] == "marketing" and alert["labels"]["platform"] == "instagram"
-        assert alert["labels"]["severity"]
-        assert "below" in alert["annotations"]["description"]
+        platform = next(r["platform"] for r in MODEL.accounts() if r["account_id"] == COLLAPSED)
+        assert alert["labels"]["team"] == "marketing" and alert["labels"]["platform"] == platform
+        assert alert["labels"]["severity"] and alert["labels"]["content_type"] == "all"
+        assert "matured posts" in alert["annotations"]["description"] and \
+            "below the benchmark's low bound" in alert["annotations"]["description"]
         assert alert["annotations"]["runbook_url"] and COLLAPSED in alert["annotations"]["dashboard"]
 
         # The crisis: the spikes and the resolve-SLA page at the marketing on-call, the
@@ -152,9 +165,20 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
         assert {name for name, account in paged if account == CRISIS} <= CRISIS_ALERTS
         firing = prom_query(prometheus, 'ALERTS{alertstate="firing",team="marketing"}')
         assert {s["metric"]["account_id"] for s in firing} == {COLLAPSED, CRISIS}
-        # Every other account is exported and above its benchmark, and has mentions: the silence means something.
+        # Every other account has matured posts enough and an ER per post inside its band (from one
+        # post a day to several an hour), and mentions: the silence means something.
+        per_post = {s["metric"]["account_id"]: float(s["value"][1]) for s in prom_query(
+            prometheus, 'account:engagement_rate_per_post:ratio{content_type="all"}'
+                        ' and on (account_id, content_type) account:engagement_matured_posts:max >= 3')}
+        lows = {s["metric"]["account_id"]: float(s["value"][1]) for s in prom_query(
+            prometheus, 'account:engagement_post_benchmark:ratio{content_type="all", bound="low"}')}
+        others = set(MODEL.account_ids) - {COLLAPSED}
+        assert others <= per_post.keys(), per_post
+        assert all(per_post[a] >= lows[a] for a in others), (per_post, lows)
+        assert per_post[COLLAPSED] < lows[COLLAPSED]
+        assert {MODEL.posts_per_day[a] for a in others} >= {1.0} and max(MODEL.posts_per_day[a] for a in others) >= 48
         rates = prom_query(prometheus, 'engagement_rate_ratio{basis="followers"}')
-        assert {s["metric"]["account_id"] for s in rates} == {f"acct-{i:04d}" for i in range(1, 6)}
+        assert {s["metric"]["account_id"] for s in rates} == set(MODEL.account_ids)
         assert {s["metric"]["window"] for s in rates} == {ROLLING_LABEL}
         answered = prom_query(prometheus, 'sum by (account_id) (engagement_account_mentions_answered_total) > 0')
         assert {NORMAL, CRISIS} <= {s["metric"]["account_id"] for s in answered}

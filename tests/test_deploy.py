@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from streams.devtools.prometheus import fast_rules
+from streams.model.bands import band_for
 
 from . import promql
 
@@ -51,7 +52,11 @@ ALERTS = {
     "EngagementWorkerDown": "platform",
 }
 DASHBOARD_UIDS = {"overview.json": "engagement-overview", "account.json": "engagement-account",
-                  "pipeline.json": "engagement-pipeline", "listening.json": "engagement-listening"}
+                  "pipeline.json": "engagement-pipeline", "listening.json": "engagement-listening",
+                  "posts.json": "engagement-posts"}
+# Series no longer recorded or exported (the band is per post, DOMAIN.md): no dashboard may read them.
+REMOVED_SERIES = ("account:engagement_benchmark:ratio", "platform_industry:engagement_benchmark_ratio:max",
+                  "engagement_account_records_total")
 
 
 def load_yaml(path: Path):
@@ -448,7 +453,8 @@ def test_alertmanager_inhibits_marketing_while_pipeline_is_down(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # Grafana
 
-RATIO_METRIC = re.compile(r"engagement_(rate|benchmark|sentiment_negative)_ratio|account:engagement_\w+:(ratio|baseline)")
+RATIO_METRIC = re.compile(r"engagement_(account_post_|post_)?(rate|benchmark)_ratio|engagement_sentiment_negative_ratio"
+                          r"|account:engagement_\w+:(ratio|baseline)")
 
 
 def _dashboards():
@@ -480,6 +486,13 @@ def test_dashboard_panels(name):
     if name == "account.json":
         assert variables["account"]["type"] == "query"
         assert "label_values(engagement_rate_ratio, account_id)" in json.dumps(variables["account"]["query"])
+    if name == "posts.json":
+        assert variables["account"]["type"] == variables["post"]["type"] == "query"
+        assert "label_values(engagement_account_post_rate_ratio, account_id)" in \
+            json.dumps(variables["account"]["query"])
+        assert "label_values(engagement_post_rate_ratio, post_id)" in json.dumps(variables["post"]["query"])
+        # "All" selects every exported post: a regex matcher, the value Grafana substitutes for All.
+        assert variables["post"]["includeAll"] and variables["post"]["allValue"] == ".+"
     panels = list(promql.iter_panels(dashboard["panels"]))
     assert panels
     ids = [p["id"] for p in panels]
@@ -513,6 +526,11 @@ def test_dashboard_queries_substitute_every_variable():
     for uid, title, expr in queries:
         assert "$" not in expr and "[[" not in expr, f"{uid}/{title}: {expr}"
     assert any('account_id="acc-1"' in expr for _, _, expr in queries)
+    # The post variable: All (its allValue) unless a post is given.
+    assert any('post_id=~".+"' in expr for _, _, expr in queries)
+    one_post = promql.dashboard_queries({"account": "acc-1", "post": "p-1"})
+    assert any('post_id=~"p-1"' in expr for _, _, expr in one_post)
+    assert not any('post_id=~".+"' in expr for _, _, expr in one_post)
     with pytest.raises(KeyError):
         promql.substitute('x{a="$nope"}', {})
 
@@ -523,8 +541,44 @@ def test_dashboards_show_the_required_content():
     overview = exprs["engagement-overview"]
     for needle in ("engagement_rate_ratio", "engagement_benchmark_ratio", "engagement_interactions_total",
                    "topk(", "bottomk(", "engagement_dwell_seconds_bucket", "engagement_sentiment_score",
-                   "engagement_mentions_unanswered", 'ALERTS{alertstate="firing"}'):
+                   "engagement_mentions_unanswered", 'ALERTS{alertstate="firing"}',
+                   'account:engagement_rate_per_post:ratio{content_type="all"}', 'content_type=""'):
         assert needle in overview, needle
+    account = exprs["engagement-account"]
+    for needle in ("account:engagement_rate_per_post:ratio", "account:engagement_post_benchmark:ratio",
+                   "account:engagement_matured_posts:max", "account:engagement_rate_followers:baseline",
+                   "engagement:config:baseline_drop_fraction", "engagement_rate_ratio"):
+        assert needle in account, needle
+    posts = exprs["engagement-posts"]
+    for needle in ('account:engagement_rate_per_post:ratio{content_type="all"}', "by (platform, content_type)",
+                   "account:engagement_post_benchmark:ratio", "account:engagement_matured_posts:max",
+                   "engagement:config:benchmark_min_posts",
+                   'engagement_benchmark_ratio{bound="low", industry="", content_type=""}',
+                   'engagement_post_rate_ratio{rank="top"}', 'engagement_post_rate_ratio{rank="bottom"}',
+                   'engagement_post_rate_ratio{post_id=~', 'ALERTS{alertname="EngagementRateBelowBenchmark"',
+                   'account_id="a"', "engagement_posts_tracked", "engagement_post_state_memory_bytes",
+                   "engagement_post_lifetime_records_total", "engagement_account_post_series_dropped"):
+        assert needle in posts, needle
+    recorded = {rule["record"] for rule in _rules() if "record" in rule}
+    for uid, text in exprs.items():
+        for removed in REMOVED_SERIES:
+            assert removed not in text, f"{uid} reads {removed}, which is no longer recorded or exported"
+        for name in set(re.findall(r"\b[a-z_]+:[a-z_]+:[a-z_]+\b", text)):
+            assert name in recorded, f"{uid} reads {name}, which no recording rule records"
+    # The hourly rolling ER is never drawn against a band: no panel reads both.
+    by_panel: dict[tuple[str, str], str] = {}
+    for uid, title, expr in promql.dashboard_queries({"account": "a"}):
+        by_panel[uid, title] = by_panel.get((uid, title), "") + " " + expr
+        # The benchmark table has a content_type label (a platform or industry row: content_type=""):
+        # a query selects it or keeps it, never mixes the content-type rows into a platform's band.
+        if "engagement_benchmark_ratio" in expr:
+            assert "content_type" in expr, f"{uid} / {title}: {expr}"
+    for (uid, title), text in by_panel.items():
+        assert not ("engagement_rate_ratio" in text and "benchmark" in text), f"{uid} / {title}"
+    # The drill-down tells where the live lifetime view of a post is: the worker API.
+    post_panels = [p for p in promql.iter_panels(_dashboards()["posts.json"]["panels"])
+                   if "post_id=~" in json.dumps(p.get("targets", []))]
+    assert post_panels and all("/posts/{post_id}/metrics" in p["description"] for p in post_panels)
     pipeline = exprs["engagement-pipeline"]
     for needle in ("engagement_events_consumed_total", "engagement_consumer_lag_messages",
                    "engagement_events_rejected_total", "engagement_events_duplicate_total",
@@ -542,13 +596,40 @@ def test_dashboards_show_the_required_content():
 # Live: a real Prometheus scraping a stand-in exporter with the service's metric names evaluates
 # the rules (durations shortened as the end-to-end test does) and every dashboard query.
 
-BENCHMARKS = {"tiktok": (0.0006, 0.0152), "facebook": (0.0083, 0.0165), "instagram": (0.0173, 0.0354),
-              "x": (0.0104, 0.0148), "linkedin": (0.0121, 0.024)}
-ACCOUNTS = [  # account_id, platform, industry, ER by followers
-    ("acc-low", "facebook", "retail", 0.004),
-    ("acc-ok", "instagram", "", 0.03),
-    ("acc-edu", "facebook", "education", 0.01),  # below the education override (1.2 %) only
+# Benchmark table rows, (platform, industry, content_type) -> band: the platforms' rows (DOMAIN.md), an
+# industry row and a content-type row, as a benchmarks file would add them.
+BENCHMARKS = {("tiktok", "", ""): (0.0006, 0.0152), ("facebook", "", ""): (0.0083, 0.0165),
+              ("instagram", "", ""): (0.0173, 0.0354), ("x", "", ""): (0.0104, 0.0148),
+              ("linkedin", "", ""): (0.0121, 0.024),
+              ("facebook", "education", ""): (0.012, 0.02), ("instagram", "", "reel"): (0.03, 0.06)}
+ACCOUNTS = [  # account_id, platform, industry, hourly rolling ER by followers
+    ("acc-low", "facebook", "retail", 0.02),  # hourly above its band; per post below it: alerts
+    ("acc-ok", "instagram", "", 0.001),  # hourly far below its band; per post inside it: no alert
+    ("acc-edu", "facebook", "education", 0.01),
+    ("acc-few", "facebook", "retail", 0.003),
+    ("acc-reels", "instagram", "", 0.02),
 ]
+POSTS = [  # post_id, account_id, content_type, ER by followers at maturity
+    # acc-low: 5 matured posts, ER per post 0.4 % < facebook's 0.83 %: alerts (its image and video posts
+    # have no band of their own on facebook: compared only over all its posts).
+    ("p-low-1", "acc-low", "image", 0.002), ("p-low-2", "acc-low", "image", 0.003),
+    ("p-low-3", "acc-low", "video", 0.004), ("p-low-4", "acc-low", "video", 0.005),
+    ("p-low-5", "acc-low", "text", 0.006),
+    # acc-ok: 6 posts, 3 % inside instagram's band; its reels 4 % inside the reel band (3 %..6 %).
+    ("p-ok-1", "acc-ok", "reel", 0.035), ("p-ok-2", "acc-ok", "reel", 0.04), ("p-ok-3", "acc-ok", "reel", 0.045),
+    ("p-ok-4", "acc-ok", "image", 0.02), ("p-ok-5", "acc-ok", "image", 0.02), ("p-ok-6", "acc-ok", "image", 0.02),
+    # acc-edu: 4 posts, 1 %: above facebook's 0.83 % but below the education row's 1.2 %: alerts.
+    ("p-edu-1", "acc-edu", "text", 0.008), ("p-edu-2", "acc-edu", "text", 0.012),
+    ("p-edu-3", "acc-edu", "image", 0.009), ("p-edu-4", "acc-edu", "image", 0.011),
+    # acc-few: 0.2 %, far below, but only 2 matured posts (the minimum is 3): no alert.
+    ("p-few-1", "acc-few", "link", 0.001), ("p-few-2", "acc-few", "link", 0.003),
+    # acc-reels: 2.5 % over its 5 posts, inside instagram's band; its 3 reels at 2 % below the reel
+    # band's 3 %: alerts for its reels only.
+    ("p-reels-1", "acc-reels", "reel", 0.018), ("p-reels-2", "acc-reels", "reel", 0.02),
+    ("p-reels-3", "acc-reels", "reel", 0.022), ("p-reels-4", "acc-reels", "image", 0.03),
+    ("p-reels-5", "acc-reels", "image", 0.035),
+]
+LIFETIME_AGES = ("1h", "24h", "168h")
 
 
 def _stand_in_exporter():
@@ -559,7 +640,14 @@ def _stand_in_exporter():
     c = lambda name, labels=(): Counter(name, name, labels, registry=registry)  # noqa: E731
     interactions = c("engagement_interactions_total", ["platform", "type"])
     rate = g("engagement_rate_ratio", ["account_id", "platform", "industry", "basis", "window"])
-    benchmark = g("engagement_benchmark_ratio", ["platform", "industry", "bound"])
+    benchmark = g("engagement_benchmark_ratio", ["platform", "industry", "content_type", "bound"])
+    per_post_labels = ["account_id", "platform", "industry", "content_type"]
+    per_post = g("engagement_account_post_rate_ratio", per_post_labels)
+    matured = g("engagement_account_matured_posts", per_post_labels)
+    post_band = g("engagement_account_post_benchmark_ratio", [*per_post_labels, "bound"])
+    ranked = g("engagement_post_rate_ratio", ["post_id", "account_id", "platform", "content_type", "rank"])
+    lifetime_records = c("engagement_post_lifetime_records_total", ["age"])
+    reference = c("engagement_reference_records_total", ["kind", "outcome"])
     dwell = Histogram("engagement_dwell_seconds", "d", ["platform"], registry=registry)
     lag = Histogram("engagement_event_lag_seconds", "l", registry=registry)
     counters = {n: c(f"engagement_events_{n}_total") for n in ("consumed", "counted", "duplicate", "late")}
@@ -578,13 +666,14 @@ def _stand_in_exporter():
     sentiment = g("engagement_sentiment_score", ["account_id", "platform", "window"])
     negative = g("engagement_sentiment_negative_ratio", ["account_id", "platform", "window"])
     g("engagement_account_series_dropped").set(0)
+    g("engagement_account_post_series_dropped").set(0)
+    g("engagement_posts_tracked").set(len(POSTS))
+    g("engagement_post_state_memory_bytes").set(48_000)
     g("engagement_partitions_assigned").set(8)
     g("engagement_worker_up").set(1)
-    for platform, (low, high) in BENCHMARKS.items():
-        benchmark.labels(platform, "", "low").set(low)
-        benchmark.labels(platform, "", "high").set(high)
-    benchmark.labels("facebook", "education", "low").set(0.012)
-    benchmark.labels("facebook", "education", "high").set(0.02)
+    for (platform, industry, content_type), (low, high) in BENCHMARKS.items():
+        benchmark.labels(platform, industry, content_type, "low").set(low)
+        benchmark.labels(platform, industry, content_type, "high").set(high)
     for account, platform, industry, er in ACCOUNTS:
         rate.labels(account, platform, industry, "followers", "1h").set(er)
         rate.labels(account, platform, industry, "impressions", "1h").set(er / 10)
@@ -593,6 +682,26 @@ def _stand_in_exporter():
         oldest.labels(account).set(time.time() - 50_000)
         sentiment.labels(account, platform, "1h").set(0.3)
         negative.labels(account, platform, "1h").set(0.1)
+        # ER per post, as the workers export it: over all the account's posts and per content type,
+        # each with the band chosen for it (none for a content type the table has no row for).
+        groups: dict[str, list[float]] = {"all": []}
+        for _, owner, content_type, post_er in POSTS:
+            if owner == account:
+                groups["all"].append(post_er)
+                groups.setdefault(content_type, []).append(post_er)
+        for content_type, ers in groups.items():
+            labels = (account, platform, industry, content_type)
+            per_post.labels(*labels).set(sum(ers) / len(ers))
+            matured.labels(*labels).set(len(ers))
+            band = band_for(BENCHMARKS, platform, industry, "" if content_type == "all" else content_type)
+            if band is not None:
+                post_band.labels(*labels, "low").set(band[0])
+                post_band.labels(*labels, "high").set(band[1])
+    platform_of = {account: platform for account, platform, _, _ in ACCOUNTS}
+    by_er = sorted(POSTS, key=lambda post: post[3])
+    for rank, chosen in (("bottom", by_er[:10]), ("top", by_er[-10:])):
+        for post_id, account, content_type, post_er in chosen:
+            ranked.labels(post_id, account, platform_of[account], content_type, rank).set(post_er)
     for partition in range(2):
         consumer_lag.labels("engagement.interactions", str(partition)).set(5)
     stop = threading.Event()
@@ -611,6 +720,11 @@ def _stand_in_exporter():
                     counter.labels(account, platform).inc(1800 if "seconds" in name else 1)
                 sentiments.labels(account, platform, "negative").inc(1)
                 sentiments.labels(account, platform, "other").inc(4)
+            for age in LIFETIME_AGES:
+                lifetime_records.labels(age).inc(1)
+            reference.labels("post", "valid").inc(2)
+            reference.labels("account", "valid").inc(1)
+            reference.labels("post", "rejected").inc(0)
             lag.observe(0.4)
             stop.wait(0.2)
 
@@ -656,6 +770,7 @@ def live_prometheus(tmp_path_factory):
                     and query("account:engagement_mentions:rate_baseline"))  # it needs a few seconds of history
         except (OSError, AssertionError):
             return None
+    query.url = f"http://127.0.0.1:{port}"  # for the clients under test (engagement top)
     try:
         assert _wait(ready, timeout=60), "Prometheus did not evaluate the rules in time"
         time.sleep(3)  # a few more scrapes, for rate()
@@ -667,15 +782,38 @@ def live_prometheus(tmp_path_factory):
 
 
 def test_live_alerts_fire_for_the_right_accounts(live_prometheus):
+    """ER per post against the band, with enough matured posts; the hourly ER plays no part: acc-low
+    (hourly 2 %, above facebook's band) fires on its 0.4 % per post over 5 posts; acc-edu (1 % per post)
+    only against the education row's 1.2 %; acc-reels for its reels only (2 % against the reel row's
+    3 %; 2.5 % over all its posts is inside instagram's band); acc-ok (hourly 0.1 %, per post 3 %, its
+    reels 4 %) and acc-few (0.2 % per post but 2 matured posts, fewer than 3) do not."""
     firing = live_prometheus('ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}')
-    assert sorted(a["metric"]["account_id"] for a in firing) == ["acc-edu", "acc-low"]
+    assert sorted((a["metric"]["account_id"], a["metric"]["content_type"]) for a in firing) == \
+        [("acc-edu", "all"), ("acc-low", "all"), ("acc-reels", "reel")]
     for alert in firing:
-        assert alert["metric"]["team"] == "marketing" and alert["metric"]["platform"] == "facebook"
+        assert alert["metric"]["team"] == "marketing"
+    assert {a["metric"]["account_id"]: (a["metric"]["platform"], a["metric"].get("industry")) for a in firing} == \
+        {"acc-edu": ("facebook", "education"), "acc-low": ("facebook", "retail"), "acc-reels": ("instagram", None)}
+    # What the alert compares, as the rules record it.
+    per_post = {(s["metric"]["account_id"], s["metric"]["content_type"]): float(s["value"][1])
+                for s in live_prometheus("account:engagement_rate_per_post:ratio")}
+    assert per_post[("acc-low", "all")] == pytest.approx(0.004) and per_post[("acc-ok", "reel")] == pytest.approx(0.04)
+    low = {(s["metric"]["account_id"], s["metric"]["content_type"]): float(s["value"][1])
+           for s in live_prometheus('account:engagement_post_benchmark:ratio{bound="low"}')}
+    assert low[("acc-edu", "all")] == 0.012 and low[("acc-ok", "reel")] == 0.03 and ("acc-ok", "image") not in low
+    posts = {s["metric"]["account_id"]: float(s["value"][1])
+             for s in live_prometheus('account:engagement_matured_posts:max{content_type="all"}')}
+    assert posts == {"acc-low": 5, "acc-ok": 6, "acc-edu": 4, "acc-few": 2, "acc-reels": 5}
     assert not live_prometheus('ALERTS{team="platform", alertstate="firing"}')
+    # The drop alert compares the hourly ER with its own trailing baseline: steady, no drop.
+    assert live_prometheus("account:engagement_rate_followers:baseline") and \
+        not live_prometheus('ALERTS{alertname="EngagementDropVsBaseline", alertstate="firing"}')
 
 
-@pytest.mark.parametrize("account", ["acc-low", "acc-ok"])
-def test_live_every_dashboard_query_returns_data(live_prometheus, account):
-    empty = [f"{uid} / {title}: {expr}" for uid, title, expr in promql.dashboard_queries({"account": account})
+@pytest.mark.parametrize("account, post", [("acc-low", "p-low-1"), ("acc-ok", None)])
+def test_live_every_dashboard_query_returns_data(live_prometheus, account, post):
+    """``post`` None: the posts dashboard's All (every exported post)."""
+    substitutions = {"account": account, **({"post": post} if post else {})}
+    empty = [f"{uid} / {title}: {expr}" for uid, title, expr in promql.dashboard_queries(substitutions)
              if not live_prometheus(expr)]
     assert not empty, "queries without data:\n" + "\n".join(empty)

@@ -99,32 +99,43 @@ def test_worker_on_the_real_broker_consumes_the_exact_count(kafka_bootstrap, wor
     assert metrics['engagement_interactions_total{platform="instagram",type="impression"}'] == sent
 
 
-def test_accounts_agent_consumes_every_record_and_rejects_the_invalid(kafka_bootstrap, workers, topics_ready):
-    """The Faust app's agent on the accounts topic: an exact count, and each invalid record in the DLQ."""
+def test_reference_agents_consume_every_record_and_reject_the_invalid(kafka_bootstrap, workers, topics_ready):
+    """The Faust app's agents on the accounts and posts topics: exact counts, and each invalid record
+    in the DLQ with its reason and source topic."""
     settings = topics_ready(isolated_settings(kafka_bootstrap))
-    valid = [(f"acct-{i}".encode(), orjson.dumps({"account_id": f"acct-{i}", "platform": "x", "followers": i}))
-             for i in range(40)]
-    invalid = {b"{not json": "malformed_json",
-               orjson.dumps({"account_id": "a", "platform": "x"}): "schema:followers",
-               orjson.dumps({"account_id": "a", "platform": "x", "followers": -5}): "schema:followers",
-               orjson.dumps({"account_id": "a", "platform": "myspace", "followers": 5}): "schema:platform",
-               orjson.dumps([1, 2]): "schema:event"}
-    run(produce(settings, settings.topic_accounts, valid + [(b"bad", value) for value in invalid]))
+    accounts = [(f"acct-{i}".encode(), orjson.dumps({"account_id": f"acct-{i}", "platform": "x", "followers": i}))
+                for i in range(40)]
+    bad_accounts = {b"{not json": "malformed_json",
+                    orjson.dumps({"account_id": "a", "platform": "x"}): "schema:followers",
+                    orjson.dumps({"account_id": "a", "platform": "x", "followers": -5}): "schema:followers",
+                    orjson.dumps({"account_id": "a", "platform": "myspace", "followers": 5}): "schema:platform",
+                    orjson.dumps([1, 2]): "schema:event"}
+    post = {"post_id": "p", "account_id": "a", "platform": "x", "published_at": 1_760_000_000_000,
+            "content_type": "video"}
+    posts = [(f"p-{i}".encode(), orjson.dumps({**post, "post_id": f"p-{i}"})) for i in range(30)]
+    bad_posts = {orjson.dumps({**post, "content_type": "hologram"}): "schema:content_type",
+                 orjson.dumps({k: v for k, v in post.items() if k != "published_at"}): "schema:published_at",
+                 orjson.dumps({**post, "published_at": "yesterday"}): "schema:published_at",
+                 b"[": "malformed_json"}
+    run(produce(settings, settings.topic_accounts, accounts + [(b"bad", value) for value in bad_accounts]))
+    run(produce(settings, settings.topic_posts, posts + [(b"bad", value) for value in bad_posts]))
     worker = workers(settings).start()
+    expected = {("account", "valid"): len(accounts), ("account", "rejected"): len(bad_accounts),
+                ("post", "valid"): len(posts), ("post", "rejected"): len(bad_posts)}
+    key = 'engagement_reference_records_total{kind="%s",outcome="%s"}'
     deadline = time.monotonic() + 60
-    key = 'engagement_account_records_total{outcome="%s"}'
     while time.monotonic() < deadline:
         metrics = worker.metrics()
-        if metrics.get(key % "valid", 0) + metrics.get(key % "rejected", 0) >= len(valid) + len(invalid):
+        if sum(metrics.get(key % k, 0) for k in expected) >= sum(expected.values()):
             break
         time.sleep(0.5)
-    time.sleep(1)
+    time.sleep(1)  # anything beyond the count would show now
     metrics = worker.metrics()
-    assert metrics[key % "valid"] == len(valid)
-    assert metrics[key % "rejected"] == len(invalid)
+    assert {k: metrics.get(key % k) for k in expected} == expected
     dlq = [orjson.loads(m.value) for m in run(read_all(settings, settings.topic_dlq))]
-    assert sorted(r["reason"] for r in dlq) == sorted(invalid.values())
-    assert all(r["source"]["topic"] == settings.topic_accounts for r in dlq)
+    for topic, invalid in ((settings.topic_accounts, bad_accounts), (settings.topic_posts, bad_posts)):
+        assert sorted(r["reason"] for r in dlq if r["source"]["topic"] == topic) == sorted(invalid.values())
+    assert len(dlq) == len(bad_accounts) + len(bad_posts)
 
 
 def test_settings_come_from_prefixed_environment():

@@ -7,14 +7,26 @@ dropped, as the checkpoint deletes them."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 from hypothesis import given, settings, strategies as st
 
 from streams.state import PartitionState
 from streams.state.snapshot import CHUNK_PREFIX, SnapshotReader
 
-from .test_state import (B0, CFG, G, ID_POOL, POST_OWNER, POST_TYPES, R, W, _probe, _strip, ev, followers_of,
-                         ops_strategy)
+from .test_state import (B0, CFG as WINDOWS_CFG, G, ID_POOL, POST_OWNER, POST_TYPES, R, W, _probe, _strip, ev,
+                         followers_of, ops_strategy)
+
+# Post lifetimes short enough that a run publishes every age, matures posts and expires them.
+CFG = dataclasses.replace(WINDOWS_CFG, post_ages_ms=(2 * W, 5 * W, 10 * W), maturity_ms=5 * W,
+                          benchmark_period_ms=20 * W)
+# Records for two of the posts (the others start from their first event), published before the run.
+POSTS = {"p1": {"published_at": B0 - W, "content_type": "reel"}, "p3": {"published_at": B0, "content_type": "text"}}
+
+
+def post_of(post_id):
+    return POSTS.get(post_id)
 
 
 class Run:
@@ -22,7 +34,7 @@ class Run:
 
     def __init__(self):
         self.now = B0
-        self.live = PartitionState(0, CFG)
+        self.live = PartitionState(0, CFG, post_of=post_of)
         self.journal: list[dict] = []
         self.topic: list[tuple[bytes, bytes | None]] = []
         self.offset = self.committed_offset = 0  # one input message per add, as the engine commits them
@@ -56,7 +68,7 @@ class Run:
         reader = SnapshotReader()
         for key, value in self.topic:
             reader.add(key, value)
-        state = PartitionState(0, CFG)
+        state = PartitionState(0, CFG, post_of=post_of)
         state.load_snapshot(reader.snapshot())
         for entry in self.journal:
             if entry["q"] > state.seq:
@@ -67,10 +79,13 @@ class Run:
 def assert_same_from_now_on(a: PartitionState, b: PartitionState, now: int) -> None:
     assert a.closed_through == b.closed_through and a.input_offset == b.input_offset
     assert [_probe(a, i, now) for i in ID_POOL] == [_probe(b, i, now) for i in ID_POOL]
+    assert a.lifetimes.samples == b.lifetimes.samples
     final = now + R + G + W
     ra, rb = a.commit(final, followers_of), b.commit(final, followers_of)
     assert _strip(ra.post_records) == _strip(rb.post_records)
     assert _strip(ra.account_records) == _strip(rb.account_records)
+    assert _strip(ra.lifetime_records) == _strip(rb.lifetime_records)
+    assert a.lifetimes.samples == b.lifetimes.samples
 
 
 @settings(max_examples=150, deadline=None)
@@ -119,7 +134,9 @@ def test_a_smaller_snapshot_deletes_the_chunks_of_a_larger_one():
     run.commit(1, take_snapshot=True)
     chunks = {key for key, value in run.topic if key.startswith(CHUNK_PREFIX) and value is not None}
     assert len(chunks) >= 3
-    run.commit(W + G, take_snapshot=True)  # every post window closed: one chunk (the account buckets) left
+    # Every post window closed, every post's life over and its tombstone gone: one chunk (the account
+    # buckets) left.
+    run.commit(W + G + CFG.lifetime_ms + CFG.benchmark_period_ms, take_snapshot=True)
     last = {key: value for key, value in run.topic}
     assert sum(1 for key in chunks if last[key] is not None) < len(chunks)
     assert_same_from_now_on(run.live, run.restored(), run.now)
@@ -148,4 +165,23 @@ def test_answered_mentions_survive_in_the_snapshot_and_the_journal():
     assert responses(run.live) == [[2, 32_000, 30_000, 2]]
     restored = run.restored()
     assert responses(restored) == responses(run.live)
+    assert_same_from_now_on(run.live, restored, run.now)
+
+
+def test_post_lifetimes_and_benchmark_samples_survive_in_the_snapshot_and_the_journal():
+    """A post matured before the snapshot (its sample is in it), one after (its sample is in the journal);
+    a third is mid-life: the restored state publishes the same lifetime records and keeps the same samples."""
+    run = Run()
+    run.live.start_at(B0)
+    # p1 published at B0 - W (record), p2 starts from its first event at B0 + W.
+    for i, (post, ts) in enumerate([("p1", B0), ("p1", B0 + 3 * W), ("p2", B0 + W), ("p2", B0 + 4 * W)]):
+        run.now = max(run.now, ts)
+        run.live.add(ev(f"l{i}", ts, "like", "a1", post), run.now)
+    run.commit(W // 2, take_snapshot=False)
+    run.commit(4 * W + G, take_snapshot=True)  # p1 matured (B0 + 4W): its sample is in the snapshot
+    assert run.live.lifetimes.samples == {"a1": [["p1", "instagram", "reel", B0 - W, 2 / 2000]]}
+    run.live.add(ev("l9", run.now, "share", "a1", "p2"), run.now)
+    run.commit(2 * W, take_snapshot=False)
+    restored = run.restored()
+    assert restored.lifetimes.samples == run.live.lifetimes.samples
     assert_same_from_now_on(run.live, restored, run.now)

@@ -17,10 +17,11 @@ from rich.console import Console
 from streams.devtools.processes import spawn, stop
 from streams.top import Top
 from streams.top.figures import History, figures, status_line
-from streams.top.sources import Metrics, MonitoringReading, WorkerReading
+from streams.top.sources import Metrics, MonitoringReading, PerPost, WorkerReading, read_monitoring
 from streams.top.view import screen, sparkline
 
 from .conftest import isolated_settings, wait_for
+from .test_deploy import live_prometheus  # noqa: F401 (the fixture: a real Prometheus, the project's rules)
 
 
 def _exposition(consumed, counted, duplicate, rejected: dict, likes: float) -> str:
@@ -31,6 +32,7 @@ def _exposition(consumed, counted, duplicate, rejected: dict, likes: float) -> s
              f'engagement_interactions_total{{platform="x",type="like"}} {likes}',
              'engagement_rate_ratio{account_id="a1",platform="x",industry="retail",basis="followers",window="1h"} 0.02',
              'engagement_rate_ratio{account_id="a2",platform="x",industry="retail",basis="followers",window="1h"} 0.001',
+             'engagement_rate_ratio{account_id="a3",platform="x",industry="retail",basis="followers",window="1h"} 0.03',
              'engagement_mentions_unanswered{account_id="a2",sla="acknowledge"} 4']
     lines += [f'engagement_events_rejected_total{{reason="{r}"}} {n}' for r, n in rejected.items()]
     return "\n".join(lines) + "\n"
@@ -42,11 +44,18 @@ def test_figures_are_the_counts_and_their_rates():
     after = WorkerReading("http://w1", Metrics.parse(_exposition(300, 270, 10, {"late": 6, "schema": 14}, 50)),
                           {"partitions": [0, 1]})
     dead = WorkerReading("http://w2", error="not answering (connection refused)")
+    x_band = {"low": 0.0104, "high": 0.0148}
+    # ER per post (Prometheus) ranks the accounts, not the hourly ER (the workers): a1 has the best
+    # hour (2 %) but the worst posts (0.5 % per post); a3 (hourly 3 %) has no matured post yet.
     monitoring = MonitoringReading(
         alerts=[{"status": {"state": "active"}, "receivers": [{"name": "marketing-oncall"}],
+                 "labels": {"alertname": "EngagementRateBelowBenchmark", "account_id": "a1", "platform": "x",
+                            "content_type": "all", "severity": "warning"}},
+                {"status": {"state": "active"}, "receivers": [{"name": "marketing-oncall"}],
                  "labels": {"alertname": "EngagementRateBelowBenchmark", "account_id": "a2", "platform": "x",
-                            "severity": "warning"}}],
-        bands={"a2": {"low": 0.0104, "high": 0.0148}})
+                            "content_type": "video", "severity": "warning"}}],
+        per_post={("a1", "all"): PerPost("x", 0.005, x_band), ("a2", "all"): PerPost("x", 0.012, x_band),
+                  ("a2", "video"): PerPost("x", 0.009, {"low": 0.011, "high": 0.02})})
     history = History()
     f = figures([after, dead], {"http://w1": before}, 4.0, monitoring, history)
     w = f.workers[0]
@@ -54,14 +63,66 @@ def test_figures_are_the_counts_and_their_rates():
     assert w.rejected == {"late": 6, "schema": 14} and w.partitions == [0, 1] and w.lag == {3: 7}
     assert w.rates == {"consumed": 50, "counted": 45, "duplicate": 1.5, "rejected": 3.5, "late": 1}
     assert f.workers[1].error.startswith("not answering")
-    assert [r.account_id for r in f.top] == ["a1", "a2"] and f.bottom[0].account_id == "a2"
-    assert f.below == [{**f.alerts[0], "account_id": "a2", "platform": "x", "er": 0.001,
-                        "band": {"low": 0.0104, "high": 0.0148}}]
+    assert f.ranked_by == "per_post"
+    assert [(r.account_id, r.per_post, r.hourly) for r in f.top] == [("a2", 0.012, 0.001), ("a1", 0.005, 0.02)]
+    assert f.bottom[0].account_id == "a1" and f.top[0].band == x_band
+    assert f.below == [
+        {**f.alerts[0], "account_id": "a1", "platform": "x", "content_type": "all", "per_post": 0.005,
+         "band": x_band, "hourly": 0.02},
+        # A content-type alert: that type's ER per post and band, not the account's over all its posts.
+        {**f.alerts[1], "account_id": "a2", "platform": "x", "content_type": "video", "per_post": 0.009,
+         "band": {"low": 0.011, "high": 0.02}, "hourly": 0.001}]
     assert f.alerts[0]["receivers"] == ["marketing-oncall"] and f.unanswered == {"acknowledge": 4}
     assert f.sparks == {"x/like": [10.0]}
     text = _render(f)
     assert "not answering" in text and "EngagementRateBelowBenchmark" in text and "1.04 % .. 1.48 %" in text
+    assert "ER per post" in text and "hourly" in text
+    # The alert rows: ER per post against the band, the hourly ER in its own column, after the band.
+    a1_row = next(line for line in text.splitlines() if "EngagementRateBelowBenchmark" in line and "a1" in line)
+    assert re.search(r"\ball\s+0\.50 %\s+1\.04 % \.\. 1\.48 %\s+2\.00 %", a1_row), a1_row
+    a2_row = next(line for line in text.splitlines() if "EngagementRateBelowBenchmark" in line and "a2" in line)
+    assert re.search(r"\bvideo\s+0\.90 %\s+1\.10 % \.\. 2\.00 %\s+0\.10 %", a2_row), a2_row
     assert "consumed 300" in status_line(f, 12) and "not answering: http://w2" in status_line(f, 12)
+
+
+def test_without_prometheus_the_accounts_are_ranked_by_the_hourly_rate_without_bands():
+    reading = WorkerReading("http://w", Metrics.parse(_exposition(1, 1, 0, {}, 0)))
+    f = figures([reading], {}, 1.0, MonitoringReading(), History())
+    assert f.ranked_by == "hourly"
+    assert [(r.account_id, r.hourly, r.per_post, r.band) for r in f.top] == \
+        [("a3", 0.03, None, None), ("a1", 0.02, None, None), ("a2", 0.001, None, None)]
+    text = _render(f)
+    assert "hourly rolling ER" in text and "--prometheus" in text
+    # A Prometheus that does not answer: said so, and no band is made up.
+    f = figures([reading], {}, 1.0, read_monitoring("http://127.0.0.1:9", None), History())
+    assert f.prometheus_error.startswith("not answering") and f.ranked_by == "hourly"
+    assert "ER per post and bands not shown" in _render(f)
+
+
+def test_the_view_reads_the_er_per_post_and_the_bands_from_prometheus(live_prometheus):  # noqa: F811
+    """A real Prometheus with the project's rules, scraping the stand-in exporter of test_deploy:
+    every account's ER per post over all its posts with its band, and the content-type series of the
+    alerts that fire for a content type (acc-reels' reels), none of the others."""
+    reading = read_monitoring(live_prometheus.url, None)
+    assert reading.prometheus_error is None
+    facebook, instagram = {"low": 0.0083, "high": 0.0165}, {"low": 0.0173, "high": 0.0354}
+    expected = {("acc-low", "all"): ("facebook", 0.004, facebook),
+                ("acc-ok", "all"): ("instagram", 0.03, instagram),
+                ("acc-edu", "all"): ("facebook", 0.01, {"low": 0.012, "high": 0.02}),
+                ("acc-few", "all"): ("facebook", 0.002, facebook),
+                ("acc-reels", "all"): ("instagram", 0.025, instagram),
+                ("acc-reels", "reel"): ("instagram", 0.02, {"low": 0.03, "high": 0.06})}
+    assert set(reading.per_post) == set(expected)
+    for key, (platform, er, band) in expected.items():
+        got = reading.per_post[key]
+        assert (got.platform, got.band) == (platform, band) and got.er == pytest.approx(er), key
+    alerts = [{"status": {"state": "active"}, "receivers": [{"name": "marketing-oncall"}], "labels": a["metric"]}
+              for a in live_prometheus('ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}')]
+    f = figures([], {}, 1.0, MonitoringReading(alerts=alerts, per_post=reading.per_post), History(), ranked=10)
+    assert [r.account_id for r in f.top] == ["acc-ok", "acc-reels", "acc-edu", "acc-low", "acc-few"]
+    below = {(a["account_id"], a["content_type"]): (round(a["per_post"], 6), a["band"]["low"]) for a in f.below}
+    assert below == {("acc-low", "all"): (0.004, 0.0083), ("acc-edu", "all"): (0.01, 0.012),
+                     ("acc-reels", "reel"): (0.02, 0.03)}
 
 
 def test_a_restarted_worker_gives_no_negative_rate():

@@ -1,6 +1,6 @@
 """The Faust app (``engagement worker`` runs ``streams.api.app:app``): the worker's lifecycle, its
 HTTP server (the views in ``streams.api.views``), the engine service that owns the hot path
-(``streams.engine``) and the agent that validates account reference records.
+(``streams.engine``) and the agents that validate the account and post reference records.
 
 The HTTP server is defensive: a request line or header over aiohttp's limits gets 400 before any
 view runs, aiohttp's own errors are JSON like the views' ({"error": ...}), and an unexpected
@@ -23,7 +23,7 @@ from ..engine import Engine
 from ..kafka.membership import instance_id
 from ..kafka.security import faust_broker_credentials, kafka_client_config
 from ..settings import Settings
-from ..validation import dlq_record, validate_account
+from ..validation import dlq_record, validate_account, validate_post
 from . import views
 
 log = logging.getLogger(__name__)
@@ -89,32 +89,42 @@ app = faust.App(
 )
 
 
-accounts_topic = app.topic(settings.topic_accounts, key_type=bytes, value_type=bytes,
-                           key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
-dlq_topic = app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes, key_serializer="raw",
-                      value_serializer="raw", partitions=settings.topic_partitions)
+def _reference_topic(name: str):
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                     partitions=settings.topic_partitions)
 
 
-@app.agent(accounts_topic)
-async def check_accounts(stream):
-    """Validates each account reference record once (the agent runs in the workers' consumer group)
-    and sends the invalid ones to the DLQ. Every worker also reads the whole topic into memory
-    (streams/kafka/accounts.py), where invalid records are skipped."""
-    while EngineService.engine is None:
-        await asyncio.sleep(0.1)
-    metrics = EngineService.engine.metrics
-    async for event in stream.events():
-        message = event.message
-        _, rejection = validate_account(event.value)
-        if rejection is None:
-            metrics.account_records.labels("valid").inc()
-            continue
-        metrics.account_records.labels("rejected").inc()
-        log.warning("account record %d/%d rejected: %s %s", message.partition, message.offset,
-                    rejection.reason, rejection.error)
-        await dlq_topic.send(key=message.key, value=dlq_record(
-            rejection, message.topic, message.partition, message.offset, message.timestamp,
-            settings.max_message_bytes))
+dlq_topic = _reference_topic(settings.topic_dlq)
+
+
+def _reference_checker(kind: str, validate):
+    """An agent body that validates each reference record once (the agent runs in the workers' consumer
+    group) and sends the invalid ones to the DLQ. Every worker also reads the whole topic into memory
+    (streams/kafka/reference.py), where invalid records are skipped."""
+    async def check(stream):
+        while EngineService.engine is None:
+            await asyncio.sleep(0.1)
+        counter = EngineService.engine.metrics.reference_records
+        async for event in stream.events():
+            message = event.message
+            _, rejection = validate(event.value)
+            if rejection is None:
+                counter.labels(kind, "valid").inc()
+                continue
+            counter.labels(kind, "rejected").inc()
+            log.warning("%s record %d/%d rejected: %s %s", kind, message.partition, message.offset,
+                        rejection.reason, rejection.error)
+            await dlq_topic.send(key=message.key, value=dlq_record(
+                rejection, message.topic, message.partition, message.offset, message.timestamp,
+                settings.max_message_bytes))
+    check.__name__ = f"check_{kind}s"
+    return check
+
+
+check_accounts = app.agent(_reference_topic(settings.topic_accounts), name="check_accounts")(
+    _reference_checker("account", validate_account))
+check_posts = app.agent(_reference_topic(settings.topic_posts), name="check_posts")(
+    _reference_checker("post", validate_post))
 
 
 @app.service

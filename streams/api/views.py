@@ -1,7 +1,7 @@
 """The HTTP API of a worker: live reads, /metrics and /health.
 
 Query API (read-only, JSON; open-window values, i.e. what has not been published as final yet):
-  GET /posts/{post_id}/metrics
+  GET /posts/{post_id}/metrics      its open windows, and its lifetime so far (the ages published)
   GET /accounts/{account_id}/metrics?window=1m|1h
 Any worker answers: a key owned by another worker is fetched from it (the consumer group's
 assignment carries each worker's URL). 404 for a key with no open window anywhere.
@@ -66,16 +66,16 @@ class PostMetrics(EngineView):
         if (bad := _too_long(self, "post_id", post_id)) is not None:
             return bad
         engine = self.engine()
-        windows = engine.queries.live_post(post_id)
-        if windows:
-            return self.json({"post_id": post_id, "windows": windows})
+        windows, lifetime = engine.queries.live_post(post_id)
+        if windows or lifetime is not None:
+            return self.json({"post_id": post_id, "windows": windows, "lifetime": lifetime})
         if request.query.get("local") != "1":  # posts are partitioned by account: ask the other owners
             path = f"/posts/{post_id}/metrics"
             for status, body in await asyncio.gather(*(_fetch_peer(url, path, {})
                                                        for url in engine.assignor.peer_urls())):
                 if status == 200 and body:
                     return self.json(body)
-        return self.json({"error": f"no open window for post {post_id!r}"}, status=404)
+        return self.json({"error": f"no open window or lifetime for post {post_id!r}"}, status=404)
 
 
 class AccountMetrics(EngineView):

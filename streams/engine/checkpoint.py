@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
 
 from ..state import journal
+from ..state.window import duration_label
 from .clock import close_clocks, now_ms
 from .outbox import Outbox
 
@@ -97,6 +98,7 @@ class Checkpoint:
             engine.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
             engine.metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
 
+
     async def _truncate_journal(self, partitions: list[int]) -> None:
         """Delete these partitions' journal up to its end (offset -1: the high watermark), which is
         the transaction that held their snapshot: under the transaction lock, so no later entry goes."""
@@ -132,7 +134,7 @@ class Checkpoint:
                                       offsets.get(TopicPartition(topic, partition)), take_snapshot)
                 if take_snapshot:
                     snapshotted.append(partition)
-                finals += len(result.post_records) + len(result.account_records)
+                finals += len(result.post_records) + len(result.account_records) + len(result.lifetime_records)
                 # Gauges (and so alerts) only from rolling windows the service counted all of.
                 for record in result.account_records:
                     if record["window_kind"] == "tumbling":
@@ -147,10 +149,21 @@ class Checkpoint:
                 engine.metrics.accounts.update(rolling_records, mark, engine.accounts.industry_of)
                 engine.metrics.account_counters.add(tumbling_records, mark)
                 engine.metrics.closed_through.set(mark / 1000)
+                self._post_gauges(list(engine.states.values()))
             if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
                 self._mentions_scanned_at = now
                 self._scan_mentions(now)
             return sends, offsets, finals, snapshotted
+
+    def _post_gauges(self, states: list) -> None:
+        """ER per post and the post state's size: at each close, when the samples may have changed."""
+        metrics = self.engine.metrics
+        samples: dict = {}
+        for state in states:
+            samples.update(state.lifetimes.samples)
+        metrics.post_rates.update(samples, self.engine.accounts.industry_of)
+        metrics.tracked_posts.set(sum(st.tracked_posts() for st in states))
+        metrics.post_state_bytes.set(sum(st.lifetimes.memory_bytes() for st in states))
 
     def _scan_mentions(self, now: int) -> None:
         """The SLA gauges; mentions past the retention are dropped (in the next transaction)."""
@@ -181,6 +194,9 @@ class Checkpoint:
             sends.append((s.topic_post_metrics, record["post_id"].encode(), orjson.dumps(record), None))
         for record in result.account_records:
             sends.append((s.topic_account_metrics, record["account_id"].encode(), orjson.dumps(record), None))
+        for record in result.lifetime_records:
+            sends.append((s.topic_post_lifetime, record["post_id"].encode(), orjson.dumps(record), None))
+            metrics.lifetime_records.labels(duration_label(record["age_ms"])).inc()
         if result.post_records:
             metrics.records.labels("post", cfg.window_label).inc(len(result.post_records))
         for kind, label in (("tumbling", cfg.window_label), ("rolling", cfg.rolling_label)):

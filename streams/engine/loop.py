@@ -25,6 +25,7 @@ import os
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..kafka.accounts import AccountBook
+from ..kafka.posts import PostBook
 from ..kafka.clients import FETCH_MAX_WAIT_MS, admin, engine_consumer, transactional_producer
 from ..kafka.fencing import GroupFenced, membership_of
 from ..kafka.membership import instance_id, leave_group
@@ -59,6 +60,7 @@ class Engine:
                                (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds))
         self.assignor = RoutingAssignor(web_url)
         self.accounts = AccountBook(settings, self.kafka_config)
+        self.posts = PostBook(settings, self.kafka_config)
         self.group_id = f"{settings.app_id}-engine"
         self.transactional_id = f"{self.group_id}-{web_url}"
         self.instance_id = instance_id(self.transactional_id)
@@ -81,6 +83,7 @@ class Engine:
         s = self.settings
         await ensure_topics(s, self.kafka_config)
         await self.accounts.start()
+        await self.posts.start()
         await self.admin.start()
         self.producer = self.new_producer()
         await self.producer.start()
@@ -121,6 +124,7 @@ class Engine:
         if self.producer:
             await self.producer.stop()
         await self.accounts.stop()
+        await self.posts.stop()
         await self.admin.close()
         self.metrics.up.set(0)
 

@@ -21,13 +21,16 @@ class LiveQueries:
         partition = partition_for(account_id, self.engine.settings.topic_partitions)
         return partition, self.engine.assignor.owners.get(partition)
 
-    def live_post(self, post_id: str) -> list[dict]:
+    def live_post(self, post_id: str) -> tuple[list[dict], dict | None]:
+        """The post's open windows and its lifetime so far, from the partition holding either."""
         now = now_ms()
+        followers_of = self.engine.accounts.followers_of
         for state in self.engine.states.values():
-            windows = live.live_post(state, post_id, now, self.engine.accounts.followers_of)
-            if windows:
-                return windows
-        return []
+            windows = live.live_post(state, post_id, now, followers_of)
+            lifetime = live.post_lifetime(state, post_id, now, followers_of)
+            if windows or lifetime is not None:
+                return windows, lifetime
+        return [], None
 
     def live_account(self, account_id: str, rolling: bool) -> list[dict] | None:
         """None when this worker does not own the account's partition."""

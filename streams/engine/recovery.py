@@ -95,7 +95,7 @@ class Recovery:
         A partition with neither starts empty (``PartitionState.start_at`` its first input)."""
         started = time.perf_counter()
         s, cfg = self.settings, self.engine.config
-        states = {p: PartitionState(p, cfg) for p in partitions}
+        states = {p: PartitionState(p, cfg, post_of=self.engine.posts.post_of) for p in partitions}
         await self._wait_for_decided([TopicPartition(topic, p) for p in partitions
                                       for topic in (s.topic_state, s.topic_mentions, s.topic_snapshots)])
         readers = {p: SnapshotReader() for p in partitions}

@@ -26,7 +26,11 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.topic_interactions: {"max.message.bytes": str(MAX_MESSAGE_BYTES),
                                       "message.timestamp.type": "LogAppendTime"},
         settings.topic_accounts: {"cleanup.policy": "compact"},
+        # A post record matters while its post may still start a lifetime; kept a benchmark period more.
+        settings.topic_posts: {"cleanup.policy": "compact,delete", "retention.ms": str(int(
+            (settings.post_lifetime_seconds + settings.benchmark_period_seconds) * 1000))},
         settings.topic_post_metrics: {},
+        settings.topic_post_lifetime: {},
         settings.topic_account_metrics: {},
         settings.topic_dlq: {"max.message.bytes": str(MAX_MESSAGE_BYTES * 2)},
         settings.topic_mentions: {"cleanup.policy": "compact"},

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from .accounts import AccountCounters, AccountGauges
 from .histogram import BulkHistogram
 from .listening import ListeningMetrics
+from .posts import PostRateGauges
 
 DWELL_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
@@ -27,6 +28,7 @@ class Metrics:
         self.account_counters = AccountCounters(r, max_account_series)
         self.listening = ListeningMetrics(r, max_account_series, *slas_seconds)
         self.benchmarks = benchmark_gauge(r, benchmarks or {})
+        self.post_rates = PostRateGauges(r, max_account_series, benchmarks or {})
         self.consumed = Counter("engagement_events_consumed_total",
                                 "Events read from the interactions topic (a message rejected whole counts "
                                 "as one); consumed = counted + duplicate + rejected", registry=r)
@@ -44,9 +46,17 @@ class Metrics:
                                     ["platform", "type"], registry=r)
         self.records = Counter("engagement_window_records_total", "Final window records emitted",
                                ["scope", "window"], registry=r)
-        self.account_records = Counter("engagement_account_records_total",
-                                       "Account reference records checked by the accounts agent", ["outcome"],
-                                       registry=r)
+        self.lifetime_records = Counter("engagement_post_lifetime_records_total",
+                                        "Post lifetime records emitted, by the post age they cover", ["age"],
+                                        registry=r)
+        self.tracked_posts = Gauge("engagement_posts_tracked",
+                                   "Posts in the lifetime state (within their lifetime, or ended and kept "
+                                   "as tombstones for a benchmark period)", registry=r)
+        self.post_state_bytes = Gauge("engagement_post_state_memory_bytes",
+                                      "Memory the post lifetimes and benchmark samples take (estimate)", registry=r)
+        self.reference_records = Counter("engagement_reference_records_total",
+                                         "Account and post reference records checked by their agents "
+                                         "(rejected: sent to the DLQ)", ["kind", "outcome"], registry=r)
         self.partitions = Gauge("engagement_partitions_assigned", "Input partitions this worker owns",
                                 registry=r)
         self.open_windows = Gauge("engagement_open_windows", "Window keys held in memory", registry=r)
@@ -98,6 +108,7 @@ class Metrics:
         """The accounts for which ``moved(account_id)`` holds went to another worker: so do their series."""
         self.accounts.forget([a for a in self.accounts.latest if moved(a)])
         self.account_counters.forget([a for a in self.account_counters.accounts() if moved(a)])
+        self.post_rates.forget(moved)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -120,8 +131,8 @@ class BatchTally:
 
 def benchmark_gauge(registry: CollectorRegistry, table) -> Gauge:
     gauge = Gauge("engagement_benchmark_ratio", "Benchmark engagement rate per post (0..1)",
-                  ["platform", "industry", "bound"], registry=registry)
-    for (platform, industry), (low, high) in table.items():
-        gauge.labels(platform, industry, "low").set(low)
-        gauge.labels(platform, industry, "high").set(high)
+                  ["platform", "industry", "content_type", "bound"], registry=registry)
+    for (platform, industry, content_type), (low, high) in table.items():
+        gauge.labels(platform, industry, content_type, "low").set(low)
+        gauge.labels(platform, industry, content_type, "high").set(high)
     return gauge

@@ -1,12 +1,24 @@
-"""Engagement-rate benchmarks per platform (and industry): DOMAIN.md's defaults, overridable by a file.
+"""Engagement-rate benchmarks per platform (and industry, and content type): DOMAIN.md's defaults,
+overridable by a file. A band is an average ER per post (at maturity), so it is compared with an
+account's ER per post, never with its hourly total.
 
 The defaults are the Hootsuite November 2023 averages per post (seed 002), as ratios 0..1. The file
 named by ENGAGEMENT_BENCHMARKS_FILE (YAML or JSON) overrides or adds rows:
 
-    instagram: {low: 0.02, high: 0.04}            # the platform's default row
+    instagram:
+      low: 0.02                                   # the platform's default row
+      high: 0.04
+      content_types:
+        reel: {low: 0.03, high: 0.06}             # a content type on the platform
     facebook:
       industries:
-        education: {low: 0.012, high: 0.02}       # an industry row
+        education:                                # an industry row
+          low: 0.012
+          high: 0.02
+          content_types:
+            video: {low: 0.015, high: 0.03}       # a content type in the industry
+
+``band_for`` picks the row that applies (the most specific one given).
 """
 
 from __future__ import annotations
@@ -14,6 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+
+from ..contract import CONTENT_TYPES
 
 # platform -> (low, high); DOMAIN.md's table divided by 100.
 DEFAULT_BENCHMARKS: dict[str, tuple[float, float]] = {
@@ -24,11 +38,12 @@ DEFAULT_BENCHMARKS: dict[str, tuple[float, float]] = {
     "linkedin": (0.0121, 0.0240),
 }
 
-Benchmarks = dict[tuple[str, str], tuple[float, float]]  # (platform, industry or "") -> (low, high)
+# (platform, industry or "", content type or "") -> (low, high)
+Benchmarks = dict[tuple[str, str, str], tuple[float, float]]
 
 
 def load_benchmarks(path: str | None) -> Benchmarks:
-    table: Benchmarks = {(platform, ""): bounds for platform, bounds in DEFAULT_BENCHMARKS.items()}
+    table: Benchmarks = {(platform, "", ""): bounds for platform, bounds in DEFAULT_BENCHMARKS.items()}
     if not path:
         return table
     data = yaml.safe_load(Path(path).read_text())  # JSON is YAML too
@@ -37,12 +52,35 @@ def load_benchmarks(path: str | None) -> Benchmarks:
     for platform, row in data.items():
         if not isinstance(row, dict):
             raise ValueError(f"{path}: {platform}: expected a mapping")
-        if "low" in row or "high" in row:
-            table[(platform, "")] = _bounds(path, platform, row, table.get((platform, "")))
-        for industry, bounds in (row.get("industries") or {}).items():
-            table[(platform, industry)] = _bounds(path, f"{platform}/{industry}", bounds,
-                                                  table.get((platform, "")))
+        _rows(path, table, platform, "", row)
+        for industry, industry_row in (row.get("industries") or {}).items():
+            if not isinstance(industry_row, dict):
+                raise ValueError(f"{path}: {platform}/{industry}: expected a mapping")
+            _rows(path, table, platform, industry, industry_row)
     return table
+
+
+def band_for(table: Benchmarks, platform: str, industry: str, content_type: str = "") -> tuple[float, float] | None:
+    """The band for an account (``content_type`` ""): its industry's row, else its platform's. For one
+    content type: the industry's row for it, else the platform's; None where the file gives none (a
+    story is not compared with the platform's average post)."""
+    for key in ((platform, industry, content_type), (platform, "", content_type)):
+        if key in table:
+            return table[key]
+    return None
+
+
+def _rows(path: str, table: Benchmarks, platform: str, industry: str, row: dict) -> None:
+    """A platform's or an industry's row and its content types; a bound not given is the platform's."""
+    where = f"{platform}/{industry}" if industry else platform
+    fallback = table.get((platform, "", ""))
+    if "low" in row or "high" in row:
+        table[(platform, industry, "")] = _bounds(path, where, row, fallback)
+    for content_type, bounds in (row.get("content_types") or {}).items():
+        if content_type not in CONTENT_TYPES:
+            raise ValueError(f"{path}: {where}: unknown content type {content_type!r} (one of {list(CONTENT_TYPES)})")
+        table[(platform, industry, content_type)] = _bounds(path, f"{where}/{content_type}", bounds,
+                                                            table.get((platform, industry, "")) or fallback)
 
 
 def _bounds(path: str, where: str, row: dict, fallback: tuple[float, float] | None) -> tuple[float, float]:

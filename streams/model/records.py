@@ -35,3 +35,20 @@ def responses(agg: WindowAggregate) -> dict:
     return {"answered": answered, "response_ms_sum": total_ms, "response_ms_max": longest_ms if answered else None,
             "within_acknowledge_sla": within, "mean_ms": ratio(total_ms, answered),
             "within_acknowledge_sla_share": ratio(within, answered)}
+
+
+def lifetime_record(engaged_types, post_id: str, life, age_ms: int, final: bool, followers: int | None,
+                    now_ms: int) -> dict:
+    """A post's aggregates from its publication to publication + age (schemas/post-lifetime.schema.json);
+    ``life``: a streams.state.lifetimes.PostLife whose ``total`` holds exactly that span."""
+    agg = life.total if life.total is not None else WindowAggregate()
+    engaged = engaged_count(agg, engaged_types)
+    return {"post_id": post_id, "account_id": life.account_id, "platform": life.platform,
+            "content_type": life.content_type, "published_at": life.published_at,
+            "published_at_source": life.source, "complete": life.complete, "age_ms": age_ms, "final": final,
+            "window_start": life.published_at, "window_end": life.published_at + age_ms,
+            "followers": followers, "counts": agg.counts_by_type(), "engaged": engaged,
+            "dwell_ms_sum": agg.dwell_ms_sum, "dwell_count": agg.dwell_count,
+            "sentiment_sum": agg.sentiment_sum, "sentiment_count": agg.sentiment_count,
+            "sentiment_negative": agg.sentiment_negative,
+            "rates": rates(agg, followers, engaged_types, engaged), "emitted_at": now_ms}

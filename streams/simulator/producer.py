@@ -1,5 +1,6 @@
-"""`engagement simulate`: the traffic model's events paced into the interactions topic in real time,
-with the account reference records re-sent every minute."""
+"""`engagement simulate`: the traffic model paced into Kafka by its own clock: each tick, the post
+records published by now into the posts topic (the last 7 model days' at the start), then the events
+due by now into the interactions topic; the account reference records re-sent every minute."""
 
 from __future__ import annotations
 
@@ -33,13 +34,14 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
                         max_events: int | None = None, collapse_account: str | None = None,
                         collapse_after: float = 60.0, crisis_account: str | None = None,
                         crisis_after: float = 60.0, reply_delay_scale: float | None = None,
-                        batch_share: float = 0.1, stop_event: asyncio.Event | None = None) -> dict:
-    """Produce the model's events at ``rate`` events/s until ``duration`` seconds, ``max_events``
-    events or ``stop_event``; returns what the broker acknowledged. Cancelling it flushes and stops
-    the producer before the cancellation propagates."""
+                        day_seconds: float | None = None, batch_share: float = 0.1,
+                        stop_event: asyncio.Event | None = None) -> dict:
+    """Produce the model's posts and events as they happen (a mean of ``rate`` events/s) until
+    ``duration`` seconds, ``max_events`` events or ``stop_event``; returns what the broker
+    acknowledged. Cancelling it flushes and stops the producer before the cancellation propagates."""
     seed = settings.simulate_seed if seed is None else seed
-    model = TrafficModel(seed, n_accounts or settings.simulate_accounts, rate=rate,
-                         rolling_seconds=settings.rolling_window_seconds)
+    day_seconds = settings.simulate_day_seconds if day_seconds is None else day_seconds
+    model = TrafficModel(seed, n_accounts or settings.simulate_accounts, rate=rate, day_seconds=day_seconds)
     start_ms = _wall_ms()
     scenario = Scenario(
         collapse_account=collapse_account,
@@ -49,10 +51,10 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
     stream = model.stream(start_ms, scenario)
     stop_event = stop_event or asyncio.Event()
     stats = {"events_produced": 0, "messages_produced": 0, "accounts": len(model.account_ids),
-             "account_records_produced": 0, "send_errors": 0, "rate": rate, "seed": seed,
-             "started_at_ms": start_ms, "collapse_account": collapse_account,
-             "collapse_at_ms": scenario.collapse_at_ms, "crisis_account": crisis_account,
-             "crisis_at_ms": scenario.crisis_at_ms}
+             "account_records_produced": 0, "post_records_produced": 0, "send_errors": 0, "rate": rate,
+             "day_seconds": day_seconds, "seed": seed, "started_at_ms": start_ms,
+             "collapse_account": collapse_account, "collapse_at_ms": scenario.collapse_at_ms,
+             "crisis_account": crisis_account, "crisis_at_ms": scenario.crisis_at_ms}
 
     kafka_config = kafka_client_config(settings)
     await ensure_topics(settings, kafka_config)
@@ -67,21 +69,27 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
         accounts_sent = loop.time()
         generated = 0
         while True:
-            due = int((loop.time() - started) * rate)
-            if max_events is not None:
-                due = min(due, max_events)
+            now_ms = _wall_ms()
             pending = []
-            while generated < due:  # a batch may overshoot `due`; the next tick makes up for it
-                events = stream.next_message(_wall_ms(), batch_share)
+            for record in stream.posts_until(now_ms):  # before the events of the posts
+                pending.append(("post_records_produced", 1, await producer.send(
+                    settings.topic_posts, orjson.dumps(record), key=record["post_id"].encode())))
+            for events in stream.messages_until(now_ms, batch_share):
                 if max_events is not None:
                     events = events[:max_events - generated]
+                    if not events:
+                        break
                 generated += len(events)
                 value = orjson.dumps(events if len(events) > 1 else events[0])
                 key = events[0]["account_id"].encode()
-                pending.append((len(events), await producer.send(settings.topic_interactions, value, key=key)))
-            results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
-            for (size, _), result in zip(pending, results):
-                _count(stats, result, events_produced=size, messages_produced=1)
+                pending.append(("events_produced", len(events),
+                                await producer.send(settings.topic_interactions, value, key=key)))
+            results = await asyncio.gather(*(future for *_, future in pending), return_exceptions=True)
+            for (counter, size, _), result in zip(pending, results):
+                if counter == "events_produced":
+                    _count(stats, result, events_produced=size, messages_produced=1)
+                else:
+                    _count(stats, result, post_records_produced=size)
             if (max_events is not None and generated >= max_events) or stop_event.is_set() or \
                     (duration is not None and loop.time() - started >= duration):
                 break
@@ -130,9 +138,9 @@ def _positive(kind):
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="engagement simulate",
-                                     description="Produce synthetic interaction events into Kafka.")
+                                     description="Produce synthetic posts and interaction events into Kafka.")
     parser.add_argument("--rate", type=_positive(float), default=settings.simulate_rate,
-                        help="events per second (default %(default)s)")
+                        help="mean events per second (default %(default)s)")
     parser.add_argument("--duration", type=_positive(float), help="stop after this many seconds")
     parser.add_argument("--max-events", type=_positive(int), help="stop after this many events")
     parser.add_argument("--seed", type=int, default=settings.simulate_seed, help="default %(default)s")
@@ -148,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds after start when the crisis begins (default %(default)s)")
     parser.add_argument("--reply-delay-scale", type=_positive(float), default=settings.simulate_reply_delay_scale,
                         help="factor on the teams' reply delays, median 1 h at 1 (default %(default)s)")
+    parser.add_argument("--day-seconds", type=_positive(float), default=settings.simulate_day_seconds,
+                        help="length of the model's day: posting intervals and engagement decay scale with it "
+                             "(default %(default)s)")
     parser.add_argument("--stats-file", type=Path, help="also write the final stats (JSON) here")
     args = parser.parse_args(argv)
 
@@ -181,4 +192,5 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
                                duration=args.duration, max_events=args.max_events,
                                collapse_account=args.collapse_account, collapse_after=args.collapse_after,
                                crisis_account=args.crisis_account, crisis_after=args.crisis_after,
-                               reply_delay_scale=args.reply_delay_scale, stop_event=stop_event)
+                               reply_delay_scale=args.reply_delay_scale, day_seconds=args.day_seconds,
+                               stop_event=stop_event)

@@ -6,12 +6,14 @@ An entry is a JSON object; every key but ``q`` is optional:
     q  the partition's commit sequence number (a snapshot says up to which entry it holds)
     p  [[window_start, post_id, account_id, platform, aggregate], ...]   post window deltas
     a  [[window_start, account_id, platform, aggregate], ...]            account window deltas
+    l  [[post_id, meta or None, max_ts, [[segment, aggregate], ...]], ...]   post lifetime deltas
+    b  [[account_id, post_id, platform, content_type, published_at, er], ...]  benchmark samples (posts matured)
     s  [arrival_ms, base64 of the fingerprints of the event ids first seen]   (dedup memory)
     c  the close mark after the commit
     n  the commit's clock: a replay expires the dedup memory as the commit did
     o  the next input offset the state has read up to
 
-``aggregate`` is ``WindowAggregate.to_state()``. A large entry is split into several messages
+``aggregate`` is ``WindowAggregate.to_state()``; the lifetime formats are ``streams.state.lifetimes``'. A large entry is split into several messages
 (``chunks``); the marks travel in the last one, so that a replay applies every delta before the
 close, exactly as the commit did. What an entry *means* (merge, close, expire) is
 ``PartitionState.apply_journal``'s. Entries older than the latest snapshot are deleted.
@@ -24,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..model.aggregates import WindowAggregate
+from .lifetimes import LifeDelta, decode_delta
 
 CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
-DELTA_KEYS = ("p", "a")
+DELTA_KEYS = ("p", "a", "l", "b", "L")  # "L": whole post lives, in snapshots only
 MARK_KEYS = ("s", "c", "n", "o")
 
 # Window buckets: {window_start_ms: {key: entry}}. A post entry is [account_id, platform, aggregate],
@@ -43,6 +46,8 @@ class JournalEntry:
     close_mark: int | None = None
     committed_at: int | None = None
     input_offset: int | None = None
+    lives: dict[str, LifeDelta] = field(default_factory=dict)
+    samples: list = field(default_factory=list)
 
 
 def encode(posts: Buckets, accounts: Buckets) -> dict:
@@ -84,7 +89,8 @@ def chunks(entry: dict) -> Iterator[dict]:
 def decode(entry: dict) -> JournalEntry:
     seen = entry.get("s")
     decoded = JournalEntry(seq=entry["q"], seen=None if seen is None else (seen[0], base64.b64decode(seen[1])),
-                           close_mark=entry.get("c"), committed_at=entry.get("n"), input_offset=entry.get("o"))
+                           close_mark=entry.get("c"), committed_at=entry.get("n"), input_offset=entry.get("o"),
+                           lives=decode_delta(entry.get("l", ())), samples=entry.get("b", []))
     for start, post_id, account_id, platform, state in entry.get("p", ()):
         decoded.posts.setdefault(start, {})[post_id] = [account_id, platform, WindowAggregate.from_state(state)]
     for start, account_id, platform, state in entry.get("a", ()):

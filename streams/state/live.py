@@ -1,8 +1,11 @@
 """Live reads of one partition's state for the HTTP query API: the open windows of a post or an
-account, committed state and the uncommitted delta summed (what is not published as final yet)."""
+account, and a post's lifetime so far; committed state and the uncommitted delta summed (what is not
+published as final yet)."""
 
 from __future__ import annotations
 
+from ..model.aggregates import WindowAggregate
+from ..model.rates import engaged_count, rates
 from ..model.records import window_record
 from .partition import FollowersOf, PartitionState
 
@@ -12,6 +15,28 @@ def live_post(state: PartitionState, post_id: str, now_ms: int, followers_of: Fo
     return [window_record(cfg.engaged_types, "post", "tumbling", start, start + cfg.window_ms, agg, account_id,
                           platform, followers_of(account_id), now_ms, post_id=post_id)
             for start, (account_id, platform, agg) in _open(state.posts, state.delta_posts, post_id, 0)]
+
+
+def post_lifetime(state: PartitionState, post_id: str, now_ms: int, followers_of: FollowersOf) -> dict | None:
+    """The post's lifetime so far (committed and uncommitted), or None when the partition holds none;
+    ``ages_published``: the record ages already on the lifetime topic."""
+    life = state.lifetimes.lives.get(post_id)
+    if life is None:
+        return None
+    cfg = state.config
+    agg = life.so_far()
+    delta = state.lifetimes.delta.get(post_id)
+    for segment in (delta.segments.values() if delta is not None else ()):
+        agg.merge(segment)
+    ended = life.done >= len(cfg.post_ages_ms)
+    followers = followers_of(life.account_id)
+    engaged = engaged_count(agg, cfg.engaged_types)
+    return {"account_id": life.account_id, "platform": life.platform, "content_type": life.content_type,
+            "published_at": life.published_at, "published_at_source": life.source, "complete": life.complete,
+            "age_ms": now_ms - life.published_at, "lifetime_ms": cfg.lifetime_ms, "ended": ended,
+            "ages_published_ms": list(cfg.post_ages_ms[:life.done]), "followers": followers,
+            "counts": None if ended else agg.counts_by_type(), "engaged": None if ended else engaged,
+            "rates": None if ended else rates(agg, followers, cfg.engaged_types, engaged)}
 
 
 def live_account(state: PartitionState, account_id: str, rolling: bool, now_ms: int,

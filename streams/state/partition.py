@@ -24,10 +24,12 @@ from typing import Callable
 
 from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import COMMENT, WindowAggregate
-from ..model.records import window_record
+from ..model.records import lifetime_record, window_record
 from . import journal, snapshot
 from .dedup import DedupMemory, fingerprint
 from .journal import Buckets
+from .lifetimes import PostLife, PostLifetimes, PostOf, add_samples, decode_lives, encode_delta, encode_lives, \
+    encode_samples
 from .mentions import OpenMentions
 from .snapshot import Snapshot, sealed_key
 from .window import WindowConfig
@@ -45,15 +47,18 @@ class Commit:
     journal: dict | None  # the state changes to journal; None when nothing changed
     post_records: list[dict]
     account_records: list[dict]
+    lifetime_records: list[dict]  # posts that reached a record age
     mention_changes: dict  # mention id -> its record in the mentions topic (None: closed)
     snapshot_records: list  # (key, value or None) for the snapshot topic
     replies_unmatched: int = 0  # waiting replies dropped: their mention can no longer be counted
 
 
 class PartitionState:
-    def __init__(self, partition: int, config: WindowConfig, closed_through: int = 0):
+    def __init__(self, partition: int, config: WindowConfig, closed_through: int = 0,
+                 post_of: PostOf = lambda post_id: None):
         self.partition = partition
         self.config = config
+        self.post_of = post_of  # the post reference records (streams.kafka.posts)
         self.posts: Buckets = {}
         self.accounts: Buckets = {}
         self.dedup = DedupMemory(config.dedup_ms, config.dedup_bucket_ms)
@@ -73,6 +78,7 @@ class PartitionState:
         self._snapshot_chunks = 0  # chunks of the latest snapshot, so that a smaller one deletes the rest
         self.mentions = OpenMentions(config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms)
         self.responses: dict[str, list[int]] = {}  # platform -> response ms, for the histogram
+        self.lifetimes = PostLifetimes(config.post_ages_ms, config.maturity_ms, config.benchmark_period_ms)
 
     def start_at(self, arrival_ms: int) -> None:
         """A partition with no state starts closing windows at the arrival time of the first input it
@@ -113,6 +119,8 @@ class PartitionState:
             if entry is None:
                 entry = bucket[post_id] = [account_id, event["platform"], WindowAggregate()]
             entry[2].add(type_index, dwell, sentiment)
+            self.lifetimes.add(post_id, account_id, event["platform"], ts, type_index, dwell, sentiment,
+                               self.post_of, self.counting_since or 0)
         bucket = self.delta_accounts.get(start)
         if bucket is None:
             bucket = self.delta_accounts[start] = {}
@@ -148,6 +156,11 @@ class PartitionState:
         commit moves it. ``take_snapshot``: also write the whole state to the snapshot topic."""
         clock = now_ms if close_at_ms is None else close_at_ms
         entry = journal.encode(self.delta_posts, self.delta_accounts)
+        self.lifetimes.adopt_records(self.post_of, self.counting_since or 0)
+        lives = self.lifetimes.take_delta()
+        if lives:
+            entry["l"] = encode_delta(lives)
+            self.lifetimes.merge(lives)
         if input_offset is not None:
             entry["o"] = self.input_offset = input_offset
         if self._pending_arrival:
@@ -159,9 +172,13 @@ class PartitionState:
         self.delta_posts, self.delta_accounts = {}, {}
         post_records: list[dict] = []
         account_records: list[dict] = []
+        lifetime_records: list[dict] = []
         mark = self.config.close_mark(clock)
         closes = mark > self.closed_through
         if closes:
+            samples = self._close_lives(mark, now_ms, followers_of, lifetime_records)
+            if samples:
+                entry["b"] = samples
             self._close(mark, now_ms, followers_of, post_records, account_records)
         records, expired = self._seal_and_expire(clock)
         self.clock = max(self.clock, clock)
@@ -173,8 +190,8 @@ class PartitionState:
         if take_snapshot:
             records += self._snapshot()
         unmatched = self.mentions.drop_unmatched(self.closed_through) if closes else 0
-        return Commit(entry or None, post_records, account_records, self.mentions.take_changes(), records,
-                      unmatched)
+        return Commit(entry or None, post_records, account_records, lifetime_records, self.mentions.take_changes(),
+                      records, unmatched)
 
     def _seal_and_expire(self, clock: int) -> tuple[list, bool]:
         """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
@@ -196,10 +213,32 @@ class PartitionState:
                  "n": self.clock}
         filling = {start: self.dedup.bucket_blob(start) for start in self.dedup.bucket_starts()
                    if start not in self._sealed_written}
-        records = snapshot.encode_windows(marks, self.posts, self.accounts, filling, self._snapshot_chunks)
+        lifetimes = {"L": encode_lives(self.lifetimes.lives), "b": encode_samples(self.lifetimes.samples)}
+        records = snapshot.encode_windows(marks, self.posts, self.accounts, lifetimes, filling, self._snapshot_chunks)
         self._snapshot_chunks = sum(1 for key, value in records
                                     if key.startswith(snapshot.CHUNK_PREFIX) and value is not None)
         return records
+
+    def _close_lives(self, mark: int, now_ms: int, followers_of: FollowersOf, records: list[dict]) -> list:
+        """The lifetime records of the posts that reached an age by ``mark``, and the benchmark samples
+        of those that reached maturity (as journalled: [account_id, post_id, platform, content_type, published_at,
+        er])."""
+        cfg, lifetimes = self.config, self.lifetimes
+        samples = []
+
+        def on_age(post_id: str, life: PostLife, index: int) -> None:
+            followers = followers_of(life.account_id)
+            record = lifetime_record(cfg.engaged_types, post_id, life, cfg.post_ages_ms[index],
+                                     index == len(cfg.post_ages_ms) - 1, followers, now_ms)
+            records.append(record)
+            if index == lifetimes.maturity_index and life.complete and record["rates"]["er_followers"] is not None:
+                sample = [life.account_id, post_id, life.platform, life.content_type, life.published_at,
+                          record["rates"]["er_followers"]]
+                samples.append(sample)
+                lifetimes.add_sample(life.account_id, sample[1:])
+
+        lifetimes.advance(mark, on_age)
+        return samples
 
     def _close(self, mark: int, now_ms: int, followers_of: FollowersOf,
                post_records: list[dict], account_records: list[dict]) -> None:
@@ -271,6 +310,8 @@ class PartitionState:
         header = snap.header
         windows = journal.decode({**snap.entry, "q": header["q"]})
         self.posts, self.accounts = windows.posts, windows.accounts
+        self.lifetimes.lives = decode_lives(snap.entry.get("L", ()))
+        add_samples(self.lifetimes, snap.entry.get("b", ()))
         for start, blob in snap.filling.items():
             if start not in self._sealed_written:  # a sealed record, written later, holds all of it
                 self.dedup.load_bucket(start, blob)
@@ -284,6 +325,8 @@ class PartitionState:
         self.seq = max(self.seq, entry.seq)
         _merge_buckets(self.posts, entry.posts)
         _merge_buckets(self.accounts, entry.accounts)
+        self.lifetimes.merge(entry.lives)
+        add_samples(self.lifetimes, entry.samples)
         if entry.seen is not None:
             arrival, fingerprints = entry.seen
             if arrival - arrival % self.config.dedup_bucket_ms not in self._sealed_written:
@@ -294,10 +337,14 @@ class PartitionState:
             if self.counting_since is None:
                 self.counting_since = entry.close_mark
             if entry.close_mark > self.closed_through:
+                self.lifetimes.advance(entry.close_mark)
                 self._apply_close(entry.close_mark)
         if entry.committed_at is not None:
             self.clock = max(self.clock, entry.committed_at)
             self._sealed_written.difference_update(self.dedup.expire(entry.committed_at))
+
+    def tracked_posts(self) -> int:
+        return len(self.lifetimes.lives)
 
     def open_window_count(self) -> int:
         return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())

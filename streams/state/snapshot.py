@@ -8,7 +8,7 @@ Keys (compaction keeps the latest value of each):
     w        header: {"q", "c" close mark, "k" counting since, "o" input offset, "n" clock,
              "chunks": how many "w/<i>" records make this snapshot}
     w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode's
-             layout), or {"q", "u": [bucket start, base64 fingerprints]}: a dedup bucket still filling
+             layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or {"q", "u": [bucket start, base64 fingerprints]}: a dedup bucket still filling
     d/<s>    a sealed dedup bucket (raw DedupMemory.bucket_blob), written once when it can receive no
              more ids and deleted (tombstone) when it expires: the largest part of the state is never
              written twice
@@ -38,11 +38,14 @@ def sealed_key(start: int) -> bytes:
     return SEALED_PREFIX + str(start).encode()
 
 
-def encode_windows(marks: dict, posts, accounts, filling: dict[int, bytes], previous_chunks: int) -> list[Record]:
-    """The header and chunks of a snapshot; ``filling``: dedup bucket start -> blob of the buckets not
-    sealed yet. Deletes the chunks of a previous, larger snapshot."""
+def encode_windows(marks: dict, posts, accounts, lifetimes: dict, filling: dict[int, bytes],
+                   previous_chunks: int) -> list[Record]:
+    """The header and chunks of a snapshot; ``lifetimes``: {"L": lives, "b": samples}, encoded;
+    ``filling``: dedup bucket start -> blob of the buckets not sealed yet. Deletes the chunks of a
+    previous, larger snapshot."""
     q = marks["q"]
-    chunks = [{**chunk, "q": q} for chunk in journal.chunks(journal.encode(posts, accounts))]
+    state = {**journal.encode(posts, accounts), **{k: v for k, v in lifetimes.items() if v}}
+    chunks = [{**chunk, "q": q} for chunk in journal.chunks(state)]
     chunks += [{"q": q, "u": [start, base64.b64encode(blob).decode()]} for start, blob in sorted(filling.items())]
     records = [(CHUNK_PREFIX + str(i).encode(), orjson.dumps(chunk)) for i, chunk in enumerate(chunks)]
     records += [(CHUNK_PREFIX + str(i).encode(), None) for i in range(len(chunks), previous_chunks)]
@@ -53,7 +56,7 @@ def encode_windows(marks: dict, posts, accounts, filling: dict[int, bytes], prev
 @dataclass
 class Snapshot:
     header: dict | None = None  # None: no snapshot of this partition yet
-    entry: dict = field(default_factory=dict)  # the windows, as one journal-like entry ("p", "a")
+    entry: dict = field(default_factory=dict)  # the windows and lives, as one journal-like entry
     filling: dict[int, bytes] = field(default_factory=dict)  # dedup bucket start -> blob
     sealed: dict[int, bytes] = field(default_factory=dict)
 

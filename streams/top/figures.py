@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from .sources import Metrics, MonitoringReading, WorkerReading
+from .sources import Metrics, MonitoringReading, PerPost, WorkerReading
 
 SPARK_POINTS = 30  # refreshes of history per sparkline
 MARKETING_ALERTS = ("EngagementRateBelowBenchmark", "EngagementDropVsBaseline")
+ALL_POSTS = "all"  # the content_type of an account's ER per post over all its posts
 
 
 @dataclass
@@ -32,10 +33,15 @@ class WorkerFigures:
 
 @dataclass
 class AccountRate:
+    """An account as the view ranks it: its ER per post (all its posts) against its band, both from
+    Prometheus, and its hourly rolling ER by followers, from the workers. A band describes an average ER
+    per post (DOMAIN.md), so it goes with ``per_post``, never with ``hourly``."""
+
     account_id: str
     platform: str
-    er: float
+    per_post: float | None = None
     band: dict[str, float] | None = None
+    hourly: float | None = None
 
 
 @dataclass
@@ -43,13 +49,18 @@ class Figures:
     workers: list[WorkerFigures]
     top: list[AccountRate]
     bottom: list[AccountRate]
-    below: list[dict]  # firing marketing alerts: {"alert", "account_id", "platform", "er", "band", "receivers"}
+    # firing marketing alerts: {"alert", "account_id", "platform", "content_type", "per_post", "band", "hourly",
+    # "receivers", ...}: the ER per post and band of the alert's content type ("all" unless the alert has one)
+    below: list[dict]
     unanswered: dict[str, float]  # SLA label -> mentions past it, all accounts
     unanswered_accounts: list[tuple[str, str, float]]  # (account, SLA, count), largest first
     alerts: list[dict]  # every firing alert: {"alert", "severity", "receivers", "labels"}
     sparks: dict[str, list[float]]  # "platform/type" -> interactions/s history
     prometheus_error: str | None = None
     alertmanager_error: str | None = None
+    # "per_post": top and bottom are the accounts ranked by ER per post (Prometheus answered); "hourly":
+    # no ER per post to rank by (no Prometheus given, or it did not answer), ranked by the hourly ER.
+    ranked_by: str = "per_post"
 
     def answering(self) -> list[WorkerFigures]:
         return [w for w in self.workers if w.error is None]
@@ -142,20 +153,28 @@ class History:
 def figures(readings: list[WorkerReading], previous: dict[str, WorkerReading], seconds: float,
             monitoring: MonitoringReading, history: History, ranked: int = 5) -> Figures:
     workers = [worker_figures(r, previous.get(r.url), seconds) for r in readings]
-    bands = monitoring.bands or {}
-    rates = []
+    per_post: dict[tuple[str, str], PerPost] = monitoring.per_post or {}
+    hourly: dict[str, tuple[str, float]] = {}  # account_id -> (platform, ER by followers over the rolling window)
     unanswered: dict[str, float] = {}
     per_account: list[tuple[str, str, float]] = []
     for reading in readings:
         if reading.metrics is None:
             continue
         for labels, value in reading.metrics.series("engagement_rate_ratio", basis="followers"):
-            rates.append(AccountRate(labels["account_id"], labels["platform"], value, bands.get(labels["account_id"])))
+            hourly[labels["account_id"]] = (labels["platform"], value)
         for labels, value in reading.metrics.series("engagement_mentions_unanswered"):
             unanswered[labels["sla"]] = unanswered.get(labels["sla"], 0.0) + value
             per_account.append((labels["account_id"], labels["sla"], value))
-    rates.sort(key=lambda r: r.er, reverse=True)
-    er_of = {r.account_id: r for r in rates}
+    if monitoring.per_post is not None:
+        ranked_by = "per_post"
+        rates = [AccountRate(account, p.platform, p.er, p.band, hourly.get(account, (None, None))[1])
+                 for (account, content_type), p in per_post.items()
+                 if content_type == ALL_POSTS and p.er is not None]
+        rates.sort(key=lambda r: (-r.per_post, r.account_id))
+    else:
+        ranked_by = "hourly"
+        rates = [AccountRate(account, platform, hourly=er) for account, (platform, er) in hourly.items()]
+        rates.sort(key=lambda r: (-r.hourly, r.account_id))
     alerts, below = [], []
     for alert in monitoring.alerts or []:
         if alert.get("status", {}).get("state") != "active":
@@ -166,14 +185,16 @@ def figures(readings: list[WorkerReading], previous: dict[str, WorkerReading], s
         alerts.append(entry)
         if entry["alert"] in MARKETING_ALERTS:
             account = labels.get("account_id", "")
-            rate = er_of.get(account)
+            content_type = labels.get("content_type", ALL_POSTS)
+            p = per_post.get((account, content_type), PerPost(""))
             below.append({**entry, "account_id": account, "platform": labels.get("platform", ""),
-                          "er": None if rate is None else rate.er, "band": bands.get(account)})
+                          "content_type": content_type, "per_post": p.er, "band": p.band,
+                          "hourly": hourly.get(account, (None, None))[1]})
     history.add(readings, previous, seconds)
     return Figures(workers=workers, top=rates[:ranked], bottom=rates[::-1][:ranked], below=below,
                    unanswered=unanswered, unanswered_accounts=sorted(per_account, key=lambda x: -x[2])[:ranked],
                    alerts=alerts, sparks=history.sparks(), prometheus_error=monitoring.prometheus_error,
-                   alertmanager_error=monitoring.alertmanager_error)
+                   alertmanager_error=monitoring.alertmanager_error, ranked_by=ranked_by)
 
 
 def status_line(f: Figures, elapsed_s: float) -> str:

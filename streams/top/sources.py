@@ -49,9 +49,28 @@ class WorkerReading:
 
 
 @dataclass
+class PerPost:
+    """An account's ER per post (DOMAIN.md: the mean ER by followers at the maturity age of its posts of
+    the benchmark period) and the band it is compared with, as Prometheus records them."""
+
+    platform: str
+    er: float | None = None
+    band: dict[str, float] | None = None  # {"low": .., "high": ..}; None: no band (a content type without one)
+
+
+# Every account's ER per post over all its posts, and the series of the content types that
+# EngagementRateBelowBenchmark fires for (so that a content-type alert shows its own numbers).
+_FIRING = 'ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}'
+PER_POST_QUERY = ('account:engagement_rate_per_post:ratio{content_type="all"} '
+                  f'or (account:engagement_rate_per_post:ratio and on (account_id, content_type) {_FIRING})')
+BAND_QUERY = ('account:engagement_post_benchmark:ratio{content_type="all"} '
+              f'or (account:engagement_post_benchmark:ratio and on (account_id, content_type) {_FIRING})')
+
+
+@dataclass
 class MonitoringReading:
     alerts: list[dict] | None = None  # Alertmanager's, with receivers
-    bands: dict[str, dict[str, float]] | None = None  # account_id -> {"low": .., "high": ..} (Prometheus)
+    per_post: dict[tuple[str, str], PerPost] | None = None  # (account_id, content_type) -> (Prometheus)
     prometheus_error: str | None = None
     alertmanager_error: str | None = None
 
@@ -78,17 +97,32 @@ def read_worker(url: str) -> WorkerReading:
     return reading
 
 
+def _query(prometheus: str, expr: str) -> list[dict]:
+    query = urllib.parse.urlencode({"query": expr})
+    return json.loads(get(f"{prometheus.rstrip('/')}/api/v1/query?{query}"))["data"]["result"]
+
+
+def read_per_post(prometheus: str) -> dict[tuple[str, str], PerPost]:
+    """(account_id, content_type) -> its ER per post and band, from the recording rules."""
+    out: dict[tuple[str, str], PerPost] = {}
+
+    def entry(labels: dict) -> PerPost:
+        key = (labels.get("account_id", ""), labels.get("content_type", ""))
+        return out.setdefault(key, PerPost(labels.get("platform", "")))
+
+    for item in _query(prometheus, PER_POST_QUERY):
+        entry(item["metric"]).er = float(item["value"][1])
+    for item in _query(prometheus, BAND_QUERY):
+        per_post = entry(item["metric"])
+        per_post.band = {**(per_post.band or {}), item["metric"].get("bound", ""): float(item["value"][1])}
+    return out
+
+
 def read_monitoring(prometheus: str | None, alertmanager: str | None) -> MonitoringReading:
     reading = MonitoringReading()
     if prometheus:
         try:
-            query = urllib.parse.urlencode({"query": "account:engagement_benchmark:ratio"})
-            result = json.loads(get(f"{prometheus.rstrip('/')}/api/v1/query?{query}"))["data"]["result"]
-            reading.bands = {}
-            for item in result:
-                labels = item["metric"]
-                reading.bands.setdefault(labels.get("account_id", ""), {})[labels.get("bound", "")] = \
-                    float(item["value"][1])
+            reading.per_post = read_per_post(prometheus)
         except (OSError, ValueError, KeyError) as exc:
             reading.prometheus_error = _error(exc)
     if alertmanager:

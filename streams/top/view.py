@@ -75,24 +75,40 @@ def totals(f: Figures) -> Text:
     return text
 
 
+RANKED_TITLES = {
+    "per_post": "accounts by ER per post against its band (hourly: the rolling ER)",
+    "hourly": "ranked by the hourly rolling ER: ER per post and bands need --prometheus",
+}
+
+
+def _ranked_cells(r) -> tuple[str, str, str, str]:
+    if r is None:
+        return "", "", "", ""
+    return f"{r.account_id} ({r.platform})", _pct(r.per_post), _band(r.band), _pct(r.hourly)
+
+
 def marketing(f: Figures) -> Group:
     below = Table(title="below benchmark / baseline (firing)", expand=True, box=None, header_style="bold")
-    for column in ("alert", "account", "platform", "ER (1h)", "band"):
+    for column in ("alert", "account", "platform", "posts", "ER per post", "band (per post)", "ER hourly"):
         below.add_column(column)
     for a in f.below:
-        below.add_row(a["alert"], a["account_id"], a["platform"], _pct(a["er"]), _band(a["band"]))
+        below.add_row(a["alert"], a["account_id"], a["platform"], a["content_type"], _pct(a["per_post"]),
+                      _band(a["band"]), _pct(a["hourly"]))
     if not f.below:
-        below.add_row("none", "", "", "", "")
-    ranked = Table(title="ER by followers over the rolling window", expand=True, box=None, header_style="bold")
-    for column in ("top", "ER", "band", "bottom", "ER ", "band "):
-        ranked.add_column(column)
+        below.add_row("none", *[""] * 6)
+    ranked = Table(title=RANKED_TITLES[f.ranked_by], expand=True, box=None, header_style="bold")
+    # The figures keep their width; an account name is cut short first on a narrow terminal.
+    for column, width in (("top", None), ("ER/post", 7), ("band", 16), ("hourly", 6),
+                          ("bottom", None), ("ER/post", 7), ("band", 16), ("hourly", 6)):
+        ranked.add_column(column, no_wrap=True, overflow="ellipsis", min_width=width)
     for i in range(max(len(f.top), len(f.bottom))):
-        t = f.top[i] if i < len(f.top) else None
-        b = f.bottom[i] if i < len(f.bottom) else None
-        ranked.add_row(*(("", "", "") if t is None else (f"{t.account_id} ({t.platform})", _pct(t.er), _band(t.band))),
-                       *(("", "", "") if b is None else (f"{b.account_id} ({b.platform})", _pct(b.er), _band(b.band))))
+        ranked.add_row(*_ranked_cells(f.top[i] if i < len(f.top) else None),
+                       *_ranked_cells(f.bottom[i] if i < len(f.bottom) else None))
+    waiting = None
     if not f.top:
-        ranked.add_row("none yet: accounts are ranked once a rolling window has been counted whole", *[""] * 5)
+        waiting = Text("none yet: an account has an ER per post once one of its posts has reached the maturity age"
+                       if f.ranked_by == "per_post" else
+                       "none yet: accounts are ranked once a rolling window has been counted whole")
     mentions = Text("unanswered mentions: " + ("  ".join(f"past {sla} {n:,.0f}" for sla, n in sorted(f.unanswered.items()))
                                              or "none past the SLAs"))
     for account, sla, n in f.unanswered_accounts:
@@ -105,9 +121,10 @@ def marketing(f: Figures) -> Group:
     for platform, (total, by_type) in _by_platform(f.sparks).items():
         sparks.add_row(platform, f"{total[-1]:,.0f}", sparkline(total),
                        "  ".join(f"{t} {v:,.0f}" for t, v in sorted(by_type.items(), key=lambda tv: -tv[1]) if v))
-    parts = [below, ranked, mentions, sparks]
+    parts = [below, ranked, *([waiting] if waiting else []), mentions, sparks]
     if f.prometheus_error:
-        parts.insert(0, Text(f"Prometheus: {f.prometheus_error} (bands not shown)", style="red"))
+        parts.insert(0, Text(f"Prometheus: {f.prometheus_error} (ER per post and bands not shown)",
+                             style="red"))
     return Group(*parts)
 
 

@@ -12,13 +12,14 @@ from datetime import datetime, timedelta, timezone
 import fastjsonschema
 import orjson
 
-from ..contract import ACCOUNT_SCHEMA, EVENT_SCHEMA, TYPES
+from ..contract import ACCOUNT_SCHEMA, EVENT_SCHEMA, POST_SCHEMA, TYPES
 from .dlq import Rejection
 from .fastpath import compile_acceptor
 
 _accepts_event = compile_acceptor(EVENT_SCHEMA)  # the fast path; the full validator explains rejects
 _validate_event = fastjsonschema.compile(EVENT_SCHEMA)
 _validate_account = fastjsonschema.compile(ACCOUNT_SCHEMA)
+_validate_post = fastjsonschema.compile(POST_SCHEMA)
 _KNOWN_TYPES = frozenset(TYPES)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # The schema's minimum for epoch-ms ts; the same bound applies to the RFC 3339 form.
@@ -107,12 +108,21 @@ def decode_message(value: bytes | None, now_ms: int, *, max_message_bytes: int, 
 
 def validate_account(value: bytes | None) -> tuple[dict | None, Rejection | None]:
     """(account reference record, None), or (None, the rejection saying what is wrong)."""
+    return _validate_reference(value, _validate_account)
+
+
+def validate_post(value: bytes | None) -> tuple[dict | None, Rejection | None]:
+    """(post reference record, None), or (None, the rejection saying what is wrong)."""
+    return _validate_reference(value, _validate_post)
+
+
+def _validate_reference(value: bytes | None, validate) -> tuple[dict | None, Rejection | None]:
     try:
         data = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         return None, Rejection("malformed_json", str(exc), value or b"")
     try:
-        _validate_account(data)
+        validate(data)
     except fastjsonschema.JsonSchemaValueException as exc:
         reason, error = _schema_reason(exc, data)
         return None, Rejection(reason, error, value)

@@ -236,7 +236,7 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
     first_end = started_ms + (2 * cfg.window_ms) // 3
     target_end = first_end - first_end % cfg.window_ms + cfg.window_ms
     target_close = target_end + cfg.grace_ms
-    stream = model(rolling_seconds=rolling_seconds, rate=rate).stream(started_ms)
+    stream = model(rate=rate).stream(started_ms)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         tasks = [asyncio.create_task(_load(producer, settings.topic_interactions, stream, rate, stop_event, stats)),
                  asyncio.create_task(_probe(session, producer, settings, worker.url, stop_event, stats))]

@@ -1,12 +1,14 @@
-"""The workload (phase 1): the TrafficModel the benchmark draws its events from (accounts, posts,
-seed, rate), the account records, and the pre-fill of an input topic with one event per message or
-batches of one account's events."""
+"""The workload (phase 1): the TrafficModel the benchmark draws its events from (accounts, seed, rate),
+the account records, and the pre-fill of an input topic with one event per message or batches of one
+account's events. The events come in the model's order (its posts' decay and publication cycles, from
+the steady state of its start), each stamped with the wall clock when it is made."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import itertools
+import statistics
 import time
 
 import orjson
@@ -15,19 +17,20 @@ from aiokafka import AIOKafkaProducer
 from ...kafka.topics import ensure_topics
 from ...settings import Settings
 from ...simulator import TrafficModel
+from ...simulator.model import POST_LIFE_DAYS, posts_per_day_values
 from .harness import Bench, wall_ms
 
 ACCOUNTS = 2000
-POSTS_PER_ACCOUNT = 25            # 2,000 x 25 = 50,000 posts
+# Posts an account has live at a time, on average (those of the last 7 model days): 2,000 x 116.
+POSTS_PER_ACCOUNT = round(POST_LIFE_DAYS * statistics.fmean(posts_per_day_values(ACCOUNTS)))
 BATCH_EVENTS = 100
 SEED = 7
 MODEL_RATE = 5000.0               # the rate the model's follower counts are scaled for
 
 
 # -- phase 1: pre-fill ---------------------------------------------------------------------------------
-def model(rolling_seconds: float = 3600.0, rate: float = MODEL_RATE) -> TrafficModel:
-    return TrafficModel(SEED, ACCOUNTS, rate=rate, posts_per_account=POSTS_PER_ACCOUNT,
-                        rolling_seconds=rolling_seconds)
+def model(rate: float = MODEL_RATE) -> TrafficModel:
+    return TrafficModel(SEED, ACCOUNTS, rate=rate)
 
 
 def _events(stream):

@@ -1,0 +1,96 @@
+"""Reference data: every worker reads a whole compacted topic into memory, all partitions, without a
+consumer group; the latest record of a key wins, a tombstone removes it. An invalid record is skipped
+here (the app's agents send it to the DLQ, once)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ..settings import Settings
+from .clients import reader
+
+log = logging.getLogger(__name__)
+
+
+class ReferenceBook:
+    """The records of ``topic`` by key; ``validate(value) -> (record, rejection)``; ``key_field``
+    names the record's key."""
+
+    name = "reference"
+
+    def __init__(self, settings: Settings, topic: str, validate, key_field: str, kafka_config: dict | None = None):
+        self.settings = settings
+        self.topic = topic
+        self.validate = validate
+        self.key_field = key_field
+        self.kafka_config = dict(kafka_config or {})
+        self.records: dict[str, dict] = {}
+        self.caught_up = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self, catch_up_timeout: float = 30.0) -> None:
+        self._consumer = reader(self.settings, self.kafka_config, isolation_level="read_uncommitted")
+        await self._consumer.start()
+        topic = self.topic
+        partitions = set()
+        for _ in range(100):  # a topic created a moment ago takes a while to show in the metadata
+            # The public topics() discards the partition metadata it fetched; this keeps it.
+            cluster = await self._consumer._client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(topic) or set()
+            if partitions:
+                break
+            await asyncio.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        # Before assign(): once partitions are assigned, an offset lookup waits for a fetch round.
+        ends = await self._consumer.end_offsets(tps) if tps else {}
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_beginning(*tps)
+        self._task = asyncio.create_task(self._run(ends), name=f"engagement-{self.name}")
+        try:
+            await asyncio.wait_for(self.caught_up.wait(), catch_up_timeout)
+        except asyncio.TimeoutError:
+            log.warning("%s topic not read to its end within %.0f s; going on", self.name, catch_up_timeout)
+
+    async def _run(self, ends: dict) -> None:
+        while True:
+            # Checked before each fetch: at the end, a fetch would wait its whole timeout for nothing.
+            if not self.caught_up.is_set() and await self._reached(ends):
+                self.caught_up.set()
+                log.info("%s: %d records loaded", self.name, len(self.records))
+            batch = await self._consumer.getmany(timeout_ms=1000)
+            for messages in batch.values():
+                for message in messages:
+                    self._apply(message)
+            self.after_batch()
+
+    def after_batch(self) -> None:
+        """A hook for books that bound what they keep."""
+
+    async def _reached(self, ends: dict) -> bool:
+        for tp, end in ends.items():
+            if await self._consumer.position(tp) < end:
+                return False
+        return True
+
+    def _apply(self, message) -> None:
+        key = message.key.decode("utf-8", "replace") if message.key else None
+        if message.value is None:  # tombstone: the record was removed
+            self.records.pop(key, None)
+            return
+        record, rejection = self.validate(message.value)
+        if rejection is None:
+            self.records[record[self.key_field]] = record
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._consumer:
+            await self._consumer.stop()

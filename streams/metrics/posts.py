@@ -1,0 +1,76 @@
+"""Per-account ER per post (DOMAIN.md, "Benchmarks: what the number means") and the band it is
+compared with, from the benchmark samples of the partitions this worker owns: for each account (and
+each of its content types), the mean ER by followers at the maturity age of its posts published in
+the benchmark period. Bounded like the other per-account series (ENGAGEMENT_MAX_ACCOUNT_SERIES, the
+accounts with the most posts first); the best and worst posts are exported, a few, for the dashboards."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from ..model.bands import Benchmarks, band_for
+
+ALL = "all"  # the content_type label of an account's mean over all its posts
+RANKED_POSTS = 10  # best and worst posts exported per worker
+
+
+class PostRateGauges:
+    def __init__(self, registry: CollectorRegistry, cap: int, benchmarks: Benchmarks):
+        self.cap = cap
+        self.benchmarks = benchmarks
+        account = ["account_id", "platform", "industry", "content_type"]
+        self.rate = Gauge("engagement_account_post_rate_ratio",
+                          "Account ER per post: mean ER by followers at the maturity age of the account's posts "
+                          "published in the benchmark period (content_type=all: all of them)", account,
+                          registry=registry)
+        self.posts = Gauge("engagement_account_matured_posts", "Posts in engagement_account_post_rate_ratio",
+                           account, registry=registry)
+        self.band = Gauge("engagement_account_post_benchmark_ratio",
+                          "The benchmark band an account's ER per post is compared with: its industry's row, else "
+                          "its platform's; for a content type only where the benchmarks file gives one",
+                          [*account, "bound"], registry=registry)
+        self.ranked = Gauge("engagement_post_rate_ratio",
+                            f"ER by followers at the maturity age of the {RANKED_POSTS} best and worst posts of "
+                            "the benchmark period (rank=top, bottom)",
+                            ["post_id", "account_id", "platform", "content_type", "rank"], registry=registry)
+        self.dropped = Gauge("engagement_account_post_series_dropped",
+                             "Accounts left out of the ER-per-post gauges by ENGAGEMENT_MAX_ACCOUNT_SERIES",
+                             registry=registry)
+        self._exported: set[tuple[Gauge, tuple]] = set()
+
+    def update(self, samples: dict[str, list[list]], industry_of) -> None:
+        """``samples``: account_id -> [[post_id, platform, content_type, published_at, er], ...] of every
+        partition this worker owns (an account's partition is one, so its samples are all here)."""
+        ranked = sorted(samples.items(), key=lambda item: len(item[1]), reverse=True)
+        kept = ranked[: self.cap]
+        self.dropped.set(len(ranked) - len(kept))
+        desired: dict[tuple[Gauge, tuple], float] = {}
+        for account_id, items in kept:
+            platform, industry = items[-1][1], industry_of(account_id)
+            groups: dict[str, list[float]] = {ALL: []}
+            for _, _, content_type, _, er in items:
+                groups[ALL].append(er)
+                groups.setdefault(content_type, []).append(er)
+            for content_type, ers in groups.items():
+                labels = (account_id, platform, industry, content_type)
+                desired[(self.rate, labels)] = sum(ers) / len(ers)
+                desired[(self.posts, labels)] = len(ers)
+                band = band_for(self.benchmarks, platform, industry, "" if content_type == ALL else content_type)
+                if band is not None:
+                    desired[(self.band, (*labels, "low"))] = band[0]
+                    desired[(self.band, (*labels, "high"))] = band[1]
+        posts = sorted(((account_id, *s) for account_id, items in kept for s in items), key=lambda s: s[5])
+        for rank, chosen in (("bottom", posts[:RANKED_POSTS]), ("top", posts[-RANKED_POSTS:])):
+            for account_id, post_id, platform, content_type, _, er in chosen:
+                desired[(self.ranked, (post_id, account_id, platform, content_type, rank))] = er
+        for gauge, labels in self._exported - desired.keys():
+            gauge.remove(*labels)
+        for (gauge, labels), value in desired.items():
+            gauge.labels(*labels).set(value)
+        self._exported = set(desired)
+
+    def forget(self, moved) -> None:
+        """Drop the series of the accounts for which ``moved(account_id)`` holds (their partition left)."""
+        for gauge, labels in [(g, l) for g, l in self._exported if moved(l[1] if g is self.ranked else l[0])]:
+            gauge.remove(*labels)
+            self._exported.discard((gauge, labels))

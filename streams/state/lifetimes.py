@@ -1,0 +1,258 @@
+"""Post lifetimes: per post, its engagement from publication to each record age, and the samples of
+its account's ER per post (DOMAIN.md, "Benchmarks: what the number means").
+
+An event of a post falls in the *segment* of its age: [0, a1), [a1, a2), ... up to the lifetime (the
+last age); an event before the publication (clock skew) counts in the first, one past the lifetime
+in none. A post's record at age a_k is the merge of its segments up to a_k, published once the close
+mark passes publication + a_k: every event older than the mark is final, since its window closed
+(an event of a segment already published would be late, and is rejected as such). At the maturity
+age its ER by followers becomes a *sample* of the account's ER per post, kept for the benchmark
+period after its publication.
+
+The publication time and content type come from the post's record (``engagement.posts``). A post
+whose first event comes before its record starts from that event (content type ``unknown``); its
+record, when it comes, is adopted while every event counted so far stays in the first segment.
+A post counts in the benchmark only when the service counted all of its life up to maturity: published
+after the partition began counting (for a post without a record: a lifetime after, since its real
+publication is unknown). A post past its lifetime stays as a tombstone for a benchmark period more,
+so that a late trickle of engagement does not start its life again.
+
+The state moves like the windows: changes go into the commit's journal entry (``l``: life deltas,
+``b``: new samples), the whole of it into the snapshots (``L``, ``b``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Callable
+
+from ..contract import UNKNOWN_CONTENT_TYPE
+from ..model.aggregates import WindowAggregate
+
+FROM_RECORD, FROM_FIRST_EVENT = "post_record", "first_event"
+
+PostOf = Callable[[str], "dict | None"]  # post_id -> its post record, if known
+# Measured in-process (docs/performance.md): a life with its meta (a tombstone), an aggregate, a sample.
+LIFE_BYTES, AGGREGATE_BYTES, SAMPLE_BYTES = 250, 340, 130
+
+
+class PostLife:
+    """One post: who and what it is, the ages published so far, and its aggregates by segment."""
+
+    __slots__ = ("account_id", "platform", "published_at", "content_type", "source", "complete", "max_ts",
+                 "done", "total", "segments")
+
+    def __init__(self, account_id: str, platform: str, published_at: int, content_type: str, source: str,
+                 complete: bool, max_ts: int = 0):
+        self.account_id, self.platform, self.published_at = account_id, platform, published_at
+        self.content_type, self.source, self.complete = content_type, source, complete
+        self.max_ts = max_ts  # the latest event ts counted: whether a late post record can be adopted
+        self.done = 0  # ages published
+        self.total: WindowAggregate | None = None  # the segments of the ages published, merged
+        self.segments: dict[int, WindowAggregate] = {}
+
+    def meta(self) -> list:
+        return [self.account_id, self.platform, self.published_at, self.content_type, self.source, self.complete]
+
+    def so_far(self) -> WindowAggregate:
+        """Everything counted for the post (the live view)."""
+        agg = self.total.copy() if self.total is not None else WindowAggregate()
+        for segment in self.segments.values():
+            agg.merge(segment)
+        return agg
+
+
+class LifeDelta:
+    """A commit's change to one post's life: its segments' new events, the latest ts, and the life's
+    meta when the commit started it or gave it its record."""
+
+    __slots__ = ("meta", "max_ts", "segments")
+
+    def __init__(self, meta: list | None = None, max_ts: int = 0):
+        self.meta, self.max_ts = meta, max_ts
+        self.segments: dict[int, WindowAggregate] = {}
+
+
+class PostLifetimes:
+    def __init__(self, ages_ms: tuple[int, ...], maturity_ms: int, period_ms: int):
+        self.ages = ages_ms
+        self.lifetime = ages_ms[-1]
+        self.maturity_index = ages_ms.index(maturity_ms)
+        self.period = period_ms
+        # Lives started since the last commit are here already (their meta; their events are in delta).
+        self.lives: dict[str, PostLife] = {}
+        # account_id -> [[post_id, platform, content_type, published_at, er]]: its matured posts' ERs
+        self.samples: dict[str, list[list]] = {}
+        self.delta: dict[str, LifeDelta] = {}
+        self._standing_in: set[str] = set()  # lives started by an event, whose record may still come
+        self._accounts: dict[str, str] = {}  # one string per account, however many posts hold it
+
+    # -- the hot path -------------------------------------------------------------------------------
+    def add(self, post_id: str, account_id: str, platform: str, ts: int, type_index: int, dwell, sentiment,
+            post_of: PostOf, counting_since: int) -> None:
+        life = self.lives.get(post_id)
+        if life is None:
+            life = self._start(post_id, account_id, platform, ts, post_of, counting_since)
+            if life is None:
+                return
+        age = ts - life.published_at
+        if age >= self.lifetime or life.done >= len(self.ages):  # past its lifetime; or a tombstone
+            return
+        delta = self.delta.get(post_id)
+        if delta is None:
+            delta = self.delta[post_id] = LifeDelta()
+        segment = bisect.bisect_right(self.ages, age) if age > 0 else 0
+        agg = delta.segments.get(segment)
+        if agg is None:
+            agg = delta.segments[segment] = WindowAggregate()
+        agg.add(type_index, dwell, sentiment)
+        if ts > delta.max_ts:
+            delta.max_ts = ts
+
+    def _start(self, post_id: str, account_id: str, platform: str, ts: int, post_of: PostOf,
+               counting_since: int) -> PostLife | None:
+        record = post_of(post_id)
+        account_id = self._accounts.setdefault(account_id, account_id)
+        if record is not None:
+            published = record["published_at"]
+            if ts - published >= self.lifetime:
+                return None  # engagement of a post past its lifetime: windows only
+            life = PostLife(account_id, platform, published, record["content_type"], FROM_RECORD,
+                            published >= counting_since)
+        else:
+            life = PostLife(account_id, platform, ts, UNKNOWN_CONTENT_TYPE, FROM_FIRST_EVENT,
+                            ts >= counting_since + self.lifetime)
+            self._standing_in.add(post_id)
+        self.lives[post_id] = life
+        self.delta[post_id] = LifeDelta(life.meta())
+        return life
+
+    # -- commit ---------------------------------------------------------------------------------------
+    def adopt_records(self, post_of: PostOf, counting_since: int) -> None:
+        """Lives started by an event take their post's record once it is known, while every event so
+        far stays in the first segment under the record's publication time (else they keep their own)."""
+        for post_id in list(self._standing_in):
+            life = self.lives.get(post_id)
+            if life is None or life.done:
+                self._standing_in.discard(post_id)
+                continue
+            record = post_of(post_id)
+            if record is None:
+                continue
+            self._standing_in.discard(post_id)
+            delta = self.delta.get(post_id)
+            latest = max(life.max_ts, delta.max_ts if delta is not None else 0)
+            published = record["published_at"]
+            if latest - published >= self.ages[0]:
+                continue
+            life.complete = published >= counting_since
+            life.published_at, life.content_type, life.source = published, record["content_type"], FROM_RECORD
+            if delta is None:
+                delta = self.delta[post_id] = LifeDelta()
+            delta.meta = life.meta()
+
+    def take_delta(self) -> dict[str, LifeDelta]:
+        delta, self.delta = self.delta, {}
+        return delta
+
+    def merge(self, delta: dict[str, LifeDelta]) -> None:
+        """Fold a commit's delta in (its aggregates are handed over, not copied). A meta starts the
+        life (a replay) or replaces the one it has (a record adopted)."""
+        for post_id, change in delta.items():
+            life = self.lives.get(post_id)
+            if change.meta is not None:
+                if life is None:
+                    life = self.lives[post_id] = PostLife(*change.meta)
+                else:
+                    (life.account_id, life.platform, life.published_at, life.content_type, life.source,
+                     life.complete) = change.meta
+            if life is None:
+                continue
+            if change.max_ts > life.max_ts:
+                life.max_ts = change.max_ts
+            for segment, agg in change.segments.items():
+                mine = life.segments.get(segment)
+                if mine is None:
+                    life.segments[segment] = agg
+                else:
+                    mine.merge(agg)
+
+    def advance(self, mark: int, on_age: Callable[[str, PostLife, int], None] | None = None) -> None:
+        """Publish (through ``on_age(post_id, life, age_index)``; a replay passes None) the ages that
+        the close mark has passed; drop tombstones and samples past the benchmark period."""
+        ages, n = self.ages, len(self.ages)
+        gone = []
+        for post_id, life in self.lives.items():
+            if life.done >= n:
+                if life.published_at + self.lifetime + self.period <= mark:
+                    gone.append(post_id)
+                continue
+            while life.done < n and life.published_at + ages[life.done] <= mark:
+                segment = life.segments.pop(life.done, None)
+                if segment is not None:
+                    life.total = segment if life.total is None else life.total.merge(segment)
+                if on_age is not None:
+                    on_age(post_id, life, life.done)
+                life.done += 1
+            if life.done >= n:
+                life.total, life.segments = None, {}
+        for post_id in gone:
+            del self.lives[post_id]
+        horizon = mark - self.period
+        for account_id in list(self.samples):
+            kept = [s for s in self.samples[account_id] if s[3] >= horizon]
+            if kept:
+                self.samples[account_id] = kept
+            else:
+                del self.samples[account_id]
+
+    def add_sample(self, account_id: str, sample: list) -> None:
+        self.samples.setdefault(account_id, []).append(sample)
+
+    def memory_bytes(self) -> int:
+        """An estimate from measured sizes (docs/performance.md): a life, and an aggregate."""
+        aggregates = sum((life.total is not None) + len(life.segments) for life in self.lives.values())
+        return LIFE_BYTES * len(self.lives) + AGGREGATE_BYTES * aggregates + \
+            SAMPLE_BYTES * sum(len(s) for s in self.samples.values())
+
+
+# -- journal and snapshot encoding ---------------------------------------------------------------------
+def encode_delta(delta: dict[str, LifeDelta]) -> list:
+    """``l``: [[post_id, meta or None, max_ts, [[segment, aggregate], ...]], ...]."""
+    return [[post_id, change.meta, change.max_ts, [[segment, agg.to_state()] for segment, agg in change.segments.items()]]
+            for post_id, change in delta.items()]
+
+
+def decode_delta(items) -> dict[str, LifeDelta]:
+    delta = {}
+    for post_id, meta, max_ts, segments in items:
+        change = delta[post_id] = LifeDelta(meta, max_ts)
+        change.segments = {segment: WindowAggregate.from_state(state) for segment, state in segments}
+    return delta
+
+
+def encode_lives(lives: dict[str, PostLife]) -> list:
+    """``L``: [[post_id, meta, max_ts, done, total or None, [[segment, aggregate], ...]], ...]."""
+    return [[post_id, life.meta(), life.max_ts, life.done, None if life.total is None else life.total.to_state(),
+             [[segment, agg.to_state()] for segment, agg in life.segments.items()]]
+            for post_id, life in lives.items()]
+
+
+def decode_lives(items) -> dict[str, PostLife]:
+    lives = {}
+    for post_id, meta, max_ts, done, total, segments in items:
+        life = lives[post_id] = PostLife(*meta, max_ts)
+        life.done = done
+        life.total = None if total is None else WindowAggregate.from_state(total)
+        life.segments = {segment: WindowAggregate.from_state(state) for segment, state in segments}
+    return lives
+
+
+def encode_samples(samples: dict[str, list[list]]) -> list:
+    """``b``: [[account_id, post_id, platform, content_type, published_at, er], ...]."""
+    return [[account_id, *sample] for account_id, items in samples.items() for sample in items]
+
+
+def add_samples(lifetimes: PostLifetimes, items) -> None:
+    for account_id, *sample in items:
+        lifetimes.add_sample(account_id, sample)
