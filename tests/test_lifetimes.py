@@ -40,7 +40,8 @@ class Feed:
     def __init__(self, posts: dict, cfg: WindowConfig = CFG, platform: str = "instagram"):
         self.posts = posts
         self.state = PartitionState(0, cfg, post_of=posts.get)
-        self.state.start_at(T0)
+        self.state.start_at(T0)  # as the engine does at the first input, which arrived at T0
+        self.state.input_from(T0)
         self.platform = platform
         self.lifetime_records: list[dict] = []
         self.now = T0
@@ -102,8 +103,9 @@ def test_domain_worked_example_three_posts_at_24_hours():
     samples = feed.state.lifetimes.samples["brand"]
     assert sorted((s[0], s[4]) for s in samples) == [("p1", 0.012), ("p2", 0.02), ("p3", 0.007)]
 
-    gauges = PostRateGauges(CollectorRegistry(), cap=10, benchmarks=load_benchmarks(None))
-    gauges.update(feed.state.lifetimes.samples, lambda a: "")
+    gauges = PostRateGauges(CollectorRegistry(), cap=10, benchmarks=load_benchmarks(None), window_share=1 / 168)
+    gauges.update(feed.state.lifetimes.samples, feed.state.lifetimes.published, lambda a: "")
+    assert gauges.cadence._metrics[("brand", "instagram")]._value.get() == 3 / 168  # 3 posts in 7 days of hours
     reg = gauges.rate._metrics
     assert abs(reg[("brand", "instagram", "", "all")]._value.get() - 0.013) < 1e-12
     assert reg[("brand", "instagram", "", "reel")]._value.get() == 0.02
@@ -164,8 +166,8 @@ def test_a_record_too_late_to_adopt_is_not_taken():
 
 
 def test_only_posts_counted_from_their_publication_are_in_the_benchmark():
-    # Published before the partition began counting (its early engagement was never seen): records,
-    # but no sample. A post without a record seen right after the start: the same.
+    # Published before the partition's first input arrived (its early engagement may never have been
+    # sent): records, but no sample. A post without a record seen right after the start: the same.
     feed = Feed({"old": post(T0 - 2 * H), "new": post(T0 + H)})
     for p in ("old", "new", "no-record"):
         feed.event(p, T0 + H + W)

@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.contract import POST_LEVEL_TYPES
+from streams.kafka.partitioner import partition_for
 from streams.settings import DEFAULT_ENGAGED_TYPES
 from streams.simulator import TrafficModel
 
@@ -23,7 +24,7 @@ from .conftest import isolated_settings, json_values, produce, read_all, run, wa
 
 WINDOW_S, GRACE_S = 2, 3
 AGES_S, MATURITY_S, LIFETIME_S = (3, 8), 8, 16
-RUN_S = 30  # events for this long; the worker is killed and restarted half way
+RUN_S = 24  # events for this long; the worker is killed and restarted half way
 ENGAGED = frozenset(DEFAULT_ENGAGED_TYPES)
 
 
@@ -72,9 +73,7 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
         commit_interval_seconds=0.3, snapshot_interval_seconds=5,
         post_lifetime_ages_seconds=tuple(str(a) for a in AGES_S), post_maturity_seconds=MATURITY_S,
         post_lifetime_seconds=LIFETIME_S, benchmark_period_seconds=600))
-    started = int(time.time() * 1000)
     worker = workers(settings).start()
-    ready = int(time.time() * 1000)
     model = TrafficModel(11, 4, rate=400, day_seconds=MATURITY_S)
     start_ms = int(time.time() * 1000) + 3000
     stream = model.stream(start_ms)
@@ -97,14 +96,15 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
     sender.join(timeout=RUN_S + 30)
     assert sender.error is None and not sender.is_alive()
 
-    # The ground truth. A partition counts from its first close: the worker closes windows from its
-    # start, before the first event (which comes seconds later), so from a close mark between those of
-    # the worker's start and of its first commit. A post is complete (counted from its publication)
-    # when published after that mark; the few published between the two bounds, from the model's
-    # backfill, are left out of that one check.
+    # The ground truth. A post is complete (counted from its publication) when published once its
+    # partition's first input had reached Kafka: the broker's time of the partition's first message.
     events = [e for message in messages for e in message]
     assert len({e["event_id"] for e in events}) == len(events)
-    counted_from = (close_mark(started), close_mark(ready + 1000))
+    first_arrival: dict[int, int] = {}
+    for message in run(read_all(settings, settings.topic_interactions)):
+        first_arrival[message.partition] = min(first_arrival.get(message.partition, message.timestamp),
+                                               message.timestamp)
+    input_since = {a: first_arrival[partition_for(a, settings.topic_partitions)] for a in accounts}
     by_post: dict[str, list[dict]] = {}
     for event in events:
         if event["type"] in POST_LEVEL_TYPES:
@@ -127,7 +127,7 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
             expected[(post_id, age)] = {
                 "counts": counts, "engaged": engaged, "published_at": published,
                 "content_type": post["content_type"], "account_id": post["account_id"],
-                "complete": None if counted_from[0] <= published < counted_from[1] else published >= counted_from[1],
+                "complete": published >= input_since[post["account_id"]],
                 "er_followers": engaged / accounts[post["account_id"]]["followers"]}
     assert len({p for p, _ in expected}) >= 30 and any(v["complete"] for v in expected.values())
 
@@ -147,8 +147,6 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
     assert all(got[key]["window_end"] > mark_at_end for key in got.keys() - expected.keys())
     for key, want in expected.items():
         record = got[key]
-        if want["complete"] is None:  # published while the partition began counting
-            want["complete"] = record["complete"]
         assert {t: n for t, n in record["counts"].items() if n} == want["counts"], key
         assert (record["engaged"], record["published_at"], record["content_type"], record["account_id"],
                 record["complete"], record["published_at_source"], record["final"]) == \

@@ -227,7 +227,7 @@ def _outage_settings(kafka_bootstrap, topics_ready):
                      snapshot_interval_seconds=2)
 
 
-@pytest.mark.integration
+@pytest.mark.soak  # two minutes of waiting out the outage: `make soak`
 def test_an_outage_longer_than_every_horizon_loses_nothing(kafka_bootstrap, workers, topics_ready, tmp_path):
     """The worker is killed, the input keeps arriving for longer than every window and horizon, and the
     restarted worker counts the whole backlog (it reached Kafka on time) into exact final records."""

@@ -22,7 +22,7 @@ from .test_state import (B0, CFG as WINDOWS_CFG, G, ID_POOL, POST_OWNER, POST_TY
 CFG = dataclasses.replace(WINDOWS_CFG, post_ages_ms=(2 * W, 5 * W, 10 * W), maturity_ms=5 * W,
                           benchmark_period_ms=20 * W)
 # Records for two of the posts (the others start from their first event), published before the run.
-POSTS = {"p1": {"published_at": B0 - W, "content_type": "reel"}, "p3": {"published_at": B0, "content_type": "text"}}
+POSTS = {"p1": {"published_at": B0 + W, "content_type": "reel"}, "p3": {"published_at": B0, "content_type": "text"}}
 
 
 def post_of(post_id):
@@ -59,6 +59,7 @@ class Run:
             account = POST_OWNER[post]
         if not self.live.closed_through:  # as the engine starts a partition with no state
             self.live.start_at(self.now)
+            self.live.input_from(self.now)
         extra = {"dwell_ms": dwell} if type_ == "dwell" else {}
         if type_ in ("comment", "mention") and sentiment is not None:
             extra["sentiment"] = sentiment
@@ -173,13 +174,15 @@ def test_post_lifetimes_and_benchmark_samples_survive_in_the_snapshot_and_the_jo
     a third is mid-life: the restored state publishes the same lifetime records and keeps the same samples."""
     run = Run()
     run.live.start_at(B0)
-    # p1 published at B0 - W (record), p2 starts from its first event at B0 + W.
+    run.live.input_from(B0)
+    # p1 published at B0 + W (record; its first event is before, a clock skew), p2 starts from its
+    # first event at B0 + W.
     for i, (post, ts) in enumerate([("p1", B0), ("p1", B0 + 3 * W), ("p2", B0 + W), ("p2", B0 + 4 * W)]):
         run.now = max(run.now, ts)
         run.live.add(ev(f"l{i}", ts, "like", "a1", post), run.now)
     run.commit(W // 2, take_snapshot=False)
-    run.commit(4 * W + G, take_snapshot=True)  # p1 matured (B0 + 4W): its sample is in the snapshot
-    assert run.live.lifetimes.samples == {"a1": [["p1", "instagram", "reel", B0 - W, 2 / 2000]]}
+    run.commit(6 * W + G, take_snapshot=True)  # p1 matured (B0 + 6W): its sample is in the snapshot
+    assert run.live.lifetimes.samples == {"a1": [["p1", "instagram", "reel", B0 + W, 2 / 2000]]}
     run.live.add(ev("l9", run.now, "share", "a1", "p2"), run.now)
     run.commit(2 * W, take_snapshot=False)
     restored = run.restored()

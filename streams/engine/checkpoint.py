@@ -159,9 +159,11 @@ class Checkpoint:
         """ER per post and the post state's size: at each close, when the samples may have changed."""
         metrics = self.engine.metrics
         samples: dict = {}
+        published: dict = {}
         for state in states:
             samples.update(state.lifetimes.samples)
-        metrics.post_rates.update(samples, self.engine.accounts.industry_of)
+            published.update(state.lifetimes.published)
+        metrics.post_rates.update(samples, published, self.engine.accounts.industry_of)
         metrics.tracked_posts.set(sum(st.tracked_posts() for st in states))
         metrics.post_state_bytes.set(sum(st.lifetimes.memory_bytes() for st in states))
 

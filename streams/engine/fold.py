@@ -31,6 +31,8 @@ class BatchFolder:
     def fold(self, tp: TopicPartition, messages: list, state: PartitionState, now: int) -> None:
         if not state.closed_through:
             state.start_at(messages[0].timestamp)
+        if state.first_input_ms is None:
+            state.input_from(messages[0].timestamp)
         tally = BatchTally()
         mine = self._route(tp, messages, now, tally)
         fingerprints = [fingerprint(event["event_id"]) for _, event in mine]

@@ -57,7 +57,8 @@ class Engine:
         self.kafka_config = dict(kafka_config or {})
         self.metrics = Metrics(settings.max_account_series, self.config.rolling_label,
                                load_benchmarks(settings.benchmarks_file),
-                               (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds))
+                               (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds),
+                               self.config.rolling_ms / self.config.benchmark_period_ms)
         self.assignor = RoutingAssignor(web_url)
         self.accounts = AccountBook(settings, self.kafka_config)
         self.posts = PostBook(settings, self.kafka_config)

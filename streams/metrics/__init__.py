@@ -21,14 +21,14 @@ LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 
 class Metrics:
     def __init__(self, max_account_series: int = 2000, rolling_label: str = "1h", benchmarks=None,
-                 slas_seconds: tuple[float, float] = (43200.0, 86400.0)) -> None:
+                 slas_seconds: tuple[float, float] = (43200.0, 86400.0), rolling_share_of_period: float = 1 / 168) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.accounts = AccountGauges(r, max_account_series, rolling_label)
         self.account_counters = AccountCounters(r, max_account_series)
         self.listening = ListeningMetrics(r, max_account_series, *slas_seconds)
         self.benchmarks = benchmark_gauge(r, benchmarks or {})
-        self.post_rates = PostRateGauges(r, max_account_series, benchmarks or {})
+        self.post_rates = PostRateGauges(r, max_account_series, benchmarks or {}, rolling_share_of_period)
         self.consumed = Counter("engagement_events_consumed_total",
                                 "Events read from the interactions topic (a message rejected whole counts "
                                 "as one); consumed = counted + duplicate + rejected", registry=r)

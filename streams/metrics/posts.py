@@ -15,9 +15,11 @@ RANKED_POSTS = 10  # best and worst posts exported per worker
 
 
 class PostRateGauges:
-    def __init__(self, registry: CollectorRegistry, cap: int, benchmarks: Benchmarks):
+    def __init__(self, registry: CollectorRegistry, cap: int, benchmarks: Benchmarks, window_share: float):
+        """``window_share``: the rolling window's length over the benchmark period's."""
         self.cap = cap
         self.benchmarks = benchmarks
+        self.window_share = window_share
         account = ["account_id", "platform", "industry", "content_type"]
         self.rate = Gauge("engagement_account_post_rate_ratio",
                           "Account ER per post: mean ER by followers at the maturity age of the account's posts "
@@ -33,18 +35,29 @@ class PostRateGauges:
                             f"ER by followers at the maturity age of the {RANKED_POSTS} best and worst posts of "
                             "the benchmark period (rank=top, bottom)",
                             ["post_id", "account_id", "platform", "content_type", "rank"], registry=registry)
+        self.cadence = Gauge("engagement_account_posts_per_rolling_window",
+                             "Posts the account published per rolling window, over the benchmark period: "
+                             "below about one, its rolling ER swings with the age of its latest post",
+                             ["account_id", "platform"], registry=registry)
         self.dropped = Gauge("engagement_account_post_series_dropped",
                              "Accounts left out of the ER-per-post gauges by ENGAGEMENT_MAX_ACCOUNT_SERIES",
                              registry=registry)
         self._exported: set[tuple[Gauge, tuple]] = set()
 
-    def update(self, samples: dict[str, list[list]], industry_of) -> None:
-        """``samples``: account_id -> [[post_id, platform, content_type, published_at, er], ...] of every
-        partition this worker owns (an account's partition is one, so its samples are all here)."""
-        ranked = sorted(samples.items(), key=lambda item: len(item[1]), reverse=True)
-        kept = ranked[: self.cap]
-        self.dropped.set(len(ranked) - len(kept))
+    def update(self, samples: dict[str, list[list]], published: dict[str, list], industry_of) -> None:
+        """``samples``: account_id -> [[post_id, platform, content_type, published_at, er], ...];
+        ``published``: account_id -> [platform, posts of the benchmark period]; of every partition this
+        worker owns (an account's partition is one, so all of an account is here)."""
+        accounts = sorted(samples.keys() | published.keys(),
+                          key=lambda a: (len(samples.get(a, ())), published.get(a, ("", 0))[1]), reverse=True)
+        kept_accounts = accounts[: self.cap]
+        self.dropped.set(len(accounts) - len(kept_accounts))
         desired: dict[tuple[Gauge, tuple], float] = {}
+        for account_id in kept_accounts:
+            if account_id in published:
+                platform, count = published[account_id]
+                desired[(self.cadence, (account_id, platform))] = count * self.window_share
+        kept = [(a, samples[a]) for a in kept_accounts if a in samples]
         for account_id, items in kept:
             platform, industry = items[-1][1], industry_of(account_id)
             groups: dict[str, list[float]] = {ALL: []}

@@ -12,6 +12,7 @@ An entry is a JSON object; every key but ``q`` is optional:
     c  the close mark after the commit
     n  the commit's clock: a replay expires the dedup memory as the commit did
     o  the next input offset the state has read up to
+    i  the broker arrival time of the partition's first input (once, when it is read)
 
 ``aggregate`` is ``WindowAggregate.to_state()``; the lifetime formats are ``streams.state.lifetimes``'. A large entry is split into several messages
 (``chunks``); the marks travel in the last one, so that a replay applies every delta before the
@@ -30,7 +31,7 @@ from .lifetimes import LifeDelta, decode_delta
 
 CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
 DELTA_KEYS = ("p", "a", "l", "b", "L")  # "L": whole post lives, in snapshots only
-MARK_KEYS = ("s", "c", "n", "o")
+MARK_KEYS = ("s", "c", "n", "o", "i")
 
 # Window buckets: {window_start_ms: {key: entry}}. A post entry is [account_id, platform, aggregate],
 # an account entry [platform, aggregate]; the owner fields ride along so that records need no lookup.
@@ -46,6 +47,7 @@ class JournalEntry:
     close_mark: int | None = None
     committed_at: int | None = None
     input_offset: int | None = None
+    first_input_ms: int | None = None
     lives: dict[str, LifeDelta] = field(default_factory=dict)
     samples: list = field(default_factory=list)
 
@@ -90,6 +92,7 @@ def decode(entry: dict) -> JournalEntry:
     seen = entry.get("s")
     decoded = JournalEntry(seq=entry["q"], seen=None if seen is None else (seen[0], base64.b64decode(seen[1])),
                            close_mark=entry.get("c"), committed_at=entry.get("n"), input_offset=entry.get("o"),
+                           first_input_ms=entry.get("i"),
                            lives=decode_delta(entry.get("l", ())), samples=entry.get("b", []))
     for start, post_id, account_id, platform, state in entry.get("p", ()):
         decoded.posts.setdefault(start, {})[post_id] = [account_id, platform, WindowAggregate.from_state(state)]

@@ -13,8 +13,9 @@ The publication time and content type come from the post's record (``engagement.
 whose first event comes before its record starts from that event (content type ``unknown``); its
 record, when it comes, is adopted while every event counted so far stays in the first segment.
 A post counts in the benchmark only when the service counted all of its life up to maturity: published
-after the partition began counting (for a post without a record: a lifetime after, since its real
-publication is unknown). A post past its lifetime stays as a tombstone for a benchmark period more,
+after the partition's first input arrived (for a post without a record: a lifetime after, since its
+real publication is unknown). Not after its first close: a source that starts after the service
+(collectors, a simulator) has posts published before whose early events were never sent. A post past its lifetime stays as a tombstone for a benchmark period more,
 so that a late trickle of engagement does not start its life again.
 
 The state moves like the windows: changes go into the commit's journal entry (``l``: life deltas,
@@ -84,15 +85,18 @@ class PostLifetimes:
         # account_id -> [[post_id, platform, content_type, published_at, er]]: its matured posts' ERs
         self.samples: dict[str, list[list]] = {}
         self.delta: dict[str, LifeDelta] = {}
+        # account_id -> [platform, posts published in the benchmark period], as of the latest close
+        self.published: dict[str, list] = {}
         self._standing_in: set[str] = set()  # lives started by an event, whose record may still come
         self._accounts: dict[str, str] = {}  # one string per account, however many posts hold it
 
     # -- the hot path -------------------------------------------------------------------------------
     def add(self, post_id: str, account_id: str, platform: str, ts: int, type_index: int, dwell, sentiment,
-            post_of: PostOf, counting_since: int) -> None:
+            post_of: PostOf, input_since: int) -> None:
+        """``input_since``: the arrival time of the partition's first input (whether a post is complete)."""
         life = self.lives.get(post_id)
         if life is None:
-            life = self._start(post_id, account_id, platform, ts, post_of, counting_since)
+            life = self._start(post_id, account_id, platform, ts, post_of, input_since)
             if life is None:
                 return
         age = ts - life.published_at
@@ -110,7 +114,7 @@ class PostLifetimes:
             delta.max_ts = ts
 
     def _start(self, post_id: str, account_id: str, platform: str, ts: int, post_of: PostOf,
-               counting_since: int) -> PostLife | None:
+               input_since: int) -> PostLife | None:
         record = post_of(post_id)
         account_id = self._accounts.setdefault(account_id, account_id)
         if record is not None:
@@ -118,17 +122,17 @@ class PostLifetimes:
             if ts - published >= self.lifetime:
                 return None  # engagement of a post past its lifetime: windows only
             life = PostLife(account_id, platform, published, record["content_type"], FROM_RECORD,
-                            published >= counting_since)
+                            published >= input_since)
         else:
             life = PostLife(account_id, platform, ts, UNKNOWN_CONTENT_TYPE, FROM_FIRST_EVENT,
-                            ts >= counting_since + self.lifetime)
+                            ts >= input_since + self.lifetime)
             self._standing_in.add(post_id)
         self.lives[post_id] = life
         self.delta[post_id] = LifeDelta(life.meta())
         return life
 
     # -- commit ---------------------------------------------------------------------------------------
-    def adopt_records(self, post_of: PostOf, counting_since: int) -> None:
+    def adopt_records(self, post_of: PostOf, input_since: int) -> None:
         """Lives started by an event take their post's record once it is known, while every event so
         far stays in the first segment under the record's publication time (else they keep their own)."""
         for post_id in list(self._standing_in):
@@ -145,7 +149,7 @@ class PostLifetimes:
             published = record["published_at"]
             if latest - published >= self.ages[0]:
                 continue
-            life.complete = published >= counting_since
+            life.complete = published >= input_since
             life.published_at, life.content_type, life.source = published, record["content_type"], FROM_RECORD
             if delta is None:
                 delta = self.delta[post_id] = LifeDelta()
@@ -179,10 +183,19 @@ class PostLifetimes:
 
     def advance(self, mark: int, on_age: Callable[[str, PostLife, int], None] | None = None) -> None:
         """Publish (through ``on_age(post_id, life, age_index)``; a replay passes None) the ages that
-        the close mark has passed; drop tombstones and samples past the benchmark period."""
+        the close mark has passed; drop tombstones and samples past the benchmark period; count each
+        account's posts of the benchmark period (``published``)."""
         ages, n = self.ages, len(self.ages)
         gone = []
+        published: dict[str, list] = {}
+        since = mark - self.period
         for post_id, life in self.lives.items():
+            if life.published_at > since:
+                count = published.get(life.account_id)
+                if count is None:
+                    published[life.account_id] = [life.platform, 1]
+                else:
+                    count[1] += 1
             if life.done >= n:
                 if life.published_at + self.lifetime + self.period <= mark:
                     gone.append(post_id)
@@ -198,6 +211,7 @@ class PostLifetimes:
                 life.total, life.segments = None, {}
         for post_id in gone:
             del self.lives[post_id]
+        self.published = published
         horizon = mark - self.period
         for account_id in list(self.samples):
             kept = [s for s in self.samples[account_id] if s[3] >= horizon]

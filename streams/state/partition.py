@@ -66,6 +66,10 @@ class PartitionState:
         # The first close mark this partition's state has known: rolling windows that start before it
         # hold only part of their span (the service was not counting yet).
         self.counting_since = closed_through or None
+        # The broker's arrival time of the first input this partition read: a post published later had
+        # all of its events counted (one published before may have had events the service never got).
+        self.first_input_ms: int | None = None
+        self._first_input_journaled = True
         # The input offset this state has read up to, as journalled with it: a restore resumes there
         # even when the group's committed offset is not readable yet (it commits in the same transaction).
         self.input_offset: int | None = None
@@ -84,6 +88,11 @@ class PartitionState:
         """A partition with no state starts closing windows at the arrival time of the first input it
         reads: an event that reached Kafka in time is counted, however late it is read."""
         self.closed_through = self.counting_since = self.config.close_mark(arrival_ms)
+
+    def input_from(self, arrival_ms: int) -> None:
+        """The first input this partition reads arrived at ``arrival_ms`` (the engine calls it once)."""
+        self.first_input_ms = arrival_ms
+        self._first_input_journaled = False
 
     # -- the hot path -------------------------------------------------------------------------
     def add(self, event: dict, now_ms: int, arrival_ms: int | None = None, fp: bytes | None = None,
@@ -120,7 +129,7 @@ class PartitionState:
                 entry = bucket[post_id] = [account_id, event["platform"], WindowAggregate()]
             entry[2].add(type_index, dwell, sentiment)
             self.lifetimes.add(post_id, account_id, event["platform"], ts, type_index, dwell, sentiment,
-                               self.post_of, self.counting_since or 0)
+                               self.post_of, self.first_input_ms or now_ms)
         bucket = self.delta_accounts.get(start)
         if bucket is None:
             bucket = self.delta_accounts[start] = {}
@@ -156,13 +165,16 @@ class PartitionState:
         commit moves it. ``take_snapshot``: also write the whole state to the snapshot topic."""
         clock = now_ms if close_at_ms is None else close_at_ms
         entry = journal.encode(self.delta_posts, self.delta_accounts)
-        self.lifetimes.adopt_records(self.post_of, self.counting_since or 0)
+        self.lifetimes.adopt_records(self.post_of, self.first_input_ms or now_ms)
         lives = self.lifetimes.take_delta()
         if lives:
             entry["l"] = encode_delta(lives)
             self.lifetimes.merge(lives)
         if input_offset is not None:
             entry["o"] = self.input_offset = input_offset
+        if not self._first_input_journaled:
+            entry["i"] = self.first_input_ms
+            self._first_input_journaled = True
         if self._pending_arrival:
             arrival = max(self._pending_arrival, self.clock)  # never into a bucket already sealed
             entry["s"] = journal.encode_seen(arrival, self.dedup.flush(arrival))
@@ -210,7 +222,7 @@ class PartitionState:
 
     def _snapshot(self) -> list:
         marks = {"q": self.seq, "c": self.closed_through, "k": self.counting_since, "o": self.input_offset,
-                 "n": self.clock}
+                 "n": self.clock, "i": self.first_input_ms}
         filling = {start: self.dedup.bucket_blob(start) for start in self.dedup.bucket_starts()
                    if start not in self._sealed_written}
         lifetimes = {"L": encode_lives(self.lifetimes.lives), "b": encode_samples(self.lifetimes.samples)}
@@ -316,7 +328,7 @@ class PartitionState:
             if start not in self._sealed_written:  # a sealed record, written later, holds all of it
                 self.dedup.load_bucket(start, blob)
         self.seq, self.closed_through, self.counting_since = header["q"], header["c"], header["k"]
-        self.input_offset, self.clock = header["o"], header["n"]
+        self.input_offset, self.clock, self.first_input_ms = header["o"], header["n"], header.get("i")
         self._snapshot_chunks = header["chunks"]
 
     def apply_journal(self, raw: dict) -> None:
@@ -333,6 +345,8 @@ class PartitionState:
                 self.dedup.add(arrival, fingerprints)
         if entry.input_offset is not None:
             self.input_offset = max(self.input_offset or 0, entry.input_offset)
+        if entry.first_input_ms is not None:
+            self.first_input_ms = entry.first_input_ms
         if entry.close_mark is not None:
             if self.counting_since is None:
                 self.counting_since = entry.close_mark

@@ -5,7 +5,7 @@ work is bounded by the snapshot interval, not by uptime.
 
 Keys (compaction keeps the latest value of each):
 
-    w        header: {"q", "c" close mark, "k" counting since, "o" input offset, "n" clock,
+    w        header: {"q", "c" close mark, "k" counting since, "o" input offset, "n" clock, "i" first input,
              "chunks": how many "w/<i>" records make this snapshot}
     w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode's
              layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or {"q", "u": [bucket start, base64 fingerprints]}: a dedup bucket still filling
