@@ -77,6 +77,11 @@ class Checkpoint:
             sends, offsets, finals, snapshotted = await self._collect()
             if not sends and not offsets:
                 return
+            if not offsets:
+                # Only the group can fence a zombie (streams/kafka/fencing.py), and only through the
+                # offsets a transaction carries: one that closes windows with no new input re-commits
+                # the offsets its state holds, so a worker paused past its session cannot publish.
+                offsets = self._held_offsets()
             collected = time.perf_counter()
             producer = engine.producer
             async with producer.transaction():
@@ -98,6 +103,12 @@ class Checkpoint:
             engine.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
             engine.metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
 
+
+    def _held_offsets(self) -> dict[TopicPartition, int]:
+        """The next input offset of each owned partition, as its state journals it."""
+        topic = self.engine.settings.topic_interactions
+        return {TopicPartition(topic, p): st.input_offset for p, st in self.engine.states.items()
+                if st.input_offset is not None}
 
     async def _truncate_journal(self, partitions: list[int]) -> None:
         """Delete these partitions' journal up to its end (offset -1: the high watermark), which is
