@@ -156,3 +156,14 @@ def test_a_second_reply_to_the_same_mention_is_no_new_response():
     state.add(reply("r1", t + 10, "m"), t + 10)
     state.add(reply("r2", t + 20, "m"), t + 20)
     assert [ms for values in state.take_responses().values() for ms in values] == [10]
+
+
+def test_open_mentions_of_the_topic_format_before_replies_are_restored():
+    """The mentions topic of a deployment from before replies waited in it holds [account_id, ts] per
+    open mention: a restore takes them (a worker that crashed on them would never start again)."""
+    restored = OpenMentions(ACK, RESOLVE, KEEP)
+    restored.restore("old-1", ["a1", 1_000])
+    restored.restore("new-1", ["m", "a2", 2_000])
+    restored.restore("old-2", ["a1", 3_000])
+    restored.restore("old-2", None)
+    assert restored.open == {"old-1": ("a1", 1_000), "new-1": ("a2", 2_000)}

@@ -105,5 +105,6 @@ class OpenMentions:
             _, account_id, ts, platform = value
             self.waiting[mention_id] = (self._accounts.setdefault(account_id, account_id), ts, platform)
         else:
-            _, account_id, ts = value
+            # [account_id, ts]: an open mention as the topic held it before replies waited there
+            account_id, ts = value[-2:]
             self.open[mention_id] = (self._accounts.setdefault(account_id, account_id), ts)
