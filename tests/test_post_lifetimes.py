@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.contract import POST_LEVEL_TYPES
+from streams.devtools.processes import http_get
 from streams.kafka.partitioner import partition_for
 from streams.settings import DEFAULT_ENGAGED_TYPES
 from streams.simulator import TrafficModel
@@ -153,6 +154,14 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
             (want["engaged"], want["published_at"], want["content_type"], want["account_id"], want["complete"],
              "post_record", key[1] == LIFETIME_S * 1000), key
         assert record["rates"]["er_followers"] == pytest.approx(want["er_followers"], rel=1e-12)
+
+    # The API's lifetime view of a post: every age published, its life over.
+    post_id = max((p for p, age in expected if age == LIFETIME_S * 1000), key=lambda p: posts[p]["published_at"])
+    status, body = http_get(f"{worker.url}/posts/{post_id}/metrics")
+    assert status == 200, body
+    lifetime = orjson.loads(body)["lifetime"]
+    assert (lifetime["published_at"], lifetime["content_type"], lifetime["ages_published_ms"], lifetime["ended"]) == \
+        (posts[post_id]["published_at"], posts[post_id]["content_type"], ages_ms, True)
 
     # Each account's ER per post: the mean of its complete posts' ER at maturity.
     matured: dict[str, list[float]] = {}
