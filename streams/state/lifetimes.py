@@ -233,23 +233,21 @@ class PostLifetimes:
 # -- journal and snapshot encoding ---------------------------------------------------------------------
 def encode_delta(delta: dict[str, LifeDelta]) -> list:
     """``l``: [[post_id, meta or None, max_ts, [[segment, aggregate], ...]], ...]."""
-    return [[post_id, change.meta, change.max_ts, [[segment, agg.to_state()] for segment, agg in change.segments.items()]]
-            for post_id, change in delta.items()]
+    return [[post_id, change.meta, change.max_ts, _encode_segments(change.segments)] for post_id, change in delta.items()]
 
 
 def decode_delta(items) -> dict[str, LifeDelta]:
     delta = {}
     for post_id, meta, max_ts, segments in items:
         change = delta[post_id] = LifeDelta(meta, max_ts)
-        change.segments = {segment: WindowAggregate.from_state(state) for segment, state in segments}
+        change.segments = _decode_segments(segments)
     return delta
 
 
 def encode_lives(lives: dict[str, PostLife]) -> list:
     """``L``: [[post_id, meta, max_ts, done, total or None, [[segment, aggregate], ...]], ...]."""
     return [[post_id, life.meta(), life.max_ts, life.done, None if life.total is None else life.total.to_state(),
-             [[segment, agg.to_state()] for segment, agg in life.segments.items()]]
-            for post_id, life in lives.items()]
+             _encode_segments(life.segments)] for post_id, life in lives.items()]
 
 
 def decode_lives(items) -> dict[str, PostLife]:
@@ -258,8 +256,16 @@ def decode_lives(items) -> dict[str, PostLife]:
         life = lives[post_id] = PostLife(*meta, max_ts)
         life.done = done
         life.total = None if total is None else WindowAggregate.from_state(total)
-        life.segments = {segment: WindowAggregate.from_state(state) for segment, state in segments}
+        life.segments = _decode_segments(segments)
     return lives
+
+
+def _encode_segments(segments: dict[int, WindowAggregate]) -> list:
+    return [[segment, agg.to_state()] for segment, agg in segments.items()]
+
+
+def _decode_segments(items) -> dict[int, WindowAggregate]:
+    return {segment: WindowAggregate.from_state(state) for segment, state in items}
 
 
 def encode_samples(samples: dict[str, list[list]]) -> list:
