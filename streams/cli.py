@@ -32,7 +32,9 @@ def _broker(argv: list[str]) -> int:
 
 def _worker(argv: list[str]) -> int:
     from .allocator import return_large_blocks_to_the_system
+    from .collector import collect_less_often
     return_large_blocks_to_the_system()  # first: before the allocations it is about
+    collect_less_often()
 
     from faust.cli.faust import cli
 

@@ -59,9 +59,9 @@ def run(ops) -> tuple[DedupMemory, Model, int, list]:
             fps = [fingerprint(id_) for id_, _ in arg]
             for (id_, accepted), fp, known in zip(arg, fps, memory.seen_before(fps)):
                 assert known == (id_ in model.flushed), id_
-                assert memory.is_pending(fp) == (id_ in model.pending), id_
-                if not (known or memory.is_pending(fp)) and accepted:
-                    memory.remember(fp)
+                assert (fp in memory.pending) == (id_ in model.pending), id_
+                if not (known or (fp in memory.pending)) and accepted:
+                    memory.pending.add(fp)
                     model.pending[id_] = now
         elif kind == "flush":
             arrival = now if arg else max(model.pending.values(), default=now)
@@ -84,7 +84,7 @@ def _split(blob: bytes) -> list[bytes]:
 
 def answers(memory: DedupMemory) -> list[bool]:
     fps = [fingerprint(i) for i in IDS + STRANGERS]
-    return memory.seen_before(fps) + [memory.is_pending(fp) for fp in fps]
+    return memory.seen_before(fps) + [(fp in memory.pending) for fp in fps]
 
 
 @settings(max_examples=300, deadline=None)
@@ -93,7 +93,7 @@ def test_answers_exactly_like_a_dict_of_ids_with_bucket_expiry(ops):
     memory, model, now, _ = run(ops)
     fps = [fingerprint(i) for i in IDS + STRANGERS]
     assert memory.seen_before(fps) == [i in model.flushed for i in IDS + STRANGERS]
-    assert [memory.is_pending(fp) for fp in fps] == [i in model.pending for i in IDS + STRANGERS]
+    assert [(fp in memory.pending) for fp in fps] == [i in model.pending for i in IDS + STRANGERS]
 
 
 @settings(max_examples=200, deadline=None)
@@ -125,7 +125,7 @@ def test_an_id_is_remembered_for_the_horizon_and_at_most_one_bucket_more(offset)
     start = T0
     arrival = start + offset
     memory = DedupMemory(HORIZON, BUCKET)
-    memory.remember(fingerprint("x"))
+    memory.pending.add(fingerprint("x"))
     memory.flush(arrival)
     assert memory.sealed(start + BUCKET - 1) == [] and memory.sealed(start + BUCKET) == [start]
     assert memory.expire(arrival + HORIZON) == []  # at least the horizon (exactly, at offset BUCKET - 1)
@@ -145,11 +145,11 @@ def test_every_entry_with_an_equal_key_is_checked():
 
     memory = DedupMemory(HORIZON, BUCKET)
     for i in range(1000):
-        memory.remember(fingerprint(f"neighbour-{i}"))
+        memory.pending.add(fingerprint(f"neighbour-{i}"))
     for check in (5, 9, 7):
-        memory.remember(fp(check))
+        memory.pending.add(fp(check))
     memory.flush(T0)
-    memory.remember(fp(2))
+    memory.pending.add(fp(2))
     memory.flush(T0 + BUCKET)  # the same key in a second bucket
     queries = [fp(9), fp(5), fp(7), fp(2), fp(6), fp(8), fp(1), fp(9, b"diff")]
     assert memory.seen_before(queries) == [True, True, True, True, False, False, False, True]  # 96 bits kept
@@ -184,7 +184,7 @@ def test_memory_per_remembered_id_is_at_most_24_bytes():
         memory = DedupMemory(900_000, 60_000)
         for commit in range(100):
             for i in range(10_000):
-                memory.remember(fingerprint(f"evt-{commit}-{i}"))
+                memory.pending.add(fingerprint(f"evt-{commit}-{i}"))
             if commit < 99:
                 memory.flush(T0 + commit * 2_500)  # 4,000 events/s, a commit every 2.5 s
         traced = tracemalloc.get_traced_memory()[0] - base
@@ -206,7 +206,7 @@ def test_narrowed_fingerprints_collide_at_the_predicted_rate(key_bits, check_bit
     memory = DedupMemory(HORIZON, BUCKET, key_bits=key_bits, check_bits=check_bits)
     n, m = 2_000, 20_000
     for i in range(n):
-        memory.remember(fingerprint(f"kept-{i}"))
+        memory.pending.add(fingerprint(f"kept-{i}"))
         if i % 500 == 499:
             memory.flush(T0 + i)  # into two buckets
     rng = random.Random(key_bits)
@@ -225,7 +225,7 @@ def test_full_width_fingerprints_do_not_collide_over_millions_of_ids():
     kept = [fingerprint(f"{rng.getrandbits(128):032x}") for _ in range(2_000_000)]
     for i in range(0, len(kept), 10_000):
         for fp in kept[i:i + 10_000]:
-            memory.remember(fp)
+            memory.pending.add(fp)
         memory.flush(T0 + i // 5)  # 5,000 events/s into 60 s buckets
     fresh = [fingerprint(f"{rng.getrandbits(128):032x}") for _ in range(2_000_000)]
     for i in range(0, len(fresh), 10_000):

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from streams.validation import Rejection, decode_message, validate_event
+from streams.validation.structs import InteractionEvent
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 REASON_PATTERN = re.compile(json.loads((SCHEMAS / "dlq.schema.json").read_text())
@@ -55,8 +56,8 @@ def test_valid_single_event():
     events, rejections = decode(orjson.dumps(ev()))
     assert rejections == []
     assert len(events) == 1
-    assert events[0]["ts_ms"] == NOW - 1000
-    assert events[0]["event_id"] == "e1"
+    assert events[0].ts == NOW - 1000
+    assert events[0].event_id == "e1"
 
 
 @pytest.mark.parametrize("data", [
@@ -69,7 +70,7 @@ def test_valid_variants(data):
     event, reason, error = validate_event(data, NOW, MAX_FUTURE)
     assert event is not None, (reason, error)
     assert (reason, error) == ("", "")
-    assert isinstance(event["ts_ms"], int)
+    assert isinstance(event.ts, int)
 
 
 # -- malformed_json ------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def test_empty_batch():
 def test_future_ts():
     assert reason_of(ev(ts=NOW + MAX_FUTURE + 1)) == "future_ts"
     event, reason, _ = validate_event(ev(ts=NOW + MAX_FUTURE), NOW, MAX_FUTURE)
-    assert event is not None and event["ts_ms"] == NOW + MAX_FUTURE
+    assert event is not None and event.ts == NOW + MAX_FUTURE
     iso_future = (EPOCH + timedelta(milliseconds=NOW + MAX_FUTURE + 60_000)).isoformat()
     assert reason_of(ev(ts=iso_future)) == "future_ts"
 
@@ -198,7 +199,7 @@ def test_rfc3339_and_epoch_ms_agree(iso, ms):
     a, _, _ = validate_event(ev(ts=iso), NOW, MAX_FUTURE)
     b, _, _ = validate_event(ev(ts=ms), NOW, MAX_FUTURE)
     assert a is not None and b is not None
-    assert a["ts_ms"] == b["ts_ms"] == ms
+    assert a.ts == b.ts == ms
 
 
 # Regression: a float conversion made some times 1 ms early ("2004-01-10T16:44:07.814Z" -> ...813).
@@ -215,7 +216,7 @@ def test_rfc3339_with_millis_equals_epoch_ms(ms, offset_min):
     now = 33_000_000_000_000
     a, reason, error = validate_event(ev(ts=iso), now, MAX_FUTURE)
     assert a is not None, (iso, reason, error)
-    assert a["ts_ms"] == ms, iso
+    assert a.ts == ms, iso
 
 
 # Regression: the schema's "not before 2000" held only for the epoch-ms form of ts.
@@ -231,7 +232,7 @@ def test_batch_mixes_valid_and_invalid():
     batch = [ev(event_id="ok1"), ev(event_id="bad1", post_id=None), 42, ev(event_id="ok2", type="follow",
              post_id=None), ev(event_id="bad2", type="zap"), ev(event_id="bad3", ts=NOW + 10 * MAX_FUTURE)]
     events, rejections = decode(orjson.dumps(batch), max_batch_events=10)
-    assert [e["event_id"] for e in events] == ["ok1", "ok2"]
+    assert [e.event_id for e in events] == ["ok1", "ok2"]
     assert [(r.reason, r.batch_index) for r in rejections] == [
         ("schema:post_id", 1), ("schema:event", 2), ("unknown_type", 4), ("future_ts", 5)]
     # each rejected batch item carries that item re-encoded as JSON
@@ -243,7 +244,7 @@ def test_batch_all_valid_keeps_order():
     batch = [ev(event_id=f"e{i}", ts=NOW - i) for i in range(5)]
     events, rejections = decode(orjson.dumps(batch))
     assert rejections == []
-    assert [(e["event_id"], e["ts_ms"]) for e in events] == [(f"e{i}", NOW - i) for i in range(5)]
+    assert [(e.event_id, e.ts) for e in events] == [(f"e{i}", NOW - i) for i in range(5)]
 
 
 def test_whole_message_rejection_keeps_original_bytes():
@@ -285,10 +286,10 @@ def _check_decoded(value: bytes, events, rejections, limits):
         assert isinstance(r.original, bytes)
         assert r.batch_index is None or r.batch_index >= 0
     for e in events:
-        assert isinstance(e, dict)
-        assert isinstance(e["ts_ms"], int)
-        assert 946_684_800_000 <= e["ts_ms"]
-        assert e["ts_ms"] <= NOW + limits["max_future_ms"]
+        assert isinstance(e, InteractionEvent)
+        assert isinstance(e.ts, int)
+        assert 946_684_800_000 <= e.ts
+        assert e.ts <= NOW + limits["max_future_ms"]
     indexes = [r.batch_index for r in rejections if r.batch_index is not None]
     assert len(indexes) == len(set(indexes))
 

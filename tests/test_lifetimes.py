@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.metrics.posts import PostRateGauges
 from streams.model.bands import band_for, load_benchmarks
+from streams.validation.structs import event_from
 from streams.state import PartitionState, WindowConfig
 from streams.state.live import post_lifetime
 
@@ -50,8 +51,8 @@ class Feed:
     def event(self, post_id: str, ts: int, type_: str = "like", account: str = "brand") -> None:
         self.advance(ts)
         self.n += 1
-        self.state.add({"event_id": f"e{self.n}", "type": type_, "ts": ts, "ts_ms": ts, "platform": self.platform,
-                        "account_id": account, "post_id": post_id}, self.now)
+        self.state.add(event_from({"event_id": f"e{self.n}", "type": type_, "ts": ts, "platform": self.platform,
+                                   "account_id": account, "post_id": post_id}), self.now)
 
     def advance(self, to: int) -> None:
         while self.now + 10 * W <= to:  # commits every 10 minutes of the clock

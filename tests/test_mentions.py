@@ -9,6 +9,7 @@ import statistics
 
 import orjson
 
+from streams.validation.structs import event_from
 from streams.state import PartitionState, WindowConfig
 from streams.state.mentions import OpenMentions
 
@@ -20,13 +21,13 @@ CFG = WindowConfig(window_ms=W, grace_ms=G, rolling_ms=20 * W, dedup_ms=15 * W, 
 
 
 def mention(event_id: str, ts: int, account: str = "a1") -> dict:
-    return {"event_id": event_id, "type": "mention", "ts": ts, "ts_ms": ts, "platform": PLATFORM[account],
-            "account_id": account, "sentiment": -0.5}
+    return event_from({"event_id": event_id, "type": "mention", "ts": ts, "platform": PLATFORM[account],
+                       "account_id": account, "sentiment": -0.5})
 
 
 def reply(event_id: str, ts: int, to: str, account: str = "a1") -> dict:
-    return {"event_id": event_id, "type": "reply", "ts": ts, "ts_ms": ts, "platform": PLATFORM[account],
-            "account_id": account, "in_reply_to": to}
+    return event_from({"event_id": event_id, "type": "reply", "ts": ts, "platform": PLATFORM[account],
+                       "account_id": account, "in_reply_to": to})
 
 
 def fresh(now: int) -> PartitionState:

@@ -12,6 +12,7 @@ import xxhash
 from hypothesis import Phase, given, settings, strategies as st
 from jsonschema import Draft202012Validator
 
+from streams.validation.structs import event_from
 from streams.state import COUNTED, DUPLICATE, LATE, PartitionState, WindowConfig
 from streams.state.live import live_account, live_post
 
@@ -41,8 +42,7 @@ def fresh(now: int) -> PartitionState:
 
 
 def ev(event_id: str, ts: int, type_: str = "like", account: str = "a1", post: str | None = "p1", **extra):
-    event = {"event_id": event_id, "type": type_, "ts": ts, "ts_ms": ts, "platform": PLATFORM[account],
-             "account_id": account}
+    event = {"event_id": event_id, "type": type_, "ts": ts, "platform": PLATFORM[account], "account_id": account}
     if type_ in POST_TYPES:
         event["post_id"] = post
     if type_ == "dwell":
@@ -50,7 +50,7 @@ def ev(event_id: str, ts: int, type_: str = "like", account: str = "a1", post: s
     if type_ == "reply":
         event["in_reply_to"] = "m0"
     event.update(extra)
-    return event
+    return event_from(event)
 
 
 def validate(posts, accounts):

@@ -8,16 +8,22 @@ memory answers for a whole slice at once (numpy), so a slice is decoded and rout
 
 from __future__ import annotations
 
+from operator import attrgetter
+
+import msgspec
 import orjson
 from aiokafka import TopicPartition
 
 from ..kafka.partitioner import partition_for
 from ..metrics import BatchTally, Metrics
 from ..settings import Settings
-from ..state import COUNTED, DUPLICATE, PartitionState, WindowConfig
-from ..state.dedup import fingerprint
-from ..validation import Rejection, decode_message, dlq_record
+from ..state import PartitionState, WindowConfig
+from ..state.dedup import fingerprints
+from ..validation import Rejection, decode_message, decode_slice, dlq_record
+from ..validation.structs import InteractionEvent
 from .outbox import Outbox
+
+_EVENT_ID, _TIMESTAMP = attrgetter("event_id"), attrgetter("timestamp")
 
 
 class BatchFolder:
@@ -26,6 +32,8 @@ class BatchFolder:
         self.config = config
         self.outbox = outbox
         self.metrics = metrics
+        self.limits = {"max_message_bytes": settings.max_message_bytes, "max_batch_events": settings.max_batch_events,
+                       "max_future_ms": config.grace_ms}
         self._partition_of: dict[str, int] = {}  # account_id -> its partition (murmur2 is not free)
 
     def fold(self, tp: TopicPartition, messages: list, state: PartitionState, now: int) -> None:
@@ -33,49 +41,52 @@ class BatchFolder:
             state.start_at(messages[0].timestamp)
         if state.first_input_ms is None:
             state.input_from(messages[0].timestamp)
-        tally = BatchTally()
-        mine = self._route(tp, messages, now, tally)
-        fingerprints = [fingerprint(event["event_id"]) for _, event in mine]
-        known = state.dedup.seen_before(fingerprints)
-        for (message, event), fp, seen in zip(mine, fingerprints, known):
-            outcome = state.add(event, now, message.timestamp, fp, seen)
-            if outcome is COUNTED:
-                tally.counted += 1
-                tally.interactions[(event["platform"], event["type"])] += 1
-                tally.lags_ms.append(now - event["ts_ms"])
-                if event["type"] == "dwell":
-                    tally.dwell_ms.setdefault(event["platform"], []).append(event["dwell_ms"])
-            elif outcome is DUPLICATE:
-                tally.duplicate += 1
-            else:
+        tally = BatchTally(now)
+        originals = Originals()
+        events, owners = self._route(tp, messages, now, tally, originals)
+        fps = fingerprints(map(_EVENT_ID, events))
+        counted, tally.duplicate, late = state.add_many(events, now, max(map(_TIMESTAMP, messages)), fps,
+                                                        state.dedup.seen_before(fps))
+        tally.add_counted(counted)
+        if late:
+            owner_of = {id(event): message for event, message in zip(events, owners)}
+            for event in late:
+                message = owner_of[id(event)]
                 self._reject(tp, message, Rejection(
-                    "late", f"window of ts {event['ts_ms']} closed at "
-                            f"{state.closed_through} + grace", event_bytes(event)), tally)
+                    "late", f"window of ts {event.ts} closed at {state.closed_through} + grace",
+                    originals.of(message, event)), tally)
         tally.response_ms = state.take_responses()
         self.metrics.add_batch(tally)
 
-    def _route(self, tp: TopicPartition, messages: list, now: int, tally: BatchTally) -> list[tuple]:
-        """Decode; reject what is invalid, forward what belongs elsewhere; (message, event) of the rest."""
-        s = self.settings
-        partitions = s.topic_partitions
-        mine = []
-        for message in messages:
-            events, rejections = decode_message(
-                message.value, now, max_message_bytes=s.max_message_bytes,
-                max_batch_events=s.max_batch_events, max_future_ms=self.config.grace_ms)
-            tally.consumed += len(events) + len(rejections)
-            for rejection in rejections:
-                self._reject(tp, message, rejection, tally)
-            for event in events:
-                account_id = event["account_id"]
-                home = self._partition_of.get(account_id)
+    def _route(self, tp: TopicPartition, messages: list, now: int, tally: BatchTally,
+               originals: Originals) -> tuple[list, list]:
+        """Decode; reject what is invalid, forward what belongs elsewhere; (events, their messages) of
+        the rest. The whole slice is decoded at once when it can be, else message by message."""
+        decoded = decode_slice([message.value for message in messages], now, **self.limits)
+        if decoded is None:
+            decoded = [self._decode_one(tp, message, now, tally) for message in messages]
+        partition, partitions = tp.partition, self.settings.topic_partitions
+        partition_of = self._partition_of
+        events, owners = [], []
+        for message, item in zip(messages, decoded):
+            for event in item if type(item) is list else (item,):
+                home = partition_of.get(event.account_id)
                 if home is None:
-                    home = self._partition_of[account_id] = partition_for(account_id, partitions)
-                if home != tp.partition:
-                    self._forward(event, home, tally)
+                    home = partition_of[event.account_id] = partition_for(event.account_id, partitions)
+                if home == partition:
+                    events.append(event)
+                    owners.append(message)
                 else:
-                    mine.append((message, event))
-        return mine
+                    self._forward(event, originals.of(message, event), home, tally)
+        tally.consumed += len(events)
+        return events, owners
+
+    def _decode_one(self, tp: TopicPartition, message, now: int, tally: BatchTally) -> list:
+        events, rejections = decode_message(message.value, now, **self.limits)
+        tally.consumed += len(rejections)
+        for rejection in rejections:
+            self._reject(tp, message, rejection, tally)
+        return events
 
     def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally) -> None:
         tally.rejected[rejection.reason] += 1
@@ -83,13 +94,27 @@ class BatchFolder:
                             self.settings.max_message_bytes)
         self.outbox.add(self.settings.topic_dlq, message.key, record)
 
-    def _forward(self, event: dict, partition: int, tally: BatchTally) -> None:
-        tally.forwarded += 1
-        tally.consumed -= 1  # counted when it is consumed again in its own partition
-        self.outbox.add(self.settings.topic_interactions, event["account_id"].encode(), event_bytes(event),
-                        partition)
+    def _forward(self, event: InteractionEvent, original: bytes, partition: int, tally: BatchTally) -> None:
+        tally.forwarded += 1  # consumed when it is read again in its own partition
+        self.outbox.add(self.settings.topic_interactions, event.account_id.encode(), original, partition)
 
 
-def event_bytes(event: dict) -> bytes:
-    """The event as it came in (without the ts_ms the validation added)."""
-    return orjson.dumps({k: v for k, v in event.items() if k != "ts_ms"})
+class Originals:
+    """The bytes of an event as it came in, for a record that carries it on (a forward, a late event's
+    DLQ record): the message itself, or its item of a batch. Rare paths, so a batch is decoded again,
+    once per message (its events are handled in order)."""
+
+    def __init__(self) -> None:
+        self._message = None
+        self._items: dict = {}
+
+    def of(self, message, event: InteractionEvent) -> bytes:
+        if message is not self._message:
+            self._message = message
+            data = orjson.loads(message.value)
+            self._items = {} if not isinstance(data, list) else \
+                {item["event_id"]: item for item in reversed(data) if isinstance(item, dict) and "event_id" in item}
+        if not self._items:  # a message of one event
+            return message.value
+        item = self._items.get(event.event_id)
+        return orjson.dumps(item) if item is not None else msgspec.json.encode(event)

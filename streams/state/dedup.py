@@ -44,6 +44,11 @@ def fingerprint(event_id: str) -> bytes:
     return xxhash.xxh3_128_digest(event_id.encode())
 
 
+def fingerprints(event_ids) -> list[bytes]:
+    """``fingerprint`` of each id, the loop in C."""
+    return list(map(xxhash.xxh3_128_digest, map(str.encode, event_ids)))
+
+
 class _Bucket:
     """The ids of one bucket: keys sorted, checks aligned, and where each key prefix starts."""
 
@@ -101,32 +106,26 @@ class DedupMemory:
         self.horizon_ms, self.bucket_ms = horizon_ms, bucket_ms
         self.key_bits, self.check_bits = key_bits, check_bits
         self._buckets: dict[int, _Bucket] = {}  # by start
-        self._pending: set[bytes] = set()
+        # Fingerprints remembered since the last flush: the caller's test is ``seen_before or in pending``,
+        # and it adds each accepted event's fingerprint here.
+        self.pending: set[bytes] = set()
 
     def seen_before(self, fingerprints: list[bytes]) -> list[bool]:
         """Per fingerprint of a slice, in order: remembered in a flushed bucket? The pending set is
-        not looked at and nothing is remembered (see ``is_pending`` and ``remember``)."""
+        not looked at and nothing is remembered (see ``pending``)."""
         keys, checks = self._split(b"".join(fingerprints))
         found = np.zeros(len(keys), bool)
         for bucket in self._buckets.values():
             bucket.mark(keys, checks, found)
         return found.tolist()
 
-    def is_pending(self, fp: bytes) -> bool:
-        """Remembered since the last flush? The caller's test is ``seen_before or is_pending``."""
-        return fp in self._pending
-
-    def remember(self, fp: bytes) -> None:
-        """Remember an accepted event's fingerprint (pending until the next flush)."""
-        self._pending.add(fp)
-
     def flush(self, arrival_ms: int) -> bytes:
         """Move the pending ids into the bucket of arrival_ms (the latest of their arrivals, so that
         none expires early). Returns their fingerprints concatenated, for the journal (b"": none)."""
-        if not self._pending:
+        if not self.pending:
             return b""
-        blob = b"".join(self._pending)
-        self._pending = set()
+        blob = b"".join(self.pending)
+        self.pending = set()
         self.add(arrival_ms, blob)
         return blob
 
@@ -171,11 +170,11 @@ class DedupMemory:
 
     def __len__(self) -> int:
         """Ids remembered, pending included."""
-        return len(self._pending) + sum(len(b.keys) for b in self._buckets.values())
+        return len(self.pending) + sum(len(b.keys) for b in self._buckets.values())
 
     def memory_bytes(self) -> int:
         """The arrays' bytes, and the pending set's with its fingerprints."""
-        pending = sys.getsizeof(self._pending) + len(self._pending) * _PENDING_ID_BYTES
+        pending = sys.getsizeof(self.pending) + len(self.pending) * _PENDING_ID_BYTES
         return pending + sum(b.nbytes for b in self._buckets.values())
 
     def _split(self, blob: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ the rest. The live reads of the HTTP API are in ``streams.state.live``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import COMMENT, WindowAggregate
@@ -33,6 +33,9 @@ from .lifetimes import PostLife, PostLifetimes, PostOf, add_samples, decode_live
 from .mentions import OpenMentions
 from .snapshot import Snapshot, sealed_key
 from .window import WindowConfig
+
+if TYPE_CHECKING:
+    from ..validation.structs import InteractionEvent
 
 DWELL, MENTION, REPLY = TYPE_INDEX["dwell"], TYPE_INDEX["mention"], TYPE_INDEX["reply"]
 POST_LEVEL_INDEXES = frozenset(TYPE_INDEX[t] for t in POST_LEVEL_TYPES)
@@ -95,57 +98,82 @@ class PartitionState:
         self._first_input_journaled = False
 
     # -- the hot path -------------------------------------------------------------------------
-    def add(self, event: dict, now_ms: int, arrival_ms: int | None = None, fp: bytes | None = None,
+    def add(self, event: InteractionEvent, now_ms: int, arrival_ms: int | None = None, fp: bytes | None = None,
             known: bool | None = None) -> str:
-        """Fold one event in. The engine passes the event id's fingerprint and whether the flushed
-        dedup memory knows it (``DedupMemory.seen_before`` answers a whole slice at once)."""
-        if fp is None:
-            fp = fingerprint(event["event_id"])
-        if known is None:
-            known = self.dedup.seen_before([fp])[0]
-        if known or self.dedup.is_pending(fp):
-            return DUPLICATE
+        """Fold one event in (``add_many`` of one): COUNTED, DUPLICATE or LATE."""
+        fp = fingerprint(event.event_id) if fp is None else fp
+        known = self.dedup.seen_before([fp])[0] if known is None else known
+        counted, duplicates, _late = self.add_many([event], now_ms, now_ms if arrival_ms is None else arrival_ms,
+                                                   [fp], [known])
+        return COUNTED if counted else DUPLICATE if duplicates else LATE
+
+    def add_many(self, events: list, now_ms: int, arrival_ms: int, fingerprints: list[bytes],
+                 known: list[bool]) -> tuple[list, int, list]:
+        """Fold a slice's events in, in order: (the events counted, the number of duplicates, the
+        late events). ``known``: whether the flushed dedup memory knows each fingerprint
+        (``DedupMemory.seen_before`` answers a whole slice at once); ``arrival_ms``: the latest
+        arrival of the slice's messages. One loop with the state's parts bound once: this is the
+        engine's cost per event."""
+        counted, late = [], []
+        duplicates = 0
+        pending = self.dedup.pending
         window_ms = self.config.window_ms
-        ts = event["ts_ms"]
-        start = ts - ts % window_ms
-        if start + window_ms <= self.closed_through:
-            return LATE
-        self.dedup.remember(fp)
-        arrival = now_ms if arrival_ms is None else arrival_ms
-        if arrival > self._pending_arrival:
-            self._pending_arrival = arrival
-        event_id = event["event_id"]
-        type_index = TYPE_INDEX[event["type"]]
-        dwell = event["dwell_ms"] if type_index == DWELL else None
-        sentiment = event.get("sentiment") if type_index == COMMENT or type_index == MENTION else None
-        post_id = event["post_id"] if type_index in POST_LEVEL_INDEXES else None
-        account_id = event["account_id"]
-        if post_id is not None:
-            bucket = self.delta_posts.get(start)
+        closed_through = self.closed_through
+        delta_posts, delta_accounts = self.delta_posts, self.delta_accounts
+        add_life, post_of, input_since = self.lifetimes.add, self.post_of, self.first_input_ms or now_ms
+        for event, fp, seen in zip(events, fingerprints, known):
+            if seen or fp in pending:
+                duplicates += 1
+                continue
+            ts = event.ts
+            start = ts - ts % window_ms
+            if start + window_ms <= closed_through:
+                late.append(event)
+                continue
+            pending.add(fp)
+            counted.append(event)
+            type_index = event.type_index
+            dwell = event.dwell_ms if type_index == DWELL else None
+            sentiment = event.sentiment if type_index == COMMENT or type_index == MENTION else None
+            plain = dwell is None and sentiment is None  # then an aggregate only counts the type
+            post_id = event.post_id if type_index in POST_LEVEL_INDEXES else None
+            account_id = event.account_id
+            if post_id is not None:
+                bucket = delta_posts.get(start)
+                if bucket is None:
+                    bucket = delta_posts[start] = {}
+                entry = bucket.get(post_id)
+                if entry is None:
+                    entry = bucket[post_id] = [account_id, event.platform, WindowAggregate()]
+                if plain:
+                    entry[2].counts[type_index] += 1
+                else:
+                    entry[2].add(type_index, dwell, sentiment)
+                add_life(post_id, account_id, event.platform, ts, type_index, dwell, sentiment, post_of, input_since)
+            bucket = delta_accounts.get(start)
             if bucket is None:
-                bucket = self.delta_posts[start] = {}
-            entry = bucket.get(post_id)
+                bucket = delta_accounts[start] = {}
+            entry = bucket.get(account_id)
             if entry is None:
-                entry = bucket[post_id] = [account_id, event["platform"], WindowAggregate()]
-            entry[2].add(type_index, dwell, sentiment)
-            self.lifetimes.add(post_id, account_id, event["platform"], ts, type_index, dwell, sentiment,
-                               self.post_of, self.first_input_ms or now_ms)
-        bucket = self.delta_accounts.get(start)
-        if bucket is None:
-            bucket = self.delta_accounts[start] = {}
-        entry = bucket.get(account_id)
-        if entry is None:
-            entry = bucket[account_id] = [event["platform"], WindowAggregate(track_posts=True)]
-        entry[1].add(type_index, dwell, sentiment, post_id)
-        if type_index == MENTION:
-            reply = self.mentions.mention(event_id, account_id, ts)
-            if reply is not None:  # its reply came first: the response counts in the mention's window
-                self._responded(entry[1], reply[1], reply[0] - ts)
-        elif type_index == REPLY:
-            mention_ts = self.mentions.reply(event["in_reply_to"], account_id, ts, event["platform"])
-            if mention_ts is not None:
-                self._responded(entry[1], event["platform"], ts - mention_ts)
-        return COUNTED
+                entry = bucket[account_id] = [event.platform, WindowAggregate(track_posts=True)]
+            agg = entry[1]
+            if plain:
+                agg.counts[type_index] += 1
+                if post_id is not None:
+                    agg.posts.add(post_id)
+            else:
+                agg.add(type_index, dwell, sentiment, post_id)
+            if type_index == MENTION:
+                reply = self.mentions.mention(event.event_id, account_id, ts)
+                if reply is not None:  # its reply came first: the response counts in the mention's window
+                    self._responded(agg, reply[1], reply[0] - ts)
+            elif type_index == REPLY:
+                mention_ts = self.mentions.reply(event.in_reply_to, account_id, ts, event.platform)
+                if mention_ts is not None:
+                    self._responded(agg, event.platform, ts - mention_ts)
+        if counted and arrival_ms > self._pending_arrival:
+            self._pending_arrival = arrival_ms
+        return counted, duplicates, late
 
     def _responded(self, agg: WindowAggregate, platform: str, response_ms: int) -> None:
         response_ms = max(0, response_ms)  # the two ts come from different clocks

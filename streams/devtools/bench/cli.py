@@ -1,5 +1,5 @@
 """`engagement bench`: the command line (argparse), and the run of every phase in turn (pre-fill,
-ceiling and pipeline runs repeated and interleaved, freshness) on the embedded broker or
+ceiling, pipeline and peer runs repeated and interleaved, freshness) on the embedded broker or
 KAFKA_BOOTSTRAP_SERVERS, then the result printed, written and plotted."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..paths import REPO
 from .figures import evaluate_targets, figures_of, median_run, ratios_of
 from .freshness import FRESHNESS_RATE, freshness
 from .harness import Bench, log
+from .peers import PEERS, build_peers, run_peer
 from .report import PLOT_PATH, RESULTS_DIR, machine, plot, write_result
 from .throughput import ceiling, pipeline
 from .workload import ACCOUNTS, BATCH_EVENTS, POSTS_PER_ACCOUNT, SEED, prefill, send_accounts
@@ -37,7 +38,9 @@ def run(bench: Bench, args) -> dict:
                     "ceiling": {}, "pipeline": {}, "freshness": None}
     modes = {"single": 1, "batch": BATCH_EVENTS}
     modes = {m: modes[m] for m in args.modes}
-    partitions = Settings().topic_partitions
+    partitions, commit_interval = Settings().topic_partitions, Settings().commit_interval_seconds
+    if args.peers:
+        build_peers(bench)
     asyncio.run(send_accounts(bench, bench.settings("accounts")))
     inputs = {}
     for mode, per_message in modes.items():
@@ -47,10 +50,19 @@ def run(bench: Bench, args) -> dict:
         log(f"pre-fill {mode}: {info['messages']:,} messages in {info['prefill_seconds']} s")
         result["workload"][mode] = info
         inputs[mode] = settings.topic_interactions
+    # The peers read the single topic; faust, at about 400 us per event, a shorter one of the same stream.
+    peer_inputs = {peer: (inputs.get("single"), args.events) for peer in args.peers}
+    if "faust-agent" in args.peers and args.faust_events < args.events:
+        settings = bench.settings("input-faust")
+        info = asyncio.run(prefill(bench, settings, args.faust_events, 1))
+        log(f"pre-fill for faust: {info['messages']:,} messages in {info['prefill_seconds']} s")
+        result["workload"]["faust"] = info
+        peer_inputs["faust-agent"] = (settings.topic_interactions, args.faust_events)
     # Each measurement is repeated, interleaved (1 worker, 2 workers, 1 worker, ...) so that a slow
     # moment of the machine does not land on one side of a ratio only; the median run is reported.
     ceilings: dict[str, list] = {mode: [] for mode in inputs}
     runs: dict[tuple[str, int], list] = {(mode, n): [] for mode in inputs for n in args.workers}
+    peer_runs: dict[str, list] = {peer: [] for peer in args.peers}
     for repeat in range(args.repeat):
         for mode, topic in inputs.items():
             ceilings[mode].append(asyncio.run(ceiling(bench, topic, partitions, args.events)))
@@ -65,12 +77,27 @@ def run(bench: Bench, args) -> dict:
                 except RuntimeError as exc:
                     bench.check(False, str(exc).splitlines()[0])
                     log(str(exc))
+        for peer, (topic, events) in peer_inputs.items():
+            try:
+                peer_runs[peer].append(peer_run(bench, peer, topic, events, partitions, commit_interval, repeat))
+            except RuntimeError as exc:
+                bench.check(False, str(exc).splitlines()[0])
+                log(str(exc))
     for mode in inputs:
         result["ceiling"][mode] = median_run(ceilings[mode])
         result["pipeline"][mode] = {str(n): median_run(runs[(mode, n)]) for n in args.workers if runs[(mode, n)]}
+    result["peers"] = {peer: median_run(done) for peer, done in peer_runs.items() if done}
     if not args.skip_freshness:
         result["freshness"] = asyncio.run(freshness(bench, args.freshness_rate, args.freshness_window,
                                                     args.freshness_rolling))
+    return result
+
+
+def peer_run(bench: Bench, peer: str, topic: str, events: int, partitions: int, commit_interval: float,
+             repeat: int) -> dict:
+    result = run_peer(bench, peer, topic, events, partitions, commit_interval, repeat)
+    if result.get("cpu_seconds") is not None:
+        result["cpu_us_per_event"] = round(1e6 * result["cpu_seconds"] / events, 1)
     return result
 
 
@@ -84,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="worker counts of the pipeline runs (default %(default)s)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each ceiling and pipeline measurement; the median is reported (default %(default)s)")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help="peer systems run on the same topic, comma-separated, '' for none (default %(default)s)")
+    parser.add_argument("--faust-events", type=int, default=100_000,
+                        help="events of the faust peer's own topic (default %(default)s)")
     parser.add_argument("--skip-freshness", action="store_true")
     parser.add_argument("--freshness-rate", type=float, default=FRESHNESS_RATE)
     parser.add_argument("--freshness-window", type=int, default=60, help="window seconds in the freshness phase")
@@ -105,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat takes 1 or more")
     args.modes = [m for m in args.modes.split(",") if m]
     args.workers = [int(n) for n in args.workers.split(",") if n]
+    args.peers = [p for p in args.peers.split(",") if p]
+    if set(args.peers) - set(PEERS) or (args.peers and "single" not in args.modes):
+        parser.error(f"--peers takes some of {','.join(PEERS)}, and needs the single mode")
+    args.faust_events = min(args.faust_events, args.events)
     if set(args.modes) - {"single", "batch"} or args.events < BATCH_EVENTS:
         parser.error("--modes takes single and/or batch; --events at least 100")
     args.events -= args.events % BATCH_EVENTS  # whole batches, the same count in both topics

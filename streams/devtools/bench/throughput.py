@@ -1,6 +1,7 @@
 """The throughput phases: the ceiling (phase 2, a bare aiokafka read, decode and count of an input
-topic) and the pipeline (phase 3, `engagement worker` processes timed from spawn until their
-/metrics counters say every event is counted, with their CPU, peak RSS and a py-spy profile)."""
+topic) and the pipeline (phase 3, `engagement worker` processes timed from spawn until their group's
+committed offsets reach the input's end, as the peers are, with their CPU, peak RSS and a py-spy
+profile; then their /metrics counters must say every event was counted once)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ...engine.loop import FETCH_MAX_RECORDS
 from ...kafka.topics import MAX_MESSAGE_BYTES, ensure_topics
 from .figures import add_accounting, rates_from_samples
 from .harness import Bench, BenchWorker, log, machine_busy_seconds, own_cpu_seconds, proc_cpu_seconds
+from .offsets import GroupOffsets, committed_messages, end_offsets, is_complete
 from .profile import start_profiler, stop_profiler
 
 THROUGHPUT_GRACE_SECONDS = 3600.0  # no pre-filled event may turn late while the runs read it
-POLL_SECONDS = 0.5                # /metrics of the pipeline workers
+POLL_SECONDS = 0.5                # the committed offsets of a pipeline run
 STALL_SECONDS = 60.0              # a pipeline run whose count stands still this long has failed
 
 
@@ -79,10 +82,52 @@ def _settled_accounting(workers: list[BenchWorker], timeout: float = 20.0) -> di
             raise RuntimeError("a worker's /metrics did not answer")
 
 
+async def _until_committed(bench: Bench, group: str, topic: str, partitions: int, events: int, started: float,
+                           timeout: float, workers: list[BenchWorker], profile_to: Path | None):
+    """Polls the engine group's committed offsets until they reach the input's end: (samples of
+    (seconds since spawn, events committed), the time it ended, the profiler started on the first
+    worker once it answered /health, or None)."""
+    ends = await end_offsets(bench.bootstrap, topic, partitions)
+    total = sum(ends.values())
+    admin = AIOKafkaAdminClient(bootstrap_servers=bench.bootstrap)
+    await admin.start()
+    profiler = None
+    samples: list[tuple[float, int]] = []
+    try:
+        offsets = GroupOffsets(admin, group, topic, partitions)
+        tick, last_change = 0, 0.0
+        while True:
+            tick += 1
+            await asyncio.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
+            for worker in workers:
+                worker.check_alive()
+            if profile_to is not None and profiler is None and await asyncio.to_thread(workers[0].healthy):
+                profiler = start_profiler(workers[0], profile_to)
+            committed = await offsets.read()
+            now = time.monotonic() - started
+            if committed is not None:
+                # Offsets count messages; a batch message holds many events: the same share of them.
+                done = round(events * committed_messages(committed, ends) / max(total, 1))
+                if not samples or done != samples[-1][1]:
+                    last_change = now
+                samples.append((now, done))
+                if is_complete(committed, ends):
+                    return samples, now, profiler
+            if now > timeout or (samples and samples[-1][1] and now - last_change > STALL_SECONDS):
+                raise RuntimeError(f"pipeline on {topic}: offsets not all committed after {now:.0f} s "
+                                   f"(last: {samples[-1:] or 'no committed offsets'})")
+    except BaseException:
+        stop_profiler(profiler, profile_to)
+        raise
+    finally:
+        await admin.close()
+
+
 def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, profile_to: Path | None,
              repeat: int = 0) -> dict:
-    """Workers from spawn until their counters say every event is counted (a fresh consumer group and
-    fresh output and state topics in every run)."""
+    """Workers from spawn until their group's committed offsets reach the input's end (as the peers
+    are timed; /metrics is read once at the end, for the correctness check), on a fresh consumer group
+    and fresh output and state topics in every run."""
     phase = f"{mode}-{n_workers}w" + (f"-r{repeat + 1}" if repeat else "")
     settings = bench.settings(phase, topic_interactions=topic, window_grace_seconds=THROUGHPUT_GRACE_SECONDS)
     asyncio.run(ensure_topics(settings))
@@ -90,34 +135,14 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
     log(f"pipeline {phase}: {n_workers} worker(s) on {events:,} events")
     broker_cpu, machine_cpu, own_cpu = bench.broker_cpu(), machine_busy_seconds(), own_cpu_seconds()
     profiler = None
-    samples: list[tuple[float, int]] = []
     timeout = 60 + events / 4000
     started = time.monotonic()
     for worker in workers:
         worker.start()
     try:
-        tick = 0
-        last_counted, last_change = -1, 0.0
-        while True:
-            tick += 1
-            for worker in workers:
-                worker.check_alive()
-            if profile_to is not None and profiler is None and workers[0].healthy():
-                profiler = start_profiler(workers[0], profile_to)
-            parts = [worker.accounting() for worker in workers]
-            now = time.monotonic() - started
-            if all(part is not None for part in parts):
-                total = add_accounting(parts)
-                samples.append((now, total["counted"]))
-                if total["counted"] != last_counted:
-                    last_counted, last_change = total["counted"], now
-                if total["counted"] + total["duplicate"] + total["rejected"] >= events:
-                    done_at = now
-                    break
-            if now > timeout or (last_counted > 0 and now - last_change > STALL_SECONDS):
-                raise RuntimeError(f"pipeline {phase}: not every event counted after {now:.0f} s "
-                                   f"(last: {samples[-1:] or 'no /metrics'})")
-            time.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
+        samples, done_at, profiler = asyncio.run(_until_committed(
+            bench, f"{settings.app_id}-engine", topic, settings.topic_partitions, events, started, timeout,
+            workers, profile_to))
         rss = [worker.peak_rss_mb() for worker in workers]
         cpu = [worker.cpu_seconds() for worker in workers]
         broker_cpu = None if broker_cpu is None else bench.broker_cpu() - broker_cpu
