@@ -7,6 +7,7 @@ import pytest
 from streams.devtools.bench.figures import (accounting, add_accounting, evaluate_targets, median_run, parse_exposition,
                                             percentile, rates_from_samples, summarize)
 from streams.devtools.bench.profile import summarize_profile
+from streams.devtools.bench.report import CEILING_WHAT, PIPELINE_WHAT, peer_table, plot
 from streams.devtools.bench.workload import BATCH_EVENTS, batch_by_account
 
 
@@ -95,3 +96,63 @@ def test_median_run_reports_the_middle_run_and_keeps_every_figure():
     assert chosen["repeats_peak_rss_mb"] == [300.0, 390.0, 310.0]
     assert chosen["profile"] == {"samples": 5}
     assert median_run(runs[:2])["events_per_s"] == 70  # even count: the lower middle
+
+
+def _result_with_peers() -> dict:
+    """A small result as `make bench` writes it: 1 and 2 workers, the ceiling and two peers on the single topic."""
+    return {
+        "started_at": "2026-12-02T06:47:38Z", "workload": {"events": 1000},
+        "machine": {"cores": 2, "python": "3.11.7", "kafka_version": "4.1.1"},
+        "freshness": {"rate_target": 5000, "cdf_ms": {"quantiles": [50, 99], "api": [12.0, 40.0]}},
+        "ceiling": {"single": {"events": 1000, "events_per_s": 240000, "steady_events_per_s": 300000,
+                               "repeats_events_per_s": [230000, 240000, 250000]}},
+        "pipeline": {"single": {
+            "1": {"events": 1000, "events_per_s": 12000, "steady_events_per_s": 15000, "cpu_us_per_event": 40.5,
+                  "peak_rss_mb": [130.4], "repeats_events_per_s": [13500, 11000, 12000]},
+            "2": {"events": 1000, "events_per_s": 16000, "steady_events_per_s": 21000, "cpu_us_per_event": 52.0,
+                  "peak_rss_mb": [100.0, 101.5], "repeats_events_per_s": [16000, 15000, 17000]}}},
+        "peers": {
+            "quix-exactly-once": {"events": 1000, "events_per_s": 8000, "steady_events_per_s": None,
+                                  "cpu_us_per_event": 1234.5, "peak_rss_mb": 118.5, "repeats_events_per_s": [8000],
+                                  "what": "Quix Streams 3.28.1, exactly-once: JSON values, count per key"},
+            "faust-agent": {"events": 500, "events_per_s": 3000, "steady_events_per_s": 3500,
+                            "cpu_us_per_event": 310.0, "peak_rss_mb": 83.9, "repeats_events_per_s": [3000, 2900, 3100],
+                            "what": "faust | agent: table[key] += 1"}},
+    }
+
+
+def test_peer_table_has_a_row_per_system_with_ours_divided_by_its_rate():
+    rows = peer_table(_result_with_peers()).splitlines()
+    assert rows[0].startswith("| system | what it does | events/s from spawn")
+    assert rows[2:] == [
+        f"| this pipeline, 1 worker | {PIPELINE_WHAT} | 12,000 (13,500; 11,000; 12,000) | 15,000 | 40.5 "
+        "| 130.4 | 1.00 |",
+        f"| this pipeline, 2 workers | {PIPELINE_WHAT} | 16,000 (16,000; 15,000; 17,000) | 21,000 | 52.0 "
+        "| 100.0 + 101.5 | 0.75 |",
+        "| quix-exactly-once | Quix Streams 3.28.1, exactly-once | 8,000 | – | 1,234.5 | 118.5 | 1.50 |",
+        "| faust-agent | faust \\| agent (500 events) | 3,000 (3,000; 2,900; 3,100) | 3,500 | 310.0 | 83.9 | 4.00 |",
+        f"| ceiling | {CEILING_WHAT} | 240,000 (230,000; 240,000; 250,000) | 300,000 | – | – | 0.05 |",
+    ]
+
+
+def test_peer_table_of_a_result_without_peers_has_the_pipeline_and_the_ceiling():
+    result = _result_with_peers()
+    del result["peers"]
+    assert [row.split(" | ")[0] for row in peer_table(result).splitlines()[2:]] == \
+        ["| this pipeline, 1 worker", "| this pipeline, 2 workers", "| ceiling"]
+    assert peer_table({}).splitlines()[2:] == []  # a scale result: no throughput runs at all
+
+
+def _png_size(path) -> tuple[int, int]:
+    header = path.read_bytes()[16:24]  # the IHDR chunk's width and height
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_plot_adds_the_peers_panel_only_when_the_result_has_peers(tmp_path):
+    pytest.importorskip("matplotlib")
+    with_peers, without = _result_with_peers(), _result_with_peers()
+    del without["peers"]
+    plot(with_peers, tmp_path / "peers.png")
+    plot(without, tmp_path / "old.png")
+    (width, height), (old_width, old_height) = _png_size(tmp_path / "peers.png"), _png_size(tmp_path / "old.png")
+    assert width == old_width and height == 2 * old_height  # a second row under the two panels it always had

@@ -161,6 +161,7 @@ class Checkpoint:
                 engine.metrics.account_counters.add(tumbling_records, mark)
                 engine.metrics.closed_through.set(mark / 1000)
                 self._post_gauges(list(engine.states.values()))
+                engine.metrics.per_account_changed()
             if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
                 self._mentions_scanned_at = now
                 self._scan_mentions(now)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from bisect import bisect_left
+from itertools import accumulate
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -164,15 +166,9 @@ class Engine:
         in (a commit between slices, with a restore racing the rest of the batch, counted events twice)."""
         async with self.state_lock:
             for tp, messages in batch.items():
-                start = 0
-                while start < len(messages):
-                    end, size = start, 0
-                    while end < len(messages) and size < YIELD_EVERY_BYTES:
-                        size += len(messages[end].value or b"")
-                        end += 1
-                    if not self._fold_slice(tp, messages[start:end]):
+                for part in slices(messages, YIELD_EVERY_BYTES):
+                    if not self._fold_slice(tp, part):
                         break
-                    start = end
                     await asyncio.sleep(0)
 
     def _fold_slice(self, tp: TopicPartition, messages: list) -> bool:
@@ -185,3 +181,18 @@ class Engine:
         self.checkpoint.next_offsets[tp] = messages[-1].offset + 1
         self.checkpoint.arrival_ms[tp.partition] = messages[-1].timestamp
         return True
+
+
+def slices(messages: list, max_bytes: int) -> list[list]:
+    """The messages in runs of about max_bytes of values (the last message of a run passes it), each
+    at least one message."""
+    ends = list(accumulate(len(m.value) if m.value else 0 for m in messages))
+    if not ends or ends[-1] < max_bytes:
+        return [messages] if messages else []
+    runs, start = [], 0
+    while start < len(messages):
+        base = ends[start - 1] if start else 0
+        end = bisect_left(ends, base + max_bytes, lo=start) + 1  # the first message reaching max_bytes
+        runs.append(messages[start:end])
+        start = end
+    return runs

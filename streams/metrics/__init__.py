@@ -27,13 +27,18 @@ _PLATFORM_AND_TYPE, _TS = attrgetter("platform", "type"), attrgetter("ts")
 class Metrics:
     def __init__(self, max_account_series: int = 2000, rolling_label: str = "1h", benchmarks=None,
                  slas_seconds: tuple[float, float] = (43200.0, 86400.0), rolling_share_of_period: float = 1 / 168) -> None:
+        # The series per account (tens of thousands: a 2 MB exposition) change only when windows close
+        # or accounts move, so their text is built at most once per change (``per_account_changed``),
+        # not at every scrape; the rest changes with every batch and is built at each scrape.
         self.registry = CollectorRegistry()
-        r = self.registry
-        self.accounts = AccountGauges(r, max_account_series, rolling_label)
-        self.account_counters = AccountCounters(r, max_account_series)
-        self.listening = ListeningMetrics(r, max_account_series, *slas_seconds)
-        self.benchmarks = benchmark_gauge(r, benchmarks or {})
-        self.post_rates = PostRateGauges(r, max_account_series, benchmarks or {}, rolling_share_of_period)
+        self.per_account = CollectorRegistry()
+        self._per_account_text: bytes | None = None
+        r, a = self.registry, self.per_account
+        self.accounts = AccountGauges(a, max_account_series, rolling_label)
+        self.account_counters = AccountCounters(a, max_account_series)
+        self.benchmarks = benchmark_gauge(a, benchmarks or {})
+        self.post_rates = PostRateGauges(a, max_account_series, benchmarks or {}, rolling_share_of_period)
+        self.listening = ListeningMetrics(r, max_account_series, *slas_seconds)  # a histogram fed per batch
         self.consumed = Counter("engagement_events_consumed_total",
                                 "Events read from the interactions topic (a message rejected whole counts "
                                 "as one); consumed = counted + duplicate + rejected", registry=r)
@@ -114,9 +119,17 @@ class Metrics:
         self.accounts.forget([a for a in self.accounts.latest if moved(a)])
         self.account_counters.forget([a for a in self.account_counters.accounts() if moved(a)])
         self.post_rates.forget(moved)
+        self.per_account_changed()
+
+    def per_account_changed(self) -> None:
+        """Call after setting any series of ``accounts``, ``account_counters`` or ``post_rates``."""
+        self._per_account_text = None
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        text = self._per_account_text
+        if text is None:
+            text = self._per_account_text = generate_latest(self.per_account)
+        return generate_latest(self.registry) + text
 
 
 class BatchTally:
