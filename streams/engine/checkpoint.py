@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Callable
 
 import orjson
 from aiokafka import TopicPartition
@@ -74,7 +75,7 @@ class Checkpoint:
         engine = self.engine
         async with engine.txn_lock:
             started = time.perf_counter()
-            sends, offsets, finals, snapshotted = await self._collect()
+            sends, offsets, finals, snapshotted, close_gauges = await self._collect()
             if not sends and not offsets:
                 return
             if not offsets:
@@ -102,6 +103,8 @@ class Checkpoint:
             engine.metrics.open_windows.set(sum(st.open_window_count() for st in states))
             engine.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
             engine.metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
+            if close_gauges is not None:
+                close_gauges()
 
 
     def _held_offsets(self) -> dict[TopicPartition, int]:
@@ -121,13 +124,15 @@ class Checkpoint:
             log.warning("deleting the journal of partitions %s before their snapshot failed", partitions,
                         exc_info=True)
 
-    async def _collect(self) -> tuple[list, dict, int, list[int]]:
+    async def _collect(self) -> tuple[list, dict, int, list[int], Callable[[], None] | None]:
         """The next transaction's records and input offsets, how many of the records are final
-        window records (of the windows this call closes), and the partitions it snapshots."""
+        window records (of the windows this call closes), the partitions it snapshots, and, when it
+        closes windows, the update of the gauges they change: run once the transaction is committed,
+        so that it does not delay the final records (and the gauges show what was published)."""
         engine = self.engine
         async with engine.state_lock:
             if engine.producer is None:
-                return [], {}, 0, []
+                return [], {}, 0, [], None
             now = now_ms()
             sends = self.outbox.take()
             offsets, self.next_offsets = self.next_offsets, {}
@@ -155,17 +160,26 @@ class Checkpoint:
                 if result.replies_unmatched:
                     engine.metrics.listening.unmatched.inc(result.replies_unmatched)
                 self._add_records(partition, result, sends)
+            close_gauges = None
             if any(st.closed_through > marks_before[p] for p, st in engine.states.items()):
                 mark = max(st.closed_through for st in engine.states.values())
-                engine.metrics.accounts.update(rolling_records, mark, engine.accounts.industry_of)
-                engine.metrics.account_counters.add(tumbling_records, mark)
-                engine.metrics.closed_through.set(mark / 1000)
-                self._post_gauges(list(engine.states.values()))
-                engine.metrics.per_account_changed()
+                close_gauges = partial(self._close_gauges, rolling_records, tumbling_records, mark,
+                                       list(engine.states.values()))
             if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
                 self._mentions_scanned_at = now
                 self._scan_mentions(now)
-            return sends, offsets, finals, snapshotted
+            return sends, offsets, finals, snapshotted, close_gauges
+
+    def _close_gauges(self, rolling_records: list, tumbling_records: list, mark: int, states: list) -> None:
+        """After the transaction: folds may have run since the collect, but they touch neither the
+        samples nor the published counts read here; only a commit does, and this one holds the
+        transaction lock."""
+        metrics = self.engine.metrics
+        metrics.accounts.update(rolling_records, mark, self.engine.accounts.industry_of)
+        metrics.account_counters.add(tumbling_records, mark)
+        metrics.closed_through.set(mark / 1000)
+        self._post_gauges(states)
+        metrics.per_account_changed()
 
     def _post_gauges(self, states: list) -> None:
         """ER per post and the post state's size: at each close, when the samples may have changed."""
