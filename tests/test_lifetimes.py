@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 
 from streams.metrics.posts import PostRateGauges
 from streams.model.bands import band_for, load_benchmarks
-from streams.validation.structs import event_from
 from streams.state import PartitionState, WindowConfig
 from streams.state.live import post_lifetime
+from streams.validation.structs import event_from
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 LIFETIME_VALIDATOR = Draft202012Validator(json.loads((SCHEMAS / "post-lifetime.schema.json").read_text()))

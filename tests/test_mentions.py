@@ -9,9 +9,9 @@ import statistics
 
 import orjson
 
-from streams.validation.structs import event_from
 from streams.state import PartitionState, WindowConfig
 from streams.state.mentions import OpenMentions
+from streams.validation.structs import event_from
 
 from .test_state import ACCOUNT_VALIDATOR, B0, ENGAGED, G, PLATFORM, W, followers_of
 

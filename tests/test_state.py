@@ -12,9 +12,9 @@ import xxhash
 from hypothesis import Phase, given, settings, strategies as st
 from jsonschema import Draft202012Validator
 
-from streams.validation.structs import event_from
 from streams.state import COUNTED, DUPLICATE, LATE, PartitionState, WindowConfig
 from streams.state.live import live_account, live_post
+from streams.validation.structs import event_from
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 POST_VALIDATOR = Draft202012Validator(json.loads((SCHEMAS / "post-metrics.schema.json").read_text()))
