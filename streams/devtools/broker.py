@@ -57,7 +57,7 @@ def ensure_jars() -> Path:
     if marker.exists():
         return libs
     libs.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(libs.parent / ".fetch.lock"):
+    with file_lock(libs.parent / ".fetch.lock"):
         if marker.exists():
             return libs
         staging = Path(tempfile.mkdtemp(dir=libs.parent, prefix="libs-"))
@@ -74,7 +74,7 @@ def ensure_jars() -> Path:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def file_lock(path: Path):
     with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -161,7 +161,7 @@ class EmbeddedKafka:
         if self.data_dir is None:
             self.data_dir = Path(tempfile.mkdtemp(prefix="engagement-kafka-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(PORT_LOCK):
+        with file_lock(PORT_LOCK):
             self.port = self._choose_port()
             self.controller_port = free_port()
             self.sasl_port = self._free_port_besides(self.port, self.controller_port) if self.sasl_users else None

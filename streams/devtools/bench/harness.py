@@ -42,7 +42,7 @@ def proc_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _vm_hwm_mb(pid: int) -> float | None:
+def peak_rss_mb_of(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -90,7 +90,7 @@ class BenchWorker:
         return partitions is None or len(orjson.loads(answer[1]).get("partitions", [])) >= partitions
 
     def peak_rss_mb(self) -> float | None:
-        return _vm_hwm_mb(self.proc.pid) if self.proc else None
+        return peak_rss_mb_of(self.proc.pid) if self.proc else None
 
     def cpu_seconds(self) -> float | None:
         return proc_cpu_seconds(self.proc.pid) if self.proc else None

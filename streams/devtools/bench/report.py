@@ -15,6 +15,7 @@ import orjson
 
 from ..broker import KAFKA_VERSION
 from ..paths import REPO
+from .figures import TARGETS
 from .workload import BATCH_EVENTS
 
 RESULTS_DIR = REPO / "bench" / "results"
@@ -97,7 +98,11 @@ def plot(result: dict, path: Path) -> None:
         values = (fresh.get("cdf_ms") or {}).get(key) or []
         if values:
             right.plot([max(v, 1) for v in values], quantiles, marker=".", label=name)
-    right.axvline(2000, color="grey", linestyle="--", linewidth=0.8)
+    for target, style in (("freshness_api_p99_s", "--"), ("final_record_max_s", ":")):
+        seconds = TARGETS[target][2]
+        right.axvline(seconds * 1000, color="grey", linestyle=style, linewidth=0.8)
+        right.annotate(f"target {target.replace('_s', '')}: {seconds:g} s", (seconds * 1000, 50), rotation=90,
+                       fontsize=7, color="grey", ha="right", va="center")
     right.set_xscale("log")
     right.set_xlabel("delay, ms (log scale)")
     right.set_ylabel("percentile")

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ...broker import _locked
+from ...broker import file_lock
 from ...paths import REPO
 
 SOURCES = REPO / "deploy" / "bench" / "kafka-streams"
@@ -59,7 +59,7 @@ def ensure_built(sources: Path = SOURCES, cache: Path = CACHE) -> Path:
     if _main_class_file(build).exists():
         return build
     cache.mkdir(parents=True, exist_ok=True)
-    with _locked(cache / ".bench-kafka-streams.lock"):  # two benches building at once build once
+    with file_lock(cache / ".bench-kafka-streams.lock"):  # two benches building at once build once
         if _main_class_file(build).exists():
             return build
         # Built aside and renamed, so that an interrupted build never looks like a finished one.

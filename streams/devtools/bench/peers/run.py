@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from ...processes import spawn, stop
 from ..figures import rates_from_samples
-from ..harness import Bench, _vm_hwm_mb, log
+from ..harness import Bench, log, peak_rss_mb_of
 from .commands import KAFKA_STREAMS_VARIANTS, PEERS, PeerRun, peer_command, what
 from .kafka_streams import ensure_built
 from ..offsets import GroupOffsets, committed_messages, create_topic, end_offsets, is_complete
@@ -101,7 +101,7 @@ async def _timed_run(run: PeerRun, cmd: list[str], run_log: Path, events: int, r
                                    f"({samples[-1][1] if samples else 0} of {events} events); "
                                    f"log {run_log}:\n{_log_tail(run_log)}")
         # Read before the stop, so that the shutdown's work is not counted.
-        cpu, rss = tree_cpu_seconds(proc.pid), _vm_hwm_mb(proc.pid)
+        cpu, rss = tree_cpu_seconds(proc.pid), peak_rss_mb_of(proc.pid)
     finally:
         if proc is not None:
             await asyncio.to_thread(stop, proc, STOP_SECONDS)
