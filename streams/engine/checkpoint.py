@@ -106,7 +106,6 @@ class Checkpoint:
             if close_gauges is not None:
                 close_gauges()
 
-
     def _held_offsets(self) -> dict[TopicPartition, int]:
         """The next input offset of each owned partition, as its state journals it."""
         topic = self.engine.settings.topic_interactions

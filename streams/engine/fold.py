@@ -2,8 +2,9 @@
 
 Events of an account live in its partition (the interactions topic is keyed by account_id): an event
 found in another partition is forwarded, keyed right, to its own in the next transaction, and counted
-when it is consumed there. Rejected input and late events go to the DLQ with their reason. The dedup
-memory answers for a whole slice at once (numpy), so a slice is decoded and routed first.
+when it is consumed there. Rejected input and late events go to the DLQ with their reason. A slice is
+decoded in one msgspec call when it can be (``decode_slice``), and the dedup memory answers for it at
+once (numpy), so a slice is decoded and routed first, then folded in one loop (``add_many``).
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 publish state changes, final window records, rejects and input offsets in ONE Kafka transaction.
 
 Why not one Faust agent per event: an agent costs ~80 us per message before any work (about 12,000
-messages/s), and a changelogged table write per event more. Here a ``getmany`` batch is decoded with
-orjson, validated with a compiled schema and folded into per-partition dict deltas (``fold``); each
-commit then writes one journal entry per partition (``checkpoint``). Exactness: outputs, the state
-journal and the consumer offsets commit atomically (read_committed everywhere), so a crash redoes
-exactly the uncommitted work (``recovery``). The parts:
+messages/s), and a changelogged table write per event more. Here a ``getmany`` batch is decoded and
+validated in one msgspec pass (structs generated from the schema) and folded into per-partition dict
+deltas (``fold``); each commit then writes one journal entry per partition (``checkpoint``).
+Exactness: outputs, the state journal and the consumer offsets commit atomically (read_committed
+everywhere), so a crash redoes exactly the uncommitted work (``recovery``). The parts:
 
     loop        this module: lifecycle and the consume loop; owns the clients, the state and the locks
     fold        decode, validate, route and count a slice of a batch
