@@ -14,7 +14,8 @@ from streams.devtools.bench.peers.commands import PEER_FAUST, PEER_QUIX, PeerRun
 from streams.devtools.bench.peers.kafka_streams import (MAIN_CLASS, SOURCES, build_dir, java_command, pom_property,
                                                         source_files, sources_digest)
 from streams.devtools.bench.offsets import committed_messages, is_complete
-from streams.devtools.bench.peers.proctree import cpu_ticks, descendants, stat_fields, tree_cpu_seconds
+from streams.devtools.bench.harness import stat_fields
+from streams.devtools.bench.peers.proctree import cpu_ticks, descendants, tree_cpu_seconds
 from streams.devtools.bench.peers.run import timeout_seconds
 from streams.devtools.broker import KAFKA_VERSION, POM
 

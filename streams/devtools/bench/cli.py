@@ -50,7 +50,7 @@ def run(bench: Bench, args) -> dict:
         log(f"pre-fill {mode}: {info['messages']:,} messages in {info['prefill_seconds']} s")
         result["workload"][mode] = info
         inputs[mode] = settings.topic_interactions
-    # The peers read the single topic; faust, at about 400 us per event, a shorter one of the same stream.
+    # The peers read the single topic; faust, at about 300 us per event, a shorter one of the same stream.
     peer_inputs = {peer: (inputs.get("single"), args.events) for peer in args.peers}
     if "faust-agent" in args.peers and args.faust_events < args.events:
         settings = bench.settings("input-faust")

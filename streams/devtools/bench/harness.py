@@ -32,11 +32,17 @@ def wall_ms() -> int:
 
 
 # -- processes ---------------------------------------------------------------------------------------
+def stat_fields(stat: str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses):
+    [0] is the state, [1] the parent pid, [11..14] utime, stime, cutime, cstime in clock ticks."""
+    return stat.rsplit(")", 1)[1].split()
+
+
 def proc_cpu_seconds(pid: int | None) -> float | None:
     if pid is None:
         return None
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat_fields(Path(f"/proc/{pid}/stat").read_text())
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime

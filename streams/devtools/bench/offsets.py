@@ -4,7 +4,9 @@ at every poll)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -59,3 +61,36 @@ class GroupOffsets:
             self.coordinator = None
             return None
         return {tp.partition: meta.offset for tp, meta in answer.items() if meta.offset >= 0}
+
+
+POLL_SECONDS = 0.5   # the committed offsets of a run
+STALL_SECONDS = 60.0  # a run whose committed offsets stand still this long has failed
+
+
+async def until_committed(offsets: GroupOffsets, ends: Mapping[int, int], events: int, started: float,
+                          timeout: float, on_poll: Callable[[], Awaitable[None]],
+                          failure: Callable[[], str]) -> tuple[list[tuple[float, int]], float]:
+    """Polls the group's committed offsets every POLL_SECONDS from ``started`` (time.monotonic) until
+    they reach ``ends``: (samples of (seconds since started, events committed), the time it ended).
+    ``on_poll`` runs at every poll (it raises to end the run: a process that died); a run past
+    ``timeout`` seconds, or committing nothing new for STALL_SECONDS, raises with ``failure()`` added."""
+    total = sum(ends.values())
+    samples: list[tuple[float, int]] = []
+    tick, last_change = 0, 0.0
+    while True:
+        tick += 1
+        await asyncio.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
+        await on_poll()
+        committed = await offsets.read()
+        now = time.monotonic() - started
+        if committed is not None:
+            # Offsets count messages; a batch message holds many events: the same share of them.
+            done = round(events * committed_messages(committed, ends) / max(total, 1))
+            if not samples or done != samples[-1][1]:
+                last_change = now
+            samples.append((now, done))
+            if is_complete(committed, ends):
+                return samples, now
+        if now > timeout or (samples and samples[-1][1] and now - last_change > STALL_SECONDS):
+            raise RuntimeError(f"offsets of {offsets.group} not all committed after {now:.0f} s "
+                               f"({samples[-1][1] if samples else 0} of {events} events); {failure()}")

@@ -17,12 +17,10 @@ from ...engine.loop import FETCH_MAX_RECORDS
 from ...kafka.topics import MAX_MESSAGE_BYTES, ensure_topics
 from .figures import add_accounting, rates_from_samples
 from .harness import Bench, BenchWorker, log, machine_busy_seconds, own_cpu_seconds, proc_cpu_seconds
-from .offsets import GroupOffsets, committed_messages, end_offsets, is_complete
+from .offsets import GroupOffsets, end_offsets, until_committed
 from .profile import start_profiler, stop_profiler
 
 THROUGHPUT_GRACE_SECONDS = 3600.0  # no pre-filled event may turn late while the runs read it
-POLL_SECONDS = 0.5                # the committed offsets of a pipeline run
-STALL_SECONDS = 60.0              # a pipeline run whose count stands still this long has failed
 
 
 # -- phase 2: the ceiling -------------------------------------------------------------------------------
@@ -84,38 +82,24 @@ def _settled_accounting(workers: list[BenchWorker], timeout: float = 20.0) -> di
 
 async def _until_committed(bench: Bench, group: str, topic: str, partitions: int, events: int, started: float,
                            timeout: float, workers: list[BenchWorker], profile_to: Path | None):
-    """Polls the engine group's committed offsets until they reach the input's end: (samples of
-    (seconds since spawn, events committed), the time it ended, the profiler started on the first
-    worker once it answered /health, or None)."""
+    """``until_committed`` for the engine's group: (its samples, the time it ended, the profiler
+    started on the first worker once it answered /health, or None)."""
     ends = await end_offsets(bench.bootstrap, topic, partitions)
-    total = sum(ends.values())
     admin = AIOKafkaAdminClient(bootstrap_servers=bench.bootstrap)
     await admin.start()
     profiler = None
-    samples: list[tuple[float, int]] = []
+
+    async def on_poll() -> None:
+        nonlocal profiler
+        for worker in workers:
+            worker.check_alive()
+        if profile_to is not None and profiler is None and await asyncio.to_thread(workers[0].healthy):
+            profiler = start_profiler(workers[0], profile_to)
+
     try:
-        offsets = GroupOffsets(admin, group, topic, partitions)
-        tick, last_change = 0, 0.0
-        while True:
-            tick += 1
-            await asyncio.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
-            for worker in workers:
-                worker.check_alive()
-            if profile_to is not None and profiler is None and await asyncio.to_thread(workers[0].healthy):
-                profiler = start_profiler(workers[0], profile_to)
-            committed = await offsets.read()
-            now = time.monotonic() - started
-            if committed is not None:
-                # Offsets count messages; a batch message holds many events: the same share of them.
-                done = round(events * committed_messages(committed, ends) / max(total, 1))
-                if not samples or done != samples[-1][1]:
-                    last_change = now
-                samples.append((now, done))
-                if is_complete(committed, ends):
-                    return samples, now, profiler
-            if now > timeout or (samples and samples[-1][1] and now - last_change > STALL_SECONDS):
-                raise RuntimeError(f"pipeline on {topic}: offsets not all committed after {now:.0f} s "
-                                   f"(last: {samples[-1:] or 'no committed offsets'})")
+        samples, done_at = await until_committed(GroupOffsets(admin, group, topic, partitions), ends, events,
+                                                 started, timeout, on_poll, lambda: f"pipeline on {topic}")
+        return samples, done_at, profiler
     except BaseException:
         stop_profiler(profiler, profile_to)
         raise

@@ -6,11 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
-def stat_fields(stat: str) -> list[str]:
-    """The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses):
-    [0] is the state, [1] the parent pid, [11..14] utime, stime, cutime, cstime in clock ticks."""
-    return stat.rsplit(")", 1)[1].split()
+from ..harness import stat_fields
 
 
 def cpu_ticks(stat: str) -> int:

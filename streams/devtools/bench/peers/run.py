@@ -17,12 +17,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from ...processes import spawn, stop
 from ..figures import rates_from_samples
 from ..harness import Bench, log, peak_rss_mb_of
+from ..offsets import GroupOffsets, create_topic, end_offsets, until_committed
 from .commands import KAFKA_STREAMS_VARIANTS, PEERS, PeerRun, peer_command, what
 from .kafka_streams import ensure_built
-from ..offsets import GroupOffsets, committed_messages, create_topic, end_offsets, is_complete
 from .proctree import tree_cpu_seconds
 
-POLL_SECONDS = 0.5
 STOP_SECONDS = 20.0  # SIGTERM, then SIGKILL: a clean close commits and leaves the group
 
 
@@ -74,32 +73,19 @@ async def _timed_run(run: PeerRun, cmd: list[str], run_log: Path, events: int, r
         # Before the clock starts: what "done" means, and the output topic (a peer creating its own
         # would get the broker's default partitions, or none at all: Kafka Streams does not create sinks).
         ends = await end_offsets(run.bootstrap, run.input_topic, run.partitions)
-        total = sum(ends.values())
         await create_topic(admin, run.output_topic, run.partitions, replication)
         group = GroupOffsets(admin, run.group, run.input_topic, run.partitions)
         run.state_dir.mkdir(parents=True, exist_ok=True)
-        deadline = timeout_seconds(events)
         started = time.monotonic()
         proc = spawn(cmd, {"PYTHONUNBUFFERED": "1"}, run_log)
-        samples: list[tuple[float, int]] = []
-        tick = 0
-        while True:
-            tick += 1
-            await asyncio.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
-            committed = await group.read()
-            now = time.monotonic() - started
-            if committed is not None:
-                # In events, though the offsets count messages: the same share of the pre-filled events.
-                samples.append((now, round(events * committed_messages(committed, ends) / max(total, 1))))
-                if is_complete(committed, ends):
-                    break
+
+        async def on_poll() -> None:
             if proc.poll() is not None:
                 raise RuntimeError(f"peer {run.peer} exited with {proc.returncode} before committing every "
                                    f"offset; log {run_log}:\n{_log_tail(run_log)}")
-            if now > deadline:
-                raise RuntimeError(f"peer {run.peer}: offsets not all committed after {now:.0f} s "
-                                   f"({samples[-1][1] if samples else 0} of {events} events); "
-                                   f"log {run_log}:\n{_log_tail(run_log)}")
+
+        samples, now = await until_committed(group, ends, events, started, timeout_seconds(events), on_poll,
+                                             lambda: f"peer {run.peer}; log {run_log}:\n{_log_tail(run_log)}")
         # Read before the stop, so that the shutdown's work is not counted.
         cpu, rss = tree_cpu_seconds(proc.pid), peak_rss_mb_of(proc.pid)
     finally:
