@@ -51,26 +51,31 @@ def kafka_home() -> Path:
 
 
 def ensure_jars() -> Path:
-    """Fetch the broker's jars with Maven unless the cache has them; returns the libs directory."""
+    """Fetch the broker's and the tools' jars with Maven unless the cache has them; returns the libs
+    directory. A cache filled before a jar joined the pom lacks it, and is fetched again."""
     libs = kafka_home() / "libs"
-    marker = libs / f"kafka_2.13-{KAFKA_VERSION}.jar"
-    if marker.exists():
+    if _holds_every_jar(libs):
         return libs
     libs.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(libs.parent / ".fetch.lock"):
-        if marker.exists():
+        if _holds_every_jar(libs):
             return libs
         staging = Path(tempfile.mkdtemp(dir=libs.parent, prefix="libs-"))
         cmd = ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
                f"-DoutputDirectory={staging}"]
         print(f"fetching Apache Kafka {KAFKA_VERSION} jars: {' '.join(cmd)}", file=sys.stderr)
         result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0 or not (staging / marker.name).exists():
+        if result.returncode != 0 or not _holds_every_jar(staging):
             shutil.rmtree(staging, ignore_errors=True)
             raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
         shutil.rmtree(libs, ignore_errors=True)
         staging.rename(libs)
     return libs
+
+
+def _holds_every_jar(libs: Path) -> bool:
+    """The broker's jar and the tools' (ConsoleProducer), both named in the pom."""
+    return all((libs / f"{name}-{KAFKA_VERSION}.jar").exists() for name in ("kafka_2.13", "kafka-tools"))
 
 
 @contextlib.contextmanager

@@ -16,11 +16,13 @@ import orjson
 from aiokafka import TopicPartition
 
 from ..kafka.partitioner import partition_for
+from ..kafka.undecodable import UndecodableBatch
 from ..metrics import BatchTally, Metrics
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
 from ..state.dedup import fingerprints
 from ..validation import Rejection, decode_message, decode_slice, dlq_record
+from ..validation.framing import framing_problem, unframe
 from ..validation.structs import InteractionEvent
 from .outbox import Outbox
 
@@ -63,9 +65,12 @@ class BatchFolder:
                originals: Originals) -> tuple[list, list]:
         """Decode; reject what is invalid, forward what belongs elsewhere; (events, their messages) of
         the rest. The whole slice is decoded at once when it can be, else message by message."""
-        decoded = decode_slice([message.value for message in messages], now, **self.limits)
+        values, tally.framed = unframe([message.value for message in messages])
+        if tally.framed:
+            originals.payloads = {id(m): v for m, v in zip(messages, values) if v is not m.value}
+        decoded = decode_slice(values, now, **self.limits)
         if decoded is None:
-            decoded = [self._decode_one(tp, message, now, tally) for message in messages]
+            decoded = [self._decode_one(tp, message, value, now, tally) for message, value in zip(messages, values)]
         partition, partitions = tp.partition, self.settings.topic_partitions
         partition_of = self._partition_of
         events, owners = [], []
@@ -82,17 +87,27 @@ class BatchFolder:
         tally.consumed += len(events)
         return events, owners
 
-    def _decode_one(self, tp: TopicPartition, message, now: int, tally: BatchTally) -> list:
-        events, rejections = decode_message(message.value, now, **self.limits)
+    def _decode_one(self, tp: TopicPartition, message, value: bytes | None, now: int, tally: BatchTally) -> list:
+        """One message's events; its rejections to the DLQ. ``value``: its JSON payload (unframed)."""
+        if type(value) is UndecodableBatch:  # a whole batch counts as one message rejected whole
+            tally.consumed += 1
+            tally.undecodable[value.codec] += value.offsets
+            self._reject(tp, message, Rejection("undecodable_batch", value.describe(), b""), tally,
+                         value.first_offset)
+            return []
+        events, rejections = decode_message(value, now, **self.limits)
         tally.consumed += len(rejections)
         for rejection in rejections:
+            if rejection.reason == "malformed_json" and (problem := framing_problem(message.value or b"")):
+                rejection = Rejection(rejection.reason, f"{problem} ({rejection.error})", message.value)
             self._reject(tp, message, rejection, tally)
         return events
 
-    def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally) -> None:
+    def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally,
+                offset: int | None = None) -> None:
         tally.rejected[rejection.reason] += 1
-        record = dlq_record(rejection, tp.topic, tp.partition, message.offset, message.timestamp,
-                            self.settings.max_message_bytes)
+        record = dlq_record(rejection, tp.topic, tp.partition, message.offset if offset is None else offset,
+                            message.timestamp, self.settings.max_message_bytes)
         self.outbox.add(self.settings.topic_dlq, message.key, record)
 
     def _forward(self, event: InteractionEvent, original: bytes, partition: int, tally: BatchTally) -> None:
@@ -102,20 +117,23 @@ class BatchFolder:
 
 class Originals:
     """The bytes of an event as it came in, for a record that carries it on (a forward, a late event's
-    DLQ record): the message itself, or its item of a batch. Rare paths, so a batch is decoded again,
-    once per message (its events are handled in order)."""
+    DLQ record): the message's JSON (without a Schema Registry frame), or its item of a batch. Rare
+    paths, so a batch is decoded again, once per message (its events are handled in order)."""
 
     def __init__(self) -> None:
         self._message = None
+        self._value = b""
         self._items: dict = {}
+        self.payloads: dict[int, bytes] = {}  # id(message) -> its payload, for the framed messages
 
     def of(self, message, event: InteractionEvent) -> bytes:
         if message is not self._message:
             self._message = message
-            data = orjson.loads(message.value)
+            self._value = self.payloads.get(id(message), message.value)
+            data = orjson.loads(self._value)
             self._items = {} if not isinstance(data, list) else \
                 {item["event_id"]: item for item in reversed(data) if isinstance(item, dict) and "event_id" in item}
         if not self._items:  # a message of one event
-            return message.value
+            return self._value
         item = self._items.get(event.event_id)
         return orjson.dumps(item) if item is not None else msgspec.json.encode(event)

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from ..settings import Settings
 from .fencing import Membership, fence_offset_commits
 from .topics import MAX_MESSAGE_BYTES
+from .undecodable import guard_batches
 
 FETCH_MAX_WAIT_MS = 100  # the fetch long-poll: an idle partition's fetch clock is about this old at most
 
@@ -19,7 +20,9 @@ def engine_consumer(settings: Settings, kafka_config: dict, group_id: str, assig
                     instance_id: str) -> AIOKafkaConsumer:
     """The input consumer: manual commits (in the transaction), read_committed, our routing assignor.
     Static membership (KIP-345): a worker restarted under the same instance id takes its partitions
-    back at once, instead of waiting out its dead predecessor's session timeout."""
+    back at once, instead of waiting out its dead predecessor's session timeout. A record batch it
+    cannot decode becomes one record for the DLQ instead of an exception (``undecodable``)."""
+    guard_batches()
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group_id, group_instance_id=instance_id,
         enable_auto_commit=False, isolation_level="read_committed", auto_offset_reset="earliest",

@@ -49,6 +49,13 @@ class Metrics:
                                 ["reason"], registry=r)
         self.late = Counter("engagement_events_late_total", "Events whose window had closed (also in "
                             "engagement_events_rejected_total{reason=\"late\"})", registry=r)
+        self.framed = Counter("engagement_input_framed_messages_total",
+                              "Input messages in Schema Registry's wire format (magic byte 0, a 4-byte schema "
+                              "id); their JSON payload was read as an unframed message's", registry=r)
+        self.undecodable = Counter("engagement_input_undecodable_records_total",
+                                   "Input records in record batches that could not be decoded (codec missing or "
+                                   "payload corrupt); each batch is one DLQ record (undecodable_batch) with its "
+                                   "offsets", ["codec"], registry=r)
         self.forwarded = Counter("engagement_events_forwarded_total",
                                  "Events re-keyed to the partition of their account (producer keyed them "
                                  "otherwise); they are consumed again there", registry=r)
@@ -83,6 +90,12 @@ class Metrics:
         self.dedup_bytes = Gauge("engagement_dedup_memory_bytes", "Memory the dedup memory takes", registry=r)
         self.up = Gauge("engagement_worker_up", "1 while the worker runs", registry=r)
         self.up.set(1)
+        # Computed at each scrape (streams/engine/health.py sets their functions).
+        self.loop_heartbeat_age = Gauge("engagement_loop_heartbeat_age_seconds",
+                                        "Seconds since the consume loop last began an iteration (NaN before "
+                                        "it starts); /live fails past its bound", registry=r)
+        self.ready = Gauge("engagement_worker_ready", "1 while the worker is ready (/ready): every partition "
+                           "assigned to it is restored and served", registry=r)
         self.consumer_lag = Gauge("engagement_consumer_lag_messages",
                                   "Messages in the input partition not yet read by this worker",
                                   ["topic", "partition"], registry=r)
@@ -101,6 +114,10 @@ class Metrics:
             self.duplicate.inc(tally.duplicate)
         if tally.forwarded:
             self.forwarded.inc(tally.forwarded)
+        if tally.framed:
+            self.framed.inc(tally.framed)
+        for codec, n in tally.undecodable.items():
+            self.undecodable.labels(codec).inc(n)
         for reason, n in tally.rejected.items():
             self.rejected.labels(reason).inc(n)
             if reason == "late":
@@ -136,12 +153,13 @@ class BatchTally:
     """Plain counts for one fetched batch; cheaper per event than touching prometheus objects, and
     taken for the whole slice at once (``add_counted``)."""
 
-    __slots__ = ("consumed", "counted", "duplicate", "forwarded", "rejected", "interactions", "event_ts",
-                 "now_ms", "dwell_ms", "response_ms")
+    __slots__ = ("consumed", "counted", "duplicate", "forwarded", "framed", "rejected", "undecodable",
+                 "interactions", "event_ts", "now_ms", "dwell_ms", "response_ms")
 
     def __init__(self, now_ms: int = 0) -> None:
-        self.consumed = self.counted = self.duplicate = self.forwarded = 0
+        self.consumed = self.counted = self.duplicate = self.forwarded = self.framed = 0
         self.rejected: Tally = Tally()
+        self.undecodable: Tally = Tally()  # codec -> records
         self.interactions: Tally = Tally()
         self.now_ms = now_ms  # the lag of an event: now_ms - its ts
         self.event_ts: list[int] = []
