@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from ..settings import Settings
+from .topic_checks import Described, problems
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # input and DLQ accept oversized messages so they reach the DLQ
@@ -41,19 +44,59 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+class TopicMismatch(Exception):
+    """Existing topics the service cannot work on; its message has every problem, one a line, with its fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("the Kafka topics do not fit the service:\n" + "\n".join(f"  {p}" for p in problems))
+
+
 async def ensure_topics(settings: Settings, admin_config: dict | None = None) -> None:
+    """Check the service's topics that exist, then create the missing ones: a start refused
+    (TopicMismatch) leaves no topic made with the count it refused."""
+    specs = topic_specs(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **(admin_config or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        await _check(admin, settings, specs, [name for name in specs if name in existing])
         missing = [NewTopic(name, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
-                   for name, configs in topic_specs(settings).items() if name not in existing]
+                   for name, configs in specs.items() if name not in existing]
         if missing:
             response = await admin.create_topics(missing)
+            raced = []
             for topic, code, *_ in response.topic_errors:
-                # Another worker (or the simulator) may have created it a moment ago.
-                if code and for_code(code) is not TopicAlreadyExistsError:
+                if code and for_code(code) is TopicAlreadyExistsError:
+                    raced.append(topic)  # another worker (or the simulator) created it a moment ago
+                elif code:
                     raise for_code(code)(f"creating topic {topic}")
-            log.info("created topics %s", [t.name for t in missing])
+            log.info("created topics %s", [t.name for t in missing if t.name not in raced])
+            await _check(admin, settings, specs, raced)
     finally:
         await admin.close()
+
+
+async def _check(admin: AIOKafkaAdminClient, settings: Settings, specs: dict, topics: list[str]) -> None:
+    found = problems(settings, specs, await _describe(admin, topics)) if topics else []
+    if found:
+        raise TopicMismatch(found)
+
+
+async def _describe(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, Described]:
+    """Partition counts and the effective configs the checks read (set on the topic or the broker's defaults)."""
+    wanted = {"cleanup.policy": None, "message.timestamp.type": None, "retention.ms": None}
+    for _ in range(50):  # a topic created a moment ago takes a while to show in the metadata
+        metadata = await admin.describe_topics(topics)
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, wanted) for t in topics])
+        resources = [r for response in responses for r in response.to_object()["resources"]]
+        errors = [(t["topic"], t["error_code"]) for t in metadata if t["error_code"]] + \
+                 [(r["resource_name"], r["error_code"]) for r in resources if r["error_code"]]
+        if not errors:
+            configs = {r["resource_name"]: {e["config_names"]: e["config_value"] for e in r["config_entries"]}
+                       for r in resources}
+            return {t["topic"]: Described(len(t["partitions"]), *(configs[t["topic"]][name] for name in wanted))
+                    for t in metadata}
+        await asyncio.sleep(0.2)
+    topic, code = errors[0]
+    raise for_code(code)(f"describing topic {topic}")
