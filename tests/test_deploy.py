@@ -49,6 +49,7 @@ ALERTS = {
     "EngagementIngestionStalled": "platform",
     "EngagementRejectRateHigh": "platform",
     "EngagementConsumerLagHigh": "platform",
+    "EngagementInputUndecodable": "platform",
     "EngagementWorkerDown": "platform",
 }
 DASHBOARD_UIDS = {"overview.json": "engagement-overview", "account.json": "engagement-account",
@@ -582,7 +583,8 @@ def test_dashboards_show_the_required_content():
     pipeline = exprs["engagement-pipeline"]
     for needle in ("engagement_events_consumed_total", "engagement_consumer_lag_messages",
                    "engagement_events_rejected_total", "engagement_events_duplicate_total",
-                   "engagement_events_late_total", "engagement_event_lag_seconds_bucket"):
+                   "engagement_events_late_total", "engagement_event_lag_seconds_bucket",
+                   "engagement_input_framed_messages_total", "engagement_input_undecodable_records_total"):
         assert needle in pipeline, needle
     assert 'account_id="a"' in exprs["engagement-account"]
     listening = exprs["engagement-listening"]
@@ -652,6 +654,8 @@ def _stand_in_exporter():
     lag = Histogram("engagement_event_lag_seconds", "l", registry=registry)
     counters = {n: c(f"engagement_events_{n}_total") for n in ("consumed", "counted", "duplicate", "late")}
     rejected = c("engagement_events_rejected_total", ["reason"])
+    framed = c("engagement_input_framed_messages_total")
+    undecodable = c("engagement_input_undecodable_records_total", ["codec"])
     consumer_lag = g("engagement_consumer_lag_messages", ["topic", "partition"])
     mentions = g("engagement_mentions_unanswered", ["account_id", "sla"])
     oldest = g("engagement_mentions_unanswered_oldest_timestamp_seconds", ["account_id"])
@@ -713,6 +717,8 @@ def _stand_in_exporter():
             for counter in counters.values():
                 counter.inc(10)
             rejected.labels("schema").inc(0)
+            framed.inc(4)
+            undecodable.labels("lz4").inc(0)
             dwell.labels("facebook").observe(12.5)
             response.labels("facebook").observe(1800)
             for account, platform, _, _ in ACCOUNTS:

@@ -13,6 +13,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from ..contract import TYPE_INDEX
+from ..kafka.undecodable import CODECS
 from .accounts import AccountCounters, AccountGauges
 from .histogram import BulkHistogram
 from .listening import ListeningMetrics
@@ -56,6 +57,9 @@ class Metrics:
                                    "Input records in record batches that could not be decoded (codec missing or "
                                    "payload corrupt); each batch is one DLQ record (undecodable_batch) with its "
                                    "offsets", ["codec"], registry=r)
+        for codec in CODECS.values():  # at 0 from the start, so that the first increase() is seen
+            if codec != "none":
+                self.undecodable.labels(codec)
         self.forwarded = Counter("engagement_events_forwarded_total",
                                  "Events re-keyed to the partition of their account (producer keyed them "
                                  "otherwise); they are consumed again there", registry=r)
