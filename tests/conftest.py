@@ -45,18 +45,26 @@ def isolated_settings(bootstrap: str, **overrides) -> Settings:
 class Worker:
     """`engagement worker` as a child process, with its own web port."""
 
-    def __init__(self, settings: Settings, log_dir: Path, name: str = "worker"):
+    def __init__(self, settings: Settings, log_dir: Path, name: str = "worker",
+                 command: tuple[str, ...] = (sys.executable, "-m", "streams.cli", "worker")):
+        self.command = list(command)
         self.port = free_port()
         self.settings = Settings.from_env({}, **{**_fields(settings), "web_port": self.port})
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"{name}-{self.port}.log"
         self.proc = None
 
+    def launch(self) -> "Worker":
+        """The process, without waiting for it to serve."""
+        self.proc = spawn(self.command, self.settings.as_env(), self.log)
+        return self
+
     def start(self, timeout: float = 90.0) -> "Worker":
-        self.proc = spawn([sys.executable, "-m", "streams.cli", "worker"], self.settings.as_env(), self.log)
+        """The process, once it is ready with partitions (all of them restored)."""
+        self.launch()
         try:
-            wait_http(f"{self.url}/health", timeout=timeout, proc=self.proc,
-                      ready=lambda status, body: status == 200 and json.loads(body)["partitions"])
+            wait_http(f"{self.url}/ready", timeout=timeout, proc=self.proc,
+                      ready=lambda status, body: status == 200 and json.loads(body)["assigned"])
         except Exception:
             self.stop()
             raise RuntimeError(f"worker did not start; log:\n{self.log.read_text()[-4000:]}")
@@ -79,8 +87,8 @@ def _fields(settings: Settings) -> dict:
 def workers(tmp_path):
     started: list[Worker] = []
 
-    def make(settings: Settings, name: str = "worker") -> Worker:
-        worker = Worker(settings, tmp_path, name)
+    def make(settings: Settings, name: str = "worker", **options) -> Worker:
+        worker = Worker(settings, tmp_path, name, **options)
         started.append(worker)
         return worker
 

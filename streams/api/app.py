@@ -19,7 +19,7 @@ from aiohttp import web
 from faust.tables import TableManager
 from mode import Service
 
-from ..engine import Engine
+from ..engine import Engine, health
 from ..kafka.membership import instance_id
 from ..kafka.security import faust_broker_credentials, kafka_client_config
 from ..settings import Settings
@@ -135,6 +135,7 @@ class EngineService(Service):
 
     async def on_start(self) -> None:
         EngineService.engine = Engine(settings, WEB_URL, kafka_config=kafka_client_config(settings))
+        health.export(EngineService.engine)
         await EngineService.engine.start()
         log.info("engine started; query API and /metrics at %s", WEB_URL)
 

@@ -1,4 +1,4 @@
-"""The HTTP API of a worker: live reads, /metrics and /health.
+"""The HTTP API of a worker: live reads, /metrics, and its health: /live, /ready and /health.
 
 Query API (read-only, JSON; open-window values, i.e. what has not been published as final yet):
   GET /posts/{post_id}/metrics      its open windows, and its lifetime so far (the ages published)
@@ -8,6 +8,11 @@ assignment carries each worker's URL). 404 for a key with no open window anywher
 
 Read-only and defensive: other methods get 405, an id longer than the contract's maxLength or a
 malformed query 400, errors are JSON ({"error": ...}).
+
+Health (the rules: streams/engine/health.py), cheap enough to poll every second:
+  GET /live     200 while the consume loop turns, 503 when it is stuck; its heartbeat's age
+  GET /ready    200 when every assigned partition is restored and served, else 503; the partitions
+  GET /health   both, and the partitions' owners; 200 only when live and ready
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 
 from ..contract import MAX_ID_LENGTH
-from ..engine import Engine
+from ..engine import Engine, health
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +110,32 @@ class MetricsView(EngineView):
                           content_type="text/plain; version=0.0.4")
 
 
+class Live(EngineView):
+    async def get(self, request: Request) -> Response:
+        live, _ = health.probe(self.engine_of())
+        return self.json(live.document(), status=200 if live.live else 503)
+
+
+class Ready(EngineView):
+    async def get(self, request: Request) -> Response:
+        _, ready = health.probe(self.engine_of())
+        return self.json(ready.document(), status=200 if ready.ready else 503)
+
+
 class Health(EngineView):
+    """The status document (200 only when live and ready); partitions are those whose state is in memory."""
+
     async def get(self, request: Request) -> Response:
         engine = self.engine_of()
         if engine is None:
             return self.json({"status": "starting"}, status=503)
-        return self.json({"status": "ok", "partitions": sorted(engine.states), "url": engine.assignor.url,
-                          "owners": {str(p): url for p, url in sorted(engine.assignor.owners.items())}})
+        live, ready = health.probe(engine)
+        status = health.summary(live, ready)
+        return self.json({"status": status, "partitions": sorted(engine.states), "url": engine.assignor.url,
+                          "owners": {str(p): url for p, url in sorted(engine.assignor.owners.items())},
+                          "live": live.document(), "ready": ready.document()},
+                         status=200 if status == "ok" else 503)
 
 
 ROUTES = {"/posts/{post_id}/metrics": PostMetrics, "/accounts/{account_id}/metrics": AccountMetrics,
-          "/metrics": MetricsView, "/health": Health}
+          "/metrics": MetricsView, "/live": Live, "/ready": Ready, "/health": Health}

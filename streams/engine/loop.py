@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from bisect import bisect_left
 from itertools import accumulate
 
@@ -80,6 +81,7 @@ class Engine:
         self.folder = BatchFolder(settings, self.config, self.checkpoint.outbox, self.metrics)
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self.heartbeat: float | None = None  # monotonic time the consume loop last began an iteration (/live)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -118,7 +120,8 @@ class Engine:
                 pass
         await self.rebalance.cancel_restore()
         try:
-            await self.checkpoint.commit()
+            if self.consumer and self.producer:  # else stopped while starting: nothing was read
+                await self.checkpoint.commit()
         except Exception:  # the next owner redoes the uncommitted work from the committed offsets
             log.exception("final commit failed")
         if self.consumer:
@@ -137,6 +140,7 @@ class Engine:
         cfg = self.config
         last_commit = now_ms()
         while not self._stopping:
+            self.heartbeat = time.monotonic()
             # Commit every interval, and also as soon as a window's grace ends: its final records
             # should not wait for the next interval. A partition closes by its fetch clock, which
             # may not have passed the close yet: then retry soon, for a short while.

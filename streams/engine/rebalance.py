@@ -29,8 +29,12 @@ class Rebalance(ConsumerRebalanceListener):
     def __init__(self, engine: "Engine"):
         self.engine = engine
         self._restoring: asyncio.Task | None = None
+        # The partitions of the group's last assignment; None before the first one and from a
+        # revocation until the next (a rebalance under way). Readiness reads it (engine/health.py).
+        self.assigned: frozenset[int] | None = None
 
     async def on_partitions_revoked(self, revoked) -> None:
+        self.assigned = None
         await self.cancel_restore()
         try:
             await self.engine.checkpoint.commit()
@@ -71,6 +75,7 @@ class Rebalance(ConsumerRebalanceListener):
         engine.metrics.partitions.set(len(engine.states))
 
     async def on_partitions_assigned(self, assigned) -> None:
+        self.assigned = frozenset(tp.partition for tp in assigned)
         new = [tp for tp in assigned if tp.partition not in self.engine.states]
         if new:
             self.engine.consumer.pause(*new)

@@ -36,24 +36,31 @@ class Recovery:
     def __init__(self, engine: "Engine"):
         self.engine = engine
         self.settings = engine.settings
+        # While recover_with_retries runs (monotonic start): the worker is not ready, and its loop,
+        # blocked in the recovery, counts as live until the recovery's own deadline (engine/health.py).
+        self.recovering_since: float | None = None
 
     # -- after a failed transaction -----------------------------------------------------------------
     async def recover_with_retries(self, give_up_after_s: float = GIVE_UP_AFTER_SECONDS) -> None:
         """Retry the recovery while the cluster is unreachable (a broker restart, a network cut);
         after give_up_after_s the loop dies and the worker exits, for its supervisor to restart it."""
-        deadline = time.monotonic() + give_up_after_s
+        self.recovering_since = time.monotonic()
+        deadline = self.recovering_since + give_up_after_s
         delay = 0.5
-        while True:
-            try:
-                await self._recover()
-                log.info("recovered: %d partitions restored", len(self.engine.states))
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("recovery failed; retrying in %.1f s", delay, exc_info=True)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        try:
+            while True:
+                try:
+                    await self._recover()
+                    log.info("recovered: %d partitions restored", len(self.engine.states))
+                    return
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    log.warning("recovery failed; retrying in %.1f s", delay, exc_info=True)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            self.recovering_since = None
 
     async def _recover(self) -> None:
         """Forget in-memory state, rebuild it from the journal, and rewind the consumer to the

@@ -87,11 +87,21 @@ def _error(exc: Exception) -> str:
     return f"not answering ({reason})"
 
 
+def _health(url: str) -> dict:
+    """/health's document, also when it answers 503: a worker starting, restoring or stuck says so."""
+    try:
+        return json.loads(get(url))
+    except urllib.error.HTTPError as exc:
+        if exc.code != 503:
+            raise
+        return json.loads(exc.read())
+
+
 def read_worker(url: str) -> WorkerReading:
     reading = WorkerReading(url.rstrip("/"))
     try:
         reading.metrics = Metrics.parse(get(f"{reading.url}/metrics"))
-        reading.health = json.loads(get(f"{reading.url}/health"))
+        reading.health = _health(f"{reading.url}/health")
     except (OSError, ValueError) as exc:
         reading.error = _error(exc)
     return reading
