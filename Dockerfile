@@ -1,4 +1,14 @@
 # Engagement worker / simulator image (docker-compose.yml, deploy/k8s/).
+# The wheel, built in a stage of its own: it carries the schemas (streams/schemas links to schemas/).
+FROM python:3.11-slim AS wheel
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY streams ./streams
+COPY schemas ./schemas
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,13 +17,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-# Dependencies first, so code edits do not reinstall them.
-COPY pyproject.toml README.md* ./
-COPY streams ./streams
-COPY schemas ./schemas
-# Editable: the code finds the JSON schemas next to the package (streams/../schemas),
-# which a plain `pip install .` into site-packages would leave behind.
-RUN pip install -e . \
+# Dependencies first (the pinned list in pyproject.toml), so code edits do not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        > requirements.txt \
+    && pip install -r requirements.txt
+# Then the service itself: a normal install of the wheel, no source tree in the image.
+COPY --from=wheel /wheels /wheels
+RUN pip install --no-deps /wheels/*.whl \
     && useradd --system --uid 10001 --home-dir /app engagement
 
 USER engagement

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+# In a checkout streams/schemas links to the top-level schemas/ (the one copy); the wheel carries them.
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 
 def load_schema(name: str) -> dict:
