@@ -162,7 +162,7 @@ def test_answered_mentions_survive_in_the_snapshot_and_the_journal():
     run.commit(10, take_snapshot=False)  # ... the second in the journal after it, same window
 
     def responses(state: PartitionState) -> list:
-        return [agg.responses for bucket in state.accounts.values() for _, agg in bucket.values() if agg.responses]
+        return [e.agg.responses for bucket in state.accounts.values() for e in bucket.values() if e.agg.responses]
     assert responses(run.live) == [[2, 32_000, 30_000, 2]]
     restored = run.restored()
     assert responses(restored) == responses(run.live)

@@ -14,10 +14,10 @@ An entry is a JSON object; every key but ``q`` is optional:
     o  the next input offset the state has read up to
     i  the broker arrival time of the partition's first input (once, when it is read)
 
-``aggregate`` is ``WindowAggregate.to_state()``; the lifetime formats are ``streams.state.lifetimes``'. A large entry is split into several messages
-(``chunks``); the marks travel in the last one, so that a replay applies every delta before the
-close, exactly as the commit did. What an entry *means* (merge, close, expire) is
-``PartitionState.apply_journal``'s. Entries older than the latest snapshot are deleted.
+``aggregate`` is ``WindowAggregate.to_state()``; the lifetime formats are ``streams.state.lifetimes``'.
+A large entry is split into several messages (``chunks``); the marks travel in the last one, so that
+a replay applies every delta before the close, exactly as the commit did. What an entry *means*
+(merge, close, expire) is ``streams.state.replay``'s. Entries older than the latest snapshot are deleted.
 """
 
 from __future__ import annotations
@@ -27,15 +27,12 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..model.aggregates import WindowAggregate
+from .entries import AccountEntry, Buckets, PostEntry
 from .lifetimes import LifeDelta, decode_delta
 
 CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
 DELTA_KEYS = ("p", "a", "l", "b", "L")  # "L": whole post lives, in snapshots only
 MARK_KEYS = ("s", "c", "n", "o", "i")
-
-# Window buckets: {window_start_ms: {key: entry}}. A post entry is [account_id, platform, aggregate],
-# an account entry [platform, aggregate]; the owner fields ride along so that records need no lookup.
-Buckets = dict
 
 
 @dataclass
@@ -52,20 +49,37 @@ class JournalEntry:
     samples: list = field(default_factory=list)
 
 
-def encode(posts: Buckets, accounts: Buckets) -> dict:
-    """The window part of an entry (the caller adds the dedup memory and the marks)."""
+def encode_windows(posts: Buckets, accounts: Buckets) -> dict:
+    """The window part of an entry ("p", "a"); a snapshot's window chunks have the same layout."""
     entry = {}
     if posts:
-        entry["p"] = [[start, key, *owner, agg.to_state()]
-                      for start, bucket in posts.items() for key, (*owner, agg) in bucket.items()]
+        entry["p"] = [[start, key, e.account_id, e.platform, e.agg.to_state()]
+                      for start, bucket in posts.items() for key, e in bucket.items()]
     if accounts:
-        entry["a"] = [[start, key, platform, agg.to_state()]
-                      for start, bucket in accounts.items() for key, (platform, agg) in bucket.items()]
+        entry["a"] = [[start, key, e.platform, e.agg.to_state()]
+                      for start, bucket in accounts.items() for key, e in bucket.items()]
     return entry
 
 
-def encode_seen(arrival_ms: int, fingerprints: bytes) -> list:
-    return [arrival_ms, base64.b64encode(fingerprints).decode()]
+def encode(windows: dict, *, seq: int, close_mark: int, clock: int, lives: list | None = None,
+           samples: list | None = None, seen: tuple[int, bytes] | None = None, input_offset: int | None = None,
+           first_input_ms: int | None = None) -> dict:
+    """One commit's entry: its windows (``encode_windows``), the encoded lifetime delta and samples,
+    the dedup ids it remembered (arrival ms, fingerprints), and its marks. A replay must know the
+    close mark even when the commit kept it, and the clock, to expire the dedup memory as it did."""
+    entry = dict(windows)
+    if lives:
+        entry["l"] = lives
+    if input_offset is not None:
+        entry["o"] = input_offset
+    if first_input_ms is not None:
+        entry["i"] = first_input_ms
+    if seen is not None:
+        entry["s"] = [seen[0], base64.b64encode(seen[1]).decode()]
+    if samples:
+        entry["b"] = samples
+    entry.update(c=close_mark, n=clock, q=seq)
+    return entry
 
 
 def chunks(entry: dict) -> Iterator[dict]:
@@ -95,7 +109,7 @@ def decode(entry: dict) -> JournalEntry:
                            first_input_ms=entry.get("i"),
                            lives=decode_delta(entry.get("l", ())), samples=entry.get("b", []))
     for start, post_id, account_id, platform, state in entry.get("p", ()):
-        decoded.posts.setdefault(start, {})[post_id] = [account_id, platform, WindowAggregate.from_state(state)]
+        decoded.posts.setdefault(start, {})[post_id] = PostEntry(account_id, platform, WindowAggregate.from_state(state))
     for start, account_id, platform, state in entry.get("a", ()):
-        decoded.accounts.setdefault(start, {})[account_id] = [platform, WindowAggregate.from_state(state)]
+        decoded.accounts.setdefault(start, {})[account_id] = AccountEntry(platform, WindowAggregate.from_state(state))
     return decoded

@@ -12,9 +12,9 @@ from .partition import FollowersOf, PartitionState
 
 def live_post(state: PartitionState, post_id: str, now_ms: int, followers_of: FollowersOf) -> list[dict]:
     cfg = state.config
-    return [window_record(cfg.engaged_types, "post", "tumbling", start, start + cfg.window_ms, agg, account_id,
-                          platform, followers_of(account_id), now_ms, post_id=post_id)
-            for start, (account_id, platform, agg) in _open(state.posts, state.delta_posts, post_id, 0)]
+    return [window_record(cfg.engaged_types, "post", "tumbling", start, start + cfg.window_ms, e.agg, e.account_id,
+                          e.platform, followers_of(e.account_id), now_ms, post_id=post_id)
+            for start, e in _open(state.posts, state.delta_posts, post_id, 0)]
 
 
 def post_lifetime(state: PartitionState, post_id: str, now_ms: int, followers_of: FollowersOf) -> dict | None:
@@ -44,16 +44,16 @@ def live_account(state: PartitionState, account_id: str, rolling: bool, now_ms: 
     cfg = state.config
     if rolling:
         end = now_ms - now_ms % cfg.window_ms + cfg.window_ms
-        slot = state.rolling(end - cfg.rolling_ms, end, include_delta=True).get(account_id)
-        if slot is None:
+        entry = state.rolling(end - cfg.rolling_ms, end, include_delta=True).get(account_id)
+        if entry is None:
             return []
-        return [window_record(cfg.engaged_types, "account", "rolling", end - cfg.rolling_ms, end, slot[1],
-                              account_id, slot[0], followers_of(account_id), now_ms)]
+        return [window_record(cfg.engaged_types, "account", "rolling", end - cfg.rolling_ms, end, entry.agg,
+                              account_id, entry.platform, followers_of(account_id), now_ms)]
     # Buckets ending by the close mark are kept for the rolling window only: their records are out.
-    return [window_record(cfg.engaged_types, "account", "tumbling", start, start + cfg.window_ms, agg, account_id,
-                          platform, followers_of(account_id), now_ms)
-            for start, (platform, agg) in _open(state.accounts, state.delta_accounts, account_id,
-                                                state.closed_through - cfg.window_ms + 1)]
+    return [window_record(cfg.engaged_types, "account", "tumbling", start, start + cfg.window_ms, e.agg, account_id,
+                          e.platform, followers_of(account_id), now_ms)
+            for start, e in _open(state.accounts, state.delta_accounts, account_id,
+                                  state.closed_through - cfg.window_ms + 1)]
 
 
 def _open(buckets, delta, key: str, first_start: int):
@@ -65,14 +65,14 @@ def _open(buckets, delta, key: str, first_start: int):
                 yield start, combined
 
 
-def _combine(entries) -> list | None:
+def _combine(entries):
     """Sum of the (state, delta) entries of one key, as a fresh entry; None when neither exists."""
     combined = None
     for entry in entries:
         if entry is None:
             continue
         if combined is None:
-            combined = [*entry[:-1], entry[-1].copy()]
+            combined = entry.copy()
         else:
-            combined[-1].merge(entry[-1])
+            combined.agg.merge(entry.agg)
     return combined

@@ -1,37 +1,38 @@
 """The engine's state of one input partition: the open windows, the dedup memory, the close mark.
 
-Events fold into a *delta* (per window and key) that is merged into the state once per commit and
-journaled then: one changelog entry per partition per commit, not one write per event (the format:
-``streams.state.journal``). Replaying the journal (``apply_journal``) rebuilds exactly the state that
-the commits built, closed windows included, so a restarted or rebalanced worker neither loses a
-window nor emits one twice.
+Events fold into a *delta* (per window and key, ``add_many``) that is merged into the state once per
+commit and journaled then: one changelog entry per partition per commit, not one write per event.
+The parts, each in its module:
+
+    partition  this one: the fold, and the commit that merges, journals and closes
+    entries    the window buckets and their typed entries; the rolling merge
+    closing    what a close mark makes final: the window and lifetime records, and dropping them
+    journal    the journal's format: encoder and decoder side by side
+    snapshot   the snapshot's format, and what the snapshot topic holds of this state
+    replay     rebuilding the state from a snapshot and the journal after it (a restart, a rebalance)
+    live       the live reads of the HTTP API
 
 Windows close by the partition's clock (the engine passes the wall clock when caught up, the
-broker's arrival time of the input while catching up): a tumbling window [start, end) is final once
-end + grace has passed. The rolling per-account window is the merge of the tumbling account buckets of
-its span; one rolling record per step (= tumbling window length) per account with traffic in the span.
-
-The dedup memory holds fingerprints of event ids by arrival time (``streams.state.dedup``). What a
-restore needs is bounded by ``snapshot``: every snapshot interval the whole state goes to the snapshot
-topic, each dedup bucket once when it is sealed, and the journal after the latest snapshot rebuilds
-the rest. The live reads of the HTTP API are in ``streams.state.live``.
+broker's arrival time of the input while catching up). The dedup memory holds fingerprints of event
+ids by arrival time (``streams.state.dedup``). What a restore needs is bounded by the snapshots:
+every snapshot interval the whole state goes to the snapshot topic, each dedup bucket once when it
+is sealed, and the journal after the latest snapshot rebuilds the rest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import COMMENT, WindowAggregate
-from ..model.records import lifetime_record, window_record
-from . import journal, snapshot
+from . import journal, replay
+from .closing import FollowersOf, close_lives, close_windows
 from .dedup import DedupMemory, fingerprint
-from .journal import Buckets
-from .lifetimes import PostLife, PostLifetimes, PostOf, add_samples, decode_lives, encode_delta, encode_lives, \
-    encode_samples
+from .entries import AccountEntry, Buckets, PostEntry, merge_buckets, rolling
+from .lifetimes import PostLifetimes, PostOf, encode_delta
 from .mentions import OpenMentions
-from .snapshot import Snapshot, sealed_key
+from .snapshot import Snapshot, SnapshotWriter
 from .window import WindowConfig
 
 if TYPE_CHECKING:
@@ -41,8 +42,7 @@ DWELL, MENTION, REPLY = TYPE_INDEX["dwell"], TYPE_INDEX["mention"], TYPE_INDEX["
 POST_LEVEL_INDEXES = frozenset(TYPE_INDEX[t] for t in POST_LEVEL_TYPES)
 
 COUNTED, DUPLICATE, LATE = "counted", "duplicate", "late"
-
-FollowersOf = Callable[[str], "int | None"]
+__all__ = ["COUNTED", "DUPLICATE", "LATE", "Commit", "FollowersOf", "PartitionState"]
 
 
 @dataclass
@@ -81,8 +81,7 @@ class PartitionState:
         self.delta_posts: Buckets = {}
         self.delta_accounts: Buckets = {}
         self._pending_arrival = 0  # the latest arrival among the ids remembered since the last commit
-        self._sealed_written: set[int] = set()  # dedup buckets whose snapshot record is written
-        self._snapshot_chunks = 0  # chunks of the latest snapshot, so that a smaller one deletes the rest
+        self.snapshots = SnapshotWriter()  # what the snapshot topic holds of this state
         self.mentions = OpenMentions(config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms)
         self.responses: dict[str, list[int]] = {}  # platform -> response ms, for the histogram
         self.lifetimes = PostLifetimes(config.post_ages_ms, config.maturity_ms, config.benchmark_period_ms)
@@ -144,19 +143,19 @@ class PartitionState:
                     bucket = delta_posts[start] = {}
                 entry = bucket.get(post_id)
                 if entry is None:
-                    entry = bucket[post_id] = [account_id, event.platform, WindowAggregate()]
+                    entry = bucket[post_id] = PostEntry(account_id, event.platform, WindowAggregate())
                 if plain:
-                    entry[2].counts[type_index] += 1
+                    entry.agg.counts[type_index] += 1
                 else:
-                    entry[2].add(type_index, dwell, sentiment)
+                    entry.agg.add(type_index, dwell, sentiment)
                 add_life(post_id, account_id, event.platform, ts, type_index, dwell, sentiment, post_of, input_since)
             bucket = delta_accounts.get(start)
             if bucket is None:
                 bucket = delta_accounts[start] = {}
             entry = bucket.get(account_id)
             if entry is None:
-                entry = bucket[account_id] = [event.platform, WindowAggregate(track_posts=True)]
-            agg = entry[1]
+                entry = bucket[account_id] = AccountEntry(event.platform, WindowAggregate(track_posts=True))
+            agg = entry.agg
             if plain:
                 agg.counts[type_index] += 1
                 if post_id is not None:
@@ -192,198 +191,62 @@ class PartitionState:
         (the partition's clock; default now_ms). ``input_offset``: the next input offset, when this
         commit moves it. ``take_snapshot``: also write the whole state to the snapshot topic."""
         clock = now_ms if close_at_ms is None else close_at_ms
-        entry = journal.encode(self.delta_posts, self.delta_accounts)
+        windows = journal.encode_windows(self.delta_posts, self.delta_accounts)
         self.lifetimes.adopt_records(self.post_of, self.first_input_ms or now_ms)
         lives = self.lifetimes.take_delta()
+        encoded_lives = encode_delta(lives) if lives else None  # before the merge hands the delta over
         if lives:
-            entry["l"] = encode_delta(lives)
             self.lifetimes.merge(lives)
         if input_offset is not None:
-            entry["o"] = self.input_offset = input_offset
+            self.input_offset = input_offset
+        first_input = None
         if not self._first_input_journaled:
-            entry["i"] = self.first_input_ms
-            self._first_input_journaled = True
+            first_input, self._first_input_journaled = self.first_input_ms, True
+        seen = None
         if self._pending_arrival:
             arrival = max(self._pending_arrival, self.clock)  # never into a bucket already sealed
-            entry["s"] = journal.encode_seen(arrival, self.dedup.flush(arrival))
+            seen = (arrival, self.dedup.flush(arrival))
             self._pending_arrival = 0
-        _merge_buckets(self.posts, self.delta_posts)
-        _merge_buckets(self.accounts, self.delta_accounts)
+        merge_buckets(self.posts, self.delta_posts)
+        merge_buckets(self.accounts, self.delta_accounts)
         self.delta_posts, self.delta_accounts = {}, {}
         post_records: list[dict] = []
         account_records: list[dict] = []
         lifetime_records: list[dict] = []
         mark = self.config.close_mark(clock)
         closes = mark > self.closed_through
+        samples = None
         if closes:
-            samples = self._close_lives(mark, now_ms, followers_of, lifetime_records)
-            if samples:
-                entry["b"] = samples
-            self._close(mark, now_ms, followers_of, post_records, account_records)
-        records, expired = self._seal_and_expire(clock)
+            samples = close_lives(self, mark, now_ms, followers_of, lifetime_records)
+            close_windows(self, mark, now_ms, followers_of, post_records, account_records)
+        records, expired = self.snapshots.seal_and_expire(self.dedup, clock)
         self.clock = max(self.clock, clock)
-        if entry or closes or expired:
-            entry["c"] = self.closed_through  # a replay must know the mark even if this commit kept it
-            entry["n"] = clock  # a replay expires the dedup memory as this commit does
+        entry = None
+        if windows or encoded_lives or input_offset is not None or first_input is not None or seen or samples \
+                or closes or expired:
             self.seq += 1
-            entry["q"] = self.seq
+            entry = journal.encode(windows, seq=self.seq, close_mark=self.closed_through, clock=clock,
+                                   lives=encoded_lives, samples=samples, seen=seen, input_offset=input_offset,
+                                   first_input_ms=first_input)
         if take_snapshot:
-            records += self._snapshot()
+            records += self.snapshots.whole(self)
         unmatched = self.mentions.drop_unmatched(self.closed_through) if closes else 0
-        return Commit(entry or None, post_records, account_records, lifetime_records, self.mentions.take_changes(),
+        return Commit(entry, post_records, account_records, lifetime_records, self.mentions.take_changes(),
                       records, unmatched)
 
-    def _seal_and_expire(self, clock: int) -> tuple[list, bool]:
-        """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
-        can take no more ids to the snapshot topic, once."""
-        records = []
-        expired = self.dedup.expire(clock)
-        for start in expired:
-            if start in self._sealed_written:
-                self._sealed_written.discard(start)
-                records.append((sealed_key(start), None))
-        for start in self.dedup.sealed(clock):
-            if start not in self._sealed_written:
-                self._sealed_written.add(start)
-                records.append((sealed_key(start), self.dedup.bucket_blob(start)))
-        return records, bool(expired)
-
-    def _snapshot(self) -> list:
-        marks = {"q": self.seq, "c": self.closed_through, "k": self.counting_since, "o": self.input_offset,
-                 "n": self.clock, "i": self.first_input_ms}
-        filling = {start: self.dedup.bucket_blob(start) for start in self.dedup.bucket_starts()
-                   if start not in self._sealed_written}
-        lifetimes = {"L": encode_lives(self.lifetimes.lives), "b": encode_samples(self.lifetimes.samples)}
-        records = snapshot.encode_windows(marks, self.posts, self.accounts, lifetimes, filling, self._snapshot_chunks)
-        self._snapshot_chunks = sum(1 for key, value in records
-                                    if key.startswith(snapshot.CHUNK_PREFIX) and value is not None)
-        return records
-
-    def _close_lives(self, mark: int, now_ms: int, followers_of: FollowersOf, records: list[dict]) -> list:
-        """The lifetime records of the posts that reached an age by ``mark``, and the benchmark samples
-        of those that reached maturity (as journalled: [account_id, post_id, platform, content_type, published_at,
-        er])."""
-        cfg, lifetimes = self.config, self.lifetimes
-        samples = []
-
-        def on_age(post_id: str, life: PostLife, index: int) -> None:
-            followers = followers_of(life.account_id)
-            record = lifetime_record(cfg.engaged_types, post_id, life, cfg.post_ages_ms[index],
-                                     index == len(cfg.post_ages_ms) - 1, followers, now_ms)
-            records.append(record)
-            if index == lifetimes.maturity_index and life.complete and record["rates"]["er_followers"] is not None:
-                sample = [life.account_id, post_id, life.platform, life.content_type, life.published_at,
-                          record["rates"]["er_followers"]]
-                samples.append(sample)
-                lifetimes.add_sample(life.account_id, sample[1:])
-
-        lifetimes.advance(mark, on_age)
-        return samples
-
-    def _close(self, mark: int, now_ms: int, followers_of: FollowersOf,
-               post_records: list[dict], account_records: list[dict]) -> None:
-        cfg = self.config
-        types = cfg.engaged_types
-        for start in sorted(s for s in self.posts if s + cfg.window_ms <= mark):
-            for post_id, (account_id, platform, agg) in self.posts.pop(start).items():
-                post_records.append(window_record(types, "post", "tumbling", start, start + cfg.window_ms, agg,
-                                                  account_id, platform, followers_of(account_id), now_ms,
-                                                  post_id=post_id))
-        for start in sorted(self.accounts):
-            end = start + cfg.window_ms
-            if self.closed_through < end <= mark:
-                for account_id, (platform, agg) in self.accounts[start].items():
-                    account_records.append(window_record(types, "account", "tumbling", start, end, agg,
-                                                         account_id, platform, followers_of(account_id), now_ms))
-        for end in self._rolling_ends(mark):
-            for account_id, (platform, agg) in self.rolling(end - cfg.rolling_ms, end).items():
-                account_records.append(window_record(types, "account", "rolling", end - cfg.rolling_ms, end, agg,
-                                                     account_id, platform, followers_of(account_id), now_ms))
-        self._apply_close(mark)
-
-    def _rolling_ends(self, mark: int) -> list[int]:
-        """Ends of the rolling windows that become final between the previous close mark and ``mark``
-        and hold traffic (a window ending at E spans the buckets starting in [E - rolling, E))."""
-        cfg = self.config
-        ends = set()
-        for start in self.accounts:
-            first = max(start + cfg.window_ms, self.closed_through + cfg.window_ms)
-            last = min(start + cfg.rolling_ms, mark)
-            ends.update(range(first, last + 1, cfg.window_ms))
-        return sorted(ends)
-
-    def rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, list]:
-        """Per account: (platform, the merge of its buckets starting in [start, end)); with the
+    def rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, AccountEntry]:
+        """Per account: its entry merged over its buckets starting in [start, end); with the
         uncommitted delta too when ``include_delta`` (live reads)."""
-        merged: dict[str, list] = {}
-        sources = [self.accounts, self.delta_accounts] if include_delta else [self.accounts]
-        for buckets in sources:
-            for bucket_start, bucket in buckets.items():
-                if start <= bucket_start < end:
-                    for account_id, (platform, agg) in bucket.items():
-                        slot = merged.get(account_id)
-                        if slot is None:
-                            merged[account_id] = [platform, agg.copy()]
-                        else:
-                            slot[1].merge(agg)
-        return merged
+        return rolling([self.accounts, self.delta_accounts] if include_delta else [self.accounts], start, end)
 
-    def _apply_close(self, mark: int) -> None:
-        """Drop what ``mark`` made final: post windows, and account buckets no rolling window needs."""
-        cfg = self.config
-        for start in [s for s in self.posts if s + cfg.window_ms <= mark]:
-            del self.posts[start]
-        for start in [s for s in self.accounts if s + cfg.rolling_ms <= mark]:
-            del self.accounts[start]
-        self.closed_through = mark
-        if self.counting_since is None:
-            self.counting_since = mark
-
-    # -- restore ----------------------------------------------------------------------------------
+    # -- restore (streams.state.replay) ------------------------------------------------------------
     def load_snapshot(self, snap: Snapshot) -> None:
         """Start from a snapshot (then replay the journal entries after ``self.seq``)."""
-        for start, blob in snap.sealed.items():
-            self.dedup.load_bucket(start, blob)
-            self._sealed_written.add(start)
-        if snap.header is None:
-            return
-        header = snap.header
-        windows = journal.decode({**snap.entry, "q": header["q"]})
-        self.posts, self.accounts = windows.posts, windows.accounts
-        self.lifetimes.lives = decode_lives(snap.entry.get("L", ()))
-        add_samples(self.lifetimes, snap.entry.get("b", ()))
-        for start, blob in snap.filling.items():
-            if start not in self._sealed_written:  # a sealed record, written later, holds all of it
-                self.dedup.load_bucket(start, blob)
-        self.seq, self.closed_through, self.counting_since = header["q"], header["c"], header["k"]
-        self.input_offset, self.clock, self.first_input_ms = header["o"], header["n"], header.get("i")
-        self._snapshot_chunks = header["chunks"]
+        replay.load_snapshot(self, snap)
 
     def apply_journal(self, raw: dict) -> None:
         """Redo one committed entry: the same merges and closes as ``commit``, without emitting."""
-        entry = journal.decode(raw)
-        self.seq = max(self.seq, entry.seq)
-        _merge_buckets(self.posts, entry.posts)
-        _merge_buckets(self.accounts, entry.accounts)
-        self.lifetimes.merge(entry.lives)
-        add_samples(self.lifetimes, entry.samples)
-        if entry.seen is not None:
-            arrival, fingerprints = entry.seen
-            if arrival - arrival % self.config.dedup_bucket_ms not in self._sealed_written:
-                self.dedup.add(arrival, fingerprints)
-        if entry.input_offset is not None:
-            self.input_offset = max(self.input_offset or 0, entry.input_offset)
-        if entry.first_input_ms is not None:
-            self.first_input_ms = entry.first_input_ms
-        if entry.close_mark is not None:
-            if self.counting_since is None:
-                self.counting_since = entry.close_mark
-            if entry.close_mark > self.closed_through:
-                self.lifetimes.advance(entry.close_mark)
-                self._apply_close(entry.close_mark)
-        if entry.committed_at is not None:
-            self.clock = max(self.clock, entry.committed_at)
-            self._sealed_written.difference_update(self.dedup.expire(entry.committed_at))
+        replay.apply_journal(self, raw)
 
     def tracked_posts(self) -> int:
         return len(self.lifetimes.lives)
@@ -391,17 +254,3 @@ class PartitionState:
     def open_window_count(self) -> int:
         return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())
 
-
-def _merge_buckets(into: Buckets, delta: Buckets) -> None:
-    """Merge delta buckets into state buckets; the delta's entries are handed over, not copied."""
-    for start, bucket in delta.items():
-        target = into.get(start)
-        if target is None:
-            into[start] = bucket
-            continue
-        for key, entry in bucket.items():
-            existing = target.get(key)
-            if existing is None:
-                target[key] = entry
-            else:
-                existing[-1].merge(entry[-1])

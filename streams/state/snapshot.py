@@ -7,7 +7,7 @@ Keys (compaction keeps the latest value of each):
 
     w        header: {"q", "c" close mark, "k" counting since, "o" input offset, "n" clock, "i" first input,
              "chunks": how many "w/<i>" records make this snapshot}
-    w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode's
+    w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode_windows's
              layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or {"q", "u": [bucket start, base64 fingerprints]}: a dedup bucket still filling
     d/<s>    a sealed dedup bucket (raw DedupMemory.bucket_blob), written once when it can receive no
              more ids and deleted (tombstone) when it expires: the largest part of the state is never
@@ -15,17 +15,24 @@ Keys (compaction keeps the latest value of each):
 
 All records of a snapshot are written in the transaction of the commit they describe, so a reader
 sees a whole snapshot or the previous one. Chunks left over from a larger previous snapshot are
-deleted in the same transaction.
+deleted in the same transaction. ``SnapshotWriter`` writes them, ``SnapshotReader`` reads them back;
+``streams.state.replay`` loads what it read into a partition's state.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 
 from . import journal
+from .dedup import DedupMemory
+from .lifetimes import encode_lives, encode_samples
+
+if TYPE_CHECKING:
+    from .partition import PartitionState
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"
@@ -44,13 +51,49 @@ def encode_windows(marks: dict, posts, accounts, lifetimes: dict, filling: dict[
     ``filling``: dedup bucket start -> blob of the buckets not sealed yet. Deletes the chunks of a
     previous, larger snapshot."""
     q = marks["q"]
-    state = {**journal.encode(posts, accounts), **{k: v for k, v in lifetimes.items() if v}}
+    state = {**journal.encode_windows(posts, accounts), **{k: v for k, v in lifetimes.items() if v}}
     chunks = [{**chunk, "q": q} for chunk in journal.chunks(state)]
     chunks += [{"q": q, "u": [start, base64.b64encode(blob).decode()]} for start, blob in sorted(filling.items())]
     records = [(CHUNK_PREFIX + str(i).encode(), orjson.dumps(chunk)) for i, chunk in enumerate(chunks)]
     records += [(CHUNK_PREFIX + str(i).encode(), None) for i in range(len(chunks), previous_chunks)]
     records.append((HEADER, orjson.dumps({**marks, "chunks": len(chunks)})))
     return records
+
+
+class SnapshotWriter:
+    """What of a partition's state the snapshot topic holds: the sealed dedup buckets (each written
+    once), and how many chunks the latest snapshot has (a smaller one deletes the rest)."""
+
+    def __init__(self) -> None:
+        self.sealed_written: set[int] = set()
+        self.chunks = 0
+
+    def seal_and_expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
+        """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
+        can take no more ids, once; (the records, whether any bucket expired)."""
+        records: list[Record] = []
+        expired = dedup.expire(clock)
+        for start in expired:
+            if start in self.sealed_written:
+                self.sealed_written.discard(start)
+                records.append((sealed_key(start), None))
+        for start in dedup.sealed(clock):
+            if start not in self.sealed_written:
+                self.sealed_written.add(start)
+                records.append((sealed_key(start), dedup.bucket_blob(start)))
+        return records, bool(expired)
+
+    def whole(self, state: "PartitionState") -> list[Record]:
+        """The records of a snapshot of the whole state (the sealed buckets are already written)."""
+        marks = {"q": state.seq, "c": state.closed_through, "k": state.counting_since, "o": state.input_offset,
+                 "n": state.clock, "i": state.first_input_ms}
+        dedup = state.dedup
+        filling = {start: dedup.bucket_blob(start) for start in dedup.bucket_starts()
+                   if start not in self.sealed_written}
+        lifetimes = {"L": encode_lives(state.lifetimes.lives), "b": encode_samples(state.lifetimes.samples)}
+        records = encode_windows(marks, state.posts, state.accounts, lifetimes, filling, self.chunks)
+        self.chunks = sum(1 for key, value in records if key.startswith(CHUNK_PREFIX) and value is not None)
+        return records
 
 
 @dataclass

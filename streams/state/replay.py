@@ -1,0 +1,67 @@
+"""Rebuilding a partition's state from what committed: the latest snapshot, then each journal entry
+written after it. Replaying an entry redoes exactly the merges, closes and expiries of the commit
+that wrote it, without emitting anything, so a restarted or rebalanced worker neither loses a window
+nor publishes one twice. The formats are ``streams.state.snapshot``'s and ``streams.state.journal``'s.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import journal
+from .closing import drop_closed
+from .entries import merge_buckets
+from .lifetimes import add_samples, decode_lives
+from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .partition import PartitionState
+
+
+def load_snapshot(state: "PartitionState", snap: Snapshot) -> None:
+    """Start from a snapshot (then replay the journal entries after ``state.seq``)."""
+    written = state.snapshots.sealed_written
+    for start, blob in snap.sealed.items():
+        state.dedup.load_bucket(start, blob)
+        written.add(start)
+    if snap.header is None:
+        return
+    header = snap.header
+    windows = journal.decode({**snap.entry, "q": header["q"]})
+    state.posts, state.accounts = windows.posts, windows.accounts
+    state.lifetimes.lives = decode_lives(snap.entry.get("L", ()))
+    add_samples(state.lifetimes, snap.entry.get("b", ()))
+    for start, blob in snap.filling.items():
+        if start not in written:  # a sealed record, written later, holds all of it
+            state.dedup.load_bucket(start, blob)
+    state.seq, state.closed_through, state.counting_since = header["q"], header["c"], header["k"]
+    state.input_offset, state.clock, state.first_input_ms = header["o"], header["n"], header.get("i")
+    state.snapshots.chunks = header["chunks"]
+
+
+def apply_journal(state: "PartitionState", raw: dict) -> None:
+    """Redo one committed entry: the same merges and closes as ``PartitionState.commit``."""
+    entry = journal.decode(raw)
+    state.seq = max(state.seq, entry.seq)
+    merge_buckets(state.posts, entry.posts)
+    merge_buckets(state.accounts, entry.accounts)
+    state.lifetimes.merge(entry.lives)
+    add_samples(state.lifetimes, entry.samples)
+    written = state.snapshots.sealed_written
+    if entry.seen is not None:
+        arrival, fingerprints = entry.seen
+        if arrival - arrival % state.config.dedup_bucket_ms not in written:
+            state.dedup.add(arrival, fingerprints)
+    if entry.input_offset is not None:
+        state.input_offset = max(state.input_offset or 0, entry.input_offset)
+    if entry.first_input_ms is not None:
+        state.first_input_ms = entry.first_input_ms
+    if entry.close_mark is not None:
+        if state.counting_since is None:
+            state.counting_since = entry.close_mark
+        if entry.close_mark > state.closed_through:
+            state.lifetimes.advance(entry.close_mark)
+            drop_closed(state, entry.close_mark)
+    if entry.committed_at is not None:
+        state.clock = max(state.clock, entry.committed_at)
+        written.difference_update(state.dedup.expire(entry.committed_at))
