@@ -78,10 +78,8 @@ def _broker(args, rest: list[str]) -> int:
 
 
 def _worker(args, rest: list[str]) -> int:
-    from .allocator import return_large_blocks_to_the_system
-    from .collector import collect_less_often
-    return_large_blocks_to_the_system()  # first: before the allocations it is about
-    collect_less_often()
+    from .process_tuning import tune_the_process
+    tune_the_process()
 
     from faust.cli.faust import cli
 

@@ -12,8 +12,7 @@ from importlib.metadata import version
 
 import pytest
 
-import streams.allocator
-import streams.collector
+import streams.process_tuning
 import streams.kafka.topics
 from faust.cli.faust import cli as faust_cli
 from streams.cli import main
@@ -36,8 +35,7 @@ def env(monkeypatch):
 
     monkeypatch.setattr(streams.kafka.topics, "ensure_topics", ensure_topics)
     monkeypatch.setattr(faust_cli, "main", lambda args, **kw: calls["faust"].append(args))
-    monkeypatch.setattr(streams.allocator, "return_large_blocks_to_the_system", lambda: None)
-    monkeypatch.setattr(streams.collector, "collect_less_often", lambda: None)
+    monkeypatch.setattr(streams.process_tuning, "tune_the_process", lambda: None)
     return calls
 
 

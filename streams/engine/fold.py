@@ -1,10 +1,10 @@
-"""The hot path, per slice of a fetched batch: decode, validate, route, and fold into the state.
+"""The hot path, per slice of a fetched batch: decode, validate, forward, and fold into the state.
 
 Events of an account live in its partition (the interactions topic is keyed by account_id): an event
 found in another partition is forwarded, keyed right, to its own in the next transaction, and counted
 when it is consumed there. Rejected input and late events go to the DLQ with their reason. A slice is
 decoded in one msgspec call when it can be (``decode_slice``), and the dedup memory answers for it at
-once (numpy), so a slice is decoded and routed first, then folded in one loop (``add_many``).
+once (numpy), so a slice is decoded and forwarded first, then folded in one loop (``add_many``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class BatchFolder:
             state.input_from(messages[0].timestamp)
         tally = BatchTally(now)
         originals = Originals()
-        events, owners = self._route(tp, messages, now, tally, originals)
+        events, owners = self._decode_and_forward(tp, messages, now, tally, originals)
         fps = fingerprints(map(_EVENT_ID, events))
         counted, tally.duplicate, late = state.add_many(events, now, max(map(_TIMESTAMP, messages)), fps,
                                                         state.dedup.seen_before(fps))
@@ -61,7 +61,7 @@ class BatchFolder:
         tally.response_ms = state.take_responses()
         self.metrics.add_batch(tally)
 
-    def _route(self, tp: TopicPartition, messages: list, now: int, tally: BatchTally,
+    def _decode_and_forward(self, tp: TopicPartition, messages: list, now: int, tally: BatchTally,
                originals: Originals) -> tuple[list, list]:
         """Decode; reject what is invalid, forward what belongs elsewhere; (events, their messages) of
         the rest. The whole slice is decoded at once when it can be, else message by message."""

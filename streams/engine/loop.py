@@ -9,7 +9,7 @@ Exactness: outputs, the state journal and the consumer offsets commit atomically
 everywhere), so a crash redoes exactly the uncommitted work (``recovery``). The parts:
 
     loop        this module: lifecycle and the consume loop; owns the clients, the state and the locks
-    fold        decode, validate, route and count a slice of a batch
+    fold        decode, validate, forward and count a slice of a batch
     checkpoint  collect the changes and run the transaction (outbox: the records it sends)
     recovery    restore state (the latest snapshot, the journal after it); recover after a failed transaction
     rebalance   commit on revoke, restore on assign; drop every partition when the group fences a commit
