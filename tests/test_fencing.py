@@ -10,7 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.kafka.clients import reader, transactional_producer
-from streams.kafka.fencing import GroupFenced, Membership, membership_of
+from streams.kafka.aiokafka_internals import group_membership
+from streams.kafka.fencing import GroupFenced, Membership
 
 from .conftest import isolated_settings, read_all, run
 
@@ -48,7 +49,7 @@ def test_offsets_of_a_stale_member_are_refused_and_its_transaction_aborted(kafka
 
     async def scenario():
         consumer = await _member(settings, group)
-        current = membership_of(consumer)
+        current = group_membership(consumer)
         assert current.generation_id >= 1 and current.member_id and current.group_instance_id == f"{group}-a"
         member = {"as": current}
         producer = transactional_producer(settings, {}, f"{group}-txn", lambda: member["as"])

@@ -12,7 +12,6 @@ import aiokafka.codec
 import orjson
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.record.util import calc_crc32c
@@ -21,7 +20,7 @@ from hypothesis import given, strategies as st
 from streams.engine.fold import BatchFolder
 from streams.engine.outbox import Outbox
 from streams.kafka.partitioner import partition_for
-from streams.kafka.undecodable import UndecodableBatch, _GuardedPartitionRecords, decode_ahead, guard_batches
+from streams.kafka.undecodable import UndecodableBatch, decode_ahead
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import PartitionState, WindowConfig
@@ -161,28 +160,6 @@ def test_a_batch_whose_codec_is_missing_becomes_one_stand_in(monkeypatch):
 def test_a_corrupt_compressed_payload_becomes_one_stand_in(codec):
     (stand_in,) = list(decode_ahead(only_batch(corrupt_payload(batch_bytes(codec, [event(i) for i in range(9)], 7)))))
     assert (stand_in.value.first_offset, stand_in.value.last_offset, stand_in.value.codec) == (7, 15, codec)
-
-
-def test_aiokafka_partition_records_go_past_an_undecodable_batch(monkeypatch):
-    """The aiokafka internals the guard uses (streams/kafka/undecodable.py): the fetcher's module global
-    PartitionRecords, its constructor's arguments, and its iteration of next_batch(); after the
-    stand-in, the next batch's records come, and the position is past both batches."""
-    assert fetcher.PartitionRecords in (_GuardedPartitionRecords, _GuardedPartitionRecords.__mro__[1])
-    fetch = batch_bytes("zstd", [event(i) for i in range(4)], 0) + batch_bytes("gzip", [event(9)], 4)
-    monkeypatch.setattr(aiokafka.codec, "has_zstd", lambda: False)
-    records = _GuardedPartitionRecords(TP, MemoryRecords(fetch), [], 0, None, None, True, fetcher.READ_COMMITTED)
-    out = list(records)
-    assert [(r.offset, type(r.value).__name__) for r in out] == [(3, "UndecodableBatch"), (4, "bytes")]
-    assert out[1].value == event(9) and records.next_fetch_offset == 5
-
-
-def test_guard_batches_replaces_the_fetchers_partition_records():
-    unguarded = fetcher.PartitionRecords
-    try:
-        guard_batches()
-        assert fetcher.PartitionRecords is _GuardedPartitionRecords
-    finally:
-        fetcher.PartitionRecords = unguarded
 
 
 def test_an_undecodable_batch_is_one_dlq_record_with_its_offsets_and_the_rest_counts():

@@ -16,7 +16,7 @@ import pytest
 from aiokafka.consumer import fetcher
 
 from streams.devtools.kafka_tools import console_produce
-from streams.kafka import undecodable
+from streams.kafka import aiokafka_internals, undecodable
 
 from .conftest import isolated_settings, json_values, read_all, run, wait_for
 
@@ -84,7 +84,7 @@ def test_every_codec_from_the_console_producer_counts_exactly(kafka_bootstrap, w
     # stand-in naming its codec, and together they span every record sent with it.
     for name in ("has_gzip", "has_snappy", "has_lz4", "has_zstd"):
         monkeypatch.setattr(aiokafka.codec, name, lambda: False)
-    monkeypatch.setattr(fetcher, "PartitionRecords", undecodable._GuardedPartitionRecords)
+    monkeypatch.setattr(fetcher, "PartitionRecords", aiokafka_internals.GuardedPartitionRecords)
     spans = Counter()
     for message in run(read_all(settings, settings.topic_interactions)):
         assert type(message.value) is undecodable.UndecodableBatch

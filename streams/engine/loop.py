@@ -30,7 +30,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from ..kafka.accounts import AccountBook
 from ..kafka.posts import PostBook
 from ..kafka.clients import FETCH_MAX_WAIT_MS, admin, engine_consumer, transactional_producer
-from ..kafka.fencing import GroupFenced, membership_of
+from ..kafka.aiokafka_internals import group_membership
+from ..kafka.fencing import GroupFenced
 from ..kafka.membership import instance_id, leave_group
 from ..kafka.topics import ensure_topics
 from ..metrics import Metrics
@@ -101,7 +102,7 @@ class Engine:
     def new_producer(self) -> AIOKafkaProducer:
         """The transactional producer, its offset commits fenced by the consumer's group membership."""
         return transactional_producer(self.settings, self.kafka_config, self.transactional_id,
-                                      lambda: membership_of(self.consumer))
+                                      lambda: group_membership(self.consumer))
 
     def _on_run_exit(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
+from ..kafka.aiokafka_internals import request_rejoin
 from ..kafka.fencing import GroupFenced
 from ..kafka.partitioner import partition_for
 
@@ -58,7 +59,7 @@ class Rebalance(ConsumerRebalanceListener):
         assignment = engine.consumer.assignment()
         if assignment:
             engine.consumer.pause(*assignment)
-        engine.consumer._coordinator.request_rejoin()
+        request_rejoin(engine.consumer)
 
     def _drop(self, tps) -> None:
         engine = self.engine

@@ -9,9 +9,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ..settings import Settings
-from .fencing import Membership, fence_offset_commits
+from .aiokafka_internals import fence_offset_commits, guard_fetched_batches
+from .fencing import Membership
 from .topics import MAX_MESSAGE_BYTES
-from .undecodable import guard_batches
 
 FETCH_MAX_WAIT_MS = 100  # the fetch long-poll: an idle partition's fetch clock is about this old at most
 
@@ -22,7 +22,7 @@ def engine_consumer(settings: Settings, kafka_config: dict, group_id: str, assig
     Static membership (KIP-345): a worker restarted under the same instance id takes its partitions
     back at once, instead of waiting out its dead predecessor's session timeout. A record batch it
     cannot decode becomes one record for the DLQ instead of an exception (``undecodable``)."""
-    guard_batches()
+    guard_fetched_batches()
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group_id, group_instance_id=instance_id,
         enable_auto_commit=False, isolation_level="read_committed", auto_offset_reset="earliest",

@@ -9,21 +9,18 @@ refuses it from a member that is no longer current (ILLEGAL_GENERATION, UNKNOWN_
 FENCED_INSTANCE_ID), and the transaction that holds it is aborted: nothing of it becomes visible.
 
 aiokafka sends TxnOffsetCommit v0, which the coordinator accepts from anyone, and stops its sender
-on any unexpected error code. ``fence_offset_commits`` makes a transactional producer send v3 with
-the membership a callable gives, and turn those refusals into ``GroupFenced``, an abortable error
-(the caller aborts, drops the partitions, and waits for the group to give it new ones).
+on any unexpected error code. This module holds the protocol: the v3 request and response, the
+membership they carry and the refusals. ``streams.kafka.aiokafka_internals.fence_offset_commits``
+makes a transactional producer send v3 with the membership a callable gives, and turn those refusals
+into ``GroupFenced``, an abortable error (the caller aborts, drops the partitions, and waits for the
+group to give it new ones).
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.client import CoordinationType
-from aiokafka.errors import GroupAuthorizationFailedError, KafkaError
-from aiokafka.producer.sender import Sender, TxnOffsetCommitHandler
-from aiokafka.producer.transaction_manager import TransactionState
+from aiokafka.errors import KafkaError
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import CompactArray, CompactString, Int16, Int32, Int64, Schema, TaggedFields
 
@@ -40,12 +37,6 @@ class Membership(NamedTuple):
     generation_id: int
     member_id: str
     group_instance_id: str | None
-
-
-def membership_of(consumer: AIOKafkaConsumer) -> Membership:
-    """The consumer's current generation and member id (-1 and "" once it has lost them)."""
-    coordinator = consumer._coordinator
-    return Membership(coordinator.generation, coordinator.member_id, coordinator._group_instance_id)
 
 
 class TxnOffsetCommitResponse_v3(Response):
@@ -95,64 +86,3 @@ class MemberTxnOffsetCommitRequest(Request[TxnOffsetCommitRequest_v3]):
 
     def build(self, request_struct_class: type[TxnOffsetCommitRequest_v3]) -> TxnOffsetCommitRequest_v3:
         return request_struct_class(*self._args)
-
-
-class _MemberTxnOffsetCommitHandler(TxnOffsetCommitHandler):
-    def __init__(self, sender, offsets, group_id, member: Membership):
-        super().__init__(sender, offsets, group_id)
-        self._member = member
-
-    def create_request(self):
-        txn = self._sender._txn_manager
-        return MemberTxnOffsetCommitRequest(txn.transactional_id, self._group_id, txn.producer_id,
-                                            txn.producer_epoch, self._member, self._offsets)
-
-    def handle_response(self, resp):
-        for topic, partitions, _ in resp.topics:
-            for partition, error_code, _ in partitions:
-                if error_code in STALE_MEMBER_CODES:
-                    _abortable(self._sender._txn_manager,
-                               GroupFenced(f"offsets of {topic}/{partition} refused: {STALE_MEMBER_CODES[error_code]}"))
-                    return None
-        # Every other outcome as aiokafka handles it, given the v0 response's shape.
-        return super().handle_response(SimpleNamespace(errors=[
-            (topic, [(partition, code) for partition, code, _ in partitions]) for topic, partitions, _ in resp.topics]))
-
-
-def _abortable(txn, exc: Exception) -> None:
-    """As aiokafka's ``error_transaction``, but the transaction keeps its partitions, so that the
-    abort that follows is sent to the coordinator: forgetting them, the abort would end only here
-    and leave the transaction open on the broker (blocking read_committed readers of the journal and
-    the outputs) until its timeout."""
-    txn._transition_to(TransactionState.ABORTABLE_ERROR)
-    for _, _, fut in txn._pending_txn_offsets:
-        fut.set_exception(exc)
-    txn._pending_txn_offsets.clear()
-    txn._transaction_waiter.set_exception(exc)
-    txn._transaction_waiter.exception()  # seen: the abort that follows replaces this waiter unread
-
-
-class _MemberFencedSender(Sender):
-    membership: Callable[[], Membership]
-
-    async def _do_txn_offset_commit(self, offsets, group_id):
-        if not offsets:
-            return
-        member = self.membership()
-        if member.generation_id < 0:  # the coordinator would not check a commit without a generation
-            _abortable(self._txn_manager, GroupFenced(f"no generation of group {group_id}: not a member"))
-            return
-        try:
-            node_id = await self._find_coordinator(CoordinationType.GROUP, group_id)
-        except GroupAuthorizationFailedError as exc:
-            self._txn_manager.error_transaction(exc)
-            return
-        await _MemberTxnOffsetCommitHandler(self, offsets, group_id, member).do(node_id)
-
-
-def fence_offset_commits(producer: AIOKafkaProducer, membership: Callable[[], Membership]) -> AIOKafkaProducer:
-    """Make a (not yet started) transactional producer send its offsets with ``membership()``."""
-    producer._sender.__class__ = _MemberFencedSender
-    producer._sender.membership = membership
-    return producer
-

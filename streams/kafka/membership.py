@@ -18,6 +18,8 @@ from aiokafka.errors import for_code
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import Array, Int16, Int32, Schema, String
 
+from .aiokafka_internals import send_to_node
+
 log = logging.getLogger(__name__)
 
 _ILLEGAL = re.compile(r"[^a-zA-Z0-9._-]")  # what Kafka accepts in a group instance id
@@ -58,7 +60,7 @@ async def leave_group(admin: AIOKafkaAdminClient, group_id: str, group_instance_
     try:
         coordinator = await admin.find_coordinator(group_id)
         request = StaticLeaveGroupRequest(group_id, group_instance_id)
-        response = await admin._send_request_to_node(coordinator, request)
+        response = await send_to_node(admin, coordinator, request)
         codes = [response.error_code] + [member[2] for member in response.members]
         if any(codes):
             raise for_code(next(code for code in codes if code))()

@@ -10,6 +10,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ..settings import Settings
+from .aiokafka_internals import cluster_metadata
 from .clients import reader
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,7 @@ class ReferenceBook:
         topic = self.topic
         partitions = set()
         for _ in range(100):  # a topic created a moment ago takes a while to show in the metadata
-            # The public topics() discards the partition metadata it fetched; this keeps it.
-            cluster = await self._consumer._client.fetch_all_metadata()
+            cluster = await cluster_metadata(self._consumer)
             partitions = cluster.partitions_for_topic(topic) or set()
             if partitions:
                 break

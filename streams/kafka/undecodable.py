@@ -3,22 +3,18 @@
 aiokafka decompresses a batch while ``getmany`` iterates it. A batch it cannot decompress (a codec
 library missing, a codec it does not know, a payload that does not decompress) raises out of
 ``getmany``, the worker's loop dies, and a restarted worker fetches the same batch and dies again: a
-crash loop on one producer's batch. With ``guard_batches()`` installed, such a batch yields ONE
+crash loop on one producer's batch. With the fetcher guarded (``GuardedRecords``), such a batch yields ONE
 record at its last offset whose value is an ``UndecodableBatch`` (empty bytes, which every JSON
 reader rejects) saying which offsets, which codec and why; the consumer's position moves past the
 batch, so the engine sends it to the DLQ and commits past it in its transaction.
 
-aiokafka internals used here (recheck on an upgrade; ``tests/test_undecodable.py`` names each):
-- ``aiokafka.consumer.fetcher.PartitionRecords``: the fetcher builds one per fetched partition from a
-  module global, so replacing that global is the one place where a batch can be looked at before the
-  fetcher iterates it. Its constructor takes (tp, records, ...) and iterates ``records.next_batch()``.
-- A batch's ``validate_crc()`` reads the batch's buffer, which decompressing replaces: so the CRC is
-  checked here, before the batch is decoded ahead.
+The fetcher's records of a partition are wrapped in ``GuardedRecords`` by
+``streams.kafka.aiokafka_internals.guard_fetched_batches`` (the one place that reaches into the
+fetcher). A batch's ``validate_crc()`` reads the batch's buffer, which decompressing replaces: so the
+CRC is checked here, before the batch is decoded ahead.
 """
 
 from __future__ import annotations
-
-from aiokafka.consumer import fetcher
 
 CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
@@ -87,7 +83,7 @@ def decode_ahead(batch):
         return _DecodedBatch(batch, [_StandIn(last, batch.max_timestamp, batch.timestamp_type, value)])
 
 
-class _GuardedRecords:
+class GuardedRecords:
     """A fetch's record batches, each decoded ahead."""
 
     __slots__ = ("_records",)
@@ -101,17 +97,3 @@ class _GuardedRecords:
     def next_batch(self):
         batch = self._records.next_batch()
         return None if batch is None else decode_ahead(batch)
-
-
-_UNGUARDED = fetcher.PartitionRecords
-
-
-class _GuardedPartitionRecords(_UNGUARDED):
-    def __init__(self, tp, records, *args, **kwargs):
-        super().__init__(tp, _GuardedRecords(records), *args, **kwargs)
-
-
-def guard_batches() -> None:
-    """Every consumer of this process from now on (idempotent). Readers other than the engine see an
-    undecodable batch as one record with an empty value, which they reject as malformed."""
-    fetcher.PartitionRecords = _GuardedPartitionRecords
