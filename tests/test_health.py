@@ -21,6 +21,7 @@ from streams.api import views
 from streams.devtools.processes import http_get
 from streams.engine import health
 from streams.engine.health import Bounds, Liveness, Readiness, liveness, readiness, summary
+from streams.engine.parts import OwnedPartitions
 from streams.engine.rebalance import Rebalance
 from streams.engine.recovery import Recovery
 from streams.kafka.security import kafka_client_config
@@ -101,10 +102,11 @@ def test_probe_reads_the_engine():
 
 
 def test_a_rebalance_marks_its_assignment_and_clears_it_on_revocation(monkeypatch):
-    engine = SimpleNamespace(states={0: None}, settings=Settings.from_env({}), metrics=Metrics(max_account_series=10),
-                             checkpoint=SimpleNamespace(commit=AsyncMock(), forget=lambda tp: None),
-                             consumer=SimpleNamespace(pause=lambda *tps: None))
-    rebalance = Rebalance(engine)
+    owned = OwnedPartitions()
+    owned.states[0] = None
+    rebalance = Rebalance(Settings.from_env({}), Metrics(max_account_series=10),
+                          SimpleNamespace(consumer=SimpleNamespace(pause=lambda *tps: None)), owned,
+                          SimpleNamespace(commit=AsyncMock(), forget=lambda tp: None), recovery=None, on_fatal=None)
     monkeypatch.setattr(rebalance, "_restore_then_resume", AsyncMock())  # partition 3 is new: a restore
 
     async def rebalanced() -> list:
@@ -118,7 +120,7 @@ def test_a_rebalance_marks_its_assignment_and_clears_it_on_revocation(monkeypatc
 
 
 def test_a_recovery_marks_itself_while_it_runs(monkeypatch):
-    recovery = Recovery(SimpleNamespace(settings=Settings.from_env({}), states={}))
+    recovery = Recovery(Settings.from_env({}), None, {}, None, None, OwnedPartitions(), None, None)
     seen, failing = [], []
 
     async def recover() -> None:

@@ -88,3 +88,57 @@ def test_the_worker_image_leaves_the_dev_tooling_out():
     assert "streams/devtools" in ignored
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "COPY streams ./streams" in dockerfile
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Core module -> the core modules it imports (TYPE_CHECKING and function-local imports too: a
+    cycle hidden from the interpreter is still one for a reader and for a test that needs the whole).
+    A module's own packages do not count (``from . import journal`` names the package being imported)."""
+    modules = {module_name(p): p for p in core_modules()}
+    graph = {}
+    for name, path in modules.items():
+        found = imported_modules(path.read_text(), name, path.name == "__init__.py")
+        graph[name] = {other for other in found
+                       if other in modules and other != name and not name.startswith(other + ".")}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles, one per strongly connected component of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_cycles_are_found():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_core_has_no_import_cycle():
+    assert cycles(import_graph()) == []

@@ -13,6 +13,7 @@ import orjson
 from hypothesis import given, settings, strategies as st
 
 from streams.state import PartitionState
+from streams.state.replay import apply_journal, load_snapshot
 from streams.state.snapshot import CHUNK_PREFIX, SnapshotReader
 
 from .test_state import (B0, CFG as WINDOWS_CFG, G, ID_POOL, POST_OWNER, POST_TYPES, R, W, _probe, _strip, ev,
@@ -70,10 +71,10 @@ class Run:
         for key, value in self.topic:
             reader.add(key, value)
         state = PartitionState(0, CFG, post_of=post_of)
-        state.load_snapshot(reader.snapshot())
+        load_snapshot(state, reader.snapshot())
         for entry in self.journal:
             if entry["q"] > state.seq:
-                state.apply_journal(entry)
+                apply_journal(state, entry)
         return state
 
 

@@ -19,34 +19,64 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import orjson
 from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
 
+from ..kafka.accounts import AccountBook
+from ..metrics import Metrics
+from ..settings import Settings
 from ..state import journal
-from ..state.window import duration_label
+from ..state.window import WindowConfig, duration_label
+from ..kafka.clients import FETCH_MAX_WAIT_MS
 from .clock import close_clocks, now_ms
 from .outbox import Outbox
-
-if TYPE_CHECKING:
-    from .loop import Engine
+from .parts import KafkaClients, OwnedPartitions
 
 log = logging.getLogger(__name__)
 
 MENTIONS_SCAN_EVERY_MS = 5000  # the SLA gauges and the retention scan every open mention: not each commit
 SLOW_COMMIT_SECONDS = 1.0  # a commit slower than this is logged as a warning
+CLOSE_SLACK_MS = 150  # a closing commit waits this long past the close, for a fetch clock beyond it
+CLOSE_CHASE_MS = 2000  # for this long after a close, commit every FETCH_MAX_WAIT_MS until it is done
 
 
 class Checkpoint:
-    def __init__(self, engine: "Engine"):
-        self.engine = engine
+    def __init__(self, settings: Settings, config: WindowConfig, metrics: Metrics, clients: KafkaClients,
+                 owned: OwnedPartitions, accounts: AccountBook, group_id: str):
+        self.settings, self.config, self.metrics = settings, config, metrics
+        self.clients, self.owned, self.accounts, self.group_id = clients, owned, accounts, group_id
         self.outbox = Outbox()
         self.next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
         self.arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
         self._next_snapshot_ms: dict[int, int] = {}
         self._mentions_scanned_at = 0
+        self._attempted_at = now_ms()  # the last commit's start, failed or not: the interval runs from it
+
+    def store_offset(self, tp: TopicPartition, next_offset: int, arrival_ms: int) -> None:
+        """Input read up to ``next_offset`` (its last message arrived at ``arrival_ms``): the next
+        transaction commits it."""
+        self.next_offsets[tp] = next_offset
+        self.arrival_ms[tp.partition] = arrival_ms
+
+    def due(self, now: int) -> int:
+        """When the next commit is due (epoch ms): every interval, and also as soon as a window's grace
+        ends, so that its final records do not wait for the next interval. A partition closes by its
+        fetch clock, which may not have passed the close yet: then soon again, for a short while."""
+        cfg = self.config
+        mark = cfg.close_mark(now)
+        due = min(self._attempted_at + int(self.settings.commit_interval_seconds * 1000),
+                  mark + cfg.window_ms + cfg.grace_ms + CLOSE_SLACK_MS)
+        if now - (mark + cfg.grace_ms) < CLOSE_CHASE_MS and \
+                any(st.closed_through < mark for st in self.owned.states.values()):
+            due = min(due, self._attempted_at + FETCH_MAX_WAIT_MS)
+        return due
+
+    def attempted(self, at: int) -> None:
+        """A commit was attempted (it may have failed): the next interval starts ``at``."""
+        self._attempted_at = at
 
     def discard(self) -> None:
         """After a failed transaction: what was pending is redone from the committed offsets."""
@@ -61,9 +91,9 @@ class Checkpoint:
     def _snapshot_due(self, partition: int, now: int) -> bool:
         """Every snapshot interval; a partition's first one spread over the interval by its number,
         so that the partitions of a worker do not all write theirs in the same commit."""
-        interval = self.engine.config.snapshot_ms
+        interval = self.config.snapshot_ms
         due = self._next_snapshot_ms.setdefault(
-            partition, now + interval * (partition + 1) // self.engine.settings.topic_partitions)
+            partition, now + interval * (partition + 1) // self.settings.topic_partitions)
         if now < due:
             return False
         self._next_snapshot_ms[partition] = now + interval
@@ -72,8 +102,7 @@ class Checkpoint:
     async def commit(self) -> None:
         """Collect, then run the transaction. If it fails, the engine's recovery discards everything
         since the last committed one."""
-        engine = self.engine
-        async with engine.txn_lock:
+        async with self.owned.txn_lock:
             started = time.perf_counter()
             sends, offsets, finals, snapshotted, close_gauges = await self._collect()
             if not sends and not offsets:
@@ -84,68 +113,69 @@ class Checkpoint:
                 # the offsets its state holds, so a worker paused past its session cannot publish.
                 offsets = self._held_offsets()
             collected = time.perf_counter()
-            producer = engine.producer
+            producer = self.clients.producer
             async with producer.transaction():
                 await self.outbox.send_all(producer, sends)
                 queued = time.perf_counter()
                 if offsets:
-                    await producer.send_offsets_to_transaction(offsets, engine.group_id)
+                    await producer.send_offsets_to_transaction(offsets, self.group_id)
             if snapshotted:
                 await self._truncate_journal(snapshotted)
             ended = time.perf_counter()
-            engine.metrics.commit_seconds.set(ended - collected)
+            self.metrics.commit_seconds.set(ended - collected)
             if finals or ended - started > SLOW_COMMIT_SECONDS:
                 log.log(logging.WARNING if ended - started > SLOW_COMMIT_SECONDS else logging.INFO,
                         "commit of %d records (%d final) in %.3f s: collected in %.3f s, sent in %.3f s, "
                         "offsets and commit %.3f s", len(sends), finals, ended - started, collected - started,
-                        queued - collected, ended - queued)
-            states = list(engine.states.values())
-            engine.metrics.open_windows.set(sum(st.open_window_count() for st in states))
-            engine.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
-            engine.metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
+                        queued - collected, ended - queued,
+                        extra={"partitions": sorted(self.owned.states),
+                               "commit": {p: st.seq for p, st in sorted(self.owned.states.items())}})
+            states = list(self.owned.states.values())
+            self.metrics.open_windows.set(sum(st.open_window_count() for st in states))
+            self.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
+            self.metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
             if close_gauges is not None:
                 close_gauges()
 
     def _held_offsets(self) -> dict[TopicPartition, int]:
         """The next input offset of each owned partition, as its state journals it."""
-        topic = self.engine.settings.topic_interactions
-        return {TopicPartition(topic, p): st.input_offset for p, st in self.engine.states.items()
+        topic = self.settings.topic_interactions
+        return {TopicPartition(topic, p): st.input_offset for p, st in self.owned.states.items()
                 if st.input_offset is not None}
 
     async def _truncate_journal(self, partitions: list[int]) -> None:
         """Delete these partitions' journal up to its end (offset -1: the high watermark), which is
         the transaction that held their snapshot: under the transaction lock, so no later entry goes."""
-        topic = self.engine.settings.topic_state
+        topic = self.settings.topic_state
         try:
-            await self.engine.admin.delete_records({TopicPartition(topic, p): RecordsToDelete(-1)
+            await self.clients.admin.delete_records({TopicPartition(topic, p): RecordsToDelete(-1)
                                                     for p in partitions})
         except Exception:  # the journal keeps entries a snapshot holds; a restore skips them
             log.warning("deleting the journal of partitions %s before their snapshot failed", partitions,
-                        exc_info=True)
+                        exc_info=True, extra={"partitions": partitions})
 
     async def _collect(self) -> tuple[list, dict, int, list[int], Callable[[], None] | None]:
         """The next transaction's records and input offsets, how many of the records are final
         window records (of the windows this call closes), the partitions it snapshots, and, when it
         closes windows, the update of the gauges they change: run once the transaction is committed,
         so that it does not delay the final records (and the gauges show what was published)."""
-        engine = self.engine
-        async with engine.state_lock:
-            if engine.producer is None:
+        async with self.owned.state_lock:
+            if self.clients.producer is None:
                 return [], {}, 0, [], None
             now = now_ms()
             sends = self.outbox.take()
             offsets, self.next_offsets = self.next_offsets, {}
-            topic = engine.settings.topic_interactions
+            topic = self.settings.topic_interactions
             rolling_records: list[dict] = []
             tumbling_records: list[dict] = []
             finals = 0
             snapshotted = []
-            marks_before = {p: st.closed_through for p, st in engine.states.items()}
-            clocks = await close_clocks(engine.consumer, set(engine.states), self.arrival_ms, now,
-                                        engine.metrics.consumer_lag)
-            for partition, state in engine.states.items():
+            marks_before = {p: st.closed_through for p, st in self.owned.states.items()}
+            clocks = await close_clocks(self.clients.consumer, set(self.owned.states), self.arrival_ms, now,
+                                        self.metrics.consumer_lag)
+            for partition, state in self.owned.states.items():
                 take_snapshot = self._snapshot_due(partition, now)
-                result = state.commit(now, engine.accounts.followers_of, clocks.get(partition, 0),
+                result = state.commit(now, self.accounts.followers_of, clocks.get(partition, 0),
                                       offsets.get(TopicPartition(topic, partition)), take_snapshot)
                 if take_snapshot:
                     snapshotted.append(partition)
@@ -157,13 +187,13 @@ class Checkpoint:
                     elif record["window_start"] >= state.counting_since:
                         rolling_records.append(record)
                 if result.replies_unmatched:
-                    engine.metrics.listening.unmatched.inc(result.replies_unmatched)
+                    self.metrics.listening.unmatched.inc(result.replies_unmatched)
                 self._add_records(partition, result, sends)
             close_gauges = None
-            if any(st.closed_through > marks_before[p] for p, st in engine.states.items()):
-                mark = max(st.closed_through for st in engine.states.values())
+            if any(st.closed_through > marks_before[p] for p, st in self.owned.states.items()):
+                mark = max(st.closed_through for st in self.owned.states.values())
                 close_gauges = partial(self._close_gauges, rolling_records, tumbling_records, mark,
-                                       list(engine.states.values()))
+                                       list(self.owned.states.values()))
             if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
                 self._mentions_scanned_at = now
                 self._scan_mentions(now)
@@ -173,8 +203,8 @@ class Checkpoint:
         """After the transaction: folds may have run since the collect, but they touch neither the
         samples nor the published counts read here; only a commit does, and this one holds the
         transaction lock."""
-        metrics = self.engine.metrics
-        metrics.accounts.update(rolling_records, mark, self.engine.accounts.industry_of)
+        metrics = self.metrics
+        metrics.accounts.update(rolling_records, mark, self.accounts.industry_of)
         metrics.account_counters.add(tumbling_records, mark)
         metrics.closed_through.set(mark / 1000)
         self._post_gauges(states)
@@ -182,21 +212,21 @@ class Checkpoint:
 
     def _post_gauges(self, states: list) -> None:
         """ER per post and the post state's size: at each close, when the samples may have changed."""
-        metrics = self.engine.metrics
+        metrics = self.metrics
         samples: dict = {}
         published: dict = {}
         for state in states:
             samples.update(state.lifetimes.samples)
             published.update(state.lifetimes.published)
-        metrics.post_rates.update(samples, published, self.engine.accounts.industry_of)
+        metrics.post_rates.update(samples, published, self.accounts.industry_of)
         metrics.tracked_posts.set(sum(st.tracked_posts() for st in states))
         metrics.post_state_bytes.set(sum(st.lifetimes.memory_bytes() for st in states))
 
     def _scan_mentions(self, now: int) -> None:
         """The SLA gauges; mentions past the retention are dropped (in the next transaction)."""
-        listening = self.engine.metrics.listening
+        listening = self.metrics.listening
         overdue: dict = {}
-        states = list(self.engine.states.values())
+        states = list(self.owned.states.values())
         for state in states:
             scan = state.mentions.scan(now)
             overdue.update(scan.overdue)
@@ -208,7 +238,7 @@ class Checkpoint:
 
     def _add_records(self, partition: int, result, sends: list) -> None:
         """One partition's journal, mention changes and final records, and their record counters."""
-        s, cfg, metrics = self.engine.settings, self.engine.config, self.engine.metrics
+        s, cfg, metrics = self.settings, self.config, self.metrics
         if result.journal is not None:
             for chunk in journal.chunks(result.journal):
                 sends.append((s.topic_state, None, orjson.dumps(chunk), partition))

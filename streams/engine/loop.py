@@ -8,19 +8,22 @@ deltas (``fold``); each commit then writes one journal entry per partition (``ch
 Exactness: outputs, the state journal and the consumer offsets commit atomically (read_committed
 everywhere), so a crash redoes exactly the uncommitted work (``recovery``). The parts:
 
-    loop        this module: lifecycle and the consume loop; owns the clients, the state and the locks
+    loop        this module: lifecycle and the consume loop; makes the parts and passes each its collaborators
+    parts       what the parts share: the Kafka clients, the owned partitions' state and its locks
     fold        decode, validate, forward and count a slice of a batch
-    checkpoint  collect the changes and run the transaction (outbox: the records it sends)
-    recovery    restore state (the latest snapshot, the journal after it); recover after a failed transaction
+    checkpoint  the input offsets read, when the next commit is due; collect the changes and run the
+                transaction (outbox: the records it sends)
+    recovery    restore state (the latest snapshot, the journal after it) and seek to where its input
+                resumes; recover after a failed transaction
     rebalance   commit on revoke, restore on assign; drop every partition when the group fences a commit
     routing     which worker owns which partition (for the HTTP API); queries: the live reads
+    health      liveness and readiness; fatal: the one way the worker ends itself
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from bisect import bisect_left
 from itertools import accumulate
@@ -28,19 +31,21 @@ from itertools import accumulate
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..kafka.accounts import AccountBook
-from ..kafka.posts import PostBook
-from ..kafka.clients import FETCH_MAX_WAIT_MS, admin, engine_consumer, transactional_producer
 from ..kafka.aiokafka_internals import group_membership
+from ..kafka.clients import admin, engine_consumer, transactional_producer
 from ..kafka.fencing import GroupFenced
 from ..kafka.membership import instance_id, leave_group
+from ..kafka.posts import PostBook
 from ..kafka.topics import ensure_topics
 from ..metrics import Metrics
 from ..model.bands import load_benchmarks
 from ..settings import Settings
-from ..state import PartitionState, WindowConfig
+from ..state import WindowConfig
 from .checkpoint import Checkpoint
 from .clock import now_ms
+from .fatal import exit_worker
 from .fold import BatchFolder
+from .parts import KafkaClients, OwnedPartitions
 from .queries import LiveQueries
 from .rebalance import Rebalance
 from .recovery import Recovery
@@ -49,8 +54,6 @@ from .routing import RoutingAssignor
 log = logging.getLogger(__name__)
 
 FETCH_MAX_RECORDS = 1000  # messages per getmany; a message may hold up to max_batch_events events
-CLOSE_SLACK_MS = 150  # a closing commit waits this long past the close, for a fetch clock beyond it
-CLOSE_CHASE_MS = 2000  # for this long after a close, commit every FETCH_MAX_WAIT_MS until it is done
 YIELD_EVERY_BYTES = 256 * 1024  # of input: then heartbeats and the web server get the event loop
 
 
@@ -69,51 +72,62 @@ class Engine:
         self.group_id = f"{settings.app_id}-engine"
         self.transactional_id = f"{self.group_id}-{web_url}"
         self.instance_id = instance_id(self.transactional_id)
-        self.states: dict[int, PartitionState] = {}
-        self.state_lock = asyncio.Lock()  # the state: folding input, collecting a commit, restoring
-        self.txn_lock = asyncio.Lock()  # one transaction at a time; always taken before state_lock
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.admin = admin(settings, self.kafka_config)  # deletes the journal a snapshot made redundant
-        self.checkpoint = Checkpoint(self)
-        self.recovery = Recovery(self)
-        self.rebalance = Rebalance(self)
-        self.queries = LiveQueries(self)
+        # The admin client deletes the journal a snapshot made redundant, and leaves the group.
+        self.clients = KafkaClients(admin(settings, self.kafka_config), self._new_producer)
+        self.owned = OwnedPartitions()
+        self.states = self.owned.states
+        self.checkpoint = Checkpoint(settings, self.config, self.metrics, self.clients, self.owned, self.accounts,
+                                     self.group_id)
+        self.recovery = Recovery(settings, self.config, self.kafka_config, self.metrics, self.clients, self.owned,
+                                 self.checkpoint, self.posts.post_of)
+        self.rebalance = Rebalance(settings, self.metrics, self.clients, self.owned, self.checkpoint, self.recovery,
+                                   self._fatal)
+        self.queries = LiveQueries(settings, self.owned, self.assignor, self.accounts)
         self.folder = BatchFolder(settings, self.config, self.checkpoint.outbox, self.metrics)
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.heartbeat: float | None = None  # monotonic time the consume loop last began an iteration (/live)
 
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        return self.clients.consumer
+
+    @property
+    def producer(self) -> AIOKafkaProducer | None:
+        return self.clients.producer
+
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        s = self.settings
+        s, clients = self.settings, self.clients
         await ensure_topics(s, self.kafka_config)
         await self.accounts.start()
         await self.posts.start()
-        await self.admin.start()
-        self.producer = self.new_producer()
-        await self.producer.start()
-        self.consumer = engine_consumer(s, self.kafka_config, self.group_id, self.assignor, self.instance_id)
-        await self.consumer.start()
-        self.consumer.subscribe([s.topic_interactions], listener=self.rebalance)
+        await clients.admin.start()
+        clients.producer = self._new_producer()
+        await clients.producer.start()
+        clients.consumer = engine_consumer(s, self.kafka_config, self.group_id, self.assignor, self.instance_id)
+        await clients.consumer.start()
+        clients.consumer.subscribe([s.topic_interactions], listener=self.rebalance)
         self._task = asyncio.create_task(self._run(), name="engagement-engine")
         self._task.add_done_callback(self._on_run_exit)
 
-    def new_producer(self) -> AIOKafkaProducer:
+    def _new_producer(self) -> AIOKafkaProducer:
         """The transactional producer, its offset commits fenced by the consumer's group membership."""
         return transactional_producer(self.settings, self.kafka_config, self.transactional_id,
-                                      lambda: group_membership(self.consumer))
+                                      lambda: group_membership(self.clients.consumer))
+
+    def _fatal(self, what: str, exc: BaseException) -> None:
+        exit_worker(what, exc, self.metrics.up)
 
     def _on_run_exit(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
             # Without its loop the worker would look alive while counting nothing: exit, get restarted.
-            log.critical("engine loop died", exc_info=task.exception())
-            self.metrics.up.set(0)
-            os._exit(70)
+            self._fatal("engine loop died", task.exception())
 
     async def stop(self) -> None:
         """Graceful: commit what was processed, then leave the group (its partitions move at once)."""
         self._stopping = True
+        clients = self.clients
         if self._task:
             try:  # let the loop finish its batch and commit, rather than cut a transaction short
                 await asyncio.wait_for(self._task, self.settings.commit_interval_seconds + 10)
@@ -121,55 +135,46 @@ class Engine:
                 pass
         await self.rebalance.cancel_restore()
         try:
-            if self.consumer and self.producer:  # else stopped while starting: nothing was read
+            if clients.consumer and clients.producer:  # else stopped while starting: nothing was read
                 await self.checkpoint.commit()
         except Exception:  # the next owner redoes the uncommitted work from the committed offsets
             log.exception("final commit failed")
-        if self.consumer:
-            await self.consumer.stop()
-            await leave_group(self.admin, self.group_id, self.instance_id)
-        if self.producer:
-            await self.producer.stop()
+        if clients.consumer:
+            await clients.consumer.stop()
+            await leave_group(clients.admin, self.group_id, self.instance_id)
+        if clients.producer:
+            await clients.producer.stop()
         await self.accounts.stop()
         await self.posts.stop()
-        await self.admin.close()
+        await clients.admin.close()
         self.metrics.up.set(0)
 
     # -- the loop ---------------------------------------------------------------------------------
     async def _run(self) -> None:
-        interval_ms = int(self.settings.commit_interval_seconds * 1000)
-        cfg = self.config
-        last_commit = now_ms()
+        checkpoint = self.checkpoint
         while not self._stopping:
             self.heartbeat = time.monotonic()
-            # Commit every interval, and also as soon as a window's grace ends: its final records
-            # should not wait for the next interval. A partition closes by its fetch clock, which
-            # may not have passed the close yet: then retry soon, for a short while.
             now = now_ms()
-            mark = cfg.close_mark(now)
-            due = min(last_commit + interval_ms, mark + cfg.window_ms + cfg.grace_ms + CLOSE_SLACK_MS)
-            if now - (mark + cfg.grace_ms) < CLOSE_CHASE_MS and \
-                    any(st.closed_through < mark for st in self.states.values()):
-                due = min(due, last_commit + FETCH_MAX_WAIT_MS)
-            batch = await self.consumer.getmany(timeout_ms=max(0, due - now), max_records=FETCH_MAX_RECORDS)
+            due = checkpoint.due(now)
+            batch = await self.clients.consumer.getmany(timeout_ms=max(0, due - now), max_records=FETCH_MAX_RECORDS)
             if batch:
                 await self._process(batch)
             if now_ms() >= due:
                 try:
-                    await self.checkpoint.commit()
+                    await checkpoint.commit()
                 except GroupFenced as exc:
                     await self.rebalance.drop_lost(exc)
                 except Exception:
                     log.exception("commit failed; restoring from the last committed transaction")
                     await self.recovery.recover_with_retries()
-                last_commit = now_ms()
+                checkpoint.attempted(now_ms())
 
     async def _process(self, batch: dict) -> None:
         """Fold a fetched batch into the state, a slice at a time: between slices the consumer's
         heartbeats run, so a batch of large messages never costs the group membership. Under the
         state lock for the whole batch, so that a rebalance's commit waits for the batch to be folded
         in (a commit between slices, with a restore racing the rest of the batch, counted events twice)."""
-        async with self.state_lock:
+        async with self.owned.state_lock:
             for tp, messages in batch.items():
                 for part in slices(messages, YIELD_EVERY_BYTES):
                     if not self._fold_slice(tp, part):
@@ -178,13 +183,12 @@ class Engine:
 
     def _fold_slice(self, tp: TopicPartition, messages: list) -> bool:
         """False when the partition is not (yet) ours."""
-        state = self.states.get(tp.partition)
+        state = self.owned.states.get(tp.partition)
         if state is None:  # revoked, or still restoring: read these again when (if) it is ours
-            self.consumer.seek(tp, messages[0].offset)
+            self.clients.consumer.seek(tp, messages[0].offset)
             return False
         self.folder.fold(tp, messages, state, now_ms())
-        self.checkpoint.next_offsets[tp] = messages[-1].offset + 1
-        self.checkpoint.arrival_ms[tp.partition] = messages[-1].timestamp
+        self.checkpoint.store_offset(tp, messages[-1].offset + 1, messages[-1].timestamp)
         return True
 
 

@@ -11,24 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from typing import TYPE_CHECKING
+from typing import Callable
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from ..kafka.aiokafka_internals import request_rejoin
 from ..kafka.fencing import GroupFenced
 from ..kafka.partitioner import partition_for
-
-if TYPE_CHECKING:
-    from .loop import Engine
+from ..metrics import Metrics
+from ..settings import Settings
+from .checkpoint import Checkpoint
+from .parts import KafkaClients, OwnedPartitions
+from .recovery import Recovery
 
 log = logging.getLogger(__name__)
 
 
 class Rebalance(ConsumerRebalanceListener):
-    def __init__(self, engine: "Engine"):
-        self.engine = engine
+    def __init__(self, settings: Settings, metrics: Metrics, clients: KafkaClients, owned: OwnedPartitions,
+                 checkpoint: Checkpoint, recovery: Recovery, on_fatal: Callable[[str, BaseException], None]):
+        self.settings, self.metrics, self.clients, self.owned = settings, metrics, clients, owned
+        self.checkpoint, self.recovery, self.on_fatal = checkpoint, recovery, on_fatal
         self._restoring: asyncio.Task | None = None
         # The partitions of the group's last assignment; None before the first one and from a
         # revocation until the next (a rebalance under way). Readiness reads it (engine/health.py).
@@ -38,7 +41,7 @@ class Rebalance(ConsumerRebalanceListener):
         self.assigned = None
         await self.cancel_restore()
         try:
-            await self.engine.checkpoint.commit()
+            await self.checkpoint.commit()
         except GroupFenced as exc:  # they are someone else's already: nothing of ours commits for them
             log.warning("commit on revoke refused (%s); the next owner redoes that work", exc)
         except Exception:
@@ -49,37 +52,35 @@ class Rebalance(ConsumerRebalanceListener):
         """The group refused this worker's offsets (it was paused past its session timeout, and its
         partitions were given to others): drop every partition with what was collected for it, stop
         reading, and rejoin. The group assigns partitions again; they are restored from what committed."""
-        engine = self.engine
         log.warning("this worker is no longer a member of the group (%s): dropping partitions %s and rejoining",
-                    exc, sorted(engine.states))
+                    exc, sorted(self.owned.states), extra={"partitions": sorted(self.owned.states)})
         await self.cancel_restore()
-        async with engine.state_lock:
-            engine.checkpoint.discard()
-            self._drop([TopicPartition(engine.settings.topic_interactions, p) for p in list(engine.states)])
-        assignment = engine.consumer.assignment()
+        async with self.owned.state_lock:
+            self.checkpoint.discard()
+            self._drop([TopicPartition(self.settings.topic_interactions, p) for p in list(self.owned.states)])
+        assignment = self.clients.consumer.assignment()
         if assignment:
-            engine.consumer.pause(*assignment)
-        request_rejoin(engine.consumer)
+            self.clients.consumer.pause(*assignment)
+        request_rejoin(self.clients.consumer)
 
     def _drop(self, tps) -> None:
-        engine = self.engine
-        partitions = engine.settings.topic_partitions
+        partitions = self.settings.topic_partitions
         for tp in tps:
-            state = engine.states.pop(tp.partition, None)
-            engine.checkpoint.forget(tp)
+            state = self.owned.states.pop(tp.partition, None)
+            self.checkpoint.forget(tp)
             try:
-                engine.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
             except KeyError:
                 pass
             if state is not None:
-                engine.metrics.forget_accounts(lambda a: partition_for(a, partitions) == tp.partition)
-        engine.metrics.partitions.set(len(engine.states))
+                self.metrics.forget_accounts(lambda a: partition_for(a, partitions) == tp.partition)
+        self.metrics.partitions.set(len(self.owned.states))
 
     async def on_partitions_assigned(self, assigned) -> None:
         self.assigned = frozenset(tp.partition for tp in assigned)
-        new = [tp for tp in assigned if tp.partition not in self.engine.states]
+        new = [tp for tp in assigned if tp.partition not in self.owned.states]
         if new:
-            self.engine.consumer.pause(*new)
+            self.clients.consumer.pause(*new)
             self._restoring = asyncio.create_task(self._restore_then_resume(new), name="engagement-restore")
 
     async def cancel_restore(self) -> None:
@@ -92,21 +93,15 @@ class Rebalance(ConsumerRebalanceListener):
                 pass
 
     async def _restore_then_resume(self, tps: list[TopicPartition]) -> None:
-        engine = self.engine
         try:
-            states = await engine.recovery.restore([tp.partition for tp in tps])
-            offsets = await engine.recovery.resume_offsets(states)
+            states = await self.recovery.restore_and_seek([tp.partition for tp in tps])
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.critical("restoring partitions %s failed", [tp.partition for tp in tps], exc_info=True)
-            os._exit(70)  # a worker that cannot rebuild its state must not count: restart it
-        consumer = engine.consumer
-        assignment = consumer.assignment()
+        except Exception as exc:  # a worker that cannot rebuild its state must not count: restart it
+            self.on_fatal(f"restoring partitions {[tp.partition for tp in tps]} failed", exc)
+            return
         for tp in tps:
-            if tp in assignment:
-                engine.states[tp.partition] = states[tp.partition]
-                if offsets[tp.partition] is not None:  # else: auto_offset_reset (the beginning)
-                    consumer.seek(tp, offsets[tp.partition])
-                consumer.resume(tp)
-        engine.metrics.partitions.set(len(engine.states))
+            if tp.partition in states:
+                self.owned.states[tp.partition] = states[tp.partition]
+                self.clients.consumer.resume(tp)
+        self.metrics.partitions.set(len(self.owned.states))

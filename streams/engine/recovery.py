@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import orjson
 from aiokafka import TopicPartition
 
 from ..kafka.clients import FETCH_MAX_WAIT_MS, reader
-from ..state import PartitionState
+from ..metrics import Metrics
+from ..settings import Settings
+from ..state import PartitionState, WindowConfig
+from ..state.lifetimes import PostOf
+from ..state.replay import apply_journal, load_snapshot
 from ..state.snapshot import SnapshotReader
-
-if TYPE_CHECKING:
-    from .loop import Engine
+from .checkpoint import Checkpoint
+from .parts import KafkaClients, OwnedPartitions
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +35,10 @@ DECIDED_WAIT_SECONDS = 5.0  # for transactions still open when a restore starts 
 
 
 class Recovery:
-    def __init__(self, engine: "Engine"):
-        self.engine = engine
-        self.settings = engine.settings
+    def __init__(self, settings: Settings, config: WindowConfig, kafka_config: dict, metrics: Metrics,
+                 clients: KafkaClients, owned: OwnedPartitions, checkpoint: Checkpoint, post_of: PostOf):
+        self.settings, self.config, self.kafka_config, self.metrics = settings, config, kafka_config, metrics
+        self.clients, self.owned, self.checkpoint, self.post_of = clients, owned, checkpoint, post_of
         # While recover_with_retries runs (monotonic start): the worker is not ready, and its loop,
         # blocked in the recovery, counts as live until the recovery's own deadline (engine/health.py).
         self.recovering_since: float | None = None
@@ -51,7 +54,8 @@ class Recovery:
             while True:
                 try:
                     await self._recover()
-                    log.info("recovered: %d partitions restored", len(self.engine.states))
+                    log.info("recovered: %d partitions restored", len(self.owned.states),
+                             extra={"partitions": sorted(self.owned.states)})
                     return
                 except Exception:
                     if time.monotonic() > deadline:
@@ -65,33 +69,42 @@ class Recovery:
     async def _recover(self) -> None:
         """Forget in-memory state, rebuild it from the journal, and rewind the consumer to the
         committed offsets (the aborted transaction's work is redone)."""
-        engine = self.engine
-        async with engine.txn_lock, engine.state_lock:
-            engine.checkpoint.discard()
+        async with self.owned.txn_lock, self.owned.state_lock:
+            self.checkpoint.discard()
             try:
-                await asyncio.wait_for(engine.producer.stop(), 10)
+                await asyncio.wait_for(self.clients.producer.stop(), 10)
             except Exception:  # it may hang on an unreachable broker; its transaction is void anyway
                 log.warning("stopping the failed producer", exc_info=True)
-            engine.producer = engine.new_producer()
-            await engine.producer.start()
-            states = await self.restore(list(engine.states))
-            engine.states.clear()
-            engine.states.update(states)
-            for partition, offset in (await self.resume_offsets(states)).items():
-                tp = TopicPartition(self.settings.topic_interactions, partition)
-                if offset is None:
-                    await engine.consumer.seek_to_beginning(tp)
-                else:
-                    engine.consumer.seek(tp, offset)
+            self.clients.producer = self.clients.new_producer()
+            await self.clients.producer.start()
+            states = await self.restore_and_seek(list(self.owned.states))
+            self.owned.states.clear()
+            self.owned.states.update(states)
 
     # -- restore --------------------------------------------------------------------------------------
+    async def restore_and_seek(self, partitions: list[int]) -> dict[int, PartitionState]:
+        """Restore the partitions' state, then move the consumer to where each one's input resumes
+        (its beginning when nothing was committed): after a failed transaction and when partitions are
+        assigned alike. Only the partitions still assigned once the restore is done: (partition, state)."""
+        states = await self.restore(partitions)
+        consumer = self.clients.consumer
+        assigned = {tp.partition for tp in consumer.assignment()}
+        states = {p: state for p, state in states.items() if p in assigned}
+        for partition, offset in (await self.resume_offsets(states)).items():
+            tp = TopicPartition(self.settings.topic_interactions, partition)
+            if offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+        return states
+
     async def resume_offsets(self, states: dict[int, PartitionState]) -> dict[int, int | None]:
         """Where each restored partition's input resumes: the offset its journal says the state has
         read up to, or the group's committed offset if that is later. Both commit in one transaction,
         but a committed offset fetched right after the commit can still be the previous one."""
         out = {}
         for partition, state in states.items():
-            committed = await self.engine.consumer.committed(
+            committed = await self.clients.consumer.committed(
                 TopicPartition(self.settings.topic_interactions, partition))
             known = [offset for offset in (committed, state.input_offset) if offset is not None]
             out[partition] = max(known) if known else None
@@ -101,28 +114,29 @@ class Recovery:
         """Rebuild partitions' state: the latest snapshot, the journal after it, the open mentions.
         A partition with neither starts empty (``PartitionState.start_at`` its first input)."""
         started = time.perf_counter()
-        s, cfg = self.settings, self.engine.config
-        states = {p: PartitionState(p, cfg, post_of=self.engine.posts.post_of) for p in partitions}
+        s, cfg = self.settings, self.config
+        states = {p: PartitionState(p, cfg, post_of=self.post_of) for p in partitions}
         await self._wait_for_decided([TopicPartition(topic, p) for p in partitions
                                       for topic in (s.topic_state, s.topic_mentions, s.topic_snapshots)])
         readers = {p: SnapshotReader() for p in partitions}
         async for message in self._read_to_end(s.topic_snapshots, partitions):
             readers[message.partition].add(message.key, message.value)
         for p in partitions:  # each partition's records freed once loaded: the blobs are the dedup memory
-            states[p].load_snapshot(readers.pop(p).snapshot())
+            load_snapshot(states[p], readers.pop(p).snapshot())
         snapshot_seq = {p: state.seq for p, state in states.items()}
         entries = 0
         async for message in self._read_to_end(s.topic_state, partitions):
             entry = orjson.loads(message.value)
             if entry["q"] > snapshot_seq[message.partition]:
-                states[message.partition].apply_journal(entry)
+                apply_journal(states[message.partition], entry)
                 entries += 1
         async for message in self._read_to_end(s.topic_mentions, partitions):
             states[message.partition].mentions.restore(
                 message.key.decode(), None if message.value is None else orjson.loads(message.value))
-        self.engine.metrics.restore_seconds.set(time.perf_counter() - started)
+        self.metrics.restore_seconds.set(time.perf_counter() - started)
         log.info("partitions %s restored from %d snapshots and %d journal entries in %.2f s", sorted(partitions),
-                 sum(1 for p in partitions if snapshot_seq[p]), entries, time.perf_counter() - started)
+                 sum(1 for p in partitions if snapshot_seq[p]), entries, time.perf_counter() - started,
+                 extra={"partitions": sorted(partitions), "commit": {p: states[p].seq for p in sorted(partitions)}})
         return states
 
     async def _read_to_end(self, topic: str, partitions: list[int]):
@@ -130,7 +144,7 @@ class Recovery:
         tps = [TopicPartition(topic, p) for p in partitions]
         # Small fetches: a restore reads tens of MB of snapshots, and each response is held (and
         # copied into records) until read. A record larger than a fetch still comes whole (KIP-74).
-        consumer = reader(self.settings, self.engine.kafka_config, fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        consumer = reader(self.settings, self.kafka_config, fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
                           max_partition_fetch_bytes=RESTORE_FETCH_PARTITION_BYTES,
                           fetch_max_bytes=RESTORE_FETCH_BYTES)
         await consumer.start()
@@ -161,7 +175,7 @@ class Recovery:
         commit would miss it. A dead worker's open transaction stays undecided until the broker
         aborts it (transaction timeout, 15 s): after timeout_s the restore goes on without it, which
         is right for a transaction that will be aborted."""
-        written_reader, committed_reader = (reader(self.settings, self.engine.kafka_config, isolation)
+        written_reader, committed_reader = (reader(self.settings, self.kafka_config, isolation)
                                             for isolation in ("read_uncommitted", "read_committed"))
         try:
             await written_reader.start()

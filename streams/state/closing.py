@@ -8,19 +8,28 @@ in the span. A post's lifetime record is due when the mark passes its publicatio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from ..model.records import lifetime_record, window_record
-from .entries import rolling
-from .lifetimes import PostLife
-
-if TYPE_CHECKING:
-    from .partition import PartitionState
+from .entries import Buckets, rolling
+from .lifetimes import PostLife, PostLifetimes
+from .window import WindowConfig
 
 FollowersOf = Callable[[str], "int | None"]
 
 
-def close_windows(state: "PartitionState", mark: int, now_ms: int, followers_of: FollowersOf,
+class ClosingState(Protocol):
+    """What closing reads and changes of a partition's state (``PartitionState`` has it)."""
+
+    config: WindowConfig
+    posts: Buckets
+    accounts: Buckets
+    closed_through: int
+    counting_since: int | None
+    lifetimes: PostLifetimes
+
+
+def close_windows(state: ClosingState, mark: int, now_ms: int, followers_of: FollowersOf,
                   post_records: list[dict], account_records: list[dict]) -> None:
     """The final records of the post, account and rolling windows ``mark`` closes; then drop them."""
     cfg = state.config
@@ -43,7 +52,7 @@ def close_windows(state: "PartitionState", mark: int, now_ms: int, followers_of:
     drop_closed(state, mark)
 
 
-def rolling_ends(state: "PartitionState", mark: int) -> list[int]:
+def rolling_ends(state: ClosingState, mark: int) -> list[int]:
     """Ends of the rolling windows that become final between the previous close mark and ``mark``
     and hold traffic (a window ending at E spans the buckets starting in [E - rolling, E))."""
     cfg = state.config
@@ -55,7 +64,7 @@ def rolling_ends(state: "PartitionState", mark: int) -> list[int]:
     return sorted(ends)
 
 
-def drop_closed(state: "PartitionState", mark: int) -> None:
+def drop_closed(state: ClosingState, mark: int) -> None:
     """Drop what ``mark`` made final: post windows, and account buckets no rolling window needs."""
     cfg = state.config
     for start in [s for s in state.posts if s + cfg.window_ms <= mark]:
@@ -67,7 +76,7 @@ def drop_closed(state: "PartitionState", mark: int) -> None:
         state.counting_since = mark
 
 
-def close_lives(state: "PartitionState", mark: int, now_ms: int, followers_of: FollowersOf,
+def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: FollowersOf,
                 records: list[dict]) -> list:
     """The lifetime records of the posts that reached an age by ``mark``, and the benchmark samples
     of those that reached maturity (as journalled: [account_id, post_id, platform, content_type,

@@ -9,7 +9,7 @@ The parts, each in its module:
     closing    what a close mark makes final: the window and lifetime records, and dropping them
     journal    the journal's format: encoder and decoder side by side
     snapshot   the snapshot's format, and what the snapshot topic holds of this state
-    replay     rebuilding the state from a snapshot and the journal after it (a restart, a rebalance)
+    replay     rebuilding a state from a snapshot and the journal after it (a restart, a rebalance)
     live       the live reads of the HTTP API
 
 Windows close by the partition's clock (the engine passes the wall clock when caught up, the
@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import COMMENT, WindowAggregate
-from . import journal, replay
+from . import journal
 from .closing import FollowersOf, close_lives, close_windows
 from .dedup import DedupMemory, fingerprint
 from .entries import AccountEntry, Buckets, PostEntry, merge_buckets, rolling
 from .lifetimes import PostLifetimes, PostOf, encode_delta
 from .mentions import OpenMentions
-from .snapshot import Snapshot, SnapshotWriter
+from .snapshot import SnapshotWriter
 from .window import WindowConfig
 
 if TYPE_CHECKING:
@@ -229,7 +229,10 @@ class PartitionState:
                                    lives=encoded_lives, samples=samples, seen=seen, input_offset=input_offset,
                                    first_input_ms=first_input)
         if take_snapshot:
-            records += self.snapshots.whole(self)
+            records += self.snapshots.whole(
+                seq=self.seq, close_mark=self.closed_through, counting_since=self.counting_since,
+                input_offset=self.input_offset, clock=self.clock, first_input_ms=self.first_input_ms,
+                posts=self.posts, accounts=self.accounts, lifetimes=self.lifetimes, dedup=self.dedup)
         unmatched = self.mentions.drop_unmatched(self.closed_through) if closes else 0
         return Commit(entry, post_records, account_records, lifetime_records, self.mentions.take_changes(),
                       records, unmatched)
@@ -238,15 +241,6 @@ class PartitionState:
         """Per account: its entry merged over its buckets starting in [start, end); with the
         uncommitted delta too when ``include_delta`` (live reads)."""
         return rolling([self.accounts, self.delta_accounts] if include_delta else [self.accounts], start, end)
-
-    # -- restore (streams.state.replay) ------------------------------------------------------------
-    def load_snapshot(self, snap: Snapshot) -> None:
-        """Start from a snapshot (then replay the journal entries after ``self.seq``)."""
-        replay.load_snapshot(self, snap)
-
-    def apply_journal(self, raw: dict) -> None:
-        """Redo one committed entry: the same merges and closes as ``commit``, without emitting."""
-        replay.apply_journal(self, raw)
 
     def tracked_posts(self) -> int:
         return len(self.lifetimes.lives)

@@ -23,16 +23,12 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import orjson
 
 from . import journal
 from .dedup import DedupMemory
-from .lifetimes import encode_lives, encode_samples
-
-if TYPE_CHECKING:
-    from .partition import PartitionState
+from .entries import Buckets
+from .lifetimes import PostLifetimes, encode_lives, encode_samples
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"
@@ -83,15 +79,15 @@ class SnapshotWriter:
                 records.append((sealed_key(start), dedup.bucket_blob(start)))
         return records, bool(expired)
 
-    def whole(self, state: "PartitionState") -> list[Record]:
+    def whole(self, *, seq: int, close_mark: int, counting_since: int | None, input_offset: int | None,
+              clock: int, first_input_ms: int | None, posts: Buckets, accounts: Buckets,
+              lifetimes: PostLifetimes, dedup: DedupMemory) -> list[Record]:
         """The records of a snapshot of the whole state (the sealed buckets are already written)."""
-        marks = {"q": state.seq, "c": state.closed_through, "k": state.counting_since, "o": state.input_offset,
-                 "n": state.clock, "i": state.first_input_ms}
-        dedup = state.dedup
+        marks = {"q": seq, "c": close_mark, "k": counting_since, "o": input_offset, "n": clock, "i": first_input_ms}
         filling = {start: dedup.bucket_blob(start) for start in dedup.bucket_starts()
                    if start not in self.sealed_written}
-        lifetimes = {"L": encode_lives(state.lifetimes.lives), "b": encode_samples(state.lifetimes.samples)}
-        records = encode_windows(marks, state.posts, state.accounts, lifetimes, filling, self.chunks)
+        encoded = {"L": encode_lives(lifetimes.lives), "b": encode_samples(lifetimes.samples)}
+        records = encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
         self.chunks = sum(1 for key, value in records if key.startswith(CHUNK_PREFIX) and value is not None)
         return records
 
