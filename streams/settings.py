@@ -22,6 +22,7 @@ from .contract import TYPES
 PREFIX = "ENGAGEMENT_"
 DEFAULT_ENGAGED_TYPES = ("like", "reaction", "comment", "share", "save", "click")
 LOG_LEVELS = ("crit", "error", "warn", "info", "debug")  # what Faust's worker takes
+LOG_FORMATS = ("text", "json")  # streams/logs.py
 
 
 class SettingsError(ValueError):
@@ -50,6 +51,7 @@ TOPIC = Check("a Kafka topic name: 1 to 249 of a-z A-Z 0-9 . _ -",
               lambda v: bool(re.fullmatch(r"[A-Za-z0-9._-]{1,249}", v)) and v not in (".", ".."))
 URL = Check("empty, or an http:// or https:// URL", lambda v: not v or v.startswith(("http://", "https://")))
 LOG_LEVEL = Check(f"one of {', '.join(LOG_LEVELS)}", lambda v: v in LOG_LEVELS)
+LOG_FORMAT = Check(f"one of {', '.join(LOG_FORMATS)}", lambda v: v in LOG_FORMATS)
 SECONDS_LIST = Check("numbers of seconds > 0", lambda v: all(_seconds(age) for age in v))
 EVENT_TYPES = Check("one or more interaction types of the event schema",
                     lambda v: bool(v) and set(v) <= set(TYPES))
@@ -183,6 +185,9 @@ class Settings:
     kafka_home: str = _doc("Cache of the embedded broker's jars (empty: ~/.cache/engagement/kafka-VERSION).",
                            default="")
     log_level: str = _doc("Worker log level.", default="warn", check=LOG_LEVEL)
+    log_format: str = _doc("Worker log format: text (Faust's lines) or json (one JSON object per line: time, "
+                           "level, logger, message, and on the engine's lines the partitions and the commit).",
+                           default="text", check=LOG_FORMAT)
 
     def __post_init__(self):
         problems = [f"{env_name(f.name)}={_env_value(getattr(self, f.name))!r}: must be {check.allowed}"

@@ -50,13 +50,13 @@ def dashboard_queries(substitutions: dict[str, str] | None = None,
     """(dashboard uid, panel title, expr) for every panel target, variables substituted.
 
     Keys of ``substitutions`` may be written ``account`` or ``$account``; the interval variables
-    ($__rate_interval, $__interval, $__range) default to DEFAULT_SUBSTITUTIONS, and a dashboard variable
-    with an "All" option (``includeAll`` and an ``allValue``, e.g. the posts dashboard's ``post``) to
-    that value, as Grafana shows it when All is selected.
+    ($__rate_interval, $__interval, $__range) default to DEFAULT_SUBSTITUTIONS, and a text box variable
+    (the posts dashboard's ``post``) to its default value, as Grafana first shows the dashboard.
     """
     out = []
     for dashboard in load_dashboards(directory).values():
-        values = {**all_values(dashboard), **{k.lstrip("$").strip("{}"): v for k, v in (substitutions or {}).items()}}
+        given = {k.lstrip("$").strip("{}"): v for k, v in (substitutions or {}).items()}
+        values = {**default_values(dashboard), **given}
         for panel in iter_panels(dashboard.get("panels", [])):
             for target in panel.get("targets", []):
                 expr = target.get("expr", "")
@@ -65,7 +65,6 @@ def dashboard_queries(substitutions: dict[str, str] | None = None,
     return out
 
 
-def all_values(dashboard: dict) -> dict[str, str]:
-    """The "All" value of each template variable that offers one (name -> allValue)."""
-    return {v["name"]: v["allValue"] for v in dashboard.get("templating", {}).get("list", [])
-            if v.get("includeAll") and v.get("allValue")}
+def default_values(dashboard: dict) -> dict[str, str]:
+    """The default value of each text box variable (name -> its ``query``)."""
+    return {v["name"]: v["query"] for v in dashboard.get("templating", {}).get("list", []) if v["type"] == "textbox"}

@@ -1,4 +1,5 @@
-"""The deployable stack: docker-compose, Prometheus rules and alerts, Alertmanager, Grafana, k8s.
+"""The deployable stack: docker-compose, Prometheus rules and alerts, Alertmanager, Grafana (the
+Kubernetes manifests: tests/test_k8s.py; the compose specification and healthcheck: tests/test_compose.py).
 
 The consistency checks are functions returning a list of problems, so the tests can also show
 that a broken copy is caught. promtool / amtool / prometheus / alertmanager run for real when
@@ -38,7 +39,6 @@ RULES = sorted((PROM_DIR / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROM_DIR / "tests").glob("*.yml"))
 ALERTMANAGER = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 GRAFANA = REPO / "grafana"
-K8S = REPO / "deploy" / "k8s"
 
 ALERTS = {
     "EngagementRateBelowBenchmark": "marketing",
@@ -345,10 +345,28 @@ def test_alerts_have_labels_and_annotations():
         assert re.fullmatch(r"\d+[smhd]", rule["for"]), name
         annotations = rule["annotations"]
         assert {"summary", "description", "runbook_url", "dashboard"} <= set(annotations), name
-        doc, _, anchor = annotations["runbook_url"].partition("#")
+        # Absolute links: each starts with the external label that locates its site (ALERT_LINK_LABELS).
+        doc, anchor = re.fullmatch(r"\{\{ \$externalLabels\.engagement_docs_url \}\}/([\w/.-]+)#(\S+)",
+                                   annotations["runbook_url"]).groups()
         assert (REPO / doc).is_file() and anchor == name.lower() and f"## {name.lower()}" in runbook, name
-        uid = re.match(r"/d/([\w-]+)", annotations["dashboard"]).group(1)
+        uid = re.fullmatch(r"\{\{ \$externalLabels\.grafana_url \}\}/d/([\w-]+)(/[\w-]+)?(\?.*)?",
+                           annotations["dashboard"]).group(1)
         assert uid in DASHBOARD_UIDS.values(), name
+
+
+ALERT_LINK_LABELS = ("grafana_url", "engagement_docs_url")
+
+
+@pytest.mark.parametrize("config", PROM_CONFIGS, ids=lambda p: p.name)
+def test_prometheus_sets_the_alert_links_and_keeps_them_out_of_the_alert_labels(config):
+    """The rules read the sites of the alerts' links from the external labels (rules cannot read the
+    environment); Alertmanager gets the links in the annotations, not as labels of every alert."""
+    config = load_yaml(config)
+    links = config["global"]["external_labels"]
+    assert sorted(links) == sorted(ALERT_LINK_LABELS)
+    assert all(re.fullmatch(r"https?://[^/\s]+(/\S*)?", url) and not url.endswith("/") for url in links.values()), links
+    assert [(r["action"], r["regex"]) for r in config["alerting"]["alert_relabel_configs"]] == \
+        [("labeldrop", "|".join(ALERT_LINK_LABELS))]
 
 
 def test_tunable_durations_are_marked():
@@ -488,12 +506,16 @@ def test_dashboard_panels(name):
         assert variables["account"]["type"] == "query"
         assert "label_values(engagement_rate_ratio, account_id)" in json.dumps(variables["account"]["query"])
     if name == "posts.json":
-        assert variables["account"]["type"] == variables["post"]["type"] == "query"
+        assert variables["account"]["type"] == "query"
         assert "label_values(engagement_account_post_rate_ratio, account_id)" in \
             json.dumps(variables["account"]["query"])
-        assert "label_values(engagement_post_rate_ratio, post_id)" in json.dumps(variables["post"]["query"])
-        # "All" selects every exported post: a regex matcher, the value Grafana substitutes for All.
-        assert variables["post"]["includeAll"] and variables["post"]["allValue"] == ".+"
+        # Any post, not only those a query lists (the exported ones): a text box, every exported post
+        # (a regex matcher) by default.
+        assert variables["post"]["type"] == "textbox" and variables["post"]["query"] == ".+"
+        assert variables["post"]["current"]["value"] == ".+"
+        # A post that Prometheus does not hold: the drill-down says so and where its figures are.
+        er = next(p for p in promql.iter_panels(dashboard["panels"]) if p["title"] == "ER of $post at maturity")
+        assert er["fieldConfig"]["defaults"]["noValue"] == "not an exported post: see GET /posts/{post_id}/metrics"
     panels = list(promql.iter_panels(dashboard["panels"]))
     assert panels
     ids = [p["id"] for p in panels]
@@ -527,7 +549,7 @@ def test_dashboard_queries_substitute_every_variable():
     for uid, title, expr in queries:
         assert "$" not in expr and "[[" not in expr, f"{uid}/{title}: {expr}"
     assert any('account_id="acc-1"' in expr for _, _, expr in queries)
-    # The post variable: All (its allValue) unless a post is given.
+    # The post variable: its default (every exported post) unless a post is given.
     assert any('post_id=~".+"' in expr for _, _, expr in queries)
     one_post = promql.dashboard_queries({"account": "acc-1", "post": "p-1"})
     assert any('post_id=~"p-1"' in expr for _, _, expr in one_post)
@@ -818,7 +840,7 @@ def test_live_alerts_fire_for_the_right_accounts(live_prometheus):
 
 @pytest.mark.parametrize("account, post", [("acc-low", "p-low-1"), ("acc-ok", None)])
 def test_live_every_dashboard_query_returns_data(live_prometheus, account, post):
-    """``post`` None: the posts dashboard's All (every exported post)."""
+    """``post`` None: the post text box's default (every exported post)."""
     substitutions = {"account": account, **({"post": post} if post else {})}
     empty = [f"{uid} / {title}: {expr}" for uid, title, expr in promql.dashboard_queries(substitutions)
              if not live_prometheus(expr)]

@@ -4,7 +4,9 @@ HTTP server (the views in ``streams.api.views``), the engine service that owns t
 
 The HTTP server is defensive: a request line or header over aiohttp's limits gets 400 before any
 view runs, aiohttp's own errors are JSON like the views' ({"error": ...}), and an unexpected
-exception is a bare 500 without details.
+exception is a bare 500 without details. It serves the documented endpoints (``views.ROUTES``) only:
+Faust's own pages (/router, /table, its statistics) are turned off by their settings, and its index
+at / (no setting) answers 404 like any other path.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import faust
 from aiohttp import web
 from faust.tables import TableManager
 from mode import Service
+from prometheus_client import disable_created_metrics
 
 from ..engine import Engine, health
 from ..kafka.membership import instance_id
 from ..kafka.security import faust_broker_credentials, kafka_client_config
+from ..logs import faust_logging_config
 from ..settings import Settings
 from ..validation import dlq_record, validate_account, validate_post
 from . import views
@@ -34,6 +38,8 @@ WEB_URL = settings.worker_url
 # 400 before any handler runs. A read-only API needs no request body beyond a few KiB either.
 HTTP_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64}
 CLIENT_MAX_SIZE = 64 * 1024
+# No `*_created` series: a sample per counter and histogram that no rule or dashboard reads.
+disable_created_metrics()
 
 
 @web.middleware
@@ -52,6 +58,15 @@ async def json_errors(request: web.Request, handler):
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)
+
+
+@web.middleware
+async def documented_only(request: web.Request, handler):
+    """A route that is not one of the views (Faust's index at /, which no setting turns off) is 404."""
+    resource = request.match_info.route.resource
+    if resource is not None and resource.canonical not in views.ROUTES:
+        raise web.HTTPNotFound()
+    return await handler(request)
 
 
 class TablelessManager(TableManager):
@@ -84,7 +99,13 @@ app = faust.App(
     # after this group's first join, which would otherwise wait out a dead predecessor's session.
     consumer_group_instance_id=instance_id(f"{settings.app_id}-{WEB_URL}"),
     web_application_options={"client_max_size": CLIENT_MAX_SIZE, "handler_args": HTTP_LIMITS,
-                             "middlewares": [json_errors]},
+                             "middlewares": [json_errors, documented_only]},
+    # Faust's own pages off: its key router and table views (no tables here), statistics and graph.
+    web_router_enabled=False,
+    web_tables_enabled=False,
+    web_stats_enabled=False,
+    web_graph_enabled=False,
+    logging_config=faust_logging_config(settings.log_format),
     datadir=Path(tempfile.gettempdir()) / f"engagement-faust-{settings.web_port}",
 )
 

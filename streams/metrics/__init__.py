@@ -2,15 +2,19 @@
 
 Naming: base units, ``_total`` counters, ``_seconds``, ``_ratio`` 0..1; no per-post label. The hot
 path never touches these objects per event: it tallies plain ints per batch and adds them here once.
+Next to the service's own series: the process (``process_*``: RSS, CPU, open files), the garbage
+collector (``python_gc_*``) and ``engagement_build_info``.
 """
 
 from __future__ import annotations
 
+import platform
 from collections import Counter as Tally
+from importlib.metadata import PackageNotFoundError, version
 from operator import attrgetter
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, GCCollector, Gauge, ProcessCollector, generate_latest
 
 from ..contract import TYPE_INDEX
 from ..kafka.undecodable import CODECS
@@ -23,6 +27,16 @@ DWELL_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 DWELL = TYPE_INDEX["dwell"]
 _PLATFORM_AND_TYPE, _TS = attrgetter("platform", "type"), attrgetter("ts")
+DISTRIBUTION = "engagement-streams"
+
+
+def build_labels() -> dict[str, str]:
+    """engagement_build_info's labels: the installed distribution's version and the Python running it."""
+    try:
+        installed = version(DISTRIBUTION)
+    except PackageNotFoundError:  # a checkout on sys.path, never installed
+        installed = "unknown"
+    return {"version": installed, "python": platform.python_version()}
 
 
 class Metrics:
@@ -94,6 +108,12 @@ class Metrics:
         self.dedup_bytes = Gauge("engagement_dedup_memory_bytes", "Memory the dedup memory takes", registry=r)
         self.up = Gauge("engagement_worker_up", "1 while the worker runs", registry=r)
         self.up.set(1)
+        build = build_labels()
+        Gauge("engagement_build_info", "Always 1: the version of the service and of Python a worker runs",
+              list(build), registry=r).labels(**build).set(1)
+        # What the pod's memory limit and the GC tuning (streams/collector.py) are judged by.
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
         # Computed at each scrape (streams/engine/health.py sets their functions).
         self.loop_heartbeat_age = Gauge("engagement_loop_heartbeat_age_seconds",
                                         "Seconds since the consume loop last began an iteration (NaN before "

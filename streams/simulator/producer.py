@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from ..kafka.security import kafka_client_config
 from ..kafka.topics import ensure_topics
+from ..progress import Progress
 from ..settings import Settings
 from .model import EventStream, Scenario, TrafficModel
 
@@ -35,10 +36,11 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
                         collapse_after: float = 60.0, crisis_account: str | None = None,
                         crisis_after: float = 60.0, reply_delay_scale: float | None = None,
                         day_seconds: float | None = None, batch_share: float = 0.1,
-                        stop_event: asyncio.Event | None = None) -> dict:
+                        stop_event: asyncio.Event | None = None, progress: Progress | None = None) -> dict:
     """Produce the model's posts and events as they happen (a mean of ``rate`` events/s) until
     ``duration`` seconds, ``max_events`` events or ``stop_event``; returns what the broker
-    acknowledged. Cancelling it flushes and stops the producer before the cancellation propagates."""
+    acknowledged, and tells ``progress`` the events produced at each tick. Cancelling it flushes
+    and stops the producer before the cancellation propagates."""
     seed = settings.simulate_seed if seed is None else seed
     day_seconds = settings.simulate_day_seconds if day_seconds is None else day_seconds
     model = TrafficModel(seed, n_accounts or settings.simulate_accounts, rate=rate, day_seconds=day_seconds)
@@ -90,6 +92,8 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
                     _count(stats, result, events_produced=size, messages_produced=1)
                 else:
                     _count(stats, result, post_records_produced=size)
+            if progress is not None:
+                progress.update(stats["events_produced"])
             if (max_events is not None and generated >= max_events) or stop_event.is_set() or \
                     (duration is not None and loop.time() - started >= duration):
                 break
@@ -188,9 +192,11 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_event.set)
-    return await run_simulator(settings, rate=args.rate, n_accounts=args.accounts, seed=args.seed,
-                               duration=args.duration, max_events=args.max_events,
-                               collapse_account=args.collapse_account, collapse_after=args.collapse_after,
-                               crisis_account=args.crisis_account, crisis_after=args.crisis_after,
-                               reply_delay_scale=args.reply_delay_scale, day_seconds=args.day_seconds,
-                               stop_event=stop_event)
+    # On stderr: stdout is the final stats line.
+    with Progress("simulate", total=args.max_events, seconds=args.duration) as progress:
+        return await run_simulator(settings, rate=args.rate, n_accounts=args.accounts, seed=args.seed,
+                                   duration=args.duration, max_events=args.max_events,
+                                   collapse_account=args.collapse_account, collapse_after=args.collapse_after,
+                                   crisis_account=args.crisis_account, crisis_after=args.crisis_after,
+                                   reply_delay_scale=args.reply_delay_scale, day_seconds=args.day_seconds,
+                                   stop_event=stop_event, progress=progress)

@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from ...progress import Progress
+
 
 def is_complete(committed: Mapping[int, int], ends: Mapping[int, int]) -> bool:
     """Every partition's committed offset has reached its end offset (an empty partition needs none)."""
@@ -69,28 +71,31 @@ STALL_SECONDS = 60.0  # a run whose committed offsets stand still this long has 
 
 async def until_committed(offsets: GroupOffsets, ends: Mapping[int, int], events: int, started: float,
                           timeout: float, on_poll: Callable[[], Awaitable[None]],
-                          failure: Callable[[], str]) -> tuple[list[tuple[float, int]], float]:
+                          failure: Callable[[], str], label: str) -> tuple[list[tuple[float, int]], float]:
     """Polls the group's committed offsets every POLL_SECONDS from ``started`` (time.monotonic) until
     they reach ``ends``: (samples of (seconds since started, events committed), the time it ended).
     ``on_poll`` runs at every poll (it raises to end the run: a process that died); a run past
-    ``timeout`` seconds, or committing nothing new for STALL_SECONDS, raises with ``failure()`` added."""
+    ``timeout`` seconds, or committing nothing new for STALL_SECONDS, raises with ``failure()`` added.
+    The events committed so far are shown as the progress of ``label``."""
     total = sum(ends.values())
     samples: list[tuple[float, int]] = []
     tick, last_change = 0, 0.0
-    while True:
-        tick += 1
-        await asyncio.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
-        await on_poll()
-        committed = await offsets.read()
-        now = time.monotonic() - started
-        if committed is not None:
-            # Offsets count messages; a batch message holds many events: the same share of them.
-            done = round(events * committed_messages(committed, ends) / max(total, 1))
-            if not samples or done != samples[-1][1]:
-                last_change = now
-            samples.append((now, done))
-            if is_complete(committed, ends):
-                return samples, now
-        if now > timeout or (samples and samples[-1][1] and now - last_change > STALL_SECONDS):
-            raise RuntimeError(f"offsets of {offsets.group} not all committed after {now:.0f} s "
-                               f"({samples[-1][1] if samples else 0} of {events} events); {failure()}")
+    with Progress(label, total=events) as progress:
+        while True:
+            tick += 1
+            await asyncio.sleep(max(0.0, started + tick * POLL_SECONDS - time.monotonic()))
+            await on_poll()
+            committed = await offsets.read()
+            now = time.monotonic() - started
+            if committed is not None:
+                # Offsets count messages; a batch message holds many events: the same share of them.
+                done = round(events * committed_messages(committed, ends) / max(total, 1))
+                progress.update(done)
+                if not samples or done != samples[-1][1]:
+                    last_change = now
+                samples.append((now, done))
+                if is_complete(committed, ends):
+                    return samples, now
+            if now > timeout or (samples and samples[-1][1] and now - last_change > STALL_SECONDS):
+                raise RuntimeError(f"offsets of {offsets.group} not all committed after {now:.0f} s "
+                                   f"({samples[-1][1] if samples else 0} of {events} events); {failure()}")

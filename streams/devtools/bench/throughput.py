@@ -81,7 +81,7 @@ def _settled_accounting(workers: list[BenchWorker], timeout: float = 20.0) -> di
 
 
 async def _until_committed(bench: Bench, group: str, topic: str, partitions: int, events: int, started: float,
-                           timeout: float, workers: list[BenchWorker], profile_to: Path | None):
+                           timeout: float, workers: list[BenchWorker], profile_to: Path | None, label: str):
     """``until_committed`` for the engine's group: (its samples, the time it ended, the profiler
     started on the first worker once it answered /health, or None)."""
     ends = await end_offsets(bench.bootstrap, topic, partitions)
@@ -98,7 +98,8 @@ async def _until_committed(bench: Bench, group: str, topic: str, partitions: int
 
     try:
         samples, done_at = await until_committed(GroupOffsets(admin, group, topic, partitions), ends, events,
-                                                 started, timeout, on_poll, lambda: f"pipeline on {topic}")
+                                                 started, timeout, on_poll, lambda: f"pipeline on {topic}",
+                                                 f"pipeline {label}")
         return samples, done_at, profiler
     except BaseException:
         stop_profiler(profiler, profile_to)
@@ -126,7 +127,7 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
     try:
         samples, done_at, profiler = asyncio.run(_until_committed(
             bench, f"{settings.app_id}-engine", topic, settings.topic_partitions, events, started, timeout,
-            workers, profile_to))
+            workers, profile_to, phase))
         rss = [worker.peak_rss_mb() for worker in workers]
         cpu = [worker.cpu_seconds() for worker in workers]
         broker_cpu = None if broker_cpu is None else bench.broker_cpu() - broker_cpu

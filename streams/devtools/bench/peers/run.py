@@ -85,7 +85,8 @@ async def _timed_run(run: PeerRun, cmd: list[str], run_log: Path, events: int, r
                                    f"offset; log {run_log}:\n{_log_tail(run_log)}")
 
         samples, now = await until_committed(group, ends, events, started, timeout_seconds(events), on_poll,
-                                             lambda: f"peer {run.peer}; log {run_log}:\n{_log_tail(run_log)}")
+                                             lambda: f"peer {run.peer}; log {run_log}:\n{_log_tail(run_log)}",
+                                             f"peer {run.peer}")
         # Read before the stop, so that the shutdown's work is not counted.
         cpu, rss = tree_cpu_seconds(proc.pid), peak_rss_mb_of(proc.pid)
     finally:
