@@ -18,7 +18,6 @@ from pathlib import Path
 
 import faust
 from aiohttp import web
-from faust.tables import TableManager
 from mode import Service
 from prometheus_client import disable_created_metrics
 
@@ -29,6 +28,7 @@ from ..logs import faust_logging_config
 from ..settings import Settings
 from ..validation import dlq_record, validate_account, validate_post
 from . import views
+from .faust_internals import TablelessManager
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +67,6 @@ async def documented_only(request: web.Request, handler):
     if resource is not None and resource.canonical not in views.ROUTES:
         raise web.HTTPNotFound()
     return await handler(request)
-
-
-class TablelessManager(TableManager):
-    """Faust's TableManager sleeps 1 s at start so that tables can register; this app declares none,
-    and the engine, started after it, would wait for nothing (half of a worker's start-up)."""
-
-    async def on_start(self) -> None:
-        if self:
-            raise RuntimeError("this app declares no Faust tables; use faust.tables.TableManager for tables")
-        if not self.should_stop:
-            await self._update_channels()
-            await self.recovery.start()
 
 
 app = faust.App(
