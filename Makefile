@@ -1,11 +1,12 @@
 # The two commands: `make run` (the live service) and `make test` (the whole suite).
 # Both bootstrap what is missing: virtualenv + pip install, Kafka jars (Maven), Debian packages.
+# Before each commit: `make check` (lint, types, the unit tier; the virtualenv only, no broker).
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: bootstrap system-deps jars run test soak bench bench-scale clean
+.PHONY: bootstrap system-deps jars run check test soak bench bench-scale clean
 
 bootstrap: system-deps $(STAMP) jars
 
@@ -23,6 +24,14 @@ jars: $(STAMP)
 run: bootstrap
 	$(VENV)/bin/engagement run $(if $(DURATION),--duration $(DURATION))
 
+# Needs the virtualenv only (not the jars nor the Debian packages): the unit tier starts no broker.
+# One pytest worker per core; a module's tests stay on one worker (module-scoped fixtures start once).
+check: $(STAMP)
+	$(VENV)/bin/ruff check streams tests
+	$(VENV)/bin/ruff format --check streams tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -q -n auto --dist loadfile -m "not integration and not soak and not package"
+
 test: bootstrap
 	$(VENV)/bin/pytest -m "not soak"
 
@@ -39,4 +48,4 @@ bench-scale: bootstrap
 	$(PY) -m streams.devtools.bench.scale $(SCALE_ARGS)
 
 clean:
-	rm -rf .run .pytest_cache .hypothesis
+	rm -rf .run .pytest_cache .hypothesis .mypy_cache .ruff_cache

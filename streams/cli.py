@@ -32,8 +32,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="engagement", description="Real-time, exact engagement metrics "
-                                     "from Kafka interaction events. `engagement COMMAND --help` tells more.")
+    parser = argparse.ArgumentParser(
+        prog="engagement",
+        description="Real-time, exact engagement metrics "
+        "from Kafka interaction events. `engagement COMMAND --help` tells more.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -46,23 +49,36 @@ def build_parser() -> argparse.ArgumentParser:
         """A command whose own parser has its options and answers its --help."""
         command(name, description, handler, passes_on=True, add_help=False)
 
-    worker = command("worker", "Run one worker (the Faust app streams.api.app:app) on KAFKA_BOOTSTRAP_SERVERS; "
-                     "it creates the service's topics when they are missing.", _worker, passes_on=True,
-                     allow_abbrev=False, epilog="Any other option goes on to Faust's worker command, e.g. --web-port.")
+    worker = command(
+        "worker",
+        "Run one worker (the Faust app streams.api.app:app) on KAFKA_BOOTSTRAP_SERVERS; "
+        "it creates the service's topics when they are missing.",
+        _worker,
+        passes_on=True,
+        allow_abbrev=False,
+        epilog="Any other option goes on to Faust's worker command, e.g. --web-port.",
+    )
     worker.add_argument("--log-level", choices=LOG_LEVELS, help="default: ENGAGEMENT_LOG_LEVEL")
     own_parser("simulate", "Produce synthetic posts and interaction events into Kafka.", _simulate)
     own_parser("top", "A live terminal view of the running service.", _top)
-    settings = command("settings", "Print the effective settings (secrets masked): the ENGAGEMENT_* "
-                       "environment and KAFKA_BOOTSTRAP_SERVERS, defaults filled in.", _settings)
-    settings.add_argument("--markdown", action="store_true",
-                          help="the table of every setting, its default and what it takes (the README's)")
+    settings = command(
+        "settings",
+        "Print the effective settings (secrets masked): the ENGAGEMENT_* "
+        "environment and KAFKA_BOOTSTRAP_SERVERS, defaults filled in.",
+        _settings,
+    )
+    settings.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the table of every setting, its default and what it takes (the README's)",
+    )
     broker = command("broker", "Run the embedded Apache Kafka broker in the foreground.", _broker)
     broker.add_argument("--port", type=int, help="listener port (default: 9092 when free, else a free one)")
     broker.add_argument("--data-dir", help="data directory kept between runs (default: a temporary one)")
-    own_parser("run", "The live service on embedded defaults: broker, worker, simulator, monitoring (make run).",
-               _run)
-    own_parser("bench", "Throughput, freshness and memory of the pipeline next to peer stream processors "
-               "(make bench).", _bench)
+    own_parser("run", "The live service on embedded defaults: broker, worker, simulator, monitoring (make run).", _run)
+    own_parser(
+        "bench", "Throughput, freshness and memory of the pipeline next to peer stream processors (make bench).", _bench
+    )
     return parser
 
 
@@ -79,16 +95,19 @@ def _broker(args, rest: list[str]) -> int:
 
 def _worker(args, rest: list[str]) -> int:
     from .process_tuning import tune_the_process
+
     tune_the_process()
 
     from faust.cli.faust import cli
 
     from .kafka.security import SecurityConfigError, kafka_client_config
     from .kafka.topics import ensure_topics
+
     settings = Settings.from_env()
     if not settings.kafka_bootstrap_servers:
-        print("KAFKA_BOOTSTRAP_SERVERS is not set: start a broker (engagement broker) or use `make run`",
-              file=sys.stderr)
+        print(
+            "KAFKA_BOOTSTRAP_SERVERS is not set: start a broker (engagement broker) or use `make run`", file=sys.stderr
+        )
         return 2
     try:
         # Before Faust starts: it would create a missing topic itself, without our configs.
@@ -100,17 +119,25 @@ def _worker(args, rest: list[str]) -> int:
         print(f"engagement worker: {exc}", file=sys.stderr)
         return 2
     level = args.log_level or settings.log_level
-    return cli.main(args=["-A", "streams.api.app:app", "worker", "-l", level, *rest],
-                    prog_name="engagement worker", standalone_mode=False) or 0
+    return (
+        cli.main(
+            args=["-A", "streams.api.app:app", "worker", "-l", level, *rest],
+            prog_name="engagement worker",
+            standalone_mode=False,
+        )
+        or 0
+    )
 
 
 def _simulate(args, rest: list[str]) -> int:
     from .simulator import main as simulate_main
+
     return simulate_main(rest)
 
 
 def _top(args, rest: list[str]) -> int:
     from .top import main as top_main
+
     return top_main(rest)
 
 

@@ -22,8 +22,12 @@ TYPES: tuple[str, ...] = tuple(EVENT_SCHEMA["properties"]["type"]["enum"])
 PLATFORMS: tuple[str, ...] = tuple(EVENT_SCHEMA["properties"]["platform"]["enum"])
 TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(TYPES)}
 POST_LEVEL_TYPES: frozenset[str] = frozenset(
-    next(rule["if"]["properties"]["type"]["enum"] for rule in EVENT_SCHEMA["allOf"]
-         if rule["then"] == {"required": ["post_id"]}))
+    next(
+        rule["if"]["properties"]["type"]["enum"]
+        for rule in EVENT_SCHEMA["allOf"]
+        if rule["then"] == {"required": ["post_id"]}
+    )
+)
 # What a post can be; UNKNOWN_CONTENT_TYPE: a post whose events came without its record.
 CONTENT_TYPES: tuple[str, ...] = tuple(POST_SCHEMA["properties"]["content_type"]["enum"])
 UNKNOWN_CONTENT_TYPE = "unknown"

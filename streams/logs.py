@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 FIELDS = ("partitions", "commit")  # what engine lines pass in extra=
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         line.update((name, getattr(record, name)) for name in FIELDS if hasattr(record, name))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -34,5 +38,8 @@ def faust_logging_config(log_format: str) -> dict | None:
     to stderr, where Faust's handler writes."""
     if log_format == "text":
         return None
-    return {"merge": True, "formatters": {"json": {"()": JsonFormatter}},
-            "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json"}}}
+    return {
+        "merge": True,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json"}},
+    }

@@ -30,7 +30,7 @@ import ctypes.util
 import gc
 
 YOUNG_COLLECTION_ALLOCATIONS = 50_000  # CPython's default: 700
-OLDER_COLLECTION_EVERY = (20, 100)     # young collections per middle one, middle per full (default 10, 10)
+OLDER_COLLECTION_EVERY = (20, 100)  # young collections per middle one, middle per full (default 10, 10)
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD_BYTES = 256 * 1024  # blocks from here up are mapped: a few thousand at most alive at once
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, TextColumn
-from rich.progress import Progress as Bar
+from rich.progress import BarColumn, Progress as Bar, TextColumn
 
 PLAIN_EVERY_SECONDS = 10.0
 REDRAW_SECONDS = 0.1  # the bar is redrawn at most this often
@@ -24,9 +24,16 @@ RATE_WINDOW_SECONDS = 10.0  # the rate, and so the ETA, is that of the last this
 
 
 class Progress:
-    def __init__(self, label: str, *, unit: str = "events", total: int | None = None,
-                 seconds: float | None = None, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        *,
+        unit: str = "events",
+        total: int | None = None,
+        seconds: float | None = None,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.label, self.unit, self.total, self.seconds = label, unit, total, seconds
         self.stream = sys.stderr if stream is None else stream
         self.clock = clock
@@ -36,14 +43,18 @@ class Progress:
         self._shown_at = self.started  # the last plain line, or the last redraw
         self._bar: Bar | None = None
         if self.stream.isatty():
-            self._bar = Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                            console=Console(file=self.stream, force_terminal=True), get_time=clock,
-                            auto_refresh=False)
-            self._task = self._bar.add_task(label, total=None if self.fraction() is None else 1.0,
-                                            status=self.status())
+            self._bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=Console(file=self.stream, force_terminal=True),
+                get_time=clock,
+                auto_refresh=False,
+            )
+            self._task = self._bar.add_task(label, total=None if self.fraction() is None else 1.0, status=self.status())
             self._bar.start()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, failure, *_) -> None:
@@ -68,8 +79,7 @@ class Progress:
         elif summary:
             elapsed = self.clock() - self.started
             rate = f", {self.done / elapsed:,.0f} {self.unit}/s" if elapsed > 0 else ""
-            print(f"{self.label}: {self.done:,} {self.unit} in {elapsed:,.0f} s{rate}", file=self.stream,
-                  flush=True)
+            print(f"{self.label}: {self.done:,} {self.unit} in {elapsed:,.0f} s{rate}", file=self.stream, flush=True)
 
     def _show(self) -> None:
         if self._bar is None:

@@ -13,8 +13,20 @@ from jsonschema import Draft202012Validator, FormatChecker
 from .conftest import REPO
 
 ENGAGED = ("like", "reaction", "comment", "share", "save", "click")
-TYPES = ("impression", "like", "reaction", "comment", "share", "save", "click", "dwell",
-         "follow", "unfollow", "mention", "reply")
+TYPES = (
+    "impression",
+    "like",
+    "reaction",
+    "comment",
+    "share",
+    "save",
+    "click",
+    "dwell",
+    "follow",
+    "unfollow",
+    "mention",
+    "reply",
+)
 POST_TYPES = TYPES[:8]
 
 
@@ -63,8 +75,11 @@ def truth(events: list[dict], window_ms: int, rolling_ms: int) -> tuple[dict, di
     for (account, start), agg in accounts.items():
         for end in range(start + window_ms, start + rolling_ms + 1, window_ms):
             merge_into(rolling[(account, end - rolling_ms)], agg)
-    return ({k: (owners[k[0]], v) for k, v in posts.items()}, {k: (k[0], v) for k, v in accounts.items()},
-            {k: (k[0], v) for k, v in rolling.items()})
+    return (
+        {k: (owners[k[0]], v) for k, v in posts.items()},
+        {k: (k[0], v) for k, v in accounts.items()},
+        {k: (k[0], v) for k, v in rolling.items()},
+    )
 
 
 def merge_into(into: dict, agg: dict) -> None:
@@ -78,10 +93,15 @@ def expected_record(account: str, agg: dict, platform: str, followers: int | Non
     counts = agg["counts"]
     engaged = sum(counts[t] for t in ENGAGED)
     return {
-        "account_id": account, "platform": platform, "followers": followers,
-        "counts": {t: counts[t] for t in TYPES}, "engaged": engaged,
-        "dwell_ms_sum": agg["dwell_sum"], "dwell_count": agg["dwell_n"],
-        "sentiment_sum": pytest.approx(agg["s_sum"]), "sentiment_count": agg["s_n"],
+        "account_id": account,
+        "platform": platform,
+        "followers": followers,
+        "counts": {t: counts[t] for t in TYPES},
+        "engaged": engaged,
+        "dwell_ms_sum": agg["dwell_sum"],
+        "dwell_count": agg["dwell_n"],
+        "sentiment_sum": pytest.approx(agg["s_sum"]),
+        "sentiment_count": agg["s_n"],
         "sentiment_negative": agg["s_neg"],
         "rates": {
             "er_followers": pytest.approx(ratio(engaged, followers)),
@@ -99,13 +119,32 @@ def expected_record(account: str, agg: dict, platform: str, followers: int | Non
 
 
 def comparable(record: dict) -> dict:
-    return {k: v for k, v in record.items()
-            if k not in ("emitted_at", "window_start", "window_end", "scope", "window_kind", "post_id",
-                         "active_posts", "responses")}  # responses: tests/test_listening.py, test_mentions.py
+    return {
+        k: v
+        for k, v in record.items()
+        if k
+        not in (
+            "emitted_at",
+            "window_start",
+            "window_end",
+            "scope",
+            "window_kind",
+            "post_id",
+            "active_posts",
+            "responses",
+        )
+    }  # responses: tests/test_listening.py, test_mentions.py
 
 
-def assert_records_equal_truth(post_records: list[dict], account_records: list[dict], events: list[dict],
-                               window_ms: int, rolling_ms: int, platform_of, followers_ok) -> None:
+def assert_records_equal_truth(
+    post_records: list[dict],
+    account_records: list[dict],
+    events: list[dict],
+    window_ms: int,
+    rolling_ms: int,
+    platform_of,
+    followers_ok,
+) -> None:
     """Exactly one final record per key and window, each equal to the ground truth.
     followers_ok(account_id, followers) says whether the follower count a record used is one the
     account had; the rates are checked against the record's own follower count."""
@@ -122,8 +161,9 @@ def assert_records_equal_truth(post_records: list[dict], account_records: list[d
         account, agg = posts_expected[(record["post_id"], record["window_start"])]
         assert record["window_end"] == record["window_start"] + window_ms
         assert followers_ok(account, record["followers"])
-        assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"]), \
+        assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"]), (
             f"post {record['post_id']} window {record['window_start']}: {record['counts']} != {dict(agg['counts'])}"
+        )
     for kind, expected in (("tumbling", accounts_expected), ("rolling", rolling_expected)):
         records = [r for r in account_records if r["window_kind"] == kind]
         keys = [(r["account_id"], r["window_start"]) for r in records]
@@ -133,5 +173,6 @@ def assert_records_equal_truth(post_records: list[dict], account_records: list[d
             account, agg = expected[(record["account_id"], record["window_start"])]
             assert record["active_posts"] == len(agg["posts"])
             assert followers_ok(account, record["followers"])
-            assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"]), \
+            assert comparable(record) == expected_record(account, agg, platform_of(account), record["followers"]), (
                 f"{kind} {account} window {record['window_start']}: {record['counts']} != {dict(agg['counts'])}"
+            )

@@ -45,8 +45,9 @@ def substitute(expr: str, substitutions: dict[str, str]) -> str:
     return _VARIABLE.sub(replace, expr)
 
 
-def dashboard_queries(substitutions: dict[str, str] | None = None,
-                      directory: Path = DASHBOARD_DIR) -> list[tuple[str, str, str]]:
+def dashboard_queries(
+    substitutions: dict[str, str] | None = None, directory: Path = DASHBOARD_DIR
+) -> list[tuple[str, str, str]]:
     """(dashboard uid, panel title, expr) for every panel target, variables substituted.
 
     Keys of ``substitutions`` may be written ``account`` or ``$account``; the interval variables

@@ -12,17 +12,23 @@ from hypothesis import given, settings, strategies as st
 from streams.contract import PLATFORMS, POST_LEVEL_TYPES, TYPE_INDEX, TYPES
 from streams.model.aggregates import WindowAggregate
 
-SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" /
-                     "interaction-event.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "interaction-event.schema.json").read_text())
 SCHEMA_TYPES = SCHEMA["properties"]["type"]["enum"]
 
 event = st.one_of(
-    st.tuples(st.sampled_from([t for t in SCHEMA_TYPES if t not in ("dwell", "comment", "mention")]),
-              st.none(), st.none(), st.one_of(st.none(), st.sampled_from(["p1", "p2", "p3", "p4"]))),
+    st.tuples(
+        st.sampled_from([t for t in SCHEMA_TYPES if t not in ("dwell", "comment", "mention")]),
+        st.none(),
+        st.none(),
+        st.one_of(st.none(), st.sampled_from(["p1", "p2", "p3", "p4"])),
+    ),
     st.tuples(st.just("dwell"), st.integers(0, 86_400_000), st.none(), st.sampled_from(["p1", "p2", "p5"])),
-    st.tuples(st.sampled_from(["comment", "mention"]), st.none(),
-              st.one_of(st.none(), st.floats(-1, 1, allow_nan=False), st.just(-0.2)),
-              st.one_of(st.none(), st.sampled_from(["p1", "p6"]))),
+    st.tuples(
+        st.sampled_from(["comment", "mention"]),
+        st.none(),
+        st.one_of(st.none(), st.floats(-1, 1, allow_nan=False), st.just(-0.2)),
+        st.one_of(st.none(), st.sampled_from(["p1", "p6"])),
+    ),
 )
 events_strategy = st.lists(event, max_size=50)
 
@@ -75,8 +81,16 @@ def test_post_level_types_match_schema_rule():
 
 
 def test_add_basic():
-    agg = aggregate([("like", None, None, "p1"), ("like", None, None, "p1"), ("dwell", 300, None, "p2"),
-                     ("comment", None, -0.5, "p1"), ("mention", None, -0.2, None), ("follow", None, None, None)])
+    agg = aggregate(
+        [
+            ("like", None, None, "p1"),
+            ("like", None, None, "p1"),
+            ("dwell", 300, None, "p2"),
+            ("comment", None, -0.5, "p1"),
+            ("mention", None, -0.2, None),
+            ("follow", None, None, None),
+        ]
+    )
     assert agg.count("like") == 2 and agg.count("dwell") == 1 and agg.count("follow") == 1
     assert agg.dwell_ms_sum == 300 and agg.dwell_count == 1
     assert agg.sentiment_count == 2 and agg.sentiment_negative == 1

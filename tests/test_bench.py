@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from streams.devtools.bench.figures import (accounting, add_accounting, evaluate_targets, median_run, parse_exposition,
-                                            percentile, rates_from_samples, summarize)
+from streams.devtools.bench.figures import (
+    accounting,
+    add_accounting,
+    evaluate_targets,
+    median_run,
+    parse_exposition,
+    percentile,
+    rates_from_samples,
+    summarize,
+)
 from streams.devtools.bench.profile import summarize_profile
 from streams.devtools.bench.report import CEILING_WHAT, PIPELINE_WHAT, peer_table, plot
 from streams.devtools.bench.workload import BATCH_EVENTS, batch_by_account
@@ -39,11 +47,22 @@ engagement_events_rejected_total{reason="schema:ts"} 0.0
 engagement_partitions_assigned 4.0
 """
     one = accounting(parse_exposition(body))
-    assert one == {"consumed": 12, "counted": 9, "duplicate": 1, "rejected": 2,
-                   "rejected_by_reason": {"late": 2}, "forwarded": 0, "partitions": 4}
+    assert one == {
+        "consumed": 12,
+        "counted": 9,
+        "duplicate": 1,
+        "rejected": 2,
+        "rejected_by_reason": {"late": 2},
+        "forwarded": 0,
+        "partitions": 4,
+    }
     both = add_accounting([one, one])
-    assert (both["counted"], both["rejected"], both["rejected_by_reason"], both["partitions"]) == \
-        (18, 4, {"late": 4}, 8)
+    assert (both["counted"], both["rejected"], both["rejected_by_reason"], both["partitions"]) == (
+        18,
+        4,
+        {"late": 4},
+        8,
+    )
 
 
 def test_rates_from_samples():
@@ -65,11 +84,13 @@ def test_batches_hold_n_events_of_one_account_and_every_event_is_sent():
 
 
 def test_profile_summary_of_collapsed_stacks():
-    raw = ("main (/x/streams/cli.py:1);_process (/x/site-packages/streams/engine.py:190);"
-           "add (/x/site-packages/streams/state.py:101) 30\n"
-           "main (/x/streams/cli.py:1);_process (/x/site-packages/streams/engine.py:190) 10\n"
-           "main (/x/streams/cli.py:1);getmany (/x/site-packages/aiokafka/consumer/consumer.py:1100) 60\n"
-           "main (/x/streams/cli.py:1);EpollSelector.select (/usr/lib/python3.11/selectors.py:451) 100\n")
+    raw = (
+        "main (/x/streams/cli.py:1);_process (/x/site-packages/streams/engine.py:190);"
+        "add (/x/site-packages/streams/state.py:101) 30\n"
+        "main (/x/streams/cli.py:1);_process (/x/site-packages/streams/engine.py:190) 10\n"
+        "main (/x/streams/cli.py:1);getmany (/x/site-packages/aiokafka/consumer/consumer.py:1100) 60\n"
+        "main (/x/streams/cli.py:1);EpollSelector.select (/usr/lib/python3.11/selectors.py:451) 100\n"
+    )
     summary = summarize_profile(raw)
     assert summary["samples"] == 200
     assert summary["idle_pct"] == 50.0  # shares below are of the busy samples
@@ -86,9 +107,11 @@ def test_targets_are_evaluated_not_lowered():
 
 
 def test_median_run_reports_the_middle_run_and_keeps_every_figure():
-    runs = [{"events_per_s": 90, "steady_events_per_s": 95, "peak_rss_mb": [300.0]},
-            {"events_per_s": 70, "steady_events_per_s": 80, "peak_rss_mb": [390.0, 120.0], "profile": {"samples": 5}},
-            {"events_per_s": 80, "steady_events_per_s": 99, "peak_rss_mb": [310.0]}]
+    runs = [
+        {"events_per_s": 90, "steady_events_per_s": 95, "peak_rss_mb": [300.0]},
+        {"events_per_s": 70, "steady_events_per_s": 80, "peak_rss_mb": [390.0, 120.0], "profile": {"samples": 5}},
+        {"events_per_s": 80, "steady_events_per_s": 99, "peak_rss_mb": [310.0]},
+    ]
     chosen = median_run(runs)
     assert chosen["events_per_s"] == 80 and chosen["steady_events_per_s"] == 99
     assert chosen["repeats_events_per_s"] == [90, 70, 80]
@@ -101,23 +124,58 @@ def test_median_run_reports_the_middle_run_and_keeps_every_figure():
 def _result_with_peers() -> dict:
     """A small result as `make bench` writes it: 1 and 2 workers, the ceiling and two peers on the single topic."""
     return {
-        "started_at": "2026-12-02T06:47:38Z", "workload": {"events": 1000},
+        "started_at": "2026-12-02T06:47:38Z",
+        "workload": {"events": 1000},
         "machine": {"cores": 2, "python": "3.11.7", "kafka_version": "4.1.1"},
         "freshness": {"rate_target": 5000, "cdf_ms": {"quantiles": [50, 99], "api": [12.0, 40.0]}},
-        "ceiling": {"single": {"events": 1000, "events_per_s": 240000, "steady_events_per_s": 300000,
-                               "repeats_events_per_s": [230000, 240000, 250000]}},
-        "pipeline": {"single": {
-            "1": {"events": 1000, "events_per_s": 12000, "steady_events_per_s": 15000, "cpu_us_per_event": 40.5,
-                  "peak_rss_mb": [130.4], "repeats_events_per_s": [13500, 11000, 12000]},
-            "2": {"events": 1000, "events_per_s": 16000, "steady_events_per_s": 21000, "cpu_us_per_event": 52.0,
-                  "peak_rss_mb": [100.0, 101.5], "repeats_events_per_s": [16000, 15000, 17000]}}},
+        "ceiling": {
+            "single": {
+                "events": 1000,
+                "events_per_s": 240000,
+                "steady_events_per_s": 300000,
+                "repeats_events_per_s": [230000, 240000, 250000],
+            }
+        },
+        "pipeline": {
+            "single": {
+                "1": {
+                    "events": 1000,
+                    "events_per_s": 12000,
+                    "steady_events_per_s": 15000,
+                    "cpu_us_per_event": 40.5,
+                    "peak_rss_mb": [130.4],
+                    "repeats_events_per_s": [13500, 11000, 12000],
+                },
+                "2": {
+                    "events": 1000,
+                    "events_per_s": 16000,
+                    "steady_events_per_s": 21000,
+                    "cpu_us_per_event": 52.0,
+                    "peak_rss_mb": [100.0, 101.5],
+                    "repeats_events_per_s": [16000, 15000, 17000],
+                },
+            }
+        },
         "peers": {
-            "quix-exactly-once": {"events": 1000, "events_per_s": 8000, "steady_events_per_s": None,
-                                  "cpu_us_per_event": 1234.5, "peak_rss_mb": 118.5, "repeats_events_per_s": [8000],
-                                  "what": "Quix Streams 3.28.1, exactly-once: JSON values, count per key"},
-            "faust-agent": {"events": 500, "events_per_s": 3000, "steady_events_per_s": 3500,
-                            "cpu_us_per_event": 310.0, "peak_rss_mb": 83.9, "repeats_events_per_s": [3000, 2900, 3100],
-                            "what": "faust | agent: table[key] += 1"}},
+            "quix-exactly-once": {
+                "events": 1000,
+                "events_per_s": 8000,
+                "steady_events_per_s": None,
+                "cpu_us_per_event": 1234.5,
+                "peak_rss_mb": 118.5,
+                "repeats_events_per_s": [8000],
+                "what": "Quix Streams 3.28.1, exactly-once: JSON values, count per key",
+            },
+            "faust-agent": {
+                "events": 500,
+                "events_per_s": 3000,
+                "steady_events_per_s": 3500,
+                "cpu_us_per_event": 310.0,
+                "peak_rss_mb": 83.9,
+                "repeats_events_per_s": [3000, 2900, 3100],
+                "what": "faust | agent: table[key] += 1",
+            },
+        },
     }
 
 
@@ -138,8 +196,11 @@ def test_peer_table_has_a_row_per_system_with_ours_divided_by_its_rate():
 def test_peer_table_of_a_result_without_peers_has_the_pipeline_and_the_ceiling():
     result = _result_with_peers()
     del result["peers"]
-    assert [row.split(" | ")[0] for row in peer_table(result).splitlines()[2:]] == \
-        ["| this pipeline, 1 worker", "| this pipeline, 2 workers", "| ceiling"]
+    assert [row.split(" | ")[0] for row in peer_table(result).splitlines()[2:]] == [
+        "| this pipeline, 1 worker",
+        "| this pipeline, 2 workers",
+        "| ceiling",
+    ]
     assert peer_table({}).splitlines()[2:] == []  # a scale result: no throughput runs at all
 
 

@@ -9,12 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from streams.devtools.bench.harness import stat_fields
+from streams.devtools.bench.offsets import committed_messages, is_complete
 from streams.devtools.bench.peers import PEERS
 from streams.devtools.bench.peers.commands import PEER_FAUST, PEER_QUIX, PeerRun, peer_command, what
-from streams.devtools.bench.peers.kafka_streams import (MAIN_CLASS, SOURCES, build_dir, java_command, pom_property,
-                                                        source_files, sources_digest)
-from streams.devtools.bench.offsets import committed_messages, is_complete
-from streams.devtools.bench.harness import stat_fields
+from streams.devtools.bench.peers.kafka_streams import (
+    MAIN_CLASS,
+    SOURCES,
+    build_dir,
+    java_command,
+    pom_property,
+    source_files,
+    sources_digest,
+)
 from streams.devtools.bench.peers.proctree import cpu_ticks, descendants, tree_cpu_seconds
 from streams.devtools.bench.peers.run import timeout_seconds
 from streams.devtools.broker import KAFKA_VERSION, POM
@@ -22,9 +29,9 @@ from streams.devtools.broker import KAFKA_VERSION, POM
 
 def test_complete_only_when_every_partition_reached_its_end():
     ends = {0: 10, 1: 5, 2: 0}
-    assert is_complete({0: 10, 1: 5}, ends)          # the empty partition needs no commit
+    assert is_complete({0: 10, 1: 5}, ends)  # the empty partition needs no commit
     assert not is_complete({0: 10, 1: 4}, ends)
-    assert not is_complete({0: 10}, ends)            # partition 1 not committed at all
+    assert not is_complete({0: 10}, ends)  # partition 1 not committed at all
     assert not is_complete({}, ends)
     assert is_complete({}, {0: 0, 1: 0})
 
@@ -33,7 +40,7 @@ def test_committed_messages_count_each_partition_up_to_its_end():
     ends = {0: 10, 1: 5, 2: 7}
     assert committed_messages({0: 4, 1: 5}, ends) == 9
     assert committed_messages({0: 12, 1: 5, 2: 7}, ends) == 22  # never more than the topic holds
-    assert committed_messages({3: 100}, ends) == 0               # a partition not of the input
+    assert committed_messages({3: 100}, ends) == 0  # a partition not of the input
 
 
 def test_timeout_grows_with_the_events():
@@ -59,7 +66,7 @@ def test_descendants_of_a_process():
 
 def test_tree_cpu_of_this_process_counts_its_own_time():
     assert tree_cpu_seconds(os.getpid()) >= sum(os.times()[:2]) - 0.05
-    assert tree_cpu_seconds(2 ** 22 + 12345) is None  # above the kernel's pid limit: no such process
+    assert tree_cpu_seconds(2**22 + 12345) is None  # above the kernel's pid limit: no such process
 
 
 def test_the_kafka_streams_app_uses_the_brokers_kafka_version():
@@ -87,15 +94,35 @@ def test_the_build_is_keyed_by_its_sources(tmp_path):
 
 
 def _run(peer: str) -> PeerRun:
-    return PeerRun(peer=peer, bootstrap="127.0.0.1:9092", group="g1", input_topic="in", output_topic="out",
-                   partitions=8, commit_interval_s=0.5, state_dir=Path("/tmp/state"))
+    return PeerRun(
+        peer=peer,
+        bootstrap="127.0.0.1:9092",
+        group="g1",
+        input_topic="in",
+        output_topic="out",
+        partitions=8,
+        commit_interval_s=0.5,
+        state_dir=Path("/tmp/state"),
+    )
 
 
 def test_kafka_streams_command():
     build = Path("/cache/ks")
     cmd = peer_command(_run("kafka-streams-unparsed"), build)
-    assert cmd == ["java", "-Xmx1g", "-cp", "/cache/ks/classes:/cache/ks/lib/*", MAIN_CLASS,
-                   "unparsed", "127.0.0.1:9092", "g1", "in", "out", "500", "/tmp/state"]
+    assert cmd == [
+        "java",
+        "-Xmx1g",
+        "-cp",
+        "/cache/ks/classes:/cache/ks/lib/*",
+        MAIN_CLASS,
+        "unparsed",
+        "127.0.0.1:9092",
+        "g1",
+        "in",
+        "out",
+        "500",
+        "/tmp/state",
+    ]
     assert peer_command(_run("kafka-streams-parsed"), build)[5] == "parsed"
     with pytest.raises(ValueError):
         peer_command(_run("kafka-streams-parsed"))  # not built
@@ -117,8 +144,13 @@ def test_python_peers_commands():
 
 
 def test_every_peer_has_a_command_and_a_description():
-    assert PEERS == ("kafka-streams-parsed", "kafka-streams-unparsed", "quix-at-least-once", "quix-exactly-once",
-                     "faust-agent")
+    assert PEERS == (
+        "kafka-streams-parsed",
+        "kafka-streams-unparsed",
+        "quix-at-least-once",
+        "quix-exactly-once",
+        "faust-agent",
+    )
     for peer in PEERS:
         assert peer_command(_run(peer), Path("/cache/ks"))
         assert "\n" not in what(peer) and what(peer)

@@ -11,10 +11,10 @@ import sys
 from importlib.metadata import version
 
 import pytest
-
-import streams.process_tuning
-import streams.kafka.topics
 from faust.cli.faust import cli as faust_cli
+
+import streams.kafka.topics
+import streams.process_tuning
 from streams.cli import main
 from streams.settings import markdown_table
 
@@ -62,9 +62,18 @@ def test_no_command_is_a_usage_error(env, capsys):
     assert "the following arguments are required: COMMAND" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command, option", [
-    ("worker", "--log-level"), ("simulate", "--rate"), ("top", "--alertmanager"), ("settings", "--markdown"),
-    ("broker", "--data-dir"), ("run", "--duration"), ("bench", "--quick")])
+@pytest.mark.parametrize(
+    "command, option",
+    [
+        ("worker", "--log-level"),
+        ("simulate", "--rate"),
+        ("top", "--alertmanager"),
+        ("settings", "--markdown"),
+        ("broker", "--data-dir"),
+        ("run", "--duration"),
+        ("bench", "--quick"),
+    ],
+)
 def test_each_command_has_its_own_help_that_touches_nothing(command, option, env, capsys, monkeypatch):
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # the worker would go on to its topics
     assert _exit_code([command, "--help"]) == 0
@@ -85,6 +94,7 @@ def test_worker_options_are_parsed_and_the_others_go_on_to_faust(env, monkeypatc
 
 def test_other_commands_get_the_rest_of_the_line_as_given(env, monkeypatch):
     import streams.simulator
+
     given = []
     monkeypatch.setattr(streams.simulator, "main", lambda argv: given.append(argv) or 0)
     assert main(["simulate", "--rate=5", "--seed", "-3", "--", "x"]) == 0
@@ -96,16 +106,26 @@ def test_a_typo_in_a_setting_is_one_line_and_status_2(env, capsys, monkeypatch):
     monkeypatch.setenv("ENGAGEMENT_WEB_PROT", "7000")
     for command in ("worker", "simulate"):
         assert main([command]) == 2
-        assert capsys.readouterr().err == (f"engagement {command}: ENGAGEMENT_WEB_PROT is not a setting "
-                                           "(did you mean ENGAGEMENT_WEB_PORT?)\n")
+        assert capsys.readouterr().err == (
+            f"engagement {command}: ENGAGEMENT_WEB_PROT is not a setting (did you mean ENGAGEMENT_WEB_PORT?)\n"
+        )
     assert env == {"ensure_topics": [], "faust": []}
 
 
 def test_a_value_out_of_range_is_one_line_and_status_2_from_the_console_script(tmp_path):
-    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")},
-               "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "ENGAGEMENT_WEB_PORT": "0"}
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=environ, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")},
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "ENGAGEMENT_WEB_PORT": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "engagement worker: ENGAGEMENT_WEB_PORT='0': must be 1..65535\n"
 
@@ -120,8 +140,9 @@ def test_topics_that_do_not_fit_are_the_message_and_status_2(env, capsys, monkey
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setattr(streams.kafka.topics, "ensure_topics", mismatch)
     assert main(["worker"]) == 2
-    assert capsys.readouterr().err == ("engagement worker: the Kafka topics do not fit the service:\n"
-                                       "  engagement.interactions: 3 partitions\n")
+    assert capsys.readouterr().err == (
+        "engagement worker: the Kafka topics do not fit the service:\n  engagement.interactions: 3 partitions\n"
+    )
     assert env["faust"] == []
 
     async def broken(settings, client_config):
@@ -136,8 +157,10 @@ def test_a_security_protocol_kafka_has_not_is_one_line_and_status_2(env, capsys,
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv("ENGAGEMENT_KAFKA_SECURITY_PROTOCOL", "TLS")
     assert main(["worker"]) == 2
-    assert capsys.readouterr().err == ("engagement worker: ENGAGEMENT_KAFKA_SECURITY_PROTOCOL='TLS': must be one "
-                                       "of PLAINTEXT, SASL_PLAINTEXT, SASL_SSL, SSL\n")
+    assert capsys.readouterr().err == (
+        "engagement worker: ENGAGEMENT_KAFKA_SECURITY_PROTOCOL='TLS': must be one "
+        "of PLAINTEXT, SASL_PLAINTEXT, SASL_SSL, SSL\n"
+    )
     assert env == {"ensure_topics": [], "faust": []}
 
 

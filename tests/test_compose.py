@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -51,13 +51,15 @@ def spec_problems(document: dict) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 # The compose specification
 
+
 def test_compose_file_follows_the_compose_specification():
     assert compose_spec()["title"] == "Compose Specification"
     assert spec_problems(compose()) == []
 
 
-@pytest.mark.parametrize("breakage", ["misspelt healthcheck key", "unknown depends_on condition",
-                                      "unknown service key", "ports not a list"])
+@pytest.mark.parametrize(
+    "breakage", ["misspelt healthcheck key", "unknown depends_on condition", "unknown service key", "ports not a list"]
+)
 def test_compose_specification_check_catches_breakage(breakage):
     document = copy.deepcopy(compose())
     worker = document["services"]["worker"]
@@ -74,6 +76,7 @@ def test_compose_specification_check_catches_breakage(breakage):
 
 # ------------------------------------------------------------------------------------------------
 # The worker's healthcheck: readiness
+
 
 def _worker_env() -> dict[str, str]:
     return {k: str(v) for k, v in compose()["services"]["worker"]["environment"].items()}
@@ -127,6 +130,7 @@ def test_worker_healthcheck_command_fails_unless_ready():
 # ------------------------------------------------------------------------------------------------
 # Alertmanager's notifications reach a receiver inside compose
 
+
 def _mounted_config(service: dict, container_path: str) -> Path:
     for volume in service["volumes"]:
         host, target = volume.split(":")[:2]
@@ -134,13 +138,16 @@ def _mounted_config(service: dict, container_path: str) -> Path:
         if container_path == target:
             return (REPO / host).resolve()
         if container_path.startswith(target + "/"):
-            return (REPO / host / container_path[len(target) + 1:]).resolve()
+            return (REPO / host / container_path[len(target) + 1 :]).resolve()
     raise AssertionError(f"{container_path} is not mounted from the repo")
 
 
 def _webhook_addresses(config: dict) -> set[str]:
-    return {re.match(r"http://([^/]+)/", hook["url"]).group(1)
-            for receiver in config["receivers"] for hook in receiver.get("webhook_configs", [])}
+    return {
+        re.match(r"http://([^/]+)/", hook["url"]).group(1)
+        for receiver in config["receivers"]
+        for hook in receiver.get("webhook_configs", [])
+    }
 
 
 def test_alertmanager_webhooks_reach_the_receiver():
@@ -164,8 +171,9 @@ class _Receiver:
     """deploy/alertmanager/webhook_receiver.py on a free port; its output lines in a queue."""
 
     def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, str(RECEIVER), "--listen", "127.0.0.1:0"],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RECEIVER), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True
+        )
         first = self.proc.stdout.readline()
         self.port = int(re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", first).group(1))
         self.lines: queue.Queue[str] = queue.Queue()
@@ -181,28 +189,60 @@ class _Receiver:
 
 
 def test_receiver_logs_each_alert():
-    notification = {"version": "4", "receiver": "platform-oncall", "status": "firing", "alerts": [
-        {"status": "firing", "labels": {"alertname": "EngagementWorkerDown", "team": "platform"},
-         "annotations": {"summary": "down"}, "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z"},
-        {"status": "resolved", "labels": {"alertname": "EngagementRejectRateHigh"}, "annotations": {},
-         "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T00:05:00Z"}]}
+    notification = {
+        "version": "4",
+        "receiver": "platform-oncall",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "EngagementWorkerDown", "team": "platform"},
+                "annotations": {"summary": "down"},
+                "startsAt": "2026-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+            },
+            {
+                "status": "resolved",
+                "labels": {"alertname": "EngagementRejectRateHigh"},
+                "annotations": {},
+                "startsAt": "2026-01-01T00:00:00Z",
+                "endsAt": "2026-01-01T00:05:00Z",
+            },
+        ],
+    }
     with _Receiver() as receiver:
-        request = urllib.request.Request(f"http://127.0.0.1:{receiver.port}/hook/platform",
-                                         data=json.dumps(notification).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{receiver.port}/hook/platform",
+            data=json.dumps(notification).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
         assert [receiver.next_line(5), receiver.next_line(5)] == [
-            {"receiver": "platform", "status": "firing", "alertname": "EngagementWorkerDown",
-             "labels": {"alertname": "EngagementWorkerDown", "team": "platform"}, "summary": "down",
-             "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z"},
-            {"receiver": "platform", "status": "resolved", "alertname": "EngagementRejectRateHigh",
-             "labels": {"alertname": "EngagementRejectRateHigh"}, "summary": None,
-             "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T00:05:00Z"}]
+            {
+                "receiver": "platform",
+                "status": "firing",
+                "alertname": "EngagementWorkerDown",
+                "labels": {"alertname": "EngagementWorkerDown", "team": "platform"},
+                "summary": "down",
+                "startsAt": "2026-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+            },
+            {
+                "receiver": "platform",
+                "status": "resolved",
+                "alertname": "EngagementRejectRateHigh",
+                "labels": {"alertname": "EngagementRejectRateHigh"},
+                "summary": None,
+                "startsAt": "2026-01-01T00:00:00Z",
+                "endsAt": "2026-01-01T00:05:00Z",
+            },
+        ]
 
 
 def _free_port() -> int:
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -217,9 +257,17 @@ def test_alertmanager_delivers_to_the_receiver(tmp_path):
     with _Receiver() as receiver:
         config = write_alertmanager_config(tmp_path / "am", f"127.0.0.1:{receiver.port}", group_wait="1s")
         port = _free_port()
-        proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -229,15 +277,29 @@ def test_alertmanager_delivers_to_the_receiver(tmp_path):
                 except OSError:
                     assert time.monotonic() < deadline and proc.poll() is None, "alertmanager did not start"
                     time.sleep(0.2)
-            alert = [{"labels": {"alertname": "EngagementWorkerDown", "team": "platform", "service": "engagement",
-                                 "severity": "critical"},
-                      "startsAt": datetime.now(timezone.utc).isoformat()}]
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/alerts", data=json.dumps(alert).encode(),
-                                             headers={"Content-Type": "application/json"})
+            alert = [
+                {
+                    "labels": {
+                        "alertname": "EngagementWorkerDown",
+                        "team": "platform",
+                        "service": "engagement",
+                        "severity": "critical",
+                    },
+                    "startsAt": datetime.now(UTC).isoformat(),
+                }
+            ]
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v2/alerts",
+                data=json.dumps(alert).encode(),
+                headers={"Content-Type": "application/json"},
+            )
             urllib.request.urlopen(request, timeout=5).close()
             line = receiver.next_line(30)
-            assert (line["receiver"], line["status"], line["alertname"]) == ("platform", "firing",
-                                                                            "EngagementWorkerDown")
+            assert (line["receiver"], line["status"], line["alertname"]) == (
+                "platform",
+                "firing",
+                "EngagementWorkerDown",
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -246,15 +308,17 @@ def test_alertmanager_delivers_to_the_receiver(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # The image
 
+
 def test_dockerfile_installs_dependencies_before_the_code():
     """In the image's stage, only pyproject.toml is copied before the dependencies are installed, and
     the service (the wheel) after: a code change does not reinstall them."""
     final_stage = re.split(r"^FROM ", (REPO / "Dockerfile").read_text(), flags=re.M)[-1]
-    instructions = [line.split()[0] + " " + " ".join(line.split()[1:3])
-                    for line in re.sub(r"\\\n", " ", final_stage).splitlines()
-                    if line.split() and line.split()[0] in ("COPY", "RUN")]
-    assert instructions == ["COPY pyproject.toml ./", "RUN python -c",
-                            "COPY --from=wheel /wheels", "RUN pip install"]
+    instructions = [
+        line.split()[0] + " " + " ".join(line.split()[1:3])
+        for line in re.sub(r"\\\n", " ", final_stage).splitlines()
+        if line.split() and line.split()[0] in ("COPY", "RUN")
+    ]
+    assert instructions == ["COPY pyproject.toml ./", "RUN python -c", "COPY --from=wheel /wheels", "RUN pip install"]
     assert "pip install -r requirements.txt" in final_stage
     assert "pip install --no-deps /wheels/" in final_stage
 

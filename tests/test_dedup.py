@@ -43,10 +43,14 @@ class Model:
 
 advance = st.integers(0, 2 * BUCKET)
 events = st.lists(st.tuples(st.sampled_from(IDS), st.booleans() | st.just(True)), max_size=6)  # (id, accepted)
-ops = st.lists(st.one_of(st.tuples(st.just("slice"), advance, events),
-                         st.tuples(st.just("flush"), advance, st.booleans()),  # True: flush at now, not at
-                         st.tuples(st.just("expire"), advance, st.none())),   # the latest pending arrival
-               max_size=50)
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("slice"), advance, events),
+        st.tuples(st.just("flush"), advance, st.booleans()),  # True: flush at now, not at
+        st.tuples(st.just("expire"), advance, st.none()),
+    ),  # the latest pending arrival
+    max_size=50,
+)
 
 
 def run(ops) -> tuple[DedupMemory, Model, int, list]:
@@ -79,7 +83,7 @@ def run(ops) -> tuple[DedupMemory, Model, int, list]:
 
 
 def _split(blob: bytes) -> list[bytes]:
-    return [blob[i:i + FINGERPRINT_BYTES] for i in range(0, len(blob), FINGERPRINT_BYTES)]
+    return [blob[i : i + FINGERPRINT_BYTES] for i in range(0, len(blob), FINGERPRINT_BYTES)]
 
 
 def answers(memory: DedupMemory) -> list[bool]:
@@ -116,8 +120,9 @@ def test_journal_replay_and_snapshot_rebuild_the_same_memory(ops):
         assert other.bucket_starts() == memory.bucket_starts()
         assert len(other) == len(memory)
         assert answers(other) == answers(memory)
-        assert [other.bucket_blob(s) for s in other.bucket_starts()] == \
-            [memory.bucket_blob(s) for s in memory.bucket_starts()]
+        assert [other.bucket_blob(s) for s in other.bucket_starts()] == [
+            memory.bucket_blob(s) for s in memory.bucket_starts()
+        ]
 
 
 @pytest.mark.parametrize("offset", [0, 1, BUCKET - 1])  # where in its bucket the id arrived
@@ -191,8 +196,10 @@ def test_memory_per_remembered_id_is_at_most_24_bytes():
     finally:
         tracemalloc.stop()
     per_id, traced_per_id = memory.memory_bytes() / len(memory), traced / len(memory)
-    print(f"\ndedup memory at {len(memory):,} ids: {per_id:.2f} bytes per id (memory_bytes), "
-          f"{traced_per_id:.2f} (tracemalloc)")
+    print(
+        f"\ndedup memory at {len(memory):,} ids: {per_id:.2f} bytes per id (memory_bytes), "
+        f"{traced_per_id:.2f} (tracemalloc)"
+    )
     assert len(memory) == 1_000_000
     assert per_id <= 24 and traced_per_id <= 24
     assert abs(per_id - traced_per_id) <= 0.05 * traced_per_id  # memory_bytes accounts for it all
@@ -224,10 +231,10 @@ def test_full_width_fingerprints_do_not_collide_over_millions_of_ids():
     memory = DedupMemory(900_000, 60_000)
     kept = [fingerprint(f"{rng.getrandbits(128):032x}") for _ in range(2_000_000)]
     for i in range(0, len(kept), 10_000):
-        for fp in kept[i:i + 10_000]:
+        for fp in kept[i : i + 10_000]:
             memory.pending.add(fp)
         memory.flush(T0 + i // 5)  # 5,000 events/s into 60 s buckets
     fresh = [fingerprint(f"{rng.getrandbits(128):032x}") for _ in range(2_000_000)]
     for i in range(0, len(fresh), 10_000):
-        assert not any(memory.seen_before(fresh[i:i + 10_000]))
-        assert all(memory.seen_before(kept[i:i + 10_000]))
+        assert not any(memory.seen_before(fresh[i : i + 10_000]))
+        assert all(memory.seen_before(kept[i : i + 10_000]))

@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,12 +52,19 @@ ALERTS = {
     "EngagementInputUndecodable": "platform",
     "EngagementWorkerDown": "platform",
 }
-DASHBOARD_UIDS = {"overview.json": "engagement-overview", "account.json": "engagement-account",
-                  "pipeline.json": "engagement-pipeline", "listening.json": "engagement-listening",
-                  "posts.json": "engagement-posts"}
+DASHBOARD_UIDS = {
+    "overview.json": "engagement-overview",
+    "account.json": "engagement-account",
+    "pipeline.json": "engagement-pipeline",
+    "listening.json": "engagement-listening",
+    "posts.json": "engagement-posts",
+}
 # Series no longer recorded or exported (the band is per post, DOMAIN.md): no dashboard may read them.
-REMOVED_SERIES = ("account:engagement_benchmark:ratio", "platform_industry:engagement_benchmark_ratio:max",
-                  "engagement_account_records_total")
+REMOVED_SERIES = (
+    "account:engagement_benchmark:ratio",
+    "platform_industry:engagement_benchmark_ratio:max",
+    "engagement_account_records_total",
+)
 
 
 def load_yaml(path: Path):
@@ -83,6 +90,7 @@ def free_port() -> int:
 
 # ------------------------------------------------------------------------------------------------
 # docker-compose consistency
+
 
 def _split_hostport(address: str) -> tuple[str, int]:
     address = re.sub(r"^\w+://", "", address).split("/")[0]
@@ -177,8 +185,10 @@ def compose_problems(compose: dict) -> list[str]:
         if host not in services:
             problems.append(f"{who}: {address}: {host} is not a compose service")
         elif port not in _container_ports(services[host]):
-            problems.append(f"{who}: {address}: {host} does not listen on {port} "
-                            f"(it exposes {sorted(_container_ports(services[host]))})")
+            problems.append(
+                f"{who}: {address}: {host} does not listen on {port} "
+                f"(it exposes {sorted(_container_ports(services[host]))})"
+            )
         return host, port
 
     # Workers and simulator reach Kafka on an advertised listener.
@@ -221,8 +231,12 @@ def compose_problems(compose: dict) -> list[str]:
                     problems.append(f"prometheus scrapes worker:{sd.get('port')}, the worker serves {worker_port}")
         if job.get("file_sd_configs"):
             problems.append(f"prometheus job {job['job_name']}: file_sd targets cannot be checked in compose")
-    alertmanagers = [t for am in config.get("alerting", {}).get("alertmanagers", [])
-                     for sd in am.get("static_configs", []) for t in sd.get("targets", [])]
+    alertmanagers = [
+        t
+        for am in config.get("alerting", {}).get("alertmanagers", [])
+        for sd in am.get("static_configs", [])
+        for t in sd.get("targets", [])
+    ]
     if not alertmanagers:
         problems.append("prometheus: no Alertmanager configured")
     for target in alertmanagers:
@@ -271,10 +285,17 @@ def test_compose_services_and_worker_settings():
     assert re.search(r'^CMD \["engagement", "worker"\]', dockerfile, re.M)
 
 
-@pytest.mark.parametrize("breakage", [
-    "missing mount", "unknown dependency", "wrong scrape port", "wrong alertmanager port",
-    "prometheus moved port", "bootstrap not advertised",
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        "missing mount",
+        "unknown dependency",
+        "wrong scrape port",
+        "wrong alertmanager port",
+        "prometheus moved port",
+        "bootstrap not advertised",
+    ],
+)
 def test_compose_check_catches_breakage(breakage, tmp_path, monkeypatch):
     compose = copy.deepcopy(load_yaml(COMPOSE))
     services = compose["services"]
@@ -287,8 +308,9 @@ def test_compose_check_catches_breakage(breakage, tmp_path, monkeypatch):
         services["worker"]["expose"] = ["7077"]
     elif breakage == "wrong alertmanager port":
         services["alertmanager"]["ports"] = ["9999:9999"]
-        services["alertmanager"]["command"] = [a for a in services["alertmanager"]["command"]
-                                               if not a.startswith("--web.listen-address")]
+        services["alertmanager"]["command"] = [
+            a for a in services["alertmanager"]["command"] if not a.startswith("--web.listen-address")
+        ]
     elif breakage == "prometheus moved port":  # Grafana's data source URL still says 9090
         services["prometheus"]["ports"] = ["9091:9091"]
         services["prometheus"]["command"] = [a.replace(":9090", ":9091") for a in services["prometheus"]["command"]]
@@ -299,6 +321,7 @@ def test_compose_check_catches_breakage(breakage, tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------------------
 # Prometheus: config, rules, unit tests
+
 
 @pytest.mark.parametrize("config", PROM_CONFIGS, ids=lambda p: p.name)
 def test_promtool_check_config(config):
@@ -346,11 +369,13 @@ def test_alerts_have_labels_and_annotations():
         annotations = rule["annotations"]
         assert {"summary", "description", "runbook_url", "dashboard"} <= set(annotations), name
         # Absolute links: each starts with the external label that locates its site (ALERT_LINK_LABELS).
-        doc, anchor = re.fullmatch(r"\{\{ \$externalLabels\.engagement_docs_url \}\}/([\w/.-]+)#(\S+)",
-                                   annotations["runbook_url"]).groups()
+        doc, anchor = re.fullmatch(
+            r"\{\{ \$externalLabels\.engagement_docs_url \}\}/([\w/.-]+)#(\S+)", annotations["runbook_url"]
+        ).groups()
         assert (REPO / doc).is_file() and anchor == name.lower() and f"## {name.lower()}" in runbook, name
-        uid = re.fullmatch(r"\{\{ \$externalLabels\.grafana_url \}\}/d/([\w-]+)(/[\w-]+)?(\?.*)?",
-                           annotations["dashboard"]).group(1)
+        uid = re.fullmatch(
+            r"\{\{ \$externalLabels\.grafana_url \}\}/d/([\w-]+)(/[\w-]+)?(\?.*)?", annotations["dashboard"]
+        ).group(1)
         assert uid in DASHBOARD_UIDS.values(), name
 
 
@@ -365,8 +390,9 @@ def test_prometheus_sets_the_alert_links_and_keeps_them_out_of_the_alert_labels(
     links = config["global"]["external_labels"]
     assert sorted(links) == sorted(ALERT_LINK_LABELS)
     assert all(re.fullmatch(r"https?://[^/\s]+(/\S*)?", url) and not url.endswith("/") for url in links.values()), links
-    assert [(r["action"], r["regex"]) for r in config["alerting"]["alert_relabel_configs"]] == \
-        [("labeldrop", "|".join(ALERT_LINK_LABELS))]
+    assert [(r["action"], r["regex"]) for r in config["alerting"]["alert_relabel_configs"]] == [
+        ("labeldrop", "|".join(ALERT_LINK_LABELS))
+    ]
 
 
 def test_tunable_durations_are_marked():
@@ -382,25 +408,39 @@ def test_tunable_durations_are_marked():
 # ------------------------------------------------------------------------------------------------
 # Alertmanager
 
+
 def test_amtool_check_config():
     result = run(tool("amtool"), "check-config", ALERTMANAGER)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("labels, receiver", [
-    ({"alertname": "EngagementRateBelowBenchmark", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
-    ({"alertname": "EngagementDropVsBaseline", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
-    ({"alertname": "EngagementMentionUnanswered", "team": "marketing", "account_id": "a", "sla": "acknowledge"},
-     "community-team"),
-    ({"alertname": "EngagementMentionUnanswered", "team": "marketing", "account_id": "a", "sla": "resolve"},
-     "marketing-oncall"),
-    ({"alertname": "EngagementMentionSpike", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
-    ({"alertname": "EngagementWorkerDown", "team": "platform"}, "platform-oncall"),
-    ({"alertname": "Unrouted"}, "platform-oncall"),
-])
+@pytest.mark.parametrize(
+    "labels, receiver",
+    [
+        ({"alertname": "EngagementRateBelowBenchmark", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
+        ({"alertname": "EngagementDropVsBaseline", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
+        (
+            {"alertname": "EngagementMentionUnanswered", "team": "marketing", "account_id": "a", "sla": "acknowledge"},
+            "community-team",
+        ),
+        (
+            {"alertname": "EngagementMentionUnanswered", "team": "marketing", "account_id": "a", "sla": "resolve"},
+            "marketing-oncall",
+        ),
+        ({"alertname": "EngagementMentionSpike", "team": "marketing", "account_id": "a"}, "marketing-oncall"),
+        ({"alertname": "EngagementWorkerDown", "team": "platform"}, "platform-oncall"),
+        ({"alertname": "Unrouted"}, "platform-oncall"),
+    ],
+)
 def test_alertmanager_routes(labels, receiver):
-    result = run(tool("amtool"), "config", "routes", "test", f"--config.file={ALERTMANAGER}",
-                 *(f"{k}={v}" for k, v in labels.items()))
+    result = run(
+        tool("amtool"),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER}",
+        *(f"{k}={v}" for k, v in labels.items()),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [receiver]
 
@@ -433,18 +473,29 @@ def test_alertmanager_inhibits_marketing_while_pipeline_is_down(tmp_path):
     EngagementIngestionStalled (no account labels) fires, and only then."""
     binary = shutil.which("alertmanager") or tool("prometheus-alertmanager")
     port = free_port()
-    proc = subprocess.Popen([binary, f"--config.file={ALERTMANAGER}", f"--storage.path={tmp_path}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={ALERTMANAGER}",
+            f"--storage.path={tmp_path}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}/api/v2"
     try:
+
         def ready():
             try:
                 return _http_json(f"{base}/status")
             except OSError:
                 return None
+
         assert _wait(ready), "alertmanager did not start"
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
 
         def post(**labels):
             _http_json(f"{base}/alerts", [{"labels": {"service": "engagement", **labels}, "startsAt": now}])
@@ -454,8 +505,13 @@ def test_alertmanager_inhibits_marketing_while_pipeline_is_down(tmp_path):
                 if alert["labels"]["alertname"] == alertname:
                     return alert["status"]["state"]
 
-        post(alertname="EngagementRateBelowBenchmark", team="marketing", severity="warning",
-             account_id="acc-1", platform="facebook")
+        post(
+            alertname="EngagementRateBelowBenchmark",
+            team="marketing",
+            severity="warning",
+            account_id="acc-1",
+            platform="facebook",
+        )
         post(alertname="EngagementRejectRateHigh", team="platform", severity="warning", job="engagement")
         assert _wait(lambda: state("EngagementRateBelowBenchmark") == "active")
         time.sleep(1)  # a non-inhibiting platform alert leaves it active
@@ -472,8 +528,10 @@ def test_alertmanager_inhibits_marketing_while_pipeline_is_down(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # Grafana
 
-RATIO_METRIC = re.compile(r"engagement_(account_post_|post_)?(rate|benchmark)_ratio|engagement_sentiment_negative_ratio"
-                          r"|account:engagement_\w+:(ratio|baseline)")
+RATIO_METRIC = re.compile(
+    r"engagement_(account_post_|post_)?(rate|benchmark)_ratio|engagement_sentiment_negative_ratio"
+    r"|account:engagement_\w+:(ratio|baseline)"
+)
 
 
 def _dashboards():
@@ -507,8 +565,9 @@ def test_dashboard_panels(name):
         assert "label_values(engagement_rate_ratio, account_id)" in json.dumps(variables["account"]["query"])
     if name == "posts.json":
         assert variables["account"]["type"] == "query"
-        assert "label_values(engagement_account_post_rate_ratio, account_id)" in \
-            json.dumps(variables["account"]["query"])
+        assert "label_values(engagement_account_post_rate_ratio, account_id)" in json.dumps(
+            variables["account"]["query"]
+        )
         # Any post, not only those a query lists (the exported ones): a text box, every exported post
         # (a regex matcher) by default.
         assert variables["post"]["type"] == "textbox" and variables["post"]["query"] == ".+"
@@ -535,9 +594,13 @@ def test_dashboard_panels(name):
         assert unit, f"{title}: no unit"
         if all(RATIO_METRIC.search(e) for e in exprs) and not any(e.lstrip().startswith("count") for e in exprs):
             assert unit == "percentunit", f"{title}: a ratio panel must use percentunit, not {unit}"
-        if all("histogram_quantile" in e and "_seconds_bucket" in e for e in exprs) or "seconds_bucket" in "".join(exprs):
+        if all("histogram_quantile" in e and "_seconds_bucket" in e for e in exprs) or "seconds_bucket" in "".join(
+            exprs
+        ):
             assert unit == "s", f"{title}: seconds panel with unit {unit}"
-        if all(re.search(r"\brate\(", e) for e in exprs) and not any("/" in e or "histogram_quantile" in e for e in exprs):
+        if all(re.search(r"\brate\(", e) for e in exprs) and not any(
+            "/" in e or "histogram_quantile" in e for e in exprs
+        ):
             assert unit in ("ops", "reqps", "cps", "wps", "rps"), f"{title}: rate panel with unit {unit}"
         if panel["type"] == "heatmap":
             assert all(t.get("format") == "heatmap" for t in panel["targets"]), title
@@ -559,28 +622,53 @@ def test_dashboard_queries_substitute_every_variable():
 
 
 def test_dashboards_show_the_required_content():
-    exprs = {uid: " ".join(e for u, _, e in promql.dashboard_queries({"account": "a"}) if u == uid)
-             for uid in DASHBOARD_UIDS.values()}
+    exprs = {
+        uid: " ".join(e for u, _, e in promql.dashboard_queries({"account": "a"}) if u == uid)
+        for uid in DASHBOARD_UIDS.values()
+    }
     overview = exprs["engagement-overview"]
-    for needle in ("engagement_rate_ratio", "engagement_benchmark_ratio", "engagement_interactions_total",
-                   "topk(", "bottomk(", "engagement_dwell_seconds_bucket", "engagement_sentiment_score",
-                   "engagement_mentions_unanswered", 'ALERTS{alertstate="firing"}',
-                   'account:engagement_rate_per_post:ratio{content_type="all"}', 'content_type=""'):
+    for needle in (
+        "engagement_rate_ratio",
+        "engagement_benchmark_ratio",
+        "engagement_interactions_total",
+        "topk(",
+        "bottomk(",
+        "engagement_dwell_seconds_bucket",
+        "engagement_sentiment_score",
+        "engagement_mentions_unanswered",
+        'ALERTS{alertstate="firing"}',
+        'account:engagement_rate_per_post:ratio{content_type="all"}',
+        'content_type=""',
+    ):
         assert needle in overview, needle
     account = exprs["engagement-account"]
-    for needle in ("account:engagement_rate_per_post:ratio", "account:engagement_post_benchmark:ratio",
-                   "account:engagement_matured_posts:max", "account:engagement_rate_followers:baseline",
-                   "engagement:config:baseline_drop_fraction", "engagement_rate_ratio"):
+    for needle in (
+        "account:engagement_rate_per_post:ratio",
+        "account:engagement_post_benchmark:ratio",
+        "account:engagement_matured_posts:max",
+        "account:engagement_rate_followers:baseline",
+        "engagement:config:baseline_drop_fraction",
+        "engagement_rate_ratio",
+    ):
         assert needle in account, needle
     posts = exprs["engagement-posts"]
-    for needle in ('account:engagement_rate_per_post:ratio{content_type="all"}', "by (platform, content_type)",
-                   "account:engagement_post_benchmark:ratio", "account:engagement_matured_posts:max",
-                   "engagement:config:benchmark_min_posts",
-                   'engagement_benchmark_ratio{bound="low", industry="", content_type=""}',
-                   'engagement_post_rate_ratio{rank="top"}', 'engagement_post_rate_ratio{rank="bottom"}',
-                   'engagement_post_rate_ratio{post_id=~', 'ALERTS{alertname="EngagementRateBelowBenchmark"',
-                   'account_id="a"', "engagement_posts_tracked", "engagement_post_state_memory_bytes",
-                   "engagement_post_lifetime_records_total", "engagement_account_post_series_dropped"):
+    for needle in (
+        'account:engagement_rate_per_post:ratio{content_type="all"}',
+        "by (platform, content_type)",
+        "account:engagement_post_benchmark:ratio",
+        "account:engagement_matured_posts:max",
+        "engagement:config:benchmark_min_posts",
+        'engagement_benchmark_ratio{bound="low", industry="", content_type=""}',
+        'engagement_post_rate_ratio{rank="top"}',
+        'engagement_post_rate_ratio{rank="bottom"}',
+        "engagement_post_rate_ratio{post_id=~",
+        'ALERTS{alertname="EngagementRateBelowBenchmark"',
+        'account_id="a"',
+        "engagement_posts_tracked",
+        "engagement_post_state_memory_bytes",
+        "engagement_post_lifetime_records_total",
+        "engagement_account_post_series_dropped",
+    ):
         assert needle in posts, needle
     recorded = {rule["record"] for rule in _rules() if "record" in rule}
     for uid, text in exprs.items():
@@ -599,20 +687,35 @@ def test_dashboards_show_the_required_content():
     for (uid, title), text in by_panel.items():
         assert not ("engagement_rate_ratio" in text and "benchmark" in text), f"{uid} / {title}"
     # The drill-down tells where the live lifetime view of a post is: the worker API.
-    post_panels = [p for p in promql.iter_panels(_dashboards()["posts.json"]["panels"])
-                   if "post_id=~" in json.dumps(p.get("targets", []))]
+    post_panels = [
+        p
+        for p in promql.iter_panels(_dashboards()["posts.json"]["panels"])
+        if "post_id=~" in json.dumps(p.get("targets", []))
+    ]
     assert post_panels and all("/posts/{post_id}/metrics" in p["description"] for p in post_panels)
     pipeline = exprs["engagement-pipeline"]
-    for needle in ("engagement_events_consumed_total", "engagement_consumer_lag_messages",
-                   "engagement_events_rejected_total", "engagement_events_duplicate_total",
-                   "engagement_events_late_total", "engagement_event_lag_seconds_bucket",
-                   "engagement_input_framed_messages_total", "engagement_input_undecodable_records_total"):
+    for needle in (
+        "engagement_events_consumed_total",
+        "engagement_consumer_lag_messages",
+        "engagement_events_rejected_total",
+        "engagement_events_duplicate_total",
+        "engagement_events_late_total",
+        "engagement_event_lag_seconds_bucket",
+        "engagement_input_framed_messages_total",
+        "engagement_input_undecodable_records_total",
+    ):
         assert needle in pipeline, needle
     assert 'account_id="a"' in exprs["engagement-account"]
     listening = exprs["engagement-listening"]
-    for needle in ("engagement_mention_response_seconds_bucket", "engagement_account_mentions_answered_within_sla_total",
-                   "engagement_mentions_unanswered_oldest_timestamp_seconds", "account:engagement_mentions:rate_baseline",
-                   "account:engagement_sentiment_negative:ratio_baseline", 'sla="acknowledge"', "ALERTS{"):
+    for needle in (
+        "engagement_mention_response_seconds_bucket",
+        "engagement_account_mentions_answered_within_sla_total",
+        "engagement_mentions_unanswered_oldest_timestamp_seconds",
+        "account:engagement_mentions:rate_baseline",
+        "account:engagement_sentiment_negative:ratio_baseline",
+        'sla="acknowledge"',
+        "ALERTS{",
+    ):
         assert needle in listening, needle
 
 
@@ -622,10 +725,15 @@ def test_dashboards_show_the_required_content():
 
 # Benchmark table rows, (platform, industry, content_type) -> band: the platforms' rows (DOMAIN.md), an
 # industry row and a content-type row, as a benchmarks file would add them.
-BENCHMARKS = {("tiktok", "", ""): (0.0006, 0.0152), ("facebook", "", ""): (0.0083, 0.0165),
-              ("instagram", "", ""): (0.0173, 0.0354), ("x", "", ""): (0.0104, 0.0148),
-              ("linkedin", "", ""): (0.0121, 0.024),
-              ("facebook", "education", ""): (0.012, 0.02), ("instagram", "", "reel"): (0.03, 0.06)}
+BENCHMARKS = {
+    ("tiktok", "", ""): (0.0006, 0.0152),
+    ("facebook", "", ""): (0.0083, 0.0165),
+    ("instagram", "", ""): (0.0173, 0.0354),
+    ("x", "", ""): (0.0104, 0.0148),
+    ("linkedin", "", ""): (0.0121, 0.024),
+    ("facebook", "education", ""): (0.012, 0.02),
+    ("instagram", "", "reel"): (0.03, 0.06),
+}
 ACCOUNTS = [  # account_id, platform, industry, hourly rolling ER by followers
     ("acc-low", "facebook", "retail", 0.02),  # hourly above its band; per post below it: alerts
     ("acc-ok", "instagram", "", 0.001),  # hourly far below its band; per post inside it: no alert
@@ -636,21 +744,32 @@ ACCOUNTS = [  # account_id, platform, industry, hourly rolling ER by followers
 POSTS = [  # post_id, account_id, content_type, ER by followers at maturity
     # acc-low: 5 matured posts, ER per post 0.4 % < facebook's 0.83 %: alerts (its image and video posts
     # have no band of their own on facebook: compared only over all its posts).
-    ("p-low-1", "acc-low", "image", 0.002), ("p-low-2", "acc-low", "image", 0.003),
-    ("p-low-3", "acc-low", "video", 0.004), ("p-low-4", "acc-low", "video", 0.005),
+    ("p-low-1", "acc-low", "image", 0.002),
+    ("p-low-2", "acc-low", "image", 0.003),
+    ("p-low-3", "acc-low", "video", 0.004),
+    ("p-low-4", "acc-low", "video", 0.005),
     ("p-low-5", "acc-low", "text", 0.006),
     # acc-ok: 6 posts, 3 % inside instagram's band; its reels 4 % inside the reel band (3 %..6 %).
-    ("p-ok-1", "acc-ok", "reel", 0.035), ("p-ok-2", "acc-ok", "reel", 0.04), ("p-ok-3", "acc-ok", "reel", 0.045),
-    ("p-ok-4", "acc-ok", "image", 0.02), ("p-ok-5", "acc-ok", "image", 0.02), ("p-ok-6", "acc-ok", "image", 0.02),
+    ("p-ok-1", "acc-ok", "reel", 0.035),
+    ("p-ok-2", "acc-ok", "reel", 0.04),
+    ("p-ok-3", "acc-ok", "reel", 0.045),
+    ("p-ok-4", "acc-ok", "image", 0.02),
+    ("p-ok-5", "acc-ok", "image", 0.02),
+    ("p-ok-6", "acc-ok", "image", 0.02),
     # acc-edu: 4 posts, 1 %: above facebook's 0.83 % but below the education row's 1.2 %: alerts.
-    ("p-edu-1", "acc-edu", "text", 0.008), ("p-edu-2", "acc-edu", "text", 0.012),
-    ("p-edu-3", "acc-edu", "image", 0.009), ("p-edu-4", "acc-edu", "image", 0.011),
+    ("p-edu-1", "acc-edu", "text", 0.008),
+    ("p-edu-2", "acc-edu", "text", 0.012),
+    ("p-edu-3", "acc-edu", "image", 0.009),
+    ("p-edu-4", "acc-edu", "image", 0.011),
     # acc-few: 0.2 %, far below, but only 2 matured posts (the minimum is 3): no alert.
-    ("p-few-1", "acc-few", "link", 0.001), ("p-few-2", "acc-few", "link", 0.003),
+    ("p-few-1", "acc-few", "link", 0.001),
+    ("p-few-2", "acc-few", "link", 0.003),
     # acc-reels: 2.5 % over its 5 posts, inside instagram's band; its 3 reels at 2 % below the reel
     # band's 3 %: alerts for its reels only.
-    ("p-reels-1", "acc-reels", "reel", 0.018), ("p-reels-2", "acc-reels", "reel", 0.02),
-    ("p-reels-3", "acc-reels", "reel", 0.022), ("p-reels-4", "acc-reels", "image", 0.03),
+    ("p-reels-1", "acc-reels", "reel", 0.018),
+    ("p-reels-2", "acc-reels", "reel", 0.02),
+    ("p-reels-3", "acc-reels", "reel", 0.022),
+    ("p-reels-4", "acc-reels", "image", 0.03),
     ("p-reels-5", "acc-reels", "image", 0.035),
 ]
 LIFETIME_AGES = ("1h", "24h", "168h")
@@ -683,12 +802,19 @@ def _stand_in_exporter():
     oldest = g("engagement_mentions_unanswered_oldest_timestamp_seconds", ["account_id"])
     g("engagement_mentions_open").set(40)
     g("engagement_replies_waiting").set(2)
-    per_account = {name: c(name, ["account_id", "platform"]) for name in (
-        "engagement_account_mentions_total", "engagement_account_mentions_answered_total",
-        "engagement_account_mentions_answered_within_sla_total", "engagement_account_mention_response_seconds_total")}
+    per_account = {
+        name: c(name, ["account_id", "platform"])
+        for name in (
+            "engagement_account_mentions_total",
+            "engagement_account_mentions_answered_total",
+            "engagement_account_mentions_answered_within_sla_total",
+            "engagement_account_mention_response_seconds_total",
+        )
+    }
     sentiments = c("engagement_account_sentiments_total", ["account_id", "platform", "polarity"])
-    response = Histogram("engagement_mention_response_seconds", "r", ["platform"], registry=registry,
-                         buckets=(60, 3600, 43200, 86400))
+    response = Histogram(
+        "engagement_mention_response_seconds", "r", ["platform"], registry=registry, buckets=(60, 3600, 43200, 86400)
+    )
     sentiment = g("engagement_sentiment_score", ["account_id", "platform", "window"])
     negative = g("engagement_sentiment_negative_ratio", ["account_id", "platform", "window"])
     g("engagement_account_series_dropped").set(0)
@@ -769,9 +895,15 @@ def live_prometheus(tmp_path_factory):
     (work / "rules").mkdir()
     for path in RULES:
         # Almost no offset before the spike baseline: the run is seconds long.
-        (work / "rules" / path.name).write_text(fast_rules(
-            path.read_text(), spike_range="5s", spike_baseline_range="3s", spike_baseline_offset="1s",
-            spike_history="4s"))
+        (work / "rules" / path.name).write_text(
+            fast_rules(
+                path.read_text(),
+                spike_range="5s",
+                spike_baseline_range="3s",
+                spike_baseline_offset="1s",
+                spike_history="4s",
+            )
+        )
     exporter_port, stop_exporter = _stand_in_exporter()
     config = load_yaml(PROM_DIR / "prometheus.yml")
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
@@ -780,9 +912,16 @@ def live_prometheus(tmp_path_factory):
     (work / "targets" / "engagement.json").write_text(json.dumps([{"targets": [f"127.0.0.1:{exporter_port}"]}]))
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    proc = subprocess.Popen([binary, f"--config.file={work / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={work / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/api/v1"
 
     def query(expr: str) -> list:
@@ -794,10 +933,12 @@ def live_prometheus(tmp_path_factory):
 
     def ready():
         try:
-            return (query('ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}')
-                    and query("account:engagement_mentions:rate_baseline"))  # it needs a few seconds of history
+            return query('ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}') and query(
+                "account:engagement_mentions:rate_baseline"
+            )  # it needs a few seconds of history
         except (OSError, AssertionError):
             return None
+
     query.url = f"http://127.0.0.1:{port}"  # for the clients under test (engagement top)
     try:
         assert _wait(ready, timeout=60), "Prometheus did not evaluate the rules in time"
@@ -816,32 +957,48 @@ def test_live_alerts_fire_for_the_right_accounts(live_prometheus):
     3 %; 2.5 % over all its posts is inside instagram's band); acc-ok (hourly 0.1 %, per post 3 %, its
     reels 4 %) and acc-few (0.2 % per post but 2 matured posts, fewer than 3) do not."""
     firing = live_prometheus('ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}')
-    assert sorted((a["metric"]["account_id"], a["metric"]["content_type"]) for a in firing) == \
-        [("acc-edu", "all"), ("acc-low", "all"), ("acc-reels", "reel")]
+    assert sorted((a["metric"]["account_id"], a["metric"]["content_type"]) for a in firing) == [
+        ("acc-edu", "all"),
+        ("acc-low", "all"),
+        ("acc-reels", "reel"),
+    ]
     for alert in firing:
         assert alert["metric"]["team"] == "marketing"
-    assert {a["metric"]["account_id"]: (a["metric"]["platform"], a["metric"].get("industry")) for a in firing} == \
-        {"acc-edu": ("facebook", "education"), "acc-low": ("facebook", "retail"), "acc-reels": ("instagram", None)}
+    assert {a["metric"]["account_id"]: (a["metric"]["platform"], a["metric"].get("industry")) for a in firing} == {
+        "acc-edu": ("facebook", "education"),
+        "acc-low": ("facebook", "retail"),
+        "acc-reels": ("instagram", None),
+    }
     # What the alert compares, as the rules record it.
-    per_post = {(s["metric"]["account_id"], s["metric"]["content_type"]): float(s["value"][1])
-                for s in live_prometheus("account:engagement_rate_per_post:ratio")}
+    per_post = {
+        (s["metric"]["account_id"], s["metric"]["content_type"]): float(s["value"][1])
+        for s in live_prometheus("account:engagement_rate_per_post:ratio")
+    }
     assert per_post[("acc-low", "all")] == pytest.approx(0.004) and per_post[("acc-ok", "reel")] == pytest.approx(0.04)
-    low = {(s["metric"]["account_id"], s["metric"]["content_type"]): float(s["value"][1])
-           for s in live_prometheus('account:engagement_post_benchmark:ratio{bound="low"}')}
+    low = {
+        (s["metric"]["account_id"], s["metric"]["content_type"]): float(s["value"][1])
+        for s in live_prometheus('account:engagement_post_benchmark:ratio{bound="low"}')
+    }
     assert low[("acc-edu", "all")] == 0.012 and low[("acc-ok", "reel")] == 0.03 and ("acc-ok", "image") not in low
-    posts = {s["metric"]["account_id"]: float(s["value"][1])
-             for s in live_prometheus('account:engagement_matured_posts:max{content_type="all"}')}
+    posts = {
+        s["metric"]["account_id"]: float(s["value"][1])
+        for s in live_prometheus('account:engagement_matured_posts:max{content_type="all"}')
+    }
     assert posts == {"acc-low": 5, "acc-ok": 6, "acc-edu": 4, "acc-few": 2, "acc-reels": 5}
     assert not live_prometheus('ALERTS{team="platform", alertstate="firing"}')
     # The drop alert compares the hourly ER with its own trailing baseline: steady, no drop.
-    assert live_prometheus("account:engagement_rate_followers:baseline") and \
-        not live_prometheus('ALERTS{alertname="EngagementDropVsBaseline", alertstate="firing"}')
+    assert live_prometheus("account:engagement_rate_followers:baseline") and not live_prometheus(
+        'ALERTS{alertname="EngagementDropVsBaseline", alertstate="firing"}'
+    )
 
 
 @pytest.mark.parametrize("account, post", [("acc-low", "p-low-1"), ("acc-ok", None)])
 def test_live_every_dashboard_query_returns_data(live_prometheus, account, post):
     """``post`` None: the post text box's default (every exported post)."""
     substitutions = {"account": account, **({"post": post} if post else {})}
-    empty = [f"{uid} / {title}: {expr}" for uid, title, expr in promql.dashboard_queries(substitutions)
-             if not live_prometheus(expr)]
+    empty = [
+        f"{uid} / {title}: {expr}"
+        for uid, title, expr in promql.dashboard_queries(substitutions)
+        if not live_prometheus(expr)
+    ]
     assert not empty, "queries without data:\n" + "\n".join(empty)

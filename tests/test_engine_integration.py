@@ -12,17 +12,31 @@ from collections import Counter
 
 import orjson
 import pytest
+
 from streams.devtools.processes import http_get
 
 from .conftest import isolated_settings, json_values, produce, read_all, run, wait_for
-from .groundtruth import (POST_TYPES, TYPES, assert_records_equal_truth, comparable, expected_record, merge_into,
-                          schema, truth, ts_ms)
+from .groundtruth import (
+    POST_TYPES,
+    TYPES,
+    assert_records_equal_truth,
+    comparable,
+    expected_record,
+    merge_into,
+    schema,
+    truth,
+    ts_ms,
+)
 
 WINDOW_S, GRACE_S, ROLLING_S = 5, 6, 20
 WINDOW_MS, ROLLING_MS = WINDOW_S * 1000, ROLLING_S * 1000
 ACCOUNTS = {  # account_id -> (platform, followers or None when no reference record is published)
-    "acct-fb": ("facebook", 2000), "acct-ig": ("instagram", 15000), "acct-tt": ("tiktok", 900),
-    "acct-x": ("x", 4000), "acct-li": ("linkedin", 300), "acct-noref": ("youtube", None),
+    "acct-fb": ("facebook", 2000),
+    "acct-ig": ("instagram", 15000),
+    "acct-tt": ("tiktok", 900),
+    "acct-x": ("x", 4000),
+    "acct-li": ("linkedin", 300),
+    "acct-noref": ("youtube", None),
 }
 MAX_MESSAGE_BYTES, MAX_BATCH = 65536, 50
 
@@ -33,19 +47,25 @@ class Traffic:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
         self.seq = 0
-        self.sent_events: list[dict] = []      # every valid event sent, duplicates included, in order
-        self.on_time_ids: set[str] = set()     # ids the engine must count (first sending of each)
+        self.sent_events: list[dict] = []  # every valid event sent, duplicates included, in order
+        self.on_time_ids: set[str] = set()  # ids the engine must count (first sending of each)
         self.late_ids: set[str] = set()
         self.messages: list[tuple[bytes | None, bytes]] = []
-        self.expect: list = []                  # per message: None (all counted) or [(batch_index, reason)]
+        self.expect: list = []  # per message: None (all counted) or [(batch_index, reason)]
 
     def event(self, now_ms: int, account: str | None = None, jitter_ms: int = 2000) -> dict:
         self.seq += 1
         account = account or self.rng.choice(sorted(ACCOUNTS))
         platform = ACCOUNTS[account][0]
         kind = self.rng.choices(TYPES, weights=(40, 12, 6, 5, 3, 2, 5, 6, 2, 1, 3, 2))[0]
-        event = {"event_id": f"ev-{self.seq}", "type": kind, "platform": platform, "account_id": account,
-                 "ts": now_ms - self.rng.randrange(jitter_ms), "user_id": f"u{self.rng.randrange(50)}"}
+        event = {
+            "event_id": f"ev-{self.seq}",
+            "type": kind,
+            "platform": platform,
+            "account_id": account,
+            "ts": now_ms - self.rng.randrange(jitter_ms),
+            "user_id": f"u{self.rng.randrange(50)}",
+        }
         if kind in POST_TYPES:
             event["post_id"] = f"{account}-post-{self.rng.randrange(4)}"
         if kind == "dwell":
@@ -55,8 +75,10 @@ class Traffic:
         if kind == "reply":
             event["in_reply_to"] = "ev-1"
         if self.seq % 3 == 0:  # both ts forms of the contract
-            event["ts"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["ts"] // 1000)) + \
-                f".{event['ts'] % 1000:03d}+00:00"
+            event["ts"] = (
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["ts"] // 1000))
+                + f".{event['ts'] % 1000:03d}+00:00"
+            )
         return event
 
     def add(self, key: str | None, payload, expect=None, raw: bytes | None = None) -> None:
@@ -134,7 +156,6 @@ class Traffic:
             self.add(event["account_id"], event, [(None, "late")])
 
 
-
 def total(workers, name: str) -> float:
     return sum(sum(v for k, v in w.metrics().items() if k == name or k.startswith(name + "{")) for w in workers)
 
@@ -142,16 +163,34 @@ def total(workers, name: str) -> float:
 @pytest.mark.integration
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_final_records_equal_the_ground_truth(kafka_bootstrap, workers, topics_ready, n_workers):
-    settings = topics_ready(isolated_settings(
-        kafka_bootstrap, window_seconds=WINDOW_S, window_grace_seconds=GRACE_S,
-        rolling_window_seconds=ROLLING_S, max_message_bytes=MAX_MESSAGE_BYTES, max_batch_events=MAX_BATCH,
-        commit_interval_seconds=0.3))
-    run(produce(settings, settings.topic_accounts,
-                [(a.encode(), orjson.dumps({"account_id": a, "platform": p, "followers": f}))
-                 for a, (p, f) in ACCOUNTS.items() if f is not None]))
+    settings = topics_ready(
+        isolated_settings(
+            kafka_bootstrap,
+            window_seconds=WINDOW_S,
+            window_grace_seconds=GRACE_S,
+            rolling_window_seconds=ROLLING_S,
+            max_message_bytes=MAX_MESSAGE_BYTES,
+            max_batch_events=MAX_BATCH,
+            commit_interval_seconds=0.3,
+        )
+    )
+    run(
+        produce(
+            settings,
+            settings.topic_accounts,
+            [
+                (a.encode(), orjson.dumps({"account_id": a, "platform": p, "followers": f}))
+                for a, (p, f) in ACCOUNTS.items()
+                if f is not None
+            ],
+        )
+    )
     group = [workers(settings, f"w{i}").start() for i in range(n_workers)]
-    wait_for(lambda: sum(len(json.loads(http_get(f"{w.url}/health")[1])["partitions"]) for w in group) == 8,
-             60, "all 8 partitions assigned")
+    wait_for(
+        lambda: sum(len(json.loads(http_get(f"{w.url}/health")[1])["partitions"]) for w in group) == 8,
+        60,
+        "all 8 partitions assigned",
+    )
 
     traffic = Traffic(seed=4 + n_workers)
     metadata = []
@@ -161,8 +200,9 @@ def test_final_records_equal_the_ground_truth(kafka_bootstrap, workers, topics_r
     traffic.late(int(time.time() * 1000) - 120_000, 3)  # windows that closed before the workers started
     metadata += run(produce(settings, settings.topic_interactions, traffic.messages))
     sent_so_far = len(traffic.messages)
-    wait_for(lambda: total(group, "engagement_events_consumed_total") >= _expected_consumed(traffic), 30,
-             "round 1 consumed")
+    wait_for(
+        lambda: total(group, "engagement_events_consumed_total") >= _expected_consumed(traffic), 30, "round 1 consumed"
+    )
     time.sleep(1)  # one commit interval: the delta is merged
     _check_live_queries(group, traffic)
 
@@ -189,9 +229,15 @@ def test_final_records_equal_the_ground_truth(kafka_bootstrap, workers, topics_r
     post_records = json_values(run(read_all(settings, settings.topic_post_metrics)))
     account_records = json_values(run(read_all(settings, settings.topic_account_metrics)))
     dlq_messages = run(read_all(settings, settings.topic_dlq))
-    assert_records_equal_truth(post_records, account_records, on_time, WINDOW_MS, ROLLING_MS,
-                               platform_of=lambda a: ACCOUNTS[a][0],
-                               followers_ok=lambda a, followers: followers == ACCOUNTS[a][1])
+    assert_records_equal_truth(
+        post_records,
+        account_records,
+        on_time,
+        WINDOW_MS,
+        ROLLING_MS,
+        platform_of=lambda a: ACCOUNTS[a][0],
+        followers_ok=lambda a, followers: followers == ACCOUNTS[a][1],
+    )
 
     # Every rejected input is in the DLQ with the right reason, and nothing else is.
     expected_dlq = Counter()
@@ -223,7 +269,7 @@ def test_final_records_equal_the_ground_truth(kafka_bootstrap, workers, topics_r
 def _expected_consumed(traffic: Traffic) -> int:
     """Events the workers will have consumed once every message so far is read (forwarded ones once)."""
     n = 0
-    for (key, value), expect in zip(traffic.messages, traffic.expect):
+    for (_key, value), expect in zip(traffic.messages, traffic.expect):
         if expect and expect[0][0] is None:
             n += 1
             continue
@@ -240,6 +286,7 @@ def _check_live_queries(group, traffic: Traffic) -> None:
 
     def expect(acct, agg):
         return expected_record(acct, agg, *ACCOUNTS[acct])
+
     for worker in group:
         status, body = http_get(f"{worker.url}/accounts/{account}/metrics?window={WINDOW_S}s")
         assert status == 200, body
@@ -251,8 +298,7 @@ def _check_live_queries(group, traffic: Traffic) -> None:
         status, body = http_get(f"{worker.url}/accounts/{account}/metrics?window={ROLLING_S}s")
         assert status == 200, body
         [rolling] = json.loads(body)["windows"]
-        merged = {"counts": Counter(), "dwell_sum": 0, "dwell_n": 0, "s_sum": 0.0, "s_n": 0, "s_neg": 0,
-                  "posts": set()}
+        merged = {"counts": Counter(), "dwell_sum": 0, "dwell_n": 0, "s_sum": 0.0, "s_n": 0, "s_neg": 0, "posts": set()}
         for agg in expected.values():
             merge_into(merged, agg)
         assert comparable(rolling) == expect(account, merged)

@@ -47,22 +47,62 @@ def structs_accept(value) -> bool:
 
 # Values near and across every bound in the schema, of every JSON type.
 any_value = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-10, max_value=10),
-    st.sampled_from([0, -1, 946684799999, 946684800000, 1_700_000_000_000, 32503680000000, 32503680000001,
-                     86400000, 86400001, 1.0, -1.0, 0.5, -1.5, 1.7e12, 86400000.5, -0.0]),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-10, max_value=10),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            946684799999,
+            946684800000,
+            1_700_000_000_000,
+            32503680000000,
+            32503680000001,
+            86400000,
+            86400001,
+            1.0,
+            -1.0,
+            0.5,
+            -1.5,
+            1.7e12,
+            86400000.5,
+            -0.0,
+        ]
+    ),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=3),
     st.sampled_from(["", "x" * 200, "x" * 201, "é" * 200, "é" * 201]),
-    st.sampled_from(TYPES + PLATFORMS + ["bogus", "2024-05-01T10:00:00Z", "2024-05-01t10:00:00.5+02:00",
-                                         "2024-05-01T10:00:00", "2024-02-30T10:00:00Z", "2024-05-01", "Z" * 41]),
-    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+    st.sampled_from(
+        TYPES
+        + PLATFORMS
+        + [
+            "bogus",
+            "2024-05-01T10:00:00Z",
+            "2024-05-01t10:00:00.5+02:00",
+            "2024-05-01T10:00:00",
+            "2024-02-30T10:00:00Z",
+            "2024-05-01",
+            "Z" * 41,
+        ]
+    ),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
 
-common = st.fixed_dictionaries({
-    "event_id": st.text(min_size=1, max_size=200), "type": st.sampled_from(TYPES),
-    "ts": st.integers(min_value=946684800000, max_value=32503680000000),
-    "platform": st.sampled_from(PLATFORMS), "account_id": st.text(min_size=1, max_size=200),
-    "post_id": st.text(min_size=1, max_size=200), "dwell_ms": st.integers(min_value=0, max_value=86400000),
-    "in_reply_to": st.text(min_size=1, max_size=200)},
-    optional={"user_id": st.text(max_size=200), "sentiment": st.floats(min_value=-1, max_value=1)})
+common = st.fixed_dictionaries(
+    {
+        "event_id": st.text(min_size=1, max_size=200),
+        "type": st.sampled_from(TYPES),
+        "ts": st.integers(min_value=946684800000, max_value=32503680000000),
+        "platform": st.sampled_from(PLATFORMS),
+        "account_id": st.text(min_size=1, max_size=200),
+        "post_id": st.text(min_size=1, max_size=200),
+        "dwell_ms": st.integers(min_value=0, max_value=86400000),
+        "in_reply_to": st.text(min_size=1, max_size=200),
+    },
+    optional={"user_id": st.text(max_size=200), "sentiment": st.floats(min_value=-1, max_value=1)},
+)
 
 DELETE = object()
 
@@ -78,9 +118,13 @@ def mutate(base: dict, changes) -> dict:
 
 
 # A valid event with one to three fields changed to a boundary value, any other type, or deleted.
-mutated = st.builds(mutate, common, st.lists(st.tuples(st.sampled_from(FIELDS + ["extra"]),
-                                                       st.one_of(any_value, st.just(DELETE))),
-                                             min_size=1, max_size=3))
+mutated = st.builds(
+    mutate,
+    common,
+    st.lists(
+        st.tuples(st.sampled_from(FIELDS + ["extra"]), st.one_of(any_value, st.just(DELETE))), min_size=1, max_size=3
+    ),
+)
 arbitrary = st.dictionaries(st.sampled_from(FIELDS), any_value)
 
 
@@ -110,18 +154,39 @@ def test_every_event_of_the_common_shape_is_accepted_with_its_values(value):
             assert getattr(event, field) == given_value and type(getattr(event, field)) is type(given_value)
 
 
-@pytest.mark.parametrize("value", [
-    {"event_id": "e", "type": "like", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a"},  # post_id
-    {"event_id": "e", "type": "dwell", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a",
-     "post_id": "p"},  # dwell_ms
-    {"event_id": "e", "type": "reply", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a"},
-    {"event_id": "e", "type": "follow", "ts": True, "platform": "x", "account_id": "a"},
-    {"event_id": "e", "type": "follow", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a",
-     "sentiment": 1.5},
-    {"event_id": "e", "type": "follow", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a",
-     "user_id": None},  # optional, but not nullable
-    {"event_id": "e", "type": "follow", "ts": "2024-05-01T10:00:00", "platform": "x", "account_id": "a"},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"event_id": "e", "type": "like", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a"},  # post_id
+        {
+            "event_id": "e",
+            "type": "dwell",
+            "ts": 1_700_000_000_000,
+            "platform": "x",
+            "account_id": "a",
+            "post_id": "p",
+        },  # dwell_ms
+        {"event_id": "e", "type": "reply", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a"},
+        {"event_id": "e", "type": "follow", "ts": True, "platform": "x", "account_id": "a"},
+        {
+            "event_id": "e",
+            "type": "follow",
+            "ts": 1_700_000_000_000,
+            "platform": "x",
+            "account_id": "a",
+            "sentiment": 1.5,
+        },
+        {
+            "event_id": "e",
+            "type": "follow",
+            "ts": 1_700_000_000_000,
+            "platform": "x",
+            "account_id": "a",
+            "user_id": None,
+        },  # optional, but not nullable
+        {"event_id": "e", "type": "follow", "ts": "2024-05-01T10:00:00", "platform": "x", "account_id": "a"},
+    ],
+)
 def test_rejects(value):
     assert not schema_accepts(value)
     assert not structs_accept(value)
@@ -140,23 +205,31 @@ def test_a_keyword_not_translated_fails_loudly():
 
 # -- decode_slice: one pass over a slice gives what decode_message gives per message -----------------
 def _event(i: int, **changes) -> dict:
-    return {"event_id": f"e{i}", "type": "like", "ts": NOW - i, "platform": "x", "account_id": "a",
-            "post_id": "p", **changes}
+    return {
+        "event_id": f"e{i}",
+        "type": "like",
+        "ts": NOW - i,
+        "platform": "x",
+        "account_id": "a",
+        "post_id": "p",
+        **changes,
+    }
 
 
 message_values = st.one_of(
-    st.builds(lambda i: orjson.dumps(_event(i)), st.integers(0, 9)),                      # valid, one line
-    st.builds(lambda i: orjson.dumps([_event(i), _event(i + 1)]), st.integers(0, 9)),     # a valid batch
-    st.builds(lambda v: json.dumps(v).encode(), mutated),                                 # likely invalid
-    st.builds(lambda i: json.dumps(_event(i), indent=1).encode(), st.integers(0, 9)),     # valid, lines
+    st.builds(lambda i: orjson.dumps(_event(i)), st.integers(0, 9)),  # valid, one line
+    st.builds(lambda i: orjson.dumps([_event(i), _event(i + 1)]), st.integers(0, 9)),  # a valid batch
+    st.builds(lambda v: json.dumps(v).encode(), mutated),  # likely invalid
+    st.builds(lambda i: json.dumps(_event(i), indent=1).encode(), st.integers(0, 9)),  # valid, lines
     st.builds(lambda i: orjson.dumps(_event(i)) + b"," + orjson.dumps(_event(i + 1)), st.integers(0, 9)),
     st.builds(lambda i, cut: orjson.dumps(_event(i))[:cut], st.integers(0, 9), st.integers(0, 60)),
     st.builds(lambda i, cut: orjson.dumps(_event(i))[cut:], st.integers(0, 9), st.integers(1, 60)),
-    st.builds(lambda i: orjson.dumps(_event(i, ts=NOW + 120_000)), st.integers(0, 9)),   # in the future
+    st.builds(lambda i: orjson.dumps(_event(i, ts=NOW + 120_000)), st.integers(0, 9)),  # in the future
     st.builds(lambda i: orjson.dumps(_event(i, ts="2027-01-15T08:00:00Z")), st.integers(0, 9)),
     st.builds(lambda n: orjson.dumps([_event(i) for i in range(n)]), st.integers(0, 6)),  # empty, too long
     st.sampled_from([b"", b" ", b"\n", b"[]", b"{}", b"null", b"x" * 3000]),
-    st.binary(max_size=20))
+    st.binary(max_size=20),
+)
 
 
 @settings(max_examples=3000, deadline=None)

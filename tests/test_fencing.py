@@ -9,16 +9,21 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.kafka.clients import reader, transactional_producer
 from streams.kafka.aiokafka_internals import group_membership
+from streams.kafka.clients import reader, transactional_producer
 from streams.kafka.fencing import GroupFenced, Membership
 
 from .conftest import isolated_settings, read_all, run
 
 
 async def _member(settings, group: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(settings.topic_interactions, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=group, group_instance_id=f"{group}-a", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        settings.topic_interactions,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group,
+        group_instance_id=f"{group}-a",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     deadline = time.monotonic() + 30
     while not consumer.assignment():
@@ -56,9 +61,11 @@ def test_offsets_of_a_stale_member_are_refused_and_its_transaction_aborted(kafka
         await producer.start()
         try:
             refused = []
-            for stale in (Membership(current.generation_id - 1, current.member_id, current.group_instance_id),
-                          Membership(current.generation_id, "someone-else", current.group_instance_id),
-                          Membership(-1, "", None)):
+            for stale in (
+                Membership(current.generation_id - 1, current.member_id, current.group_instance_id),
+                Membership(current.generation_id, "someone-else", current.group_instance_id),
+                Membership(-1, "", None),
+            ):
                 member["as"] = stale
                 with pytest.raises(GroupFenced):
                     async with producer.transaction():

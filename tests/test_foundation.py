@@ -28,8 +28,9 @@ def _alive(pid: int) -> bool:
 
 
 def _start_broker_cli() -> tuple[subprocess.Popen, str, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "broker"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "broker"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     return proc
 
 
@@ -49,6 +50,7 @@ def _read_broker_banner(proc: subprocess.Popen) -> tuple[str, int]:
     return bootstrap, java_pid
 
 
+@pytest.mark.integration  # starts `engagement broker` itself (the Kafka jars), not through kafka_bootstrap
 def test_two_brokers_at_once_get_different_ports_and_sigterm_leaves_no_java():
     first, second = _start_broker_cli(), _start_broker_cli()
     try:
@@ -65,6 +67,7 @@ def test_two_brokers_at_once_get_different_ports_and_sigterm_leaves_no_java():
                 proc.kill()
 
 
+@pytest.mark.integration  # starts `engagement broker` itself (the Kafka jars)
 def test_killing_the_parent_outright_still_leaves_no_java():
     proc = _start_broker_cli()
     try:
@@ -103,25 +106,40 @@ def test_reference_agents_consume_every_record_and_reject_the_invalid(kafka_boot
     """The Faust app's agents on the accounts and posts topics: exact counts, and each invalid record
     in the DLQ with its reason and source topic."""
     settings = topics_ready(isolated_settings(kafka_bootstrap))
-    accounts = [(f"acct-{i}".encode(), orjson.dumps({"account_id": f"acct-{i}", "platform": "x", "followers": i}))
-                for i in range(40)]
-    bad_accounts = {b"{not json": "malformed_json",
-                    orjson.dumps({"account_id": "a", "platform": "x"}): "schema:followers",
-                    orjson.dumps({"account_id": "a", "platform": "x", "followers": -5}): "schema:followers",
-                    orjson.dumps({"account_id": "a", "platform": "myspace", "followers": 5}): "schema:platform",
-                    orjson.dumps([1, 2]): "schema:event"}
-    post = {"post_id": "p", "account_id": "a", "platform": "x", "published_at": 1_760_000_000_000,
-            "content_type": "video"}
+    accounts = [
+        (f"acct-{i}".encode(), orjson.dumps({"account_id": f"acct-{i}", "platform": "x", "followers": i}))
+        for i in range(40)
+    ]
+    bad_accounts = {
+        b"{not json": "malformed_json",
+        orjson.dumps({"account_id": "a", "platform": "x"}): "schema:followers",
+        orjson.dumps({"account_id": "a", "platform": "x", "followers": -5}): "schema:followers",
+        orjson.dumps({"account_id": "a", "platform": "myspace", "followers": 5}): "schema:platform",
+        orjson.dumps([1, 2]): "schema:event",
+    }
+    post = {
+        "post_id": "p",
+        "account_id": "a",
+        "platform": "x",
+        "published_at": 1_760_000_000_000,
+        "content_type": "video",
+    }
     posts = [(f"p-{i}".encode(), orjson.dumps({**post, "post_id": f"p-{i}"})) for i in range(30)]
-    bad_posts = {orjson.dumps({**post, "content_type": "hologram"}): "schema:content_type",
-                 orjson.dumps({k: v for k, v in post.items() if k != "published_at"}): "schema:published_at",
-                 orjson.dumps({**post, "published_at": "yesterday"}): "schema:published_at",
-                 b"[": "malformed_json"}
+    bad_posts = {
+        orjson.dumps({**post, "content_type": "hologram"}): "schema:content_type",
+        orjson.dumps({k: v for k, v in post.items() if k != "published_at"}): "schema:published_at",
+        orjson.dumps({**post, "published_at": "yesterday"}): "schema:published_at",
+        b"[": "malformed_json",
+    }
     run(produce(settings, settings.topic_accounts, accounts + [(b"bad", value) for value in bad_accounts]))
     run(produce(settings, settings.topic_posts, posts + [(b"bad", value) for value in bad_posts]))
     worker = workers(settings).start()
-    expected = {("account", "valid"): len(accounts), ("account", "rejected"): len(bad_accounts),
-                ("post", "valid"): len(posts), ("post", "rejected"): len(bad_posts)}
+    expected = {
+        ("account", "valid"): len(accounts),
+        ("account", "rejected"): len(bad_accounts),
+        ("post", "valid"): len(posts),
+        ("post", "rejected"): len(bad_posts),
+    }
     key = 'engagement_reference_records_total{kind="%s",outcome="%s"}'
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -139,8 +157,14 @@ def test_reference_agents_consume_every_record_and_reject_the_invalid(kafka_boot
 
 
 def test_settings_come_from_prefixed_environment():
-    settings = Settings.from_env({"ENGAGEMENT_TOPIC_PARTITIONS": "3", "KAFKA_BOOTSTRAP_SERVERS": "h:1",
-                                  "ENGAGEMENT_ENGAGED_TYPES": "like, share", "ENGAGEMENT_WINDOW_GRACE_SECONDS": "2.5"})
+    settings = Settings.from_env(
+        {
+            "ENGAGEMENT_TOPIC_PARTITIONS": "3",
+            "KAFKA_BOOTSTRAP_SERVERS": "h:1",
+            "ENGAGEMENT_ENGAGED_TYPES": "like, share",
+            "ENGAGEMENT_WINDOW_GRACE_SECONDS": "2.5",
+        }
+    )
     assert settings.topic_partitions == 3
     assert settings.kafka_bootstrap_servers == "h:1"
     assert settings.engaged_types == ("like", "share")

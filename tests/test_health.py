@@ -79,34 +79,52 @@ def test_a_worker_assigned_no_partition_is_ready():
 def test_the_health_status_puts_a_stuck_loop_first():
     live, stuck = Liveness("live", 0.1, 30.6), Liveness("stuck", 99.0, 30.6)
     restoring, ready = Readiness("restoring", [0], [], [0]), Readiness("ready", [0], [0], [])
-    assert [summary(live, ready), summary(live, restoring), summary(stuck, ready), summary(stuck, restoring)] == \
-        ["ok", "restoring", "stuck", "stuck"]
+    assert [summary(live, ready), summary(live, restoring), summary(stuck, ready), summary(stuck, restoring)] == [
+        "ok",
+        "restoring",
+        "stuck",
+        "stuck",
+    ]
 
 
 def fake_engine(*, heartbeat, assigned, states, recovering_since=None):
     return SimpleNamespace(
-        heartbeat=heartbeat, states=dict.fromkeys(states), settings=SimpleNamespace(commit_interval_seconds=0.5),
-        recovery=SimpleNamespace(recovering_since=recovering_since), rebalance=SimpleNamespace(assigned=assigned),
+        heartbeat=heartbeat,
+        states=dict.fromkeys(states),
+        settings=SimpleNamespace(commit_interval_seconds=0.5),
+        recovery=SimpleNamespace(recovering_since=recovering_since),
+        rebalance=SimpleNamespace(assigned=assigned),
         assignor=SimpleNamespace(url="http://w1", owners={0: "http://w1", 1: "http://w1"}),
-        metrics=Metrics(max_account_series=10))
+        metrics=Metrics(max_account_series=10),
+    )
 
 
 def test_probe_reads_the_engine():
     engine = fake_engine(heartbeat=100.0, assigned=frozenset({0, 1}), states={0})
-    assert health.probe(engine, 102.0) == (Liveness("live", 2.0, BOUNDS.stall_after_seconds),
-                                           Readiness("restoring", [0, 1], [0], [1]))
+    assert health.probe(engine, 102.0) == (
+        Liveness("live", 2.0, BOUNDS.stall_after_seconds),
+        Readiness("restoring", [0, 1], [0], [1]),
+    )
     engine.recovery.recovering_since = 101.0
-    assert health.probe(engine, 102.0) == (Liveness("recovering", 2.0, BOUNDS.stall_after_seconds, 1.0),
-                                           Readiness("recovering", [0, 1], [], [0, 1]))
+    assert health.probe(engine, 102.0) == (
+        Liveness("recovering", 2.0, BOUNDS.stall_after_seconds, 1.0),
+        Readiness("recovering", [0, 1], [], [0, 1]),
+    )
     assert health.probe(None) == (Liveness("starting", None, None), Readiness("starting", None, [], []))
 
 
 def test_a_rebalance_marks_its_assignment_and_clears_it_on_revocation(monkeypatch):
     owned = OwnedPartitions()
     owned.states[0] = None
-    rebalance = Rebalance(Settings.from_env({}), Metrics(max_account_series=10),
-                          SimpleNamespace(consumer=SimpleNamespace(pause=lambda *tps: None)), owned,
-                          SimpleNamespace(commit=AsyncMock(), forget=lambda tp: None), recovery=None, on_fatal=None)
+    rebalance = Rebalance(
+        Settings.from_env({}),
+        Metrics(max_account_series=10),
+        SimpleNamespace(consumer=SimpleNamespace(pause=lambda *tps: None)),
+        owned,
+        SimpleNamespace(commit=AsyncMock(), forget=lambda tp: None),
+        recovery=None,
+        on_fatal=None,
+    )
     monkeypatch.setattr(rebalance, "_restore_then_resume", AsyncMock())  # partition 3 is new: a restore
 
     async def rebalanced() -> list:
@@ -140,8 +158,11 @@ def test_a_recovery_marks_itself_while_it_runs(monkeypatch):
 
 def _gauges(metrics: Metrics) -> dict[str, float]:
     samples = (line.rpartition(" ") for line in metrics.exposition().decode().splitlines())
-    return {name: float(value) for name, _, value in samples
-            if name in ("engagement_loop_heartbeat_age_seconds", "engagement_worker_ready")}
+    return {
+        name: float(value)
+        for name, _, value in samples
+        if name in ("engagement_loop_heartbeat_age_seconds", "engagement_worker_ready")
+    }
 
 
 def test_the_gauges_are_computed_at_each_scrape():
@@ -167,8 +188,10 @@ def test_a_stuck_loop_answers_503_on_live_and_health_while_the_web_server_still_
     engine = fake_engine(heartbeat=time.monotonic() - 45.0, assigned=frozenset({0, 1}), states={0, 1})
     status, body = _answer(views.Live, engine, monkeypatch)
     assert status == 503 and body["status"] == "stuck" and body["heartbeat_age_seconds"] == pytest.approx(45, abs=1)
-    assert _answer(views.Ready, engine, monkeypatch) == \
-        (200, {"status": "ready", "assigned": [0, 1], "restored": [0, 1], "restoring": []})
+    assert _answer(views.Ready, engine, monkeypatch) == (
+        200,
+        {"status": "ready", "assigned": [0, 1], "restored": [0, 1], "restoring": []},
+    )
     status, body = _answer(views.Health, engine, monkeypatch)
     assert (status, body["status"], body["partitions"], body["ready"]["status"]) == (503, "stuck", [0, 1], "ready")
 
@@ -176,22 +199,31 @@ def test_a_stuck_loop_answers_503_on_live_and_health_while_the_web_server_still_
 def test_health_is_ok_only_when_live_and_ready(monkeypatch):
     engine = fake_engine(heartbeat=time.monotonic(), assigned=frozenset({0, 1}), states={0})
     status, body = _answer(views.Health, engine, monkeypatch)
-    assert (status, body["status"], body["partitions"], body["owners"]) == \
-        (503, "restoring", [0], {"0": "http://w1", "1": "http://w1"})
+    assert (status, body["status"], body["partitions"], body["owners"]) == (
+        503,
+        "restoring",
+        [0],
+        {"0": "http://w1", "1": "http://w1"},
+    )
     assert _answer(views.Live, engine, monkeypatch)[0] == 200
     engine.states[1] = None
     status, body = _answer(views.Health, engine, monkeypatch)
     assert (status, body["status"], body["partitions"], body["live"]["status"]) == (200, "ok", [0, 1], "live")
-    assert _answer(views.Ready, None, monkeypatch) == (503, {"status": "starting", "assigned": None,
-                                                            "restored": [], "restoring": []})
+    assert _answer(views.Ready, None, monkeypatch) == (
+        503,
+        {"status": "starting", "assigned": None, "restored": [], "restoring": []},
+    )
     assert _answer(views.Live, None, monkeypatch)[0] == 200
 
 
 def test_top_reads_the_health_of_a_worker_that_is_not_ready():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            status, body = (200, b"engagement_worker_ready 0.0\n") if self.path == "/metrics" else \
-                (503, json.dumps({"status": "restoring", "partitions": [3]}).encode())
+            status, body = (
+                (200, b"engagement_worker_ready 0.0\n")
+                if self.path == "/metrics"
+                else (503, json.dumps({"status": "restoring", "partitions": [3]}).encode())
+            )
             self.send_response(status)
             self.end_headers()
             self.wfile.write(body)
@@ -210,11 +242,15 @@ def test_top_reads_the_health_of_a_worker_that_is_not_ready():
 
 # -- a real worker during a restore ------------------------------------------------------------------
 
+
 async def _open_transaction(settings) -> AIOKafkaProducer:
     """A transaction left open on every partition of the state journal, as a worker that died in a
     commit leaves one: a restore waits for it to be decided (recovery.DECIDED_WAIT_SECONDS, 5 s)."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                transactional_id=f"{settings.app_id}-held", **kafka_client_config(settings))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        transactional_id=f"{settings.app_id}-held",
+        **kafka_client_config(settings),
+    )
     await producer.start()
     await producer.begin_transaction()
     for partition in range(settings.topic_partitions):
@@ -242,15 +278,23 @@ def test_a_restoring_worker_is_live_but_not_ready_until_restored(kafka_bootstrap
     held = loop.run_until_complete(_open_transaction(settings))
     try:
         worker = workers(settings).launch()
-        restoring = wait_for(lambda: (answer := _get(worker, "/ready")) and answer[1]["status"] == "restoring"
-                             and answer, 60, "/ready to say restoring", interval=0.1)
+        restoring = wait_for(
+            lambda: (answer := _get(worker, "/ready")) and answer[1]["status"] == "restoring" and answer,
+            60,
+            "/ready to say restoring",
+            interval=0.1,
+        )
         live, whole, metrics = _get(worker, "/live"), _get(worker, "/health"), worker.metrics()
         assert restoring == (503, {"status": "restoring", "assigned": ALL, "restored": [], "restoring": ALL})
         assert live[0] == 200 and live[1]["status"] == "live" and live[1]["heartbeat_age_seconds"] < 2.0, live
         assert (whole[0], whole[1]["status"], whole[1]["partitions"]) == (503, "restoring", [])
         assert metrics["engagement_worker_ready"] == 0 and metrics["engagement_loop_heartbeat_age_seconds"] < 2.0
-        ready = wait_for(lambda: (answer := _get(worker, "/ready")) and answer[0] == 200 and answer, 30,
-                         "/ready to say ready", interval=0.1)
+        ready = wait_for(
+            lambda: (answer := _get(worker, "/ready")) and answer[0] == 200 and answer,
+            30,
+            "/ready to say ready",
+            interval=0.1,
+        )
         assert ready == (200, {"status": "ready", "assigned": ALL, "restored": ALL, "restoring": []})
         assert _get(worker, "/health")[1]["status"] == "ok" and worker.metrics()["engagement_worker_ready"] == 1
     finally:

@@ -36,8 +36,16 @@ CODEC_IDS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 
 def event(i: int, type_: str = "like") -> bytes:
-    return orjson.dumps({"event_id": f"e{i}", "type": type_, "ts": NOW - 1000, "platform": "instagram",
-                         "account_id": ACCOUNT, "post_id": f"p{i % 3}"})
+    return orjson.dumps(
+        {
+            "event_id": f"e{i}",
+            "type": type_,
+            "ts": NOW - 1000,
+            "platform": "instagram",
+            "account_id": ACCOUNT,
+            "post_id": f"p{i % 3}",
+        }
+    )
 
 
 def framed(payload: bytes, schema_id: int) -> bytes:
@@ -111,8 +119,15 @@ def test_a_framed_event_that_breaks_the_schema_is_rejected_for_its_field():
 
 # -- record batches that cannot be decoded ----------------------------------------------------------
 def batch_bytes(codec: str, values: list[bytes], base_offset: int = 0) -> bytes:
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=CODEC_IDS.get(codec, 0), is_transactional=False,
-                                        producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=CODEC_IDS.get(codec, 0),
+        is_transactional=False,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
+    )
     for i, value in enumerate(values):
         builder.append(i, timestamp=NOW + i, key=ACCOUNT.encode(), value=value, headers=[])
     buffer = bytearray(builder.build())

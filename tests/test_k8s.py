@@ -41,14 +41,20 @@ DASHBOARDS = REPO / "grafana" / "dashboards"
 # The three newest minor releases the validator bundles (it bundles 1.25 to 1.37).
 KUBERNETES_VERSIONS = ("1.35.0", "1.36.0", "1.37.0")
 CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
-EXPECTED = {("ConfigMap", "engagement-worker"), ("Service", "engagement-worker"),
-            ("StatefulSet", "engagement-worker"), ("PodDisruptionBudget", "engagement-worker"),
-            ("ServiceMonitor", "engagement-worker"), ("PrometheusRule", "engagement"),
-            *{("ConfigMap", f"engagement-dashboard-{path.stem}") for path in DASHBOARDS.glob("*.json")}}
+EXPECTED = {
+    ("ConfigMap", "engagement-worker"),
+    ("Service", "engagement-worker"),
+    ("StatefulSet", "engagement-worker"),
+    ("PodDisruptionBudget", "engagement-worker"),
+    ("ServiceMonitor", "engagement-worker"),
+    ("PrometheusRule", "engagement"),
+    *{("ConfigMap", f"engagement-dashboard-{path.stem}") for path in DASHBOARDS.glob("*.json")},
+}
 
 
 # ------------------------------------------------------------------------------------------------
 # Rendering
+
 
 def render(directory: Path = K8S) -> list[dict]:
     """The objects `kubectl apply -k directory` would apply, for a kustomization of plain resources."""
@@ -97,6 +103,7 @@ def test_render_is_what_kubectl_kustomize_renders(rendered):
 # ------------------------------------------------------------------------------------------------
 # Schemas
 
+
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_manifests_pass_the_kubernetes_schema_strictly(rendered, version):
     unchecked = []
@@ -123,55 +130,153 @@ def test_the_strict_schema_rejects_an_unknown_field(rendered):
 DURATION = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
 LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
-METADATA = {"type": "object", "required": ["name"], "additionalProperties": False,
-            "properties": {"name": {"type": "string"}, "namespace": {"type": "string"},
-                           "labels": STRINGS, "annotations": STRINGS}}
-LABEL_SELECTOR = {"type": "object", "additionalProperties": False,
-                  "properties": {"matchLabels": STRINGS, "matchExpressions": {"type": "array"}}}
-RELABEL = {"type": "object", "additionalProperties": False, "properties": {
-    "action": {"enum": [a for name in ("replace", "keep", "drop", "hashmod", "labelmap", "labeldrop", "labelkeep",
-                                        "lowercase", "uppercase", "keepequal", "dropequal")
-                        for a in (name, {"hashmod": "HashMod", "labelmap": "LabelMap", "labeldrop": "LabelDrop",
-                                         "labelkeep": "LabelKeep", "keepequal": "KeepEqual",
-                                         "dropequal": "DropEqual"}.get(name, name.capitalize()))]},
-    "sourceLabels": {"type": "array", "items": {"type": "string", "pattern": LABEL_NAME}},
-    "separator": {"type": "string"}, "targetLabel": {"type": "string"}, "regex": {"type": "string"},
-    "replacement": {"type": "string"}, "modulus": {"type": "integer", "minimum": 0}}}
+METADATA = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "namespace": {"type": "string"},
+        "labels": STRINGS,
+        "annotations": STRINGS,
+    },
+}
+LABEL_SELECTOR = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"matchLabels": STRINGS, "matchExpressions": {"type": "array"}},
+}
+RELABEL = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "action": {
+            "enum": [
+                a
+                for name in (
+                    "replace",
+                    "keep",
+                    "drop",
+                    "hashmod",
+                    "labelmap",
+                    "labeldrop",
+                    "labelkeep",
+                    "lowercase",
+                    "uppercase",
+                    "keepequal",
+                    "dropequal",
+                )
+                for a in (
+                    name,
+                    {
+                        "hashmod": "HashMod",
+                        "labelmap": "LabelMap",
+                        "labeldrop": "LabelDrop",
+                        "labelkeep": "LabelKeep",
+                        "keepequal": "KeepEqual",
+                        "dropequal": "DropEqual",
+                    }.get(name, name.capitalize()),
+                )
+            ]
+        },
+        "sourceLabels": {"type": "array", "items": {"type": "string", "pattern": LABEL_NAME}},
+        "separator": {"type": "string"},
+        "targetLabel": {"type": "string"},
+        "regex": {"type": "string"},
+        "replacement": {"type": "string"},
+        "modulus": {"type": "integer", "minimum": 0},
+    },
+}
 
 
 def custom_resource(kind: str, spec: dict) -> dict:
-    return {"type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "additionalProperties": False,
-            "properties": {"apiVersion": {"const": "monitoring.coreos.com/v1"}, "kind": {"const": kind},
-                           "metadata": METADATA, "spec": spec}}
+    return {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": kind},
+            "metadata": METADATA,
+            "spec": spec,
+        },
+    }
 
 
-SERVICE_MONITOR = custom_resource("ServiceMonitor", {
-    "type": "object", "required": ["endpoints", "selector"], "additionalProperties": False, "properties": {
-        "selector": LABEL_SELECTOR, "jobLabel": {"type": "string"}, "namespaceSelector": {"type": "object"},
-        "endpoints": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "additionalProperties": False, "properties": {
-                "port": {"type": "string"}, "path": {"type": "string"},
-                "interval": {"type": "string", "pattern": DURATION},
-                "scrapeTimeout": {"type": "string", "pattern": DURATION},
-                "relabelings": {"type": "array", "items": RELABEL},
-                "metricRelabelings": {"type": "array", "items": RELABEL}}}}}})
-PROMETHEUS_RULE = custom_resource("PrometheusRule", {
-    "type": "object", "required": ["groups"], "additionalProperties": False, "properties": {
-        "groups": {"type": "array", "items": {
-            "type": "object", "required": ["name"], "additionalProperties": False, "properties": {
-                "name": {"type": "string", "minLength": 1}, "interval": {"type": "string", "pattern": DURATION},
-                "query_offset": {"type": "string", "pattern": DURATION}, "limit": {"type": "integer"},
-                "labels": STRINGS, "partial_response_strategy": {"type": "string"},
-                "rules": {"type": "array", "items": {
-                    "type": "object", "required": ["expr"], "additionalProperties": False,
-                    # One of the two, as Prometheus requires of a rule.
-                    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+SERVICE_MONITOR = custom_resource(
+    "ServiceMonitor",
+    {
+        "type": "object",
+        "required": ["endpoints", "selector"],
+        "additionalProperties": False,
+        "properties": {
+            "selector": LABEL_SELECTOR,
+            "jobLabel": {"type": "string"},
+            "namespaceSelector": {"type": "object"},
+            "endpoints": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
                     "properties": {
-                        "alert": {"type": "string"}, "record": {"type": "string"},
-                        "expr": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
-                        "for": {"type": "string", "pattern": DURATION},
-                        "keep_firing_for": {"type": "string", "pattern": DURATION},
-                        "labels": STRINGS, "annotations": STRINGS}}}}}}}})
+                        "port": {"type": "string"},
+                        "path": {"type": "string"},
+                        "interval": {"type": "string", "pattern": DURATION},
+                        "scrapeTimeout": {"type": "string", "pattern": DURATION},
+                        "relabelings": {"type": "array", "items": RELABEL},
+                        "metricRelabelings": {"type": "array", "items": RELABEL},
+                    },
+                },
+            },
+        },
+    },
+)
+PROMETHEUS_RULE = custom_resource(
+    "PrometheusRule",
+    {
+        "type": "object",
+        "required": ["groups"],
+        "additionalProperties": False,
+        "properties": {
+            "groups": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "interval": {"type": "string", "pattern": DURATION},
+                        "query_offset": {"type": "string", "pattern": DURATION},
+                        "limit": {"type": "integer"},
+                        "labels": STRINGS,
+                        "partial_response_strategy": {"type": "string"},
+                        "rules": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["expr"],
+                                "additionalProperties": False,
+                                # One of the two, as Prometheus requires of a rule.
+                                "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+                                "properties": {
+                                    "alert": {"type": "string"},
+                                    "record": {"type": "string"},
+                                    "expr": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+                                    "for": {"type": "string", "pattern": DURATION},
+                                    "keep_firing_for": {"type": "string", "pattern": DURATION},
+                                    "labels": STRINGS,
+                                    "annotations": STRINGS,
+                                },
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    },
+)
 CUSTOM_SCHEMAS = {"ServiceMonitor": SERVICE_MONITOR, "PrometheusRule": PROMETHEUS_RULE}
 
 
@@ -186,8 +291,16 @@ def test_custom_resources_structure(rendered):
     assert {o["kind"]: custom_resource_problems(o) for o in custom} == {kind: [] for kind in CUSTOM_KINDS}
 
 
-@pytest.mark.parametrize("breakage", ["misspelt endpoint field", "unknown relabel action", "bad interval",
-                                      "rule without expr", "rule both alert and record"])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        "misspelt endpoint field",
+        "unknown relabel action",
+        "bad interval",
+        "rule without expr",
+        "rule both alert and record",
+    ],
+)
 def test_custom_resource_check_catches_breakage(rendered, breakage):
     monitor = copy.deepcopy(one(rendered, "ServiceMonitor"))
     rule = copy.deepcopy(one(rendered, "PrometheusRule"))
@@ -208,6 +321,7 @@ def test_custom_resource_check_catches_breakage(rendered, breakage):
 # ------------------------------------------------------------------------------------------------
 # One source of truth: the rules and the dashboards
 
+
 def rule_file_groups() -> list[dict]:
     return [group for path in sorted(RULES.glob("*.yml")) for group in yaml.safe_load(path.read_text())["groups"]]
 
@@ -215,8 +329,10 @@ def rule_file_groups() -> list[dict]:
 def test_prometheus_rule_groups_are_the_rule_files(rendered):
     groups = one(rendered, "PrometheusRule")["spec"]["groups"]
     assert len(rule_file_groups()) >= 2
-    assert groups == rule_file_groups(), ("deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules: "
-                                          "run .venv/bin/python deploy/k8s/generate.py")
+    assert groups == rule_file_groups(), (
+        "deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules: "
+        "run .venv/bin/python deploy/k8s/generate.py"
+    )
 
 
 def test_dashboard_config_maps_are_the_dashboards(rendered):
@@ -224,28 +340,46 @@ def test_dashboard_config_maps_are_the_dashboards(rendered):
     files = sorted(DASHBOARDS.glob("*.json"))
     assert len(files) >= 5
     assert {m["metadata"]["name"]: m["data"] for m in maps} == {
-        f"engagement-dashboard-{path.stem}": {path.name: path.read_text()} for path in files}, \
-        "deploy/k8s/dashboards.yaml differs from grafana/dashboards: run .venv/bin/python deploy/k8s/generate.py"
+        f"engagement-dashboard-{path.stem}": {path.name: path.read_text()} for path in files
+    }, "deploy/k8s/dashboards.yaml differs from grafana/dashboards: run .venv/bin/python deploy/k8s/generate.py"
     assert {m["metadata"]["labels"]["grafana_dashboard"] for m in maps} == {"1"}
 
 
 def test_generated_manifests_are_current():
-    result = subprocess.run([sys.executable, str(K8S / "generate.py"), "--check"], capture_output=True, text=True,
-                            timeout=60)
-    assert (result.returncode, result.stdout) == (0, ""), \
+    result = subprocess.run(
+        [sys.executable, str(K8S / "generate.py"), "--check"], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout) == (0, ""), (
         f"{result.stdout}{result.stderr}run .venv/bin/python deploy/k8s/generate.py"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # Pod Security Standards, "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards),
 # which includes every "baseline" rule.
 
-RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                           "projected", "secret"}
-SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-                "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-                "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-                "net.ipv4.tcp_keepalive_probes"}
+RESTRICTED_VOLUME_TYPES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}
 SELINUX_TYPES = {None, "", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 
 
@@ -254,11 +388,12 @@ def restricted_violations(pod: dict) -> set[str]:
     spec, annotations = pod["spec"], pod.get("metadata", {}).get("annotations", {})
     broken = set()
     pod_sc = spec.get("securityContext", {})
-    containers = [c for field in ("initContainers", "containers", "ephemeralContainers")
-                  for c in spec.get(field, [])]
+    containers = [c for field in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(field, [])]
     # baseline
-    if any(sc.get("windowsOptions", {}).get("hostProcess")
-           for sc in [pod_sc] + [c.get("securityContext", {}) for c in containers]):
+    if any(
+        sc.get("windowsOptions", {}).get("hostProcess")
+        for sc in [pod_sc] + [c.get("securityContext", {}) for c in containers]
+    ):
         broken.add("HostProcess")
     if any(spec.get(field) for field in ("hostNetwork", "hostPID", "hostIPC")):
         broken.add("Host Namespaces")
@@ -269,14 +404,20 @@ def restricted_violations(pod: dict) -> set[str]:
     if any(port.get("hostPort") for c in containers for port in c.get("ports", [])):
         broken.add("Host Ports")
     apparmor = [pod_sc.get("appArmorProfile", {}).get("type")] + [
-        c.get("securityContext", {}).get("appArmorProfile", {}).get("type") for c in containers]
-    apparmor_annotations = [value for name, value in annotations.items()
-                            if name.startswith("container.apparmor.security.beta.kubernetes.io/")]
+        c.get("securityContext", {}).get("appArmorProfile", {}).get("type") for c in containers
+    ]
+    apparmor_annotations = [
+        value
+        for name, value in annotations.items()
+        if name.startswith("container.apparmor.security.beta.kubernetes.io/")
+    ]
     if any(t not in (None, "RuntimeDefault", "Localhost") for t in apparmor) or any(
-            value != "runtime/default" and not value.startswith("localhost/") for value in apparmor_annotations):
+        value != "runtime/default" and not value.startswith("localhost/") for value in apparmor_annotations
+    ):
         broken.add("AppArmor")
-    for options in [pod_sc.get("seLinuxOptions", {})] + [c.get("securityContext", {}).get("seLinuxOptions", {})
-                                                         for c in containers]:
+    for options in [pod_sc.get("seLinuxOptions", {})] + [
+        c.get("securityContext", {}).get("seLinuxOptions", {}) for c in containers
+    ]:
         if options.get("type") not in SELINUX_TYPES or options.get("user") or options.get("role"):
             broken.add("SELinux")
     if any(c.get("securityContext", {}).get("procMount", "Default") != "Default" for c in containers):
@@ -374,6 +515,7 @@ def test_no_service_links_no_api_token(rendered):
 # ------------------------------------------------------------------------------------------------
 # The worker: probes, identity, settings, resources
 
+
 def config_map(rendered) -> dict[str, str]:
     return one(rendered, "ConfigMap", "engagement-worker")["data"]
 
@@ -410,8 +552,10 @@ def test_identity_is_the_pod_name_not_its_ip(rendered):
     other = kafka_identity(container_env(rendered, "engagement-worker-1", "10.0.0.7"))
     assert first == recreated
     assert first[1] != other[1] and first[0] != other[0]
-    assert first == ("engagement-engine-http://engagement-worker-0.engagement-worker:6066",
-                     "engagement-engine-http___engagement-worker-0.engagement-worker_6066")
+    assert first == (
+        "engagement-engine-http://engagement-worker-0.engagement-worker:6066",
+        "engagement-engine-http___engagement-worker-0.engagement-worker_6066",
+    )
 
 
 def test_advertised_url_resolves_to_the_pod(rendered):
@@ -428,7 +572,8 @@ def test_advertised_url_resolves_to_the_pod(rendered):
     pod_labels = pod_template(rendered)["metadata"]["labels"]
     assert statefulset["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert [p["containerPort"] for p in _container(pod_template(rendered))["ports"]] == [
-        int(config_map(rendered)["ENGAGEMENT_WEB_PORT"])]
+        int(config_map(rendered)["ENGAGEMENT_WEB_PORT"])
+    ]
 
 
 def test_probes_are_live_and_ready(rendered):
@@ -445,8 +590,12 @@ def test_probes_are_live_and_ready(rendered):
 def test_sasl_password_comes_from_a_secret(rendered):
     container = _container(pod_template(rendered))
     password = [e for e in container["env"] if e["name"] == "ENGAGEMENT_KAFKA_SASL_PASSWORD"]
-    assert password == [{"name": "ENGAGEMENT_KAFKA_SASL_PASSWORD", "valueFrom": {
-        "secretKeyRef": {"name": "engagement-kafka", "key": "sasl-password", "optional": True}}}]
+    assert password == [
+        {
+            "name": "ENGAGEMENT_KAFKA_SASL_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "engagement-kafka", "key": "sasl-password", "optional": True}},
+        }
+    ]
     assert "ENGAGEMENT_KAFKA_SASL_PASSWORD" in ENV_NAMES
     assert not [o for o in rendered if o["kind"] == "Secret"]  # the operator creates it (README)
     assert not [name for name in config_map(rendered) if "PASSWORD" in name]
@@ -457,7 +606,9 @@ def test_sasl_password_comes_from_a_secret(rendered):
 
 def test_resources(rendered):
     assert _container(pod_template(rendered))["resources"] == {
-        "requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+        "requests": {"cpu": "1", "memory": "512Mi"},
+        "limits": {"memory": "1Gi"},
+    }
 
 
 def test_disruption_budget_and_spread(rendered):
@@ -481,6 +632,7 @@ def test_image_is_the_one_compose_builds(rendered):
 # ------------------------------------------------------------------------------------------------
 # One scrape path, job="engagement"
 
+
 def relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str]:
     """Prometheus' relabeling, action replace (the only one used), configs as the operator takes them."""
     labels = dict(labels)
@@ -502,8 +654,12 @@ def scraped_target_labels(rendered, pod_name: str = "engagement-worker-0") -> di
     them: job = the Service's name (no jobLabel), then the endpoint's relabelings; instance defaults
     to the address."""
     monitor, service = one(rendered, "ServiceMonitor"), one(rendered, "Service")
-    meta = {"__address__": "10.0.0.7:6066", "__meta_kubernetes_service_name": service["metadata"]["name"],
-            "__meta_kubernetes_pod_name": pod_name, "__meta_kubernetes_namespace": "engagement"}
+    meta = {
+        "__address__": "10.0.0.7:6066",
+        "__meta_kubernetes_service_name": service["metadata"]["name"],
+        "__meta_kubernetes_pod_name": pod_name,
+        "__meta_kubernetes_namespace": "engagement",
+    }
     assert "jobLabel" not in monitor["spec"]
     labels = relabel(meta, [{"sourceLabels": ["__meta_kubernetes_service_name"], "targetLabel": "job"}])
     labels = relabel(labels, monitor["spec"]["endpoints"][0].get("relabelings", []))
@@ -513,12 +669,17 @@ def scraped_target_labels(rendered, pod_name: str = "engagement-worker-0") -> di
 
 def test_one_scrape_path_with_job_engagement(rendered):
     metadata = [(key(o), o["metadata"]) for o in rendered] + [("pod template", pod_template(rendered)["metadata"])]
-    annotated = [who for who, meta in metadata
-                 if any(a.startswith("prometheus.io/") for a in meta.get("annotations", {}))]
+    annotated = [
+        who for who, meta in metadata if any(a.startswith("prometheus.io/") for a in meta.get("annotations", {}))
+    ]
     assert annotated == []
     monitor = one(rendered, "ServiceMonitor")
-    services = [s for s in rendered if s["kind"] == "Service"
-                and monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()]
+    services = [
+        s
+        for s in rendered
+        if s["kind"] == "Service"
+        and monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
+    ]
     assert [s["metadata"]["name"] for s in services] == ["engagement-worker"]
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == [p["name"] for p in services[0]["spec"]["ports"]]
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
@@ -529,9 +690,13 @@ def test_one_scrape_path_with_job_engagement(rendered):
 
 
 def test_relabel_semantics():
-    assert relabel({"a": "x", "b": "y"}, [{"sourceLabels": ["a", "b"], "separator": ":", "targetLabel": "c"}]) \
-        == {"a": "x", "b": "y", "c": "x:y"}
+    assert relabel({"a": "x", "b": "y"}, [{"sourceLabels": ["a", "b"], "separator": ":", "targetLabel": "c"}]) == {
+        "a": "x",
+        "b": "y",
+        "c": "x:y",
+    }
     assert relabel({"a": "x"}, [{"targetLabel": "job", "replacement": "fixed"}]) == {"a": "x", "job": "fixed"}
-    assert relabel({"a": "x-1"}, [{"sourceLabels": ["a"], "regex": "x-(.*)", "replacement": "${1}",
-                                   "targetLabel": "n"}]) == {"a": "x-1", "n": "1"}
+    assert relabel(
+        {"a": "x-1"}, [{"sourceLabels": ["a"], "regex": "x-(.*)", "replacement": "${1}", "targetLabel": "n"}]
+    ) == {"a": "x-1", "n": "1"}
     assert relabel({"a": "x", "n": "old"}, [{"sourceLabels": ["b"], "targetLabel": "n"}]) == {"a": "x"}

@@ -34,7 +34,7 @@ def imported_modules(source: str, module: str, is_package: bool) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 prefix = ".".join(base)
                 target = f"{prefix}.{node.module}" if node.module else prefix
             else:
@@ -60,8 +60,15 @@ def core_modules() -> list[Path]:
 
 def test_the_core_is_what_the_layout_says():
     names = {module_name(p) for p in core_modules()}
-    assert {"streams.engine.loop", "streams.engine.checkpoint", "streams.state.journal", "streams.api.app",
-            "streams.metrics", "streams.settings", "streams.validation.decode"} <= names
+    assert {
+        "streams.engine.loop",
+        "streams.engine.checkpoint",
+        "streams.state.journal",
+        "streams.api.app",
+        "streams.metrics",
+        "streams.settings",
+        "streams.validation.decode",
+    } <= names
     assert not any(is_within(n, AROUND_THE_CORE) for n in names)
 
 
@@ -70,13 +77,16 @@ def test_core_module_imports_no_tooling(path):
     assert forbidden_imports(path) == set()
 
 
-@pytest.mark.parametrize("line", [
-    "from ..devtools.broker import EmbeddedKafka",
-    "from streams.devtools import processes",
-    "import streams.simulator.model",
-    "from streams import simulator",
-    "def lazy():\n    from ..simulator import TrafficModel\n",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from ..devtools.broker import EmbeddedKafka",
+        "from streams.devtools import processes",
+        "import streams.simulator.model",
+        "from streams import simulator",
+        "def lazy():\n    from ..simulator import TrafficModel\n",
+    ],
+)
 def test_the_check_sees_a_tooling_import(line):
     """The check itself can fail: each of these, in a core module, is caught."""
     path = PACKAGE / "engine" / "loop.py"
@@ -98,8 +108,9 @@ def import_graph() -> dict[str, set[str]]:
     graph = {}
     for name, path in modules.items():
         found = imported_modules(path.read_text(), name, path.name == "__init__.py")
-        graph[name] = {other for other in found
-                       if other in modules and other != name and not name.startswith(other + ".")}
+        graph[name] = {
+            other for other in found if other in modules and other != name and not name.startswith(other + ".")
+        }
     return graph
 
 

@@ -51,8 +51,19 @@ class Feed:
     def event(self, post_id: str, ts: int, type_: str = "like", account: str = "brand") -> None:
         self.advance(ts)
         self.n += 1
-        self.state.add(event_from({"event_id": f"e{self.n}", "type": type_, "ts": ts, "platform": self.platform,
-                                   "account_id": account, "post_id": post_id}), self.now)
+        self.state.add(
+            event_from(
+                {
+                    "event_id": f"e{self.n}",
+                    "type": type_,
+                    "ts": ts,
+                    "platform": self.platform,
+                    "account_id": account,
+                    "post_id": post_id,
+                }
+            ),
+            self.now,
+        )
 
     def advance(self, to: int) -> None:
         while self.now + 10 * W <= to:  # commits every 10 minutes of the clock
@@ -145,10 +156,17 @@ def test_a_post_without_a_record_starts_at_its_first_event_and_takes_its_record_
     feed.event("never", first + 5 * W, "like")
     feed.finish(first + 2 * DAY)
     adopted, standing_in = feed.records("late-record")[H], feed.records("never")[H]
-    assert (adopted["published_at"], adopted["content_type"], adopted["published_at_source"], adopted["complete"]) == \
-        (first - 30 * W, "video", "post_record", True)
-    assert (standing_in["published_at"], standing_in["content_type"], standing_in["published_at_source"]) == \
-        (first, "unknown", "first_event")
+    assert (adopted["published_at"], adopted["content_type"], adopted["published_at_source"], adopted["complete"]) == (
+        first - 30 * W,
+        "video",
+        "post_record",
+        True,
+    )
+    assert (standing_in["published_at"], standing_in["content_type"], standing_in["published_at_source"]) == (
+        first,
+        "unknown",
+        "first_event",
+    )
     assert adopted["engaged"] == standing_in["engaged"] == 2
 
 
@@ -207,9 +225,11 @@ def test_the_live_view_sums_what_is_committed_and_what_is_not():
 
 def test_content_type_bands_fall_back_to_the_platform_only_for_the_account(tmp_path):
     path = tmp_path / "bands.yml"
-    path.write_text("instagram:\n  content_types:\n    reel: {low: 0.03, high: 0.06}\n"
-                    "  industries:\n    education:\n      low: 0.02\n      high: 0.05\n"
-                    "      content_types:\n        story: {low: 0.005}\n")
+    path.write_text(
+        "instagram:\n  content_types:\n    reel: {low: 0.03, high: 0.06}\n"
+        "  industries:\n    education:\n      low: 0.02\n      high: 0.05\n"
+        "      content_types:\n        story: {low: 0.005}\n"
+    )
     table = load_benchmarks(str(path))
     assert band_for(table, "instagram", "retail", "reel") == (0.03, 0.06)
     assert band_for(table, "instagram", "education", "reel") == (0.03, 0.06)

@@ -13,21 +13,45 @@ from streams.state import PartitionState, WindowConfig
 from streams.state.mentions import OpenMentions
 from streams.validation.structs import event_from
 
-from .test_state import ACCOUNT_VALIDATOR, B0, ENGAGED, G, PLATFORM, W, followers_of
+from .test_state import ACCOUNT_VALIDATOR, B0, ENGAGED, PLATFORM, G, W, followers_of
 
 ACK, RESOLVE, KEEP = 12 * 60_000, 24 * 60_000, 72 * 60_000  # the SLAs and the retention, shortened
-CFG = WindowConfig(window_ms=W, grace_ms=G, rolling_ms=20 * W, dedup_ms=15 * W, engaged_types=ENGAGED,
-                   acknowledge_ms=ACK, resolve_ms=RESOLVE, mention_retention_ms=KEEP)
+CFG = WindowConfig(
+    window_ms=W,
+    grace_ms=G,
+    rolling_ms=20 * W,
+    dedup_ms=15 * W,
+    engaged_types=ENGAGED,
+    acknowledge_ms=ACK,
+    resolve_ms=RESOLVE,
+    mention_retention_ms=KEEP,
+)
 
 
 def mention(event_id: str, ts: int, account: str = "a1") -> dict:
-    return event_from({"event_id": event_id, "type": "mention", "ts": ts, "platform": PLATFORM[account],
-                       "account_id": account, "sentiment": -0.5})
+    return event_from(
+        {
+            "event_id": event_id,
+            "type": "mention",
+            "ts": ts,
+            "platform": PLATFORM[account],
+            "account_id": account,
+            "sentiment": -0.5,
+        }
+    )
 
 
 def reply(event_id: str, ts: int, to: str, account: str = "a1") -> dict:
-    return event_from({"event_id": event_id, "type": "reply", "ts": ts, "platform": PLATFORM[account],
-                       "account_id": account, "in_reply_to": to})
+    return event_from(
+        {
+            "event_id": event_id,
+            "type": "reply",
+            "ts": ts,
+            "platform": PLATFORM[account],
+            "account_id": account,
+            "in_reply_to": to,
+        }
+    )
 
 
 def fresh(now: int) -> PartitionState:
@@ -120,8 +144,7 @@ def test_response_times_in_the_account_records():
     assert answered == len(responses_ms)
     assert sum(r["responses"]["response_ms_sum"] for r in tumbling) == sum(responses_ms)
     assert max(r["responses"]["response_ms_max"] or 0 for r in tumbling) == max(responses_ms)
-    assert sum(r["responses"]["within_acknowledge_sla"] for r in tumbling) == \
-        sum(ms <= ACK for ms in responses_ms)
+    assert sum(r["responses"]["within_acknowledge_sla"] for r in tumbling) == sum(ms <= ACK for ms in responses_ms)
     # Each response counts in the window of the later-read event: the reply's, or the early mention's.
     windows = {r["window_start"]: r["responses"]["answered"] for r in tumbling if r["responses"]["answered"]}
     expected: dict[int, int] = {}

@@ -15,13 +15,15 @@ def test_series_per_account_show_after_a_change_and_are_built_once_per_change(mo
     metrics = Metrics(max_account_series=10)
     built = []
     original = metrics_module.generate_latest
-    monkeypatch.setattr(metrics_module, "generate_latest",
-                        lambda registry: built.append(registry) or original(registry))
+    monkeypatch.setattr(
+        metrics_module, "generate_latest", lambda registry: built.append(registry) or original(registry)
+    )
     gauge = metrics.accounts.rate.labels("a1", "x", "retail", "reach", "1h")
     gauge.set(0.25)
     metrics.per_account_changed()
     assert _rate_line(metrics.exposition()) == [
-        'engagement_rate_ratio{account_id="a1",basis="reach",industry="retail",platform="x",window="1h"} 0.25']
+        'engagement_rate_ratio{account_id="a1",basis="reach",industry="retail",platform="x",window="1h"} 0.25'
+    ]
     metrics.counted.inc(7)
     body = metrics.exposition()  # no change per account: only the live registry is built again
     assert "engagement_events_counted_total 7.0" in body.decode()
@@ -35,4 +37,6 @@ def test_every_family_is_exposed_once():
     body = Metrics(max_account_series=10).exposition().decode()
     families = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")]
     assert len(families) == len(set(families))
-    assert {"engagement_rate_ratio", "engagement_events_counted_total", "engagement_mention_response_seconds"} <= set(families)
+    assert {"engagement_rate_ratio", "engagement_events_counted_total", "engagement_mention_response_seconds"} <= set(
+        families
+    )

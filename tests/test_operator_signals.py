@@ -34,9 +34,16 @@ def families(exposition: bytes) -> set[str]:
 def test_metrics_carry_the_process_the_garbage_collector_and_the_build():
     text = Metrics().exposition()
     assert {f for f in families(text) if f.startswith(("process_", "python_"))} == {
-        "process_virtual_memory_bytes", "process_resident_memory_bytes", "process_start_time_seconds",
-        "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
-        "python_gc_objects_collected_total", "python_gc_objects_uncollectable_total", "python_gc_collections_total"}
+        "process_virtual_memory_bytes",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "python_gc_objects_collected_total",
+        "python_gc_objects_uncollectable_total",
+        "python_gc_collections_total",
+    }
     lines = text.decode().splitlines()
     build = f'python="{platform.python_version()}",version="{version("engagement-streams")}"'
     assert f"engagement_build_info{{{build}}} 1.0" in lines
@@ -62,8 +69,9 @@ ONLY_METRICS = "import sys; from streams.metrics import Metrics; sys.stdout.writ
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
-    return subprocess.run([sys.executable, "-c", code], env={**environ, **env}, capture_output=True, text=True,
-                          timeout=120, check=True)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**environ, **env}, capture_output=True, text=True, timeout=120, check=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,27 +91,46 @@ def test_json_logs_are_one_object_per_line_with_the_engine_fields(json_worker):
     [line] = json_worker.stderr.splitlines()
     record = json.loads(line)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", record.pop("time"))
-    assert record == {"level": "info", "logger": "streams.engine.checkpoint", "message": "commit of 12 records",
-                      "partitions": [0, 3], "commit": {"0": 818, "3": 802}}
+    assert record == {
+        "level": "info",
+        "logger": "streams.engine.checkpoint",
+        "message": "commit of 12 records",
+        "partitions": [0, 3],
+        "commit": {"0": 818, "3": 802},
+    }
 
 
 def test_text_logs_are_fausts_own():
     assert faust_logging_config("text") is None
-    assert re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] \[\d+\] \[INFO\] commit of 12 records \n",
-                        python(WORKER, ENGAGEMENT_LOG_FORMAT="text").stderr)
+    assert re.fullmatch(
+        r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] \[\d+\] \[INFO\] commit of 12 records \n",
+        python(WORKER, ENGAGEMENT_LOG_FORMAT="text").stderr,
+    )
 
 
 def test_the_formatter_keeps_the_traceback_and_leaves_out_other_attributes():
     try:
         raise OSError("cluster unreachable")
     except OSError:
-        record = logging.LogRecord("streams.engine.recovery", logging.WARNING, __file__, 1, "recovery failed; "
-                                   "retrying in %.1f s", (0.5,), sys.exc_info())
+        record = logging.LogRecord(
+            "streams.engine.recovery",
+            logging.WARNING,
+            __file__,
+            1,
+            "recovery failed; retrying in %.1f s",
+            (0.5,),
+            sys.exc_info(),
+        )
     record.created, record.partitions, record.taskName = 1767225600.25, [1], "loop"
     line = json.loads(JsonFormatter().format(record))
     assert line.pop("exception").splitlines()[-1] == "OSError: cluster unreachable"
-    assert line == {"time": "2026-01-01T00:00:00.250+00:00", "level": "warning", "logger": "streams.engine.recovery",
-                    "message": "recovery failed; retrying in 0.5 s", "partitions": [1]}
+    assert line == {
+        "time": "2026-01-01T00:00:00.250+00:00",
+        "level": "warning",
+        "logger": "streams.engine.recovery",
+        "message": "recovery failed; retrying in 0.5 s",
+        "partitions": [1],
+    }
 
 
 def test_an_engine_line_carries_its_partitions(monkeypatch, caplog):
@@ -113,6 +140,7 @@ def test_an_engine_line_carries_its_partitions(monkeypatch, caplog):
 
     async def recovered() -> None:
         pass
+
     monkeypatch.setattr(recovery, "_recover", recovered)
     with caplog.at_level(logging.INFO, logger="streams.engine.recovery"):
         asyncio.run(recovery.recover_with_retries())
@@ -131,6 +159,7 @@ def test_the_log_format_is_a_checked_setting():
 def test_the_port_serves_the_documented_endpoints_only():
     from streams.api import app as api
     from streams.api.views import ROUTES
+
     web = api.app.web
     if not web.blueprints.applied:
         web.init_server()  # what the worker does when its web server starts: Faust's blueprints, then ours
@@ -144,11 +173,17 @@ def test_the_port_serves_the_documented_endpoints_only():
                 response = await client.get(path)
                 answers[path] = (response.status, await response.json())
             return answers
+
     faust_pages = ["/", "/table/", "/router/", "/assignment/", "/graph/", "/stats/", "/performance/"]
     documented = ["/posts/p-1/metrics", "/accounts/a-1/metrics", "/metrics", "/live", "/ready", "/health"]
     answers = asyncio.run(statuses(faust_pages + documented))
     assert [answers[path] for path in faust_pages] == [(404, {"error": "Not Found"})] * len(faust_pages)
     # The engine is not started here: each documented endpoint answers as it does before the engine runs.
     assert {path: status for path, (status, _) in answers.items() if path in documented} == {
-        "/posts/p-1/metrics": 503, "/accounts/a-1/metrics": 503, "/metrics": 503, "/live": 200, "/ready": 503,
-        "/health": 503}
+        "/posts/p-1/metrics": 503,
+        "/accounts/a-1/metrics": 503,
+        "/metrics": 503,
+        "/live": 200,
+        "/ready": 503,
+        "/health": 503,
+    }

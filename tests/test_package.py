@@ -45,8 +45,11 @@ def test_every_third_party_import_of_the_wheel_is_a_declared_dependency():
     distributions = packages_distributions()
     imported = third_party_imports(SHIPPED)
     assert {"faust", "aiohttp", "mode", "yaml"} <= imported  # the scan sees imports
-    undeclared = {module: distributions.get(module) for module in imported
-                  if not {_name(d) for d in distributions.get(module, [])} & declared}
+    undeclared = {
+        module: distributions.get(module)
+        for module in imported
+        if not {_name(d) for d in distributions.get(module, [])} & declared
+    }
     assert undeclared == {}, "imported by streams (not devtools) but not in pyproject's dependencies"
 
 
@@ -58,8 +61,11 @@ def test_the_scan_sees_a_lazy_import(tmp_path):
 
 def test_every_requirement_is_pinned_exactly():
     project = PYPROJECT["project"]
-    requirements = [*project["dependencies"], *sum(project["optional-dependencies"].values(), []),
-                    *PYPROJECT["build-system"]["requires"]]
+    requirements = [
+        *project["dependencies"],
+        *sum(project["optional-dependencies"].values(), []),
+        *PYPROJECT["build-system"]["requires"],
+    ]
     assert [r for r in requirements if not re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][A-Za-z0-9.]*", r)] == []
 
 
@@ -91,21 +97,29 @@ def test_the_wheel_installs_into_a_fresh_virtualenv_and_works_outside_the_checko
         shutil.copy(REPO / name, source / name)
     for name in ("streams", "schemas"):
         shutil.copytree(REPO / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", tmp_path / "dist",
-                    source], check=True, cwd=tmp_path, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", tmp_path / "dist", source],
+        check=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     [wheel] = (tmp_path / "dist").glob("engagement_streams-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert [n for n in names if n.startswith("streams/devtools")] == []
     assert sorted(n for n in names if n.startswith("streams/schemas/")) == sorted(
-        f"streams/schemas/{p.name}" for p in (REPO / "schemas").glob("*.json"))
+        f"streams/schemas/{p.name}" for p in (REPO / "schemas").glob("*.json")
+    )
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)  # no system site-packages
     subprocess.run([venv / "bin" / "pip", "install", "-q", wheel], check=True, cwd=tmp_path, timeout=600)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "KAFKA_BOOTSTRAP_SERVERS") and not k.startswith("ENGAGEMENT_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "KAFKA_BOOTSTRAP_SERVERS") and not k.startswith("ENGAGEMENT_")
+    }
 
     def run(*argv) -> subprocess.CompletedProcess:
         return subprocess.run(argv, cwd=outside, env=env, capture_output=True, text=True, timeout=120)
@@ -120,4 +134,6 @@ def test_the_wheel_installs_into_a_fresh_virtualenv_and_works_outside_the_checko
     assert (version.returncode, version.stdout) == (0, f"engagement {PYPROJECT['project']['version']}\n")
     devtool = run(venv / "bin" / "engagement", "run")
     assert (devtool.returncode, devtool.stderr) == (
-        1, "engagement: streams.devtools is dev tooling, not installed here (use a checkout: make run)\n")
+        1,
+        "engagement: streams.devtools is dev tooling, not installed here (use a checkout: make run)\n",
+    )

@@ -45,8 +45,9 @@ class PacedProducer(threading.Thread):
             self.error = exc
 
     async def _send(self):
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, linger_ms=5,
-                                    enable_idempotence=True)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers, linger_ms=5, enable_idempotence=True
+        )
         await producer.start()
         try:
             futures = []
@@ -55,8 +56,9 @@ class PacedProducer(threading.Thread):
                 if due > time.time():
                     await asyncio.sleep(due - time.time())
                 value = orjson.dumps(message if len(message) > 1 else message[0])
-                futures.append(await producer.send(self.settings.topic_interactions, value,
-                                                   key=message[0]["account_id"].encode()))
+                futures.append(
+                    await producer.send(self.settings.topic_interactions, value, key=message[0]["account_id"].encode())
+                )
             await asyncio.gather(*futures)
         finally:
             await producer.stop()
@@ -69,11 +71,20 @@ def close_mark(ms: int) -> int:
 
 @pytest.mark.integration
 def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_bootstrap, workers, topics_ready):
-    settings = topics_ready(isolated_settings(
-        kafka_bootstrap, window_seconds=WINDOW_S, window_grace_seconds=GRACE_S, rolling_window_seconds=10,
-        commit_interval_seconds=0.3, snapshot_interval_seconds=5,
-        post_lifetime_ages_seconds=tuple(str(a) for a in AGES_S), post_maturity_seconds=MATURITY_S,
-        post_lifetime_seconds=LIFETIME_S, benchmark_period_seconds=600))
+    settings = topics_ready(
+        isolated_settings(
+            kafka_bootstrap,
+            window_seconds=WINDOW_S,
+            window_grace_seconds=GRACE_S,
+            rolling_window_seconds=10,
+            commit_interval_seconds=0.3,
+            snapshot_interval_seconds=5,
+            post_lifetime_ages_seconds=tuple(str(a) for a in AGES_S),
+            post_maturity_seconds=MATURITY_S,
+            post_lifetime_seconds=LIFETIME_S,
+            benchmark_period_seconds=600,
+        )
+    )
     worker = workers(settings).start()
     model = TrafficModel(11, 4, rate=400, day_seconds=MATURITY_S)
     start_ms = int(time.time() * 1000) + 3000
@@ -86,8 +97,7 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
     accounts = {a["account_id"]: a for a in model.accounts()}
     # Every post record and account record is in Kafka seconds before the first event: no event comes
     # before its post's record (that race is the unit tests' business).
-    run(produce(settings, settings.topic_accounts,
-                [(a.encode(), orjson.dumps(r)) for a, r in accounts.items()]))
+    run(produce(settings, settings.topic_accounts, [(a.encode(), orjson.dumps(r)) for a, r in accounts.items()]))
     run(produce(settings, settings.topic_posts, [(p.encode(), orjson.dumps(r)) for p, r in posts.items()]))
     sender = PacedProducer(settings, messages)
     sender.start()
@@ -103,8 +113,9 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
     assert len({e["event_id"] for e in events}) == len(events)
     first_arrival: dict[int, int] = {}
     for message in run(read_all(settings, settings.topic_interactions)):
-        first_arrival[message.partition] = min(first_arrival.get(message.partition, message.timestamp),
-                                               message.timestamp)
+        first_arrival[message.partition] = min(
+            first_arrival.get(message.partition, message.timestamp), message.timestamp
+        )
     input_since = {a: first_arrival[partition_for(a, settings.topic_partitions)] for a in accounts}
     by_post: dict[str, list[dict]] = {}
     for event in events:
@@ -126,17 +137,25 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
             counts = {t: sum(1 for e in within if e["type"] == t) for t in {e["type"] for e in within}}
             engaged = sum(n for t, n in counts.items() if t in ENGAGED)
             expected[(post_id, age)] = {
-                "counts": counts, "engaged": engaged, "published_at": published,
-                "content_type": post["content_type"], "account_id": post["account_id"],
+                "counts": counts,
+                "engaged": engaged,
+                "published_at": published,
+                "content_type": post["content_type"],
+                "account_id": post["account_id"],
                 "complete": published >= input_since[post["account_id"]],
-                "er_followers": engaged / accounts[post["account_id"]]["followers"]}
+                "er_followers": engaged / accounts[post["account_id"]]["followers"],
+            }
     assert len({p for p, _ in expected}) >= 30 and any(v["complete"] for v in expected.values())
 
     def lifetime_records():
         return json_values(run(read_all(settings, settings.topic_post_lifetime, idle_ms=1000)))
+
     wait_time = (end_ms - time.time() * 1000) / 1000 + LIFETIME_S + GRACE_S + 30
-    records = wait_for(lambda: (r := lifetime_records()) and len(r) >= len(expected) and r, wait_time,
-                       f"{len(expected)} lifetime records")
+    records = wait_for(
+        lambda: (r := lifetime_records()) and len(r) >= len(expected) and r,
+        wait_time,
+        f"{len(expected)} lifetime records",
+    )
     dlq = json_values(run(read_all(settings, settings.topic_dlq, idle_ms=500)))
     assert [(r["reason"], r["error"]) for r in dlq] == []  # every event on time: the truth is every event
     got = {}
@@ -149,10 +168,23 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
     for key, want in expected.items():
         record = got[key]
         assert {t: n for t, n in record["counts"].items() if n} == want["counts"], key
-        assert (record["engaged"], record["published_at"], record["content_type"], record["account_id"],
-                record["complete"], record["published_at_source"], record["final"]) == \
-            (want["engaged"], want["published_at"], want["content_type"], want["account_id"], want["complete"],
-             "post_record", key[1] == LIFETIME_S * 1000), key
+        assert (
+            record["engaged"],
+            record["published_at"],
+            record["content_type"],
+            record["account_id"],
+            record["complete"],
+            record["published_at_source"],
+            record["final"],
+        ) == (
+            want["engaged"],
+            want["published_at"],
+            want["content_type"],
+            want["account_id"],
+            want["complete"],
+            "post_record",
+            key[1] == LIFETIME_S * 1000,
+        ), key
         assert record["rates"]["er_followers"] == pytest.approx(want["er_followers"], rel=1e-12)
 
     # The API's lifetime view of a post: every age published, its life over.
@@ -160,12 +192,16 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
     status, body = http_get(f"{worker.url}/posts/{post_id}/metrics")
     assert status == 200, body
     lifetime = orjson.loads(body)["lifetime"]
-    assert (lifetime["published_at"], lifetime["content_type"], lifetime["ages_published_ms"], lifetime["ended"]) == \
-        (posts[post_id]["published_at"], posts[post_id]["content_type"], ages_ms, True)
+    assert (lifetime["published_at"], lifetime["content_type"], lifetime["ages_published_ms"], lifetime["ended"]) == (
+        posts[post_id]["published_at"],
+        posts[post_id]["content_type"],
+        ages_ms,
+        True,
+    )
 
     # Each account's ER per post: the mean of its complete posts' ER at maturity.
     matured: dict[str, list[float]] = {}
-    for (post_id, age), want in expected.items():
+    for (_post_id, age), want in expected.items():
         if age == MATURITY_S * 1000 and want["complete"]:
             matured.setdefault(want["account_id"], []).append(want["er_followers"])
     assert len(matured) == len(accounts)
@@ -174,6 +210,7 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
         platform = accounts[account_id]["platform"]
         industry = accounts[account_id].get("industry", "")
         labels = f'account_id="{account_id}",content_type="all",industry="{industry}",platform="{platform}"'
-        assert metrics[f"engagement_account_post_rate_ratio{{{labels}}}"] == pytest.approx(sum(ers) / len(ers),
-                                                                                            rel=1e-9)
+        assert metrics[f"engagement_account_post_rate_ratio{{{labels}}}"] == pytest.approx(
+            sum(ers) / len(ers), rel=1e-9
+        )
         assert metrics[f"engagement_account_matured_posts{{{labels}}}"] == len(ers)

@@ -45,7 +45,8 @@ def test_a_log_gets_a_line_every_interval_with_the_rate_and_eta_then_a_summary()
     assert stream.getvalue().splitlines() == [
         "pre-fill t: 10,000/50,000 events  20%  1,000 events/s  ETA 0:00:40",
         "pre-fill t: 20,000/50,000 events  40%  1,000 events/s  ETA 0:00:30",
-        "pre-fill t: 25,000 events in 26 s, 980 events/s"]
+        "pre-fill t: 25,000 events in 26 s, 980 events/s",
+    ]
 
 
 def test_the_rate_is_that_of_the_last_ten_seconds_and_the_eta_follows_it():
@@ -88,8 +89,7 @@ def test_a_terminal_gets_a_bar_redrawn_in_place_and_no_plain_line():
     out = stream.getvalue()
     frames = out.split("\r")
     assert len(frames) > 40 and "━" in out and "\x1b[2K" in out  # a bar, each frame erasing the last
-    assert "pipeline single-1w" in frames[-1] and \
-        "1,000/1,000 events  100%  100 events/s  ETA 0:00:00" in frames[-1]
+    assert "pipeline single-1w" in frames[-1] and "1,000/1,000 events  100%  100 events/s  ETA 0:00:00" in frames[-1]
     assert "500/1,000 events  50%  100 events/s  ETA 0:00:05" in out
     assert "events in" not in out  # the plain summary is the log's
 
@@ -114,6 +114,7 @@ def test_no_summary_after_a_failure():
 def fake_kafka(monkeypatch):
     async def no_topics(settings, kafka_config=None):
         pass
+
     monkeypatch.setattr(simulate, "AIOKafkaProducer", FakeProducer)
     monkeypatch.setattr(simulate, "ensure_topics", no_topics)
 
@@ -128,8 +129,11 @@ class Recorder:
 
 def test_the_simulator_reports_the_events_produced_at_each_tick(fake_kafka):
     progress = Recorder()
-    stats = asyncio.run(simulate.run_simulator(Settings(kafka_bootstrap_servers="fake:9092"), rate=20_000,
-                                               max_events=3_000, progress=progress))
+    stats = asyncio.run(
+        simulate.run_simulator(
+            Settings(kafka_bootstrap_servers="fake:9092"), rate=20_000, max_events=3_000, progress=progress
+        )
+    )
     assert stats["events_produced"] == 3_000 and progress.updates[-1] == 3_000
     assert progress.updates == sorted(progress.updates) and len(progress.updates) > 1
 
@@ -143,6 +147,7 @@ def test_simulate_shows_its_progress_on_stderr_and_keeps_stdout_for_the_stats(fa
 
 class Offsets:
     """A consumer group that commits half of each partition, then all of it."""
+
     group = "g"
 
     def __init__(self) -> None:
@@ -160,8 +165,12 @@ def test_a_bench_run_shows_the_events_its_group_committed(monkeypatch, capsys):
 
     async def nothing() -> None:
         pass
-    samples, _ = asyncio.run(offsets.until_committed(Offsets(), {0: 10, 1: 10}, 1000, time.monotonic(), 60,
-                                                     nothing, lambda: "", "pipeline single-1w"))
+
+    samples, _ = asyncio.run(
+        offsets.until_committed(
+            Offsets(), {0: 10, 1: 10}, 1000, time.monotonic(), 60, nothing, lambda: "", "pipeline single-1w"
+        )
+    )
     assert [done for _, done in samples] == [500, 1000]
     assert last[0].startswith("1,000/1,000 events  100%  ")
     assert capsys.readouterr().err.startswith("pipeline single-1w: 1,000 events in 0 s, ")

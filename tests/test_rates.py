@@ -13,10 +13,32 @@ from streams.model.aggregates import WindowAggregate
 from streams.model.rates import engagement_rate, rates
 
 DEFAULT_ENGAGED = ("like", "reaction", "comment", "share", "save", "click")
-ALL_TYPES = ("impression", "like", "reaction", "comment", "share", "save", "click", "dwell", "follow",
-             "unfollow", "mention", "reply")
-RATE_KEYS = {"er_followers", "er_impressions", "applause", "amplification", "conversation", "ctr",
-             "avg_dwell_ms", "sentiment_mean", "sentiment_negative_share", "follower_growth"}
+ALL_TYPES = (
+    "impression",
+    "like",
+    "reaction",
+    "comment",
+    "share",
+    "save",
+    "click",
+    "dwell",
+    "follow",
+    "unfollow",
+    "mention",
+    "reply",
+)
+RATE_KEYS = {
+    "er_followers",
+    "er_impressions",
+    "applause",
+    "amplification",
+    "conversation",
+    "ctr",
+    "avg_dwell_ms",
+    "sentiment_mean",
+    "sentiment_negative_share",
+    "follower_growth",
+}
 
 
 def aggregate(events) -> WindowAggregate:
@@ -33,14 +55,22 @@ def n(type_name: str, count: int):
 
 # -- the worked example (DOMAIN.md, seed 000): 40 interactions, 2,000 followers -> 2 % ---------------
 
+
 def test_engagement_rate_worked_example():
     assert engagement_rate(40, 2000) == pytest.approx(0.02)
     assert engagement_rate(40, 2000) * 100 == pytest.approx(2.0)
 
 
 def test_worked_example_through_rates():
-    agg = aggregate(n("like", 10) + n("comment", 10) + n("share", 10) + n("click", 10)
-                    + n("impression", 4000) + n("dwell", 3) + n("follow", 2))
+    agg = aggregate(
+        n("like", 10)
+        + n("comment", 10)
+        + n("share", 10)
+        + n("click", 10)
+        + n("impression", 4000)
+        + n("dwell", 3)
+        + n("follow", 2)
+    )
     r = rates(agg, 2000, DEFAULT_ENGAGED)
     assert set(r) == RATE_KEYS
     assert r["er_followers"] == pytest.approx(0.02)
@@ -102,9 +132,18 @@ def test_dwell_and_sentiment_null_without_their_events():
 
 def test_empty_aggregate():
     r = rates(WindowAggregate(), 100, DEFAULT_ENGAGED)
-    assert r == {"er_followers": 0.0, "er_impressions": None, "applause": 0.0, "amplification": 0.0,
-                 "conversation": 0.0, "ctr": None, "avg_dwell_ms": None, "sentiment_mean": None,
-                 "sentiment_negative_share": None, "follower_growth": 0}
+    assert r == {
+        "er_followers": 0.0,
+        "er_impressions": None,
+        "applause": 0.0,
+        "amplification": 0.0,
+        "conversation": 0.0,
+        "ctr": None,
+        "avg_dwell_ms": None,
+        "sentiment_mean": None,
+        "sentiment_negative_share": None,
+        "follower_growth": 0,
+    }
     r = rates(WindowAggregate(), None, DEFAULT_ENGAGED)
     assert all(r[k] is None for k in RATE_KEYS - {"follower_growth"})
     assert r["follower_growth"] == 0
@@ -121,6 +160,7 @@ def test_zero_numerators_with_known_denominators_are_zero():
 
 # -- follower growth ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("follows,unfollows", [(0, 0), (5, 2), (2, 5), (0, 7), (3, 3)])
 def test_follower_growth_is_follow_minus_unfollow(follows, unfollows):
     r = rates(aggregate(n("follow", follows) + n("unfollow", unfollows)), 100, DEFAULT_ENGAGED)
@@ -134,6 +174,7 @@ def test_follower_growth_without_followers_known():
 
 
 # -- configurable engaged set ----------------------------------------------------------------------
+
 
 def test_engaged_set_is_configurable():
     agg = aggregate(n("like", 4) + n("comment", 6) + n("click", 10) + n("impression", 100) + n("save", 5))
@@ -152,17 +193,27 @@ def test_engaged_set_is_configurable():
 
 # -- sentiment ---------------------------------------------------------------------------------------
 
+
 def test_sentiment_mean_and_negative_share():
-    agg = aggregate([("comment", None, -0.2), ("comment", None, -0.21), ("mention", None, 0.5),
-                     ("mention", None, -1.0), ("comment", None, 1.0), ("comment", None, None)])
+    agg = aggregate(
+        [
+            ("comment", None, -0.2),
+            ("comment", None, -0.21),
+            ("mention", None, 0.5),
+            ("mention", None, -1.0),
+            ("comment", None, 1.0),
+            ("comment", None, None),
+        ]
+    )
     r = rates(agg, 100, DEFAULT_ENGAGED)
     values = [-0.2, -0.21, 0.5, -1.0, 1.0]
     assert r["sentiment_mean"] == pytest.approx(sum(values) / 5)
     assert r["sentiment_negative_share"] == pytest.approx(2 / 5)  # -0.21 and -1.0; -0.2 is not negative
 
 
-@pytest.mark.parametrize("value,negative", [(-0.2, False), (-0.2000001, True), (-0.19999, False),
-                                            (-1.0, True), (0.0, False), (1.0, False)])
+@pytest.mark.parametrize(
+    "value,negative", [(-0.2, False), (-0.2000001, True), (-0.19999, False), (-1.0, True), (0.0, False), (1.0, False)]
+)
 def test_negative_threshold(value, negative):
     r = rates(aggregate([("comment", None, value)]), 100, DEFAULT_ENGAGED)
     assert r["sentiment_negative_share"] == (1.0 if negative else 0.0)
@@ -170,6 +221,7 @@ def test_negative_threshold(value, negative):
 
 
 # -- average dwell --------------------------------------------------------------------------------------
+
 
 def test_average_dwell():
     agg = aggregate([("dwell", 100, None), ("dwell", 250, None), ("dwell", 0, None), ("like", None, None)])
@@ -185,12 +237,18 @@ def test_average_dwell_fractional():
 
 events_strategy = st.lists(
     st.one_of(
-        st.tuples(st.sampled_from([t for t in ALL_TYPES if t not in ("dwell", "comment", "mention")]),
-                  st.none(), st.none()),
+        st.tuples(
+            st.sampled_from([t for t in ALL_TYPES if t not in ("dwell", "comment", "mention")]), st.none(), st.none()
+        ),
         st.tuples(st.just("dwell"), st.integers(0, 86_400_000), st.none()),
-        st.tuples(st.sampled_from(["comment", "mention"]), st.none(),
-                  st.one_of(st.none(), st.floats(-1, 1, allow_nan=False), st.sampled_from([-0.2, -1.0, 1.0])))),
-    max_size=60)
+        st.tuples(
+            st.sampled_from(["comment", "mention"]),
+            st.none(),
+            st.one_of(st.none(), st.floats(-1, 1, allow_nan=False), st.sampled_from([-0.2, -1.0, 1.0])),
+        ),
+    ),
+    max_size=60,
+)
 
 
 def _direct(events, followers, engaged_types):
@@ -218,9 +276,11 @@ def _direct(events, followers, engaged_types):
 
 
 @settings(max_examples=300, deadline=None)
-@given(events=events_strategy,
-       followers=st.one_of(st.none(), st.just(0), st.integers(1, 10_000_000)),
-       engaged_types=st.lists(st.sampled_from(ALL_TYPES), unique=True).map(tuple))
+@given(
+    events=events_strategy,
+    followers=st.one_of(st.none(), st.just(0), st.integers(1, 10_000_000)),
+    engaged_types=st.lists(st.sampled_from(ALL_TYPES), unique=True).map(tuple),
+)
 def test_rates_match_formulas(events, followers, engaged_types):
     got = rates(aggregate(events), followers, engaged_types)
     want = _direct(events, followers, engaged_types)
@@ -232,8 +292,15 @@ def test_rates_match_formulas(events, followers, engaged_types):
             assert got[key] is not None, key
             assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
     assert got["follower_growth"] == want["follower_growth"]
-    for key in ("er_followers", "er_impressions", "applause", "amplification", "conversation", "ctr",
-                "sentiment_negative_share"):
+    for key in (
+        "er_followers",
+        "er_impressions",
+        "applause",
+        "amplification",
+        "conversation",
+        "ctr",
+        "sentiment_negative_share",
+    ):
         assert got[key] is None or got[key] >= 0
     if got["sentiment_mean"] is not None:
         assert -1 - 1e-9 <= got["sentiment_mean"] <= 1 + 1e-9

@@ -26,8 +26,12 @@ TYPES = ("impression", "like", "comment", "share", "save", "click")
 PLATFORMS = ("instagram", "tiktok", "linkedin")
 # The worker exactly as production starts it, but in a process whose aiokafka has no lz4 library
 # (as the virtualenv was before cramjam was declared): its lz4 batches cannot be decoded.
-WORKER_WITHOUT_LZ4 = (sys.executable, "-c", "import sys, aiokafka.codec as codec; codec.has_lz4 = lambda: False; "
-                      "from streams.cli import main; sys.exit(main(['worker']))")
+WORKER_WITHOUT_LZ4 = (
+    sys.executable,
+    "-c",
+    "import sys, aiokafka.codec as codec; codec.has_lz4 = lambda: False; "
+    "from streams.cli import main; sys.exit(main(['worker']))",
+)
 
 
 def generate(count: int, prefix: str, seed: int) -> tuple[list[tuple[bytes, bytes]], Counter]:
@@ -37,8 +41,14 @@ def generate(count: int, prefix: str, seed: int) -> tuple[list[tuple[bytes, byte
     for i in range(count):
         n, type_ = rng.randrange(40), rng.choice(TYPES)
         account, platform = f"{prefix}-acct-{n}", PLATFORMS[n % len(PLATFORMS)]
-        event = {"event_id": f"{prefix}-{i}", "type": type_, "ts": "NOW", "platform": platform,
-                 "account_id": account, "post_id": f"{account}-p{rng.randrange(5)}"}
+        event = {
+            "event_id": f"{prefix}-{i}",
+            "type": type_,
+            "ts": "NOW",
+            "platform": platform,
+            "account_id": account,
+            "post_id": f"{account}-p{rng.randrange(5)}",
+        }
         lines.append((account.encode(), orjson.dumps(event)))
         truth[platform, type_] += 1
     return lines, truth
@@ -53,7 +63,7 @@ def counted_by_type(worker) -> Counter:
     out = Counter()
     for name, value in worker.metrics().items():
         if name.startswith("engagement_interactions_total{"):
-            labels = dict(part.split("=") for part in name[name.index("{") + 1:-1].split(","))
+            labels = dict(part.split("=") for part in name[name.index("{") + 1 : -1].split(","))
             out[labels["platform"].strip('"'), labels["type"].strip('"')] = int(value)
     return out
 
@@ -71,12 +81,14 @@ def test_every_codec_from_the_console_producer_counts_exactly(kafka_bootstrap, w
         console_produce(kafka_bootstrap, settings.topic_interactions, stamped(lines, now_ms()), codec)
         truth += tally
         sent += len(lines)
-    wait_for(lambda: worker.metrics().get("engagement_events_counted_total") == sent, 60,
-             f"the worker to count all {sent} events")
+    wait_for(
+        lambda: worker.metrics().get("engagement_events_counted_total") == sent,
+        60,
+        f"the worker to count all {sent} events",
+    )
     metrics = worker.metrics()
     assert metrics["engagement_events_consumed_total"] == sent
-    assert not any(name.startswith("engagement_events_rejected_total") and value
-                   for name, value in metrics.items())
+    assert not any(name.startswith("engagement_events_rejected_total") and value for name, value in metrics.items())
     assert counted_by_type(worker) == truth
     assert worker.proc.poll() is None
 
@@ -99,8 +111,11 @@ def test_a_worker_that_cannot_decode_a_batch_sends_it_to_the_dlq_and_goes_on(kaf
     lines, truth = generate(300, "gzip", 2)
     console_produce(kafka_bootstrap, settings.topic_interactions, stamped(undecodable_lines, now_ms()), "lz4")
     console_produce(kafka_bootstrap, settings.topic_interactions, stamped(lines, now_ms()), "gzip")
-    wait_for(lambda: worker.metrics().get("engagement_events_counted_total") == 300, 60,
-             "the worker to count the 300 gzip events after the lz4 batches")
+    wait_for(
+        lambda: worker.metrics().get("engagement_events_counted_total") == 300,
+        60,
+        "the worker to count the 300 gzip events after the lz4 batches",
+    )
     assert worker.proc.poll() is None, "the worker died"
     metrics = worker.metrics()
     assert counted_by_type(worker) == truth
@@ -108,15 +123,19 @@ def test_a_worker_that_cannot_decode_a_batch_sends_it_to_the_dlq_and_goes_on(kaf
     dlq = json_values(run(read_all(settings, settings.topic_dlq)))
     assert {record["reason"] for record in dlq} == {"undecodable_batch"}
     assert metrics['engagement_events_rejected_total{reason="undecodable_batch"}'] == len(dlq)
-    spans = [(r["source"]["partition"], r["source"]["offset"], int(r["error"].split("..")[1].split(" ")[0]))
-             for r in dlq]
+    spans = [
+        (r["source"]["partition"], r["source"]["offset"], int(r["error"].split("..")[1].split(" ")[0])) for r in dlq
+    ]
     assert sum(last - first + 1 for _, first, last in spans) == 300
     assert all("lz4" in r["error"] and "UnsupportedCodecError" in r["error"] for r in dlq)
     # Committed past them: a restart of the same worker neither dies on them nor counts anything twice.
     worker.stop()
     worker.start()
-    wait_for(lambda: worker.metrics().get("engagement_partitions_assigned") == settings.topic_partitions, 30,
-             "the restarted worker to own every partition")
+    wait_for(
+        lambda: worker.metrics().get("engagement_partitions_assigned") == settings.topic_partitions,
+        30,
+        "the restarted worker to own every partition",
+    )
     assert worker.metrics().get("engagement_events_consumed_total", 0) == 0
     assert worker.proc.poll() is None
 
@@ -127,11 +146,14 @@ def test_framed_and_unframed_events_mixed_from_the_console_producer(kafka_bootst
     settings = topics_ready(isolated_settings(kafka_bootstrap))
     worker = workers(settings).start()
     lines, truth = generate(600, "sr", 3)
-    mixed = [(key, b"\x00" + struct.pack(">I", 0x01020300 + i % 7) + value if i % 3 else value)
-             for i, (key, value) in enumerate(stamped(lines, now_ms()))]
+    mixed = [
+        (key, b"\x00" + struct.pack(">I", 0x01020300 + i % 7) + value if i % 3 else value)
+        for i, (key, value) in enumerate(stamped(lines, now_ms()))
+    ]
     console_produce(kafka_bootstrap, settings.topic_interactions, mixed, "zstd")
-    wait_for(lambda: worker.metrics().get("engagement_events_counted_total") == 600, 60,
-             "the worker to count the 600 events")
+    wait_for(
+        lambda: worker.metrics().get("engagement_events_counted_total") == 600, 60, "the worker to count the 600 events"
+    )
     assert counted_by_type(worker) == truth
     assert worker.metrics()["engagement_input_framed_messages_total"] == 400
     assert run(read_all(settings, settings.topic_dlq)) == []

@@ -19,8 +19,8 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from streams.devtools.broker import EmbeddedKafka
 from streams.devtools.processes import http_get
 from streams.kafka.security import SecurityConfigError, faust_broker_credentials, kafka_client_config
-from streams.settings import Settings, markdown_table
 from streams.kafka.topics import ensure_topics
+from streams.settings import Settings, markdown_table
 
 from .conftest import isolated_settings, keyed_events, run
 
@@ -30,9 +30,14 @@ PASSWORD = f"pw-{uuid.uuid4().hex}-Zq!"
 
 
 def sasl_settings(bootstrap: str, **overrides) -> Settings:
-    return isolated_settings(bootstrap, kafka_security_protocol="SASL_PLAINTEXT",
-                             kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username=USER,
-                             kafka_sasl_password=PASSWORD, **overrides)
+    return isolated_settings(
+        bootstrap,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username=USER,
+        kafka_sasl_password=PASSWORD,
+        **overrides,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +49,15 @@ def sasl_broker():
 
 # --- settings and client configuration (no broker) ---------------------------------------------------
 
+
 def test_the_password_is_in_no_repr_nor_table_but_reaches_child_processes():
-    settings = Settings.from_env({"ENGAGEMENT_KAFKA_SASL_PASSWORD": PASSWORD, "ENGAGEMENT_KAFKA_SASL_USERNAME": USER,
-                                  "ENGAGEMENT_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"})
+    settings = Settings.from_env(
+        {
+            "ENGAGEMENT_KAFKA_SASL_PASSWORD": PASSWORD,
+            "ENGAGEMENT_KAFKA_SASL_USERNAME": USER,
+            "ENGAGEMENT_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        }
+    )
     assert settings.kafka_sasl_password == PASSWORD
     assert PASSWORD not in repr(settings) and PASSWORD not in str(settings)
     assert "kafka_sasl_password" not in repr(settings)
@@ -61,17 +72,27 @@ def test_client_config_per_protocol(tmp_path):
     plain = Settings.from_env({})
     assert kafka_client_config(plain) == {} and faust_broker_credentials(plain) is None
 
-    sasl = Settings.from_env({}, kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username=USER,
-                             kafka_sasl_password=PASSWORD)
+    sasl = Settings.from_env(
+        {}, kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username=USER, kafka_sasl_password=PASSWORD
+    )
     config = kafka_client_config(sasl)
-    assert config == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
-                      "sasl_plain_username": USER, "sasl_plain_password": PASSWORD}
+    assert config == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": USER,
+        "sasl_plain_password": PASSWORD,
+    }
     # What Faust's own consumer and producer get from the credentials object is the same.
     faust_auth = credentials_to_aiokafka_auth(faust_broker_credentials(sasl))
     assert {k: v for k, v in faust_auth.items() if v is not None} == config
 
-    sasl_ssl = Settings.from_env({}, kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-256",
-                                 kafka_sasl_username=USER, kafka_sasl_password=PASSWORD)
+    sasl_ssl = Settings.from_env(
+        {},
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username=USER,
+        kafka_sasl_password=PASSWORD,
+    )
     config = kafka_client_config(sasl_ssl)
     assert config["security_protocol"] == "SASL_SSL" and config["sasl_mechanism"] == "SCRAM-SHA-256"
     assert isinstance(config["ssl_context"], ssl.SSLContext)
@@ -87,19 +108,26 @@ def test_client_config_per_protocol(tmp_path):
     with pytest.raises(SecurityConfigError, match="ENGAGEMENT_KAFKA_SECURITY_PROTOCOL"):
         kafka_client_config(Settings.from_env({}, kafka_security_protocol="TLS"))
     with pytest.raises(SecurityConfigError, match="ENGAGEMENT_KAFKA_SASL_MECHANISM"):
-        kafka_client_config(Settings.from_env({}, kafka_security_protocol="SASL_PLAINTEXT",
-                                              kafka_sasl_mechanism="MD5", kafka_sasl_username=USER,
-                                              kafka_sasl_password=PASSWORD))
+        kafka_client_config(
+            Settings.from_env(
+                {},
+                kafka_security_protocol="SASL_PLAINTEXT",
+                kafka_sasl_mechanism="MD5",
+                kafka_sasl_username=USER,
+                kafka_sasl_password=PASSWORD,
+            )
+        )
     with pytest.raises(SecurityConfigError, match="PASSWORD"):
-        kafka_client_config(Settings.from_env({}, kafka_security_protocol="SASL_PLAINTEXT",
-                                              kafka_sasl_username=USER))
+        kafka_client_config(Settings.from_env({}, kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username=USER))
 
 
 # --- SASL on a real broker ----------------------------------------------------------------------------
 
+
 async def _produce_over_sasl(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
-                                **kafka_client_config(settings))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, **kafka_client_config(settings)
+    )
     await producer.start()
     try:
         futures = [await producer.send(settings.topic_interactions, value, key=key) for key, value in messages]
@@ -140,6 +168,7 @@ def test_worker_counts_exactly_over_sasl_and_never_shows_the_password(sasl_broke
 @pytest.mark.integration
 def test_simulator_produces_over_sasl(sasl_broker):
     from streams.simulator import run_simulator
+
     settings = sasl_settings(sasl_broker.sasl_bootstrap)
     stats = run(asyncio.wait_for(run_simulator(settings, rate=1000, n_accounts=3, max_events=100), 90))
     assert stats["events_produced"] == 100 and stats["send_errors"] == 0
@@ -160,17 +189,20 @@ def test_sasl_listener_refuses_clients_without_valid_credentials(sasl_broker, ca
     good = kafka_client_config(sasl_settings(sasl_broker.sasl_bootstrap))
     # The control: the right credentials are accepted, so a refusal below is about the credentials.
     run(asyncio.wait_for(_try_producing(sasl_broker.sasl_bootstrap, good), 60))
-    config = {"no credentials": {},
-              "wrong password": {**good, "sasl_plain_password": PASSWORD + "x"},
-              "unknown user": {**good, "sasl_plain_username": "mallory"},
-              # SASL credentials offered to a listener that speaks no SASL fail as well.
-              "plaintext listener": good}[case]
+    config = {
+        "no credentials": {},
+        "wrong password": {**good, "sasl_plain_password": PASSWORD + "x"},
+        "unknown user": {**good, "sasl_plain_username": "mallory"},
+        # SASL credentials offered to a listener that speaks no SASL fail as well.
+        "plaintext listener": good,
+    }[case]
     bootstrap = sasl_broker.bootstrap if case == "plaintext listener" else sasl_broker.sasl_bootstrap
     with pytest.raises(KafkaError):
         run(asyncio.wait_for(_try_producing(bootstrap, config), 60))
 
 
 # --- the HTTP API ---------------------------------------------------------------------------------------
+
 
 def _request(url: str, method: str, path: str) -> tuple[int, dict, bytes]:
     host, port = url.removeprefix("http://").split(":")
@@ -237,8 +269,7 @@ def test_http_api_is_read_only_bounded_and_never_5xx(sasl_broker, workers):
 
     huge_line = b"GET /posts/" + b"y" * 100_000 + b"/metrics HTTP/1.1\r\nHost: x\r\n\r\n"
     huge_header = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"z" * 100_000 + b"\r\n\r\n"
-    many_headers = (b"GET /health HTTP/1.1\r\nHost: x\r\n"
-                    + b"".join(b"X-H%d: v\r\n" % i for i in range(500)) + b"\r\n")
+    many_headers = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(500)) + b"\r\n"
     garbage = b"\x00\x01\x02 nonsense \xff\r\n\r\n"
     for data in (huge_line, huge_header, many_headers, garbage):
         status = _raw_status(worker.url, data)

@@ -20,8 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from streams.settings import Settings
-from streams.simulator import TrafficModel
-from streams.simulator import producer as simulate
+from streams.simulator import TrafficModel, producer as simulate
 from streams.simulator.model import Scenario
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -30,8 +29,13 @@ RATE = 200.0
 ENGAGED = {"like", "reaction", "comment", "share", "save", "click"}
 ACCOUNT_LEVEL = {"follow", "unfollow", "mention", "reply"}
 # DOMAIN.md, Benchmarks: average ER per post by platform (low, high), as ratios.
-BANDS = {"tiktok": (0.0006, 0.0152), "facebook": (0.0083, 0.0165), "instagram": (0.0173, 0.0354),
-         "x": (0.0104, 0.0148), "linkedin": (0.0121, 0.0240)}
+BANDS = {
+    "tiktok": (0.0006, 0.0152),
+    "facebook": (0.0083, 0.0165),
+    "instagram": (0.0173, 0.0354),
+    "x": (0.0104, 0.0148),
+    "linkedin": (0.0121, 0.0240),
+}
 # DOMAIN.md: a post's ER at maturity (24 h) is what the band is about; stories expire after 24 h.
 MATURITY_DAYS = 1
 POST_LIFE_DAYS = 7  # the model's post life: its backfill covers the posts published this recently
@@ -138,8 +142,9 @@ def test_posting_rates_run_from_once_a_day_to_three_times_an_hour():
         assert max(ratios) == pytest.approx(min(ratios), rel=1e-9)
     assert TrafficModel(seed=3, n_accounts=1).posts_per_day == {"acct-0001": 1.0}
     # Shuffled by the seed, not by account number.
-    assert list(TrafficModel(seed=3, n_accounts=25).posts_per_day.values()) != \
-        list(TrafficModel(seed=4, n_accounts=25).posts_per_day.values())
+    assert list(TrafficModel(seed=3, n_accounts=25).posts_per_day.values()) != list(
+        TrafficModel(seed=4, n_accounts=25).posts_per_day.values()
+    )
 
 
 def test_accounts_publish_at_their_pace(lifetime):
@@ -187,12 +192,13 @@ def test_the_run_starts_in_a_steady_state(lifetime):
     rates = lifetime.model.posts_per_day
     for account, count in Counter(p["account_id"] for p in backfill).items():
         assert count == pytest.approx(POST_LIFE_DAYS * rates[account], rel=0.3, abs=2)
-    assert lifetime.posts[:len(backfill)] == sorted(backfill, key=lambda p: p["published_at"])
+    assert lifetime.posts[: len(backfill)] == sorted(backfill, key=lambda p: p["published_at"])
     assert min(e["ts"] for e in lifetime.events) >= START_MS - 2_000  # out of order, by < 2 s
     first_hours = [e for e in lifetime.events if e["ts"] < START_MS + lifetime.day_ms / 8]
     assert len(first_hours) / (lifetime.model.day_seconds / 8) == pytest.approx(lifetime.model.rate, rel=0.3)
-    of_backfill = sum(lifetime.post.get(e.get("post_id"), {}).get("published_at", START_MS) < START_MS
-                      for e in first_hours)
+    of_backfill = sum(
+        lifetime.post.get(e.get("post_id"), {}).get("published_at", START_MS) < START_MS for e in first_hours
+    )
     assert of_backfill > 0.5 * len(first_hours)
 
 
@@ -203,8 +209,9 @@ def test_each_post_er_at_maturity_lies_in_its_platform_band(matured):
     assert {p["platform"] for p in mature} == set(BANDS) and len(mature) > 100
     per_account = defaultdict(list)
     for post in mature:
-        engaged = sum(e["type"] in ENGAGED and matured.age_days(e) < MATURITY_DAYS
-                      for e in matured.by_post[post["post_id"]])
+        engaged = sum(
+            e["type"] in ENGAGED and matured.age_days(e) < MATURITY_DAYS for e in matured.by_post[post["post_id"]]
+        )
         er = engaged / matured.followers_at(post["account_id"], post["published_at"])
         low, high = BANDS[post["platform"]]
         assert low <= er <= high, (post, engaged, er)
@@ -241,8 +248,12 @@ def test_stories_get_nothing_after_a_day(lifetime):
     for story in stories:
         assert all(lifetime.age_days(e) < 1 for e in lifetime.by_post[story["post_id"]]), story
     # Other posts do get engagement after their first day.
-    assert any(lifetime.age_days(e) >= 1 for p in lifetime.posts if p["content_type"] != "story"
-               for e in lifetime.by_post[p["post_id"]])
+    assert any(
+        lifetime.age_days(e) >= 1
+        for p in lifetime.posts
+        if p["content_type"] != "story"
+        for e in lifetime.by_post[p["post_id"]]
+    )
 
 
 def test_the_mean_rate_over_several_days_is_the_rate():
@@ -276,24 +287,28 @@ def test_collapse_removes_the_engagement_of_the_posts_published_after_it():
     collapse_at = START_MS + 300_000
     end = START_MS + 1_200_000
     normal_posts, normal = model.run(START_MS, end, batch_share=0.1)
-    collapsed_posts, collapsed = model.run(START_MS, end, batch_share=0.1, scenario=Scenario(
-        collapse_account=account, collapse_at_ms=collapse_at))
+    collapsed_posts, collapsed = model.run(
+        START_MS, end, batch_share=0.1, scenario=Scenario(collapse_account=account, collapse_at_ms=collapse_at)
+    )
     assert collapsed_posts == normal_posts
     published = {p["post_id"]: p["published_at"] for p in normal_posts}
 
     def counts(events, after: bool) -> Counter:
-        return Counter(e["type"] for e in events if e["account_id"] == account and "post_id" in e
-                       and (published[e["post_id"]] >= collapse_at) == after)
+        return Counter(
+            e["type"]
+            for e in events
+            if e["account_id"] == account and "post_id" in e and (published[e["post_id"]] >= collapse_at) == after
+        )
 
     engaged_normal = sum(counts(normal, True)[k] for k in ENGAGED)
     engaged_collapsed = sum(counts(collapsed, True)[k] for k in ENGAGED)
     assert sum(p >= collapse_at for p in published.values()) >= 10 and engaged_normal > 1000
     assert engaged_collapsed <= 0.03 * engaged_normal
-    assert counts(collapsed, True)["impression"] == \
-        counts(normal, True)["impression"] + engaged_normal - engaged_collapsed
+    assert (
+        counts(collapsed, True)["impression"] == counts(normal, True)["impression"] + engaged_normal - engaged_collapsed
+    )
     assert counts(collapsed, False) == counts(normal, False)
-    assert [e for e in collapsed if e["account_id"] != account] == \
-           [e for e in normal if e["account_id"] != account]
+    assert [e for e in collapsed if e["account_id"] != account] == [e for e in normal if e["account_id"] != account]
 
 
 # -- events ---------------------------------------------------------------------------------------------
@@ -428,12 +443,16 @@ def test_a_crisis_multiplies_one_accounts_mentions_mostly_negative_and_leaves_th
     model = TrafficModel(seed=7, n_accounts=5, rate=50.0)
     crisis_at = START_MS + 1_800_000
     account = "acct-0004"
-    _, events = model.run(START_MS, START_MS + 3_600_000, scenario=Scenario(
-        crisis_account=account, crisis_at_ms=crisis_at, reply_delay_scale=1 / 60))  # replies within minutes
+    _, events = model.run(
+        START_MS,
+        START_MS + 3_600_000,
+        scenario=Scenario(crisis_account=account, crisis_at_ms=crisis_at, reply_delay_scale=1 / 60),
+    )  # replies within minutes
 
     def of(who, after: bool) -> list[dict]:
-        return [e for e in events if (e["account_id"] == account) == (who == account)
-                and (e["ts"] >= crisis_at) == after]
+        return [
+            e for e in events if (e["account_id"] == account) == (who == account) and (e["ts"] >= crisis_at) == after
+        ]
 
     mentions_before = [e for e in of(account, False) if e["type"] == "mention"]
     mentions_after = [e for e in of(account, True) if e["type"] == "mention"]
@@ -482,6 +501,7 @@ def test_main_refuses_an_unknown_collapse_account(monkeypatch, capsys):
 
 class FakeProducer:
     """Records what would go to Kafka; every send is acknowledged at once."""
+
     instances: list[FakeProducer] = []
 
     def __init__(self, **config):
@@ -507,6 +527,7 @@ class FakeProducer:
 def fake_kafka(monkeypatch):
     async def no_topics(settings, kafka_config=None):
         pass
+
     FakeProducer.instances.clear()
     monkeypatch.setattr(simulate, "AIOKafkaProducer", FakeProducer)
     monkeypatch.setattr(simulate, "ensure_topics", no_topics)
@@ -554,8 +575,9 @@ def test_run_simulator_sends_posts_before_their_events_and_keys_every_message_by
 def test_run_simulator_stops_when_asked(fake_kafka):
     async def run():
         stop = asyncio.Event()
-        task = asyncio.create_task(simulate.run_simulator(Settings(kafka_bootstrap_servers="fake:9092"),
-                                                          rate=1_000, stop_event=stop))
+        task = asyncio.create_task(
+            simulate.run_simulator(Settings(kafka_bootstrap_servers="fake:9092"), rate=1_000, stop_event=stop)
+        )
         await asyncio.sleep(0.3)
         stop.set()
         return await asyncio.wait_for(task, 2)

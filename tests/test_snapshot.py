@@ -16,12 +16,26 @@ from streams.state import PartitionState
 from streams.state.replay import apply_journal, load_snapshot
 from streams.state.snapshot import CHUNK_PREFIX, SnapshotReader
 
-from .test_state import (B0, CFG as WINDOWS_CFG, G, ID_POOL, POST_OWNER, POST_TYPES, R, W, _probe, _strip, ev,
-                         followers_of, ops_strategy)
+from .test_state import (
+    B0,
+    CFG as WINDOWS_CFG,
+    ID_POOL,
+    POST_OWNER,
+    POST_TYPES,
+    G,
+    R,
+    W,
+    _probe,
+    _strip,
+    ev,
+    followers_of,
+    ops_strategy,
+)
 
 # Post lifetimes short enough that a run publishes every age, matures posts and expires them.
-CFG = dataclasses.replace(WINDOWS_CFG, post_ages_ms=(2 * W, 5 * W, 10 * W), maturity_ms=5 * W,
-                          benchmark_period_ms=20 * W)
+CFG = dataclasses.replace(
+    WINDOWS_CFG, post_ages_ms=(2 * W, 5 * W, 10 * W), maturity_ms=5 * W, benchmark_period_ms=20 * W
+)
 # Records for two of the posts (the others start from their first event), published before the run.
 POSTS = {"p1": {"published_at": B0 + W, "content_type": "reel"}, "p3": {"published_at": B0, "content_type": "text"}}
 
@@ -91,8 +105,11 @@ def assert_same_from_now_on(a: PartitionState, b: PartitionState, now: int) -> N
 
 
 @settings(max_examples=150, deadline=None)
-@given(ops=ops_strategy, snapshot_at=st.lists(st.booleans(), min_size=40, max_size=40),
-       final_step=st.sampled_from([0, G, G + W, R]))
+@given(
+    ops=ops_strategy,
+    snapshot_at=st.lists(st.booleans(), min_size=40, max_size=40),
+    final_step=st.sampled_from([0, G, G + W, R]),
+)
 def test_latest_snapshot_and_the_journal_after_it_rebuild_the_state(ops, snapshot_at, final_step):
     run = Run()
     for op, take_snapshot in zip(list(ops) + [("commit", 0)], snapshot_at):
@@ -164,6 +181,7 @@ def test_answered_mentions_survive_in_the_snapshot_and_the_journal():
 
     def responses(state: PartitionState) -> list:
         return [e.agg.responses for bucket in state.accounts.values() for e in bucket.values() if e.agg.responses]
+
     assert responses(run.live) == [[2, 32_000, 30_000, 2]]
     restored = run.restored()
     assert responses(restored) == responses(run.live)

@@ -94,6 +94,7 @@ def start_of(ts: int) -> int:
 
 # -- window assignment -------------------------------------------------------------------------
 
+
 def test_config_close_mark():
     assert CFG.close_mark(B0 + W + G) == B0 + W
     assert CFG.close_mark(B0 + W + G - 1) == B0
@@ -137,15 +138,24 @@ def test_window_start_property(offsets):
 
 # -- closing ----------------------------------------------------------------------------------------
 
+
 def _fill(state: PartitionState, now: int, start: int):
-    events = [ev("l1", start + 1, "like", "a1", "p1"), ev("l2", start + 2, "like", "a1", "p1"),
-              ev("c1", start + 3, "comment", "a1", "p1", sentiment=-0.5),
-              ev("s1", start + 4, "share", "a1", "p2"), ev("i1", start + 5, "impression", "a1", "p2"),
-              ev("i2", start + 6, "impression", "a1", "p2"), ev("d1", start + 7, "dwell", "a1", "p2", dwell_ms=250),
-              ev("f1", start + 8, "follow", "a1"), ev("u1", start + 9, "unfollow", "a1"),
-              ev("u2", start + 10, "unfollow", "a1"), ev("m1", start + 11, "mention", "a1", sentiment=0.5),
-              ev("r1", start + 12, "reaction", "a2", "p3"), ev("k1", start + 13, "click", "a2", "p3"),
-              ev("i3", start + 14, "impression", "a2", "p3")]
+    events = [
+        ev("l1", start + 1, "like", "a1", "p1"),
+        ev("l2", start + 2, "like", "a1", "p1"),
+        ev("c1", start + 3, "comment", "a1", "p1", sentiment=-0.5),
+        ev("s1", start + 4, "share", "a1", "p2"),
+        ev("i1", start + 5, "impression", "a1", "p2"),
+        ev("i2", start + 6, "impression", "a1", "p2"),
+        ev("d1", start + 7, "dwell", "a1", "p2", dwell_ms=250),
+        ev("f1", start + 8, "follow", "a1"),
+        ev("u1", start + 9, "unfollow", "a1"),
+        ev("u2", start + 10, "unfollow", "a1"),
+        ev("m1", start + 11, "mention", "a1", sentiment=0.5),
+        ev("r1", start + 12, "reaction", "a2", "p3"),
+        ev("k1", start + 13, "click", "a2", "p3"),
+        ev("i3", start + 14, "impression", "a2", "p3"),
+    ]
     for e in events:
         assert state.add(e, now) == COUNTED
     return events
@@ -235,6 +245,7 @@ def test_commit_without_changes_returns_no_entry():
 
 # -- dedup -------------------------------------------------------------------------------------------
 
+
 def test_duplicates_count_once_within_horizon_and_again_after():
     n0 = B0 + 1000
     state = fresh(n0)
@@ -272,6 +283,7 @@ def test_duplicate_not_counted_in_account_either():
 
 # -- late ----------------------------------------------------------------------------------------------
 
+
 def test_late_after_close():
     state = fresh(B0)
     assert state.add(ev("e1", B0 + 5), B0 + 5) == COUNTED
@@ -299,19 +311,24 @@ def test_window_closes_by_commit_not_by_event_time():
 
 # -- rolling --------------------------------------------------------------------------------------------
 
+
 def _rolling_setup():
     """a1: 1 like in minute 0 (p1), 2 in minute 1 (p1, p2), 4 in minute 2 (p3); a2: 3 likes in minute 1."""
     now = B0 + 3 * W
     state = fresh(now)
-    plan = [(B0, "a1", "p1", 1), (B0 + W, "a1", "p1", 1), (B0 + W, "a1", "p2", 1), (B0 + 2 * W, "a1", "p3", 4),
-            (B0 + W, "a2", "q1", 3)]
+    plan = [
+        (B0, "a1", "p1", 1),
+        (B0 + W, "a1", "p1", 1),
+        (B0 + W, "a1", "p2", 1),
+        (B0 + 2 * W, "a1", "p3", 4),
+        (B0 + W, "a2", "q1", 3),
+    ]
     i = 0
     for start, account, post, count in plan:
         for _ in range(count):
             assert state.add(ev(f"e{i}", start + i, "like", account, post), now) == COUNTED
             i += 1
-    buckets = {"a1": {B0: (1, {"p1"}), B0 + W: (2, {"p1", "p2"}), B0 + 2 * W: (4, {"p3"})},
-               "a2": {B0 + W: (3, {"q1"})}}
+    buckets = {"a1": {B0: (1, {"p1"}), B0 + W: (2, {"p1", "p2"}), B0 + 2 * W: (4, {"p3"})}, "a2": {B0 + W: (3, {"q1"})}}
     return state, now, buckets
 
 
@@ -374,6 +391,7 @@ def test_rolling_single_late_commit_equals_incremental():
 
 # -- live reads ------------------------------------------------------------------------------------------
 
+
 def test_live_reads_include_uncommitted_events():
     now = B0 + 1000
     state = fresh(now)
@@ -418,14 +436,29 @@ ID_POOL = [f"id{i}" for i in range(8)]
 POST_OWNER = {"p1": "a1", "p2": "a1", "p3": "a2", "p4": "a3"}
 
 add_op = st.builds(
-    lambda id_, type_, post, account, back, dwell, sentiment, step: ("add", id_, type_, post, account, back, dwell,
-                                                                      sentiment, step),
-    st.sampled_from(ID_POOL), st.sampled_from(ALL_TYPES), st.sampled_from(sorted(POST_OWNER)),
-    st.sampled_from(sorted(PLATFORM)), st.integers(-30_000, 700_000), st.integers(0, 100_000),
+    lambda id_, type_, post, account, back, dwell, sentiment, step: (
+        "add",
+        id_,
+        type_,
+        post,
+        account,
+        back,
+        dwell,
+        sentiment,
+        step,
+    ),
+    st.sampled_from(ID_POOL),
+    st.sampled_from(ALL_TYPES),
+    st.sampled_from(sorted(POST_OWNER)),
+    st.sampled_from(sorted(PLATFORM)),
+    st.integers(-30_000, 700_000),
+    st.integers(0, 100_000),
     st.one_of(st.none(), st.floats(-1, 1, allow_nan=False)),
-    st.one_of(st.integers(0, 30_000), st.just(0)))
-commit_op = st.builds(lambda step: ("commit", step),
-                      st.one_of(st.integers(0, 200_000), st.sampled_from([G + W, D + 1, R, 2 * R])))
+    st.one_of(st.integers(0, 30_000), st.just(0)),
+)
+commit_op = st.builds(
+    lambda step: ("commit", step), st.one_of(st.integers(0, 200_000), st.sampled_from([G + W, D + 1, R, 2 * R]))
+)
 ops_strategy = st.lists(st.one_of(add_op, add_op, commit_op), max_size=40)
 
 
@@ -462,8 +495,9 @@ def _run(ops, final_step):
 
 
 def _strip(records):
-    return sorted(orjson.dumps({k: v for k, v in r.items() if k != "emitted_at"}, option=orjson.OPT_SORT_KEYS)
-                  for r in records)
+    return sorted(
+        orjson.dumps({k: v for k, v in r.items() if k != "emitted_at"}, option=orjson.OPT_SORT_KEYS) for r in records
+    )
 
 
 def _probe(state, id_, now):
@@ -527,7 +561,8 @@ def test_journal_replay_forgets_expired_ids_like_the_live_state():
     assert _probe(b, "x", now) == COUNTED
 
 
-# After replay, A and B agree on every id, both ways, and keep emitting the same records. (No shrinking phase: the failure is found fast, shrinking is slow.)
+# After replay, A and B agree on every id, both ways, and keep emitting the same records. (No shrinking phase: the
+# failure is found fast, shrinking is slow.)
 @settings(max_examples=150, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
 @given(ops=ops_strategy, final_step=st.one_of(st.integers(0, 2 * R), st.sampled_from([0, G, G + W, R + G + W])))
 def test_journal_replay_dedup_agrees_both_ways(ops, final_step):

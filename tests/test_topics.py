@@ -14,25 +14,36 @@ from .conftest import isolated_settings, run, wait_for
 
 SETTINGS = Settings.from_env({}, kafka_bootstrap_servers="kafka:9092")
 SPECS = topic_specs(SETTINGS)
-ALL = "(every co-partitioned topic must have the same count: engagement.interactions, engagement.engine-state, " \
-      "engagement.engine-snapshots, engagement.engine-mentions)"
+ALL = (
+    "(every co-partitioned topic must have the same count: engagement.interactions, engagement.engine-state, "
+    "engagement.engine-snapshots, engagement.engine-mentions)"
+)
 
 
 def as_made(settings: Settings = SETTINGS, **changes: Described) -> dict[str, Described]:
     """Every topic as the service makes it, but the ``changes`` (topic field name -> Described)."""
-    made = {topic: Described(settings.topic_partitions, spec.get("cleanup.policy", "delete"),
-                             spec.get("message.timestamp.type", "CreateTime"), spec.get("retention.ms", "604800000"))
-            for topic, spec in topic_specs(settings).items()}
+    made = {
+        topic: Described(
+            settings.topic_partitions,
+            spec.get("cleanup.policy", "delete"),
+            spec.get("message.timestamp.type", "CreateTime"),
+            spec.get("retention.ms", "604800000"),
+        )
+        for topic, spec in topic_specs(settings).items()
+    }
     made.update({getattr(settings, field): described for field, described in changes.items()})
     return made
 
 
 def alter(topic: str, config: str) -> str:
-    return f"kafka-configs.sh --bootstrap-server kafka:9092 --alter --entity-type topics --entity-name {topic} " \
-           f"--add-config {config}"
+    return (
+        f"kafka-configs.sh --bootstrap-server kafka:9092 --alter --entity-type topics --entity-name {topic} "
+        f"--add-config {config}"
+    )
 
 
 # -- the checks ------------------------------------------------------------------------------------
+
 
 def test_topics_as_the_service_makes_them_pass():
     assert problems(SETTINGS, SPECS, as_made()) == []
@@ -40,23 +51,46 @@ def test_topics_as_the_service_makes_them_pass():
 
 def test_an_input_with_another_partition_count_is_refused_with_the_count_that_fits():
     found = problems(SETTINGS, SPECS, {"engagement.interactions": Described(12, "delete", "LogAppendTime")})
-    assert found == ["topic engagement.interactions has 12 partitions but ENGAGEMENT_TOPIC_PARTITIONS=8: "
-                     f"set ENGAGEMENT_TOPIC_PARTITIONS=12 {ALL}"]
+    assert found == [
+        "topic engagement.interactions has 12 partitions but ENGAGEMENT_TOPIC_PARTITIONS=8: "
+        f"set ENGAGEMENT_TOPIC_PARTITIONS=12 {ALL}"
+    ]
 
 
 def test_co_partitioned_topics_that_differ_are_each_named_with_every_count():
-    found = problems(SETTINGS, SPECS, as_made(topic_interactions=Described(12, "delete", "LogAppendTime"),
-                                              topic_mentions=Described(4, "compact", "CreateTime")))
-    counts = "they have engagement.interactions 12, engagement.engine-state 8, engagement.engine-snapshots 8, " \
-             "engagement.engine-mentions 4: give them one count and set ENGAGEMENT_TOPIC_PARTITIONS to it"
-    assert found == [f"topic {topic} has {n} partitions but ENGAGEMENT_TOPIC_PARTITIONS=8: {counts} {ALL}"
-                     for topic, n in [("engagement.interactions", 12), ("engagement.engine-mentions", 4)]]
+    found = problems(
+        SETTINGS,
+        SPECS,
+        as_made(
+            topic_interactions=Described(12, "delete", "LogAppendTime"),
+            topic_mentions=Described(4, "compact", "CreateTime"),
+        ),
+    )
+    counts = (
+        "they have engagement.interactions 12, engagement.engine-state 8, engagement.engine-snapshots 8, "
+        "engagement.engine-mentions 4: give them one count and set ENGAGEMENT_TOPIC_PARTITIONS to it"
+    )
+    assert found == [
+        f"topic {topic} has {n} partitions but ENGAGEMENT_TOPIC_PARTITIONS=8: {counts} {ALL}"
+        for topic, n in [("engagement.interactions", 12), ("engagement.engine-mentions", 4)]
+    ]
 
 
 def test_outputs_and_reference_topics_may_have_any_partition_count():
-    others = {field: Described(n, policy, "CreateTime") for n, (field, policy) in enumerate(
-        [("topic_accounts", "compact"), ("topic_posts", "compact,delete"), ("topic_post_metrics", "delete"),
-         ("topic_post_lifetime", "delete"), ("topic_account_metrics", "delete"), ("topic_dlq", "delete")], start=1)}
+    others = {
+        field: Described(n, policy, "CreateTime")
+        for n, (field, policy) in enumerate(
+            [
+                ("topic_accounts", "compact"),
+                ("topic_posts", "compact,delete"),
+                ("topic_post_metrics", "delete"),
+                ("topic_post_lifetime", "delete"),
+                ("topic_account_metrics", "delete"),
+                ("topic_dlq", "delete"),
+            ],
+            start=1,
+        )
+    }
     assert problems(SETTINGS, SPECS, as_made(**others)) == []
 
 
@@ -66,7 +100,8 @@ def test_a_compacted_topic_made_with_delete_is_refused(field):
     fix = alter(topic, "cleanup.policy=[compact,delete]" if wanted == "compact,delete" else "cleanup.policy=compact")
     assert problems(SETTINGS, SPECS, as_made(**{field: Described(8, "delete", "CreateTime")})) == [
         f"topic {topic} has cleanup.policy=delete but must be compacted (the service reads the latest record of "
-        f"each key from it): {fix}"]
+        f"each key from it): {fix}"
+    ]
 
 
 def test_a_compacted_topic_with_deletion_too_is_accepted():
@@ -79,46 +114,64 @@ def test_the_journal_and_the_dlq_made_compacted_are_refused(field, policy):
     topic = getattr(SETTINGS, field)
     assert problems(SETTINGS, SPECS, as_made(**{field: Described(8, policy, "CreateTime")})) == [
         f"topic {topic} has cleanup.policy={policy} but must not be compacted (the engine writes records without "
-        f"a key to it, which a compacted topic refuses): {alter(topic, 'cleanup.policy=delete')}"]
+        f"a key to it, which a compacted topic refuses): {alter(topic, 'cleanup.policy=delete')}"
+    ]
 
 
 def test_an_input_stamped_by_its_producers_is_refused():
     found = problems(SETTINGS, SPECS, as_made(topic_interactions=Described(8, "delete", "CreateTime")))
-    assert found == ["topic engagement.interactions has message.timestamp.type=CreateTime but must have "
-                     "LogAppendTime (the engine closes windows by the broker's arrival time of the input it reads, "
-                     "not by a producer's clock): "
-                     f"{alter('engagement.interactions', 'message.timestamp.type=LogAppendTime')}"]
+    assert found == [
+        "topic engagement.interactions has message.timestamp.type=CreateTime but must have "
+        "LogAppendTime (the engine closes windows by the broker's arrival time of the input it reads, "
+        "not by a producer's clock): "
+        f"{alter('engagement.interactions', 'message.timestamp.type=LogAppendTime')}"
+    ]
 
 
 def test_a_journal_that_deletes_by_age_is_refused():
     found = problems(SETTINGS, SPECS, as_made(topic_state=Described(8, "delete", "CreateTime", "604800000")))
-    assert found == ["topic engagement.engine-state has retention.ms=604800000 but must keep everything (the engine "
-                     "deletes its entries once a snapshot covers them; a restore after a longer outage would lose "
-                     f"state): {alter('engagement.engine-state', 'retention.ms=-1')}"]
+    assert found == [
+        "topic engagement.engine-state has retention.ms=604800000 but must keep everything (the engine "
+        "deletes its entries once a snapshot covers them; a restore after a longer outage would lose "
+        f"state): {alter('engagement.engine-state', 'retention.ms=-1')}"
+    ]
 
 
 def test_the_refusal_lists_every_problem_on_its_own_line():
-    found = problems(SETTINGS, SPECS, as_made(topic_interactions=Described(12, "delete", "CreateTime"),
-                                              topic_state=Described(12, "compact", "CreateTime"),
-                                              topic_accounts=Described(1, "delete", "CreateTime")))
-    starts = ["topic engagement.interactions has 12 partitions", "topic engagement.engine-state has 12 partitions",
-              "topic engagement.interactions has message.timestamp.type=CreateTime",
-              "topic engagement.accounts has cleanup.policy=delete",
-              "topic engagement.engine-state has cleanup.policy=compact"]
-    assert [line[:len(start)] for line, start in zip(found, starts)] == starts and len(found) == len(starts)
-    assert str(TopicMismatch(found)).splitlines() == ["the Kafka topics do not fit the service:",
-                                                      *(f"  {line}" for line in found)]
+    found = problems(
+        SETTINGS,
+        SPECS,
+        as_made(
+            topic_interactions=Described(12, "delete", "CreateTime"),
+            topic_state=Described(12, "compact", "CreateTime"),
+            topic_accounts=Described(1, "delete", "CreateTime"),
+        ),
+    )
+    starts = [
+        "topic engagement.interactions has 12 partitions",
+        "topic engagement.engine-state has 12 partitions",
+        "topic engagement.interactions has message.timestamp.type=CreateTime",
+        "topic engagement.accounts has cleanup.policy=delete",
+        "topic engagement.engine-state has cleanup.policy=compact",
+    ]
+    assert [line[: len(start)] for line, start in zip(found, starts)] == starts and len(found) == len(starts)
+    assert str(TopicMismatch(found)).splitlines() == [
+        "the Kafka topics do not fit the service:",
+        *(f"  {line}" for line in found),
+    ]
 
 
 # -- on the broker: topics made beforehand -----------------------------------------------------------
+
 
 async def _make(settings: Settings, topics: dict[str, tuple[int, dict[str, str]]]) -> None:
     """Topics made the way an operator or another team would, before the service runs."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        response = await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)
-                                              for name, (partitions, configs) in topics.items()])
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, 1, topic_configs=configs) for name, (partitions, configs) in topics.items()]
+        )
         assert [code for _, code, *_ in response.topic_errors] == [0] * len(topics)
     finally:
         await admin.close()
@@ -140,21 +193,27 @@ def _refused(settings: Settings) -> list[str]:
 
 
 def _co_partitioned(s: Settings) -> str:
-    return f"(every co-partitioned topic must have the same count: {s.topic_interactions}, {s.topic_state}, " \
-           f"{s.topic_snapshots}, {s.topic_mentions})"
+    return (
+        f"(every co-partitioned topic must have the same count: {s.topic_interactions}, {s.topic_state}, "
+        f"{s.topic_snapshots}, {s.topic_mentions})"
+    )
 
 
 def _alter(s: Settings, topic: str, config: str) -> str:
-    return f"kafka-configs.sh --bootstrap-server {s.kafka_bootstrap_servers} --alter --entity-type topics " \
-           f"--entity-name {topic} --add-config {config}"
+    return (
+        f"kafka-configs.sh --bootstrap-server {s.kafka_bootstrap_servers} --alter --entity-type topics "
+        f"--entity-name {topic} --add-config {config}"
+    )
 
 
 @pytest.mark.integration
 def test_an_input_made_with_another_partition_count_is_refused_before_anything_is_made(kafka_bootstrap):
     s = isolated_settings(kafka_bootstrap, topic_partitions=2)
     run(_make(s, {s.topic_interactions: (3, {"message.timestamp.type": "LogAppendTime"})}))
-    assert _refused(s) == [f"topic {s.topic_interactions} has 3 partitions but ENGAGEMENT_TOPIC_PARTITIONS=2: "
-                           f"set ENGAGEMENT_TOPIC_PARTITIONS=3 {_co_partitioned(s)}"]
+    assert _refused(s) == [
+        f"topic {s.topic_interactions} has 3 partitions but ENGAGEMENT_TOPIC_PARTITIONS=2: "
+        f"set ENGAGEMENT_TOPIC_PARTITIONS=3 {_co_partitioned(s)}"
+    ]
     # Nothing made with the count refused: with the setting fixed, the engine's topics get the input's.
     assert {t for t in topic_specs(s) if t in run(_existing(s))} == {s.topic_interactions}
 
@@ -163,37 +222,45 @@ def test_an_input_made_with_another_partition_count_is_refused_before_anything_i
 def test_a_compacted_topic_made_with_delete_is_refused_on_the_broker(kafka_bootstrap):
     s = isolated_settings(kafka_bootstrap, topic_partitions=2)
     run(_make(s, {s.topic_snapshots: (2, {"cleanup.policy": "delete"})}))
-    assert _refused(s) == [f"topic {s.topic_snapshots} has cleanup.policy=delete but must be compacted (the service "
-                           f"reads the latest record of each key from it): "
-                           f"{_alter(s, s.topic_snapshots, 'cleanup.policy=compact')}"]
+    assert _refused(s) == [
+        f"topic {s.topic_snapshots} has cleanup.policy=delete but must be compacted (the service "
+        f"reads the latest record of each key from it): "
+        f"{_alter(s, s.topic_snapshots, 'cleanup.policy=compact')}"
+    ]
 
 
 @pytest.mark.integration
 def test_a_journal_made_compacted_is_refused_on_the_broker(kafka_bootstrap):
     s = isolated_settings(kafka_bootstrap, topic_partitions=2)
     run(_make(s, {s.topic_state: (2, {"cleanup.policy": "compact", "retention.ms": "-1"})}))
-    assert _refused(s) == [f"topic {s.topic_state} has cleanup.policy=compact but must not be compacted (the engine "
-                           f"writes records without a key to it, which a compacted topic refuses): "
-                           f"{_alter(s, s.topic_state, 'cleanup.policy=delete')}"]
+    assert _refused(s) == [
+        f"topic {s.topic_state} has cleanup.policy=compact but must not be compacted (the engine "
+        f"writes records without a key to it, which a compacted topic refuses): "
+        f"{_alter(s, s.topic_state, 'cleanup.policy=delete')}"
+    ]
 
 
 @pytest.mark.integration
 def test_a_journal_made_with_a_retention_time_is_refused_on_the_broker(kafka_bootstrap):
     s = isolated_settings(kafka_bootstrap, topic_partitions=2)
     run(_make(s, {s.topic_state: (2, {"retention.ms": "604800000"})}))  # Kafka's default: 7 days
-    assert _refused(s) == [f"topic {s.topic_state} has retention.ms=604800000 but must keep everything (the engine "
-                           f"deletes its entries once a snapshot covers them; a restore after a longer outage would "
-                           f"lose state): {_alter(s, s.topic_state, 'retention.ms=-1')}"]
+    assert _refused(s) == [
+        f"topic {s.topic_state} has retention.ms=604800000 but must keep everything (the engine "
+        f"deletes its entries once a snapshot covers them; a restore after a longer outage would "
+        f"lose state): {_alter(s, s.topic_state, 'retention.ms=-1')}"
+    ]
 
 
 @pytest.mark.integration
 def test_an_input_made_with_create_time_is_refused_on_the_broker(kafka_bootstrap):
     s = isolated_settings(kafka_bootstrap, topic_partitions=2)
     run(_make(s, {s.topic_interactions: (2, {"message.timestamp.type": "CreateTime"})}))
-    assert _refused(s) == [f"topic {s.topic_interactions} has message.timestamp.type=CreateTime but must have "
-                           f"LogAppendTime (the engine closes windows by the broker's arrival time of the input it "
-                           f"reads, not by a producer's clock): "
-                           f"{_alter(s, s.topic_interactions, 'message.timestamp.type=LogAppendTime')}"]
+    assert _refused(s) == [
+        f"topic {s.topic_interactions} has message.timestamp.type=CreateTime but must have "
+        f"LogAppendTime (the engine closes windows by the broker's arrival time of the input it "
+        f"reads, not by a producer's clock): "
+        f"{_alter(s, s.topic_interactions, 'message.timestamp.type=LogAppendTime')}"
+    ]
 
 
 @pytest.mark.integration
@@ -204,19 +271,29 @@ def test_a_topic_another_worker_made_a_moment_ago_is_checked_too(kafka_bootstrap
 
     async def nothing_yet(self):
         return []
+
     monkeypatch.setattr(AIOKafkaAdminClient, "list_topics", nothing_yet)
-    assert _refused(s) == [f"topic {s.topic_mentions} has 3 partitions but ENGAGEMENT_TOPIC_PARTITIONS=2: "
-                           f"set ENGAGEMENT_TOPIC_PARTITIONS=3 {_co_partitioned(s)}"]
+    assert _refused(s) == [
+        f"topic {s.topic_mentions} has 3 partitions but ENGAGEMENT_TOPIC_PARTITIONS=2: "
+        f"set ENGAGEMENT_TOPIC_PARTITIONS=3 {_co_partitioned(s)}"
+    ]
 
 
 @pytest.mark.integration
 def test_topics_made_beforehand_as_the_service_needs_are_accepted_and_checked_again(kafka_bootstrap):
     s = isolated_settings(kafka_bootstrap, topic_partitions=2)
-    run(_make(s, {s.topic_interactions: (2, {"message.timestamp.type": "LogAppendTime"}),
-                  s.topic_accounts: (1, {"cleanup.policy": "compact"}),
-                  s.topic_posts: (3, {"cleanup.policy": "compact,delete"}),
-                  s.topic_state: (2, {"retention.ms": "-1"}),
-                  s.topic_post_metrics: (5, {})}))
+    run(
+        _make(
+            s,
+            {
+                s.topic_interactions: (2, {"message.timestamp.type": "LogAppendTime"}),
+                s.topic_accounts: (1, {"cleanup.policy": "compact"}),
+                s.topic_posts: (3, {"cleanup.policy": "compact,delete"}),
+                s.topic_state: (2, {"retention.ms": "-1"}),
+                s.topic_post_metrics: (5, {}),
+            },
+        )
+    )
     run(ensure_topics(s))
     wait_for(lambda: set(topic_specs(s)) <= run(_existing(s)), 30, "the topics made to be listed")
     run(ensure_topics(s))  # the service's own topics, now all existing, pass the checks

@@ -86,8 +86,11 @@ app = faust.App(
     # Static membership as the engine's group (streams/kafka/membership.py): the engine starts only
     # after this group's first join, which would otherwise wait out a dead predecessor's session.
     consumer_group_instance_id=instance_id(f"{settings.app_id}-{WEB_URL}"),
-    web_application_options={"client_max_size": CLIENT_MAX_SIZE, "handler_args": HTTP_LIMITS,
-                             "middlewares": [json_errors, documented_only]},
+    web_application_options={
+        "client_max_size": CLIENT_MAX_SIZE,
+        "handler_args": HTTP_LIMITS,
+        "middlewares": [json_errors, documented_only],
+    },
     # Faust's own pages off: its key router and table views (no tables here), statistics and graph.
     web_router_enabled=False,
     web_tables_enabled=False,
@@ -99,8 +102,14 @@ app = faust.App(
 
 
 def _reference_topic(name: str):
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-                     partitions=settings.topic_partitions)
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
 
 
 dlq_topic = _reference_topic(settings.topic_dlq)
@@ -110,6 +119,7 @@ def _reference_checker(kind: str, validate):
     """An agent body that validates each reference record once (the agent runs in the workers' consumer
     group) and sends the invalid ones to the DLQ. Every worker also reads the whole topic into memory
     (streams/kafka/reference.py), where invalid records are skipped."""
+
     async def check(stream):
         while EngineService.engine is None:
             await asyncio.sleep(0.1)
@@ -121,19 +131,36 @@ def _reference_checker(kind: str, validate):
                 counter.labels(kind, "valid").inc()
                 continue
             counter.labels(kind, "rejected").inc()
-            log.warning("%s record %d/%d rejected: %s %s", kind, message.partition, message.offset,
-                        rejection.reason, rejection.error)
-            await dlq_topic.send(key=message.key, value=dlq_record(
-                rejection, message.topic, message.partition, message.offset, message.timestamp,
-                settings.max_message_bytes))
+            log.warning(
+                "%s record %d/%d rejected: %s %s",
+                kind,
+                message.partition,
+                message.offset,
+                rejection.reason,
+                rejection.error,
+            )
+            await dlq_topic.send(
+                key=message.key,
+                value=dlq_record(
+                    rejection,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    message.timestamp,
+                    settings.max_message_bytes,
+                ),
+            )
+
     check.__name__ = f"check_{kind}s"
     return check
 
 
 check_accounts = app.agent(_reference_topic(settings.topic_accounts), name="check_accounts")(
-    _reference_checker("account", validate_account))
+    _reference_checker("account", validate_account)
+)
 check_posts = app.agent(_reference_topic(settings.topic_posts), name="check_posts")(
-    _reference_checker("post", validate_post))
+    _reference_checker("post", validate_post)
+)
 
 
 @app.service

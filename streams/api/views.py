@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 from faust.web import Request, Response, View
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 PEER_TIMEOUT = aiohttp.ClientTimeout(total=3)
 
 
-def register(app, engine_of: Callable[[], "Engine | None"]) -> None:
+def register(app, engine_of: Callable[[], Engine | None]) -> None:
     """Add the views to the Faust app; engine_of gives the engine once the worker has started it."""
     EngineView.engine_of = staticmethod(engine_of)
     for path, view in ROUTES.items():
@@ -41,7 +41,7 @@ def register(app, engine_of: Callable[[], "Engine | None"]) -> None:
 
 
 class EngineView(View):
-    engine_of: Callable[[], "Engine | None"] = staticmethod(lambda: None)
+    engine_of: Callable[[], Engine | None] = staticmethod(lambda: None)
 
     def engine(self) -> Engine:
         engine = self.engine_of()
@@ -61,7 +61,7 @@ async def _fetch_peer(url: str, path: str, params: dict) -> tuple[int, dict | No
         async with aiohttp.ClientSession(timeout=PEER_TIMEOUT) as session:
             async with session.get(url + path, params={**params, "local": "1"}) as response:
                 return response.status, await response.json(content_type=None)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         log.warning("peer %s did not answer %s: %s", url, path, exc)
         return 502, None
 
@@ -76,8 +76,9 @@ class PostMetrics(EngineView):
             return self.json({"post_id": post_id, "windows": windows, "lifetime": lifetime})
         if request.query.get("local") != "1":  # posts are partitioned by account: ask the other owners
             path = f"/posts/{post_id}/metrics"
-            for status, body in await asyncio.gather(*(_fetch_peer(url, path, {})
-                                                       for url in engine.assignor.peer_urls())):
+            for status, body in await asyncio.gather(
+                *(_fetch_peer(url, path, {}) for url in engine.assignor.peer_urls())
+            ):
                 if status == 200 and body:
                     return self.json(body)
         return self.json({"error": f"no open window or lifetime for post {post_id!r}"}, status=404)
@@ -106,8 +107,7 @@ class AccountMetrics(EngineView):
 
 class MetricsView(EngineView):
     async def get(self, request: Request) -> Response:
-        return self.bytes(self.engine().metrics.exposition(),
-                          content_type="text/plain; version=0.0.4")
+        return self.bytes(self.engine().metrics.exposition(), content_type="text/plain; version=0.0.4")
 
 
 class Live(EngineView):
@@ -131,11 +131,24 @@ class Health(EngineView):
             return self.json({"status": "starting"}, status=503)
         live, ready = health.probe(engine)
         status = health.summary(live, ready)
-        return self.json({"status": status, "partitions": sorted(engine.states), "url": engine.assignor.url,
-                          "owners": {str(p): url for p, url in sorted(engine.assignor.owners.items())},
-                          "live": live.document(), "ready": ready.document()},
-                         status=200 if status == "ok" else 503)
+        return self.json(
+            {
+                "status": status,
+                "partitions": sorted(engine.states),
+                "url": engine.assignor.url,
+                "owners": {str(p): url for p, url in sorted(engine.assignor.owners.items())},
+                "live": live.document(),
+                "ready": ready.document(),
+            },
+            status=200 if status == "ok" else 503,
+        )
 
 
-ROUTES = {"/posts/{post_id}/metrics": PostMetrics, "/accounts/{account_id}/metrics": AccountMetrics,
-          "/metrics": MetricsView, "/live": Live, "/ready": Ready, "/health": Health}
+ROUTES = {
+    "/posts/{post_id}/metrics": PostMetrics,
+    "/accounts/{account_id}/metrics": AccountMetrics,
+    "/metrics": MetricsView,
+    "/live": Live,
+    "/ready": Ready,
+    "/health": Health,
+}

@@ -34,7 +34,7 @@ from .processes import die_with_parent
 
 POM = REPO / "deploy" / "kafka" / "pom.xml"
 LOG4J_CONFIG = REPO / "deploy" / "kafka" / "log4j2.properties"
-KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text()).group(1)
+KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text()).group(1)  # type: ignore[union-attr]  # the pom names it
 PREFERRED_PORT = 9092
 # Serialises port choice and start-up between concurrent starts on one machine, so that two brokers
 # started at the same moment never pick the same free port.
@@ -61,8 +61,7 @@ def ensure_jars() -> Path:
         if _holds_every_jar(libs):
             return libs
         staging = Path(tempfile.mkdtemp(dir=libs.parent, prefix="libs-"))
-        cmd = ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
-               f"-DoutputDirectory={staging}"]
+        cmd = ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies", f"-DoutputDirectory={staging}"]
         print(f"fetching Apache Kafka {KAFKA_VERSION} jars: {' '.join(cmd)}", file=sys.stderr)
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0 or not _holds_every_jar(staging):
@@ -122,10 +121,16 @@ class BrokerError(RuntimeError):
 class EmbeddedKafka:
     """A real Kafka broker in a child JVM. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, port: int | None = None, data_dir: str | os.PathLike | None = None,
-                 heap: str = "512m", extra_config: dict[str, str] | None = None,
-                 listeners: dict[str, str] | None = None, jvm_options: list[str] | None = None,
-                 sasl_users: dict[str, str] | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        data_dir: str | os.PathLike | None = None,
+        heap: str = "512m",
+        extra_config: dict[str, str] | None = None,
+        listeners: dict[str, str] | None = None,
+        jvm_options: list[str] | None = None,
+        sasl_users: dict[str, str] | None = None,
+    ):
         self.requested_port = port
         self.data_dir = Path(data_dir) if data_dir else None
         self._temp_data = data_dir is None
@@ -135,9 +140,11 @@ class EmbeddedKafka:
         self.sasl_users = dict(sasl_users or {})
         for name, password in self.sasl_users.items():
             if not _SCRAM_TEXT.match(name) or not _SCRAM_TEXT.match(password):
-                raise ValueError(f"SASL user {name!r}: name and password must be 1-200 characters, "
-                                 "letters, digits or punctuation other than quotes, commas, brackets, "
-                                 "backslashes and spaces")
+                raise ValueError(
+                    f"SASL user {name!r}: name and password must be 1-200 characters, "
+                    "letters, digits or punctuation other than quotes, commas, brackets, "
+                    "backslashes and spaces"
+                )
         self.port: int | None = None
         self.sasl_port: int | None = None
         self.controller_port: int | None = None
@@ -155,13 +162,13 @@ class EmbeddedKafka:
             raise BrokerError("this broker has no SASL listener (EmbeddedKafka(sasl_users=...))")
         return f"127.0.0.1:{self.sasl_port}"
 
-    def __enter__(self) -> "EmbeddedKafka":
+    def __enter__(self) -> EmbeddedKafka:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self, timeout: float = 90.0) -> "EmbeddedKafka":
+    def start(self, timeout: float = 90.0) -> EmbeddedKafka:
         libs = ensure_jars()
         if self.data_dir is None:
             self.data_dir = Path(tempfile.mkdtemp(prefix="engagement-kafka-"))
@@ -175,11 +182,22 @@ class EmbeddedKafka:
                 self._format(libs, config)
             self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
             log = open(self.log_path, "ab")
-            cmd = ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
-                   "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-                   *self.jvm_options, "-cp", f"{libs}/*", "kafka.Kafka", str(config)]
-            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+            cmd = [
+                "java",
+                f"-Xmx{self.heap}",
+                f"-Xms{self.heap}",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+                *self.jvm_options,
+                "-cp",
+                f"{libs}/*",
+                "kafka.Kafka",
+                str(config),
+            ]
+            self.process = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
+            )
             log.close()
             try:
                 self._wait_ready(timeout)
@@ -203,6 +221,7 @@ class EmbeddedKafka:
                 return port
 
     def _write_config(self) -> Path:
+        assert self.data_dir is not None  # set by start()
         logs = self.data_dir / "logs"
         config = {
             "process.roles": "broker,controller",
@@ -235,17 +254,29 @@ class EmbeddedKafka:
             config["sasl.enabled.mechanisms"] = SCRAM_MECHANISM
             config[f"listener.name.{listener}.sasl.enabled.mechanisms"] = SCRAM_MECHANISM
             # Server side of SCRAM: the credentials live in the cluster metadata, not in this file.
-            config[f"listener.name.{listener}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = \
+            config[f"listener.name.{listener}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
         config.update(self.extra_config)
         path = self.data_dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
         return path
 
     def _format(self, libs: Path, config: Path) -> None:
-        cmd = ["java", "-Xmx256m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "-cp", f"{libs}/*",
-               "kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", _kafka_uuid(),
-               "-c", str(config)]
+        cmd = [
+            "java",
+            "-Xmx256m",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            "-cp",
+            f"{libs}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "--ignore-formatted",
+            "-t",
+            _kafka_uuid(),
+            "-c",
+            str(config),
+        ]
         for name, password in self.sasl_users.items():
             cmd += ["--add-scram", f'{SCRAM_MECHANISM}=[name="{name}",password="{password}"]']
         result = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=die_with_parent)
@@ -256,13 +287,18 @@ class EmbeddedKafka:
             raise BrokerError(f"formatting {self.data_dir} failed: {output}")
 
     def _wait_ready(self, timeout: float) -> None:
+        assert self.process is not None and self.port is not None  # set by start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BrokerError(f"Kafka exited with {self.process.returncode}; log {self.log_path}:\n"
-                                  + self.log_tail())
-            if "Kafka Server started" in self.log_tail(200_000) and not port_is_free(self.port) and \
-                    (self.sasl_port is None or not port_is_free(self.sasl_port)):
+                raise BrokerError(
+                    f"Kafka exited with {self.process.returncode}; log {self.log_path}:\n" + self.log_tail()
+                )
+            if (
+                "Kafka Server started" in self.log_tail(200_000)
+                and not port_is_free(self.port)
+                and (self.sasl_port is None or not port_is_free(self.sasl_port))
+            ):
                 return
             time.sleep(0.2)
         raise BrokerError(f"Kafka did not start within {timeout}s; log {self.log_path}:\n" + self.log_tail())
@@ -298,8 +334,12 @@ def serve(port: int | None, data_dir: str | None) -> int:
     broker.start()
     try:
         print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
-        print(f"Apache Kafka {KAFKA_VERSION} (KRaft) pid {broker.process.pid}, data {broker.data_dir}, "
-              f"log {broker.log_path}", flush=True)
+        assert broker.process is not None  # started
+        print(
+            f"Apache Kafka {KAFKA_VERSION} (KRaft) pid {broker.process.pid}, data {broker.data_dir}, "
+            f"log {broker.log_path}",
+            flush=True,
+        )
         while not stop and broker.process.poll() is None:
             time.sleep(0.2)
         return 0 if stop else 1

@@ -12,8 +12,9 @@ from .processes import die_with_parent
 CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
 
 
-def console_produce(bootstrap: str, topic: str, lines: list[tuple[bytes, bytes]], codec: str = "none",
-                    timeout: float = 120.0) -> None:
+def console_produce(
+    bootstrap: str, topic: str, lines: list[tuple[bytes, bytes]], codec: str = "none", timeout: float = 120.0
+) -> None:
     """Send (key, value) lines with ``kafka-console-producer`` (org.apache.kafka.tools.ConsoleProducer),
     its record batches compressed with ``codec``. Neither key nor value may hold a tab or a newline;
     the producer reads text, so a value's bytes must be UTF-8."""
@@ -21,12 +22,27 @@ def console_produce(bootstrap: str, topic: str, lines: list[tuple[bytes, bytes]]
         raise ValueError(f"codec {codec!r}: one of {CODECS}")
     if any(b"\t" in key or b"\n" in key + value for key, value in lines):
         raise ValueError("a key or value holds a tab or a newline, which the console producer splits on")
-    cmd = ["java", "-Xmx256m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "-cp", f"{ensure_jars()}/*",
-           "org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", bootstrap, "--topic", topic,
-           "--compression-codec", codec, "--property", "parse.key=true",
-           "--producer-property", "enable.idempotence=true"]
+    cmd = [
+        "java",
+        "-Xmx256m",
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+        "-cp",
+        f"{ensure_jars()}/*",
+        "org.apache.kafka.tools.ConsoleProducer",
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--compression-codec",
+        codec,
+        "--property",
+        "parse.key=true",
+        "--producer-property",
+        "enable.idempotence=true",
+    ]
     stdin = b"".join(key + b"\t" + value + b"\n" for key, value in lines)
     result = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, preexec_fn=die_with_parent)
     if result.returncode != 0:
-        raise RuntimeError(f"console producer ({codec}) exited {result.returncode}: "
-                           f"{result.stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"console producer ({codec}) exited {result.returncode}: {result.stderr.decode(errors='replace')[-2000:]}"
+        )

@@ -13,6 +13,7 @@ import asyncio
 import json
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,6 @@ from ..top import Top, run_plain, run_screen
 from .broker import EmbeddedKafka, free_port, port_is_free
 from .paths import RUN_DIR
 from .processes import scrape, spawn, stop, wait_http
-
 
 STATUS_EVERY_SECONDS = 10.0  # the plain status lines (no terminal, or --duration)
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = RUN_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     broker = None
-    children: list[tuple[str, object]] = []  # (name, Popen), stopped in reverse order
+    children: list[tuple[str, subprocess.Popen]] = []  # (name, Popen), stopped in reverse order
     started = time.monotonic()
     summary: dict = {}
     try:
@@ -60,24 +60,34 @@ def main(argv: list[str] | None = None) -> int:
         worker_url = f"http://{settings.web_host}:{web_port}"
         worker = spawn([sys.executable, "-m", "streams.cli", "worker"], env, logs / "worker.log")
         children.append(("worker", worker))
-        wait_http(f"{worker_url}/health", timeout=120, proc=worker,
-                  ready=lambda status, body: status == 200 and json.loads(body)["partitions"])
+        wait_http(
+            f"{worker_url}/health",
+            timeout=120,
+            proc=worker,
+            ready=lambda status, body: status == 200 and json.loads(body)["partitions"],
+        )
         stats_file = RUN_DIR / "simulator-stats.json"
         stats_file.unlink(missing_ok=True)
-        simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--stats-file", str(stats_file)],
-                          env, logs / "simulator.log")
+        simulator = spawn(
+            [sys.executable, "-m", "streams.cli", "simulate", "--stats-file", str(stats_file)],
+            env,
+            logs / "simulator.log",
+        )
         children.append(("simulator", simulator))
         monitoring = _start_monitoring(worker_url, logs, children)
 
-        print(f"\nKafka         {settings.kafka_bootstrap_servers}"
-              f"{' (embedded, data in ' + str(broker.data_dir) + ')' if broker else ''}")
-        print(f"worker        {worker_url}  (/metrics, /health, /accounts/<id>/metrics?window=1m|1h, "
-              f"/posts/<id>/metrics)")
+        print(
+            f"\nKafka         {settings.kafka_bootstrap_servers}"
+            f"{' (embedded, data in ' + str(broker.data_dir) + ')' if broker else ''}"
+        )
+        print(
+            f"worker        {worker_url}  (/metrics, /health, /accounts/<id>/metrics?window=1m|1h, /posts/<id>/metrics)"
+        )
         print(f"simulator     {settings.simulate_rate:g} events/s over {settings.simulate_accounts} accounts")
         for name, url in monitoring.items():
             print(f"{name:<13} {url}")
         print(f"logs          {logs}")
-        print(f"running {'for %gs' % args.duration if args.duration else 'until Ctrl-C'} ...\n", flush=True)
+        print(f"running {f'for {args.duration:g}s' if args.duration else 'until Ctrl-C'} ...\n", flush=True)
 
         deadline = None if args.duration is None else time.monotonic() + args.duration
 
@@ -97,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         produced = json.loads(stats_file.read_text()) if stats_file.exists() else {}
         summary = {"events_produced": produced.get("events_produced", 0), **_drain(worker_url, produced)}
     finally:
-        for name, proc in reversed(children):
+        for _name, proc in reversed(children):
             stop(proc)
         if broker is not None:
             broker.stop()
@@ -117,15 +127,18 @@ def _drain(worker_url: str, produced: dict, timeout: float = 15.0) -> dict:
             break
         time.sleep(0.5)
     rejected = sum(v for k, v in metrics.items() if k.startswith("engagement_events_rejected_total{"))
-    return {"events_consumed_by_worker": consumed,
-            "events_counted": int(metrics.get("engagement_events_counted_total", 0)),
-            "events_duplicate": int(metrics.get("engagement_events_duplicate_total", 0)),
-            "events_rejected": int(rejected)}
+    return {
+        "events_consumed_by_worker": consumed,
+        "events_counted": int(metrics.get("engagement_events_counted_total", 0)),
+        "events_duplicate": int(metrics.get("engagement_events_duplicate_total", 0)),
+        "events_rejected": int(rejected),
+    }
 
 
 def _start_monitoring(worker_url: str, logs: Path, children: list) -> dict[str, str]:
     """Prometheus and Alertmanager (Debian packages) with the project's config, when installed."""
     from .prometheus import start_prometheus_stack  # noqa: PLC0415 (optional part of the stack)
+
     if not shutil.which("prometheus"):
         print("prometheus is not installed (make bootstrap installs it): running without it")
         return {}

@@ -25,8 +25,14 @@ def die_with_parent() -> None:
 def spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        return subprocess.Popen(
+            cmd,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
 
 
 def stop(proc: subprocess.Popen | None, timeout: float = 30.0, sig: int = signal.SIGTERM) -> int | None:
@@ -50,13 +56,14 @@ def http_get(url: str, timeout: float = 3.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None,
-              ready=lambda status, body: status == 200) -> bytes:
+def wait_http(
+    url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None, ready=lambda status, body: status == 200
+) -> bytes:
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode} before {url} answered")
+            raise RuntimeError(f"{proc.args!s} exited with {proc.returncode} before {url} answered")
         try:
             status, body = http_get(url)
             if ready(status, body):

@@ -22,9 +22,16 @@ ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 
 
-def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m", rate_range: str = "30s",
-               spike_range: str = "30s", spike_baseline_range: str = "2m",
-               spike_baseline_offset: str | None = None, spike_history: str = "150s") -> str:
+def fast_rules(
+    text: str,
+    for_duration: str = "0s",
+    baseline_range: str = "10m",
+    rate_range: str = "30s",
+    spike_range: str = "30s",
+    spike_baseline_range: str = "2m",
+    spike_baseline_offset: str | None = None,
+    spike_history: str = "150s",
+) -> str:
     """The rules with every `# tunable` duration shortened, for runs that must alert within minutes
     (window lengths are settings, and no rule depends on them). The spike baseline
     ends where the spike window begins (``spike_baseline_offset``, by default the spike range), and
@@ -37,8 +44,9 @@ def fast_rules(text: str, for_duration: str = "0s", baseline_range: str = "10m",
     return text
 
 
-def write_prometheus_config(work: Path, targets: list[str], alertmanager: str | None,
-                            interval: str = "15s", rules_transform=None) -> Path:
+def write_prometheus_config(
+    work: Path, targets: list[str], alertmanager: str | None, interval: str = "15s", rules_transform=None
+) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     (work / "rules").mkdir(exist_ok=True)
     for path in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")):
@@ -48,23 +56,25 @@ def write_prometheus_config(work: Path, targets: list[str], alertmanager: str | 
     (work / "targets" / "engagement.json").write_text(json.dumps([{"targets": targets, "labels": {}}]))
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     config["global"] = {"scrape_interval": interval, "evaluation_interval": interval}
-    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]
-                          if alertmanager else []}
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}] if alertmanager else []}
     path = work / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def write_alertmanager_config(work: Path, webhook_base: str | None = None, group_wait: str | None = None,
-                              repeat_interval: str | None = None) -> Path:
+def write_alertmanager_config(
+    work: Path, webhook_base: str | None = None, group_wait: str | None = None, repeat_interval: str | None = None
+) -> Path:
     """The project's Alertmanager config; webhook_base (host:port) replaces the receivers' address.
     group_wait (also the group interval) and repeat_interval, when given, apply to every route."""
     text = ALERTMANAGER_CONFIG.read_text()
     if webhook_base:
         text = text.replace("127.0.0.1:9095", webhook_base)
     config = yaml.safe_load(text)
-    timings = {**({"group_wait": group_wait, "group_interval": group_wait} if group_wait else {}),
-               **({"repeat_interval": repeat_interval} if repeat_interval else {})}
+    timings = {
+        **({"group_wait": group_wait, "group_interval": group_wait} if group_wait else {}),
+        **({"repeat_interval": repeat_interval} if repeat_interval else {}),
+    }
     routes = [config["route"]]
     while routes:
         route = routes.pop()
@@ -82,8 +92,17 @@ def alertmanager_binary() -> str | None:
 
 def start_alertmanager(config: Path, work: Path, log: Path, port: int | None = None):
     port = port or (9093 if port_is_free(9093) else free_port())
-    proc = spawn([alertmanager_binary(), f"--config.file={config}", f"--storage.path={work / 'data'}",
-                  f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="], {}, log)
+    proc = spawn(
+        [
+            alertmanager_binary(),  # type: ignore[list-item]  # None: spawn fails
+            f"--config.file={config}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        {},
+        log,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/-/ready", timeout=60, proc=proc)
     return proc, url
@@ -91,8 +110,17 @@ def start_alertmanager(config: Path, work: Path, log: Path, port: int | None = N
 
 def start_prometheus(config: Path, work: Path, log: Path, port: int | None = None):
     port = port or (9090 if port_is_free(9090) else free_port())
-    proc = spawn([shutil.which("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={work / 'data'}",
-                  f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"], {}, log)
+    proc = spawn(
+        [
+            shutil.which("prometheus"),  # type: ignore[list-item]  # None: spawn fails
+            f"--config.file={config}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+        ],
+        {},
+        log,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/-/ready", timeout=60, proc=proc)
     return proc, url
@@ -109,8 +137,9 @@ def start_prometheus_stack(targets: list[str], run_dir: Path, logs: Path, childr
         urls["alertmanager"] = url
         alertmanager = url.removeprefix("http://")
     prom_work = run_dir / "prometheus"
-    proc, url = start_prometheus(write_prometheus_config(prom_work, targets, alertmanager), prom_work,
-                                 logs / "prometheus.log")
+    proc, url = start_prometheus(
+        write_prometheus_config(prom_work, targets, alertmanager), prom_work, logs / "prometheus.log"
+    )
     children.append(("prometheus", proc))
     urls["prometheus"] = url
     return urls

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import orjson
 from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
 
 from ..kafka.accounts import AccountBook
+from ..kafka.clients import FETCH_MAX_WAIT_MS
 from ..metrics import Metrics
 from ..settings import Settings
 from ..state import journal
 from ..state.window import WindowConfig, duration_label
-from ..kafka.clients import FETCH_MAX_WAIT_MS
 from .clock import close_clocks, now_ms
 from .outbox import Outbox
 from .parts import KafkaClients, OwnedPartitions
@@ -44,8 +44,16 @@ CLOSE_CHASE_MS = 2000  # for this long after a close, commit every FETCH_MAX_WAI
 
 
 class Checkpoint:
-    def __init__(self, settings: Settings, config: WindowConfig, metrics: Metrics, clients: KafkaClients,
-                 owned: OwnedPartitions, accounts: AccountBook, group_id: str):
+    def __init__(
+        self,
+        settings: Settings,
+        config: WindowConfig,
+        metrics: Metrics,
+        clients: KafkaClients,
+        owned: OwnedPartitions,
+        accounts: AccountBook,
+        group_id: str,
+    ):
         self.settings, self.config, self.metrics = settings, config, metrics
         self.clients, self.owned, self.accounts, self.group_id = clients, owned, accounts, group_id
         self.outbox = Outbox()
@@ -67,10 +75,13 @@ class Checkpoint:
         fetch clock, which may not have passed the close yet: then soon again, for a short while."""
         cfg = self.config
         mark = cfg.close_mark(now)
-        due = min(self._attempted_at + int(self.settings.commit_interval_seconds * 1000),
-                  mark + cfg.window_ms + cfg.grace_ms + CLOSE_SLACK_MS)
-        if now - (mark + cfg.grace_ms) < CLOSE_CHASE_MS and \
-                any(st.closed_through < mark for st in self.owned.states.values()):
+        due = min(
+            self._attempted_at + int(self.settings.commit_interval_seconds * 1000),
+            mark + cfg.window_ms + cfg.grace_ms + CLOSE_SLACK_MS,
+        )
+        if now - (mark + cfg.grace_ms) < CLOSE_CHASE_MS and any(
+            st.closed_through < mark for st in self.owned.states.values()
+        ):
             due = min(due, self._attempted_at + FETCH_MAX_WAIT_MS)
         return due
 
@@ -93,7 +104,8 @@ class Checkpoint:
         so that the partitions of a worker do not all write theirs in the same commit."""
         interval = self.config.snapshot_ms
         due = self._next_snapshot_ms.setdefault(
-            partition, now + interval * (partition + 1) // self.settings.topic_partitions)
+            partition, now + interval * (partition + 1) // self.settings.topic_partitions
+        )
         if now < due:
             return False
         self._next_snapshot_ms[partition] = now + interval
@@ -114,6 +126,7 @@ class Checkpoint:
                 offsets = self._held_offsets()
             collected = time.perf_counter()
             producer = self.clients.producer
+            assert producer is not None  # commits run while the engine runs
             async with producer.transaction():
                 await self.outbox.send_all(producer, sends)
                 queued = time.perf_counter()
@@ -124,12 +137,21 @@ class Checkpoint:
             ended = time.perf_counter()
             self.metrics.commit_seconds.set(ended - collected)
             if finals or ended - started > SLOW_COMMIT_SECONDS:
-                log.log(logging.WARNING if ended - started > SLOW_COMMIT_SECONDS else logging.INFO,
-                        "commit of %d records (%d final) in %.3f s: collected in %.3f s, sent in %.3f s, "
-                        "offsets and commit %.3f s", len(sends), finals, ended - started, collected - started,
-                        queued - collected, ended - queued,
-                        extra={"partitions": sorted(self.owned.states),
-                               "commit": {p: st.seq for p, st in sorted(self.owned.states.items())}})
+                log.log(
+                    logging.WARNING if ended - started > SLOW_COMMIT_SECONDS else logging.INFO,
+                    "commit of %d records (%d final) in %.3f s: collected in %.3f s, sent in %.3f s, "
+                    "offsets and commit %.3f s",
+                    len(sends),
+                    finals,
+                    ended - started,
+                    collected - started,
+                    queued - collected,
+                    ended - queued,
+                    extra={
+                        "partitions": sorted(self.owned.states),
+                        "commit": {p: st.seq for p, st in sorted(self.owned.states.items())},
+                    },
+                )
             states = list(self.owned.states.values())
             self.metrics.open_windows.set(sum(st.open_window_count() for st in states))
             self.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
@@ -140,19 +162,25 @@ class Checkpoint:
     def _held_offsets(self) -> dict[TopicPartition, int]:
         """The next input offset of each owned partition, as its state journals it."""
         topic = self.settings.topic_interactions
-        return {TopicPartition(topic, p): st.input_offset for p, st in self.owned.states.items()
-                if st.input_offset is not None}
+        return {
+            TopicPartition(topic, p): st.input_offset
+            for p, st in self.owned.states.items()
+            if st.input_offset is not None
+        }
 
     async def _truncate_journal(self, partitions: list[int]) -> None:
         """Delete these partitions' journal up to its end (offset -1: the high watermark), which is
         the transaction that held their snapshot: under the transaction lock, so no later entry goes."""
         topic = self.settings.topic_state
         try:
-            await self.clients.admin.delete_records({TopicPartition(topic, p): RecordsToDelete(-1)
-                                                    for p in partitions})
+            await self.clients.admin.delete_records({TopicPartition(topic, p): RecordsToDelete(-1) for p in partitions})
         except Exception:  # the journal keeps entries a snapshot holds; a restore skips them
-            log.warning("deleting the journal of partitions %s before their snapshot failed", partitions,
-                        exc_info=True, extra={"partitions": partitions})
+            log.warning(
+                "deleting the journal of partitions %s before their snapshot failed",
+                partitions,
+                exc_info=True,
+                extra={"partitions": partitions},
+            )
 
     async def _collect(self) -> tuple[list, dict, int, list[int], Callable[[], None] | None]:
         """The next transaction's records and input offsets, how many of the records are final
@@ -171,12 +199,18 @@ class Checkpoint:
             finals = 0
             snapshotted = []
             marks_before = {p: st.closed_through for p, st in self.owned.states.items()}
-            clocks = await close_clocks(self.clients.consumer, set(self.owned.states), self.arrival_ms, now,
-                                        self.metrics.consumer_lag)
+            clocks = await close_clocks(
+                self.clients.consumer, set(self.owned.states), self.arrival_ms, now, self.metrics.consumer_lag
+            )
             for partition, state in self.owned.states.items():
                 take_snapshot = self._snapshot_due(partition, now)
-                result = state.commit(now, self.accounts.followers_of, clocks.get(partition, 0),
-                                      offsets.get(TopicPartition(topic, partition)), take_snapshot)
+                result = state.commit(
+                    now,
+                    self.accounts.followers_of,
+                    clocks.get(partition, 0),
+                    offsets.get(TopicPartition(topic, partition)),
+                    take_snapshot,
+                )
                 if take_snapshot:
                     snapshotted.append(partition)
                 finals += len(result.post_records) + len(result.account_records) + len(result.lifetime_records)
@@ -192,8 +226,9 @@ class Checkpoint:
             close_gauges = None
             if any(st.closed_through > marks_before[p] for p, st in self.owned.states.items()):
                 mark = max(st.closed_through for st in self.owned.states.values())
-                close_gauges = partial(self._close_gauges, rolling_records, tumbling_records, mark,
-                                       list(self.owned.states.values()))
+                close_gauges = partial(
+                    self._close_gauges, rolling_records, tumbling_records, mark, list(self.owned.states.values())
+                )
             if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
                 self._mentions_scanned_at = now
                 self._scan_mentions(now)
@@ -245,8 +280,9 @@ class Checkpoint:
         for key, value in result.snapshot_records:
             sends.append((s.topic_snapshots, key, value, partition))
         for event_id, mention in result.mention_changes.items():
-            sends.append((s.topic_mentions, event_id.encode(),
-                          None if mention is None else orjson.dumps(mention), partition))
+            sends.append(
+                (s.topic_mentions, event_id.encode(), None if mention is None else orjson.dumps(mention), partition)
+            )
         for record in result.post_records:
             sends.append((s.topic_post_metrics, record["post_id"].encode(), orjson.dumps(record), None))
         for record in result.account_records:

@@ -11,8 +11,9 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-async def close_clocks(consumer: AIOKafkaConsumer, owned: set[int], arrival_ms: dict[int, int], now: int,
-                       lag_gauge) -> dict[int, int]:
+async def close_clocks(
+    consumer: AIOKafkaConsumer, owned: set[int], arrival_ms: dict[int, int], now: int, lag_gauge
+) -> dict[int, int]:
     """Per owned partition, the time up to which every input message that arrived has been read:
     windows close by it. Caught up, that is when the last fetch response was received (its high
     watermark covered everything that had arrived); catching up (after a restart, a rebalance, an

@@ -35,8 +35,11 @@ class BatchFolder:
         self.config = config
         self.outbox = outbox
         self.metrics = metrics
-        self.limits = {"max_message_bytes": settings.max_message_bytes, "max_batch_events": settings.max_batch_events,
-                       "max_future_ms": config.grace_ms}
+        self.limits = {
+            "max_message_bytes": settings.max_message_bytes,
+            "max_batch_events": settings.max_batch_events,
+            "max_future_ms": config.grace_ms,
+        }
         self._partition_of: dict[str, int] = {}  # account_id -> its partition (murmur2 is not free)
 
     def fold(self, tp: TopicPartition, messages: list, state: PartitionState, now: int) -> None:
@@ -48,21 +51,30 @@ class BatchFolder:
         originals = Originals()
         events, owners = self._decode_and_forward(tp, messages, now, tally, originals)
         fps = fingerprints(map(_EVENT_ID, events))
-        counted, tally.duplicate, late = state.add_many(events, now, max(map(_TIMESTAMP, messages)), fps,
-                                                        state.dedup.seen_before(fps))
+        counted, tally.duplicate, late = state.add_many(
+            events, now, max(map(_TIMESTAMP, messages)), fps, state.dedup.seen_before(fps)
+        )
         tally.add_counted(counted)
         if late:
             owner_of = {id(event): message for event, message in zip(events, owners)}
             for event in late:
                 message = owner_of[id(event)]
-                self._reject(tp, message, Rejection(
-                    "late", f"window of ts {event.ts} closed at {state.closed_through} + grace",
-                    originals.of(message, event)), tally)
+                self._reject(
+                    tp,
+                    message,
+                    Rejection(
+                        "late",
+                        f"window of ts {event.ts} closed at {state.closed_through} + grace",
+                        originals.of(message, event),
+                    ),
+                    tally,
+                )
         tally.response_ms = state.take_responses()
         self.metrics.add_batch(tally)
 
-    def _decode_and_forward(self, tp: TopicPartition, messages: list, now: int, tally: BatchTally,
-               originals: Originals) -> tuple[list, list]:
+    def _decode_and_forward(
+        self, tp: TopicPartition, messages: list, now: int, tally: BatchTally, originals: Originals
+    ) -> tuple[list, list]:
         """Decode; reject what is invalid, forward what belongs elsewhere; (events, their messages) of
         the rest. The whole slice is decoded at once when it can be, else message by message."""
         values, tally.framed = unframe([message.value for message in messages])
@@ -92,8 +104,7 @@ class BatchFolder:
         if type(value) is UndecodableBatch:  # a whole batch counts as one message rejected whole
             tally.consumed += 1
             tally.undecodable[value.codec] += value.offsets
-            self._reject(tp, message, Rejection("undecodable_batch", value.describe(), b""), tally,
-                         value.first_offset)
+            self._reject(tp, message, Rejection("undecodable_batch", value.describe(), b""), tally, value.first_offset)
             return []
         events, rejections = decode_message(value, now, **self.limits)
         tally.consumed += len(rejections)
@@ -103,11 +114,18 @@ class BatchFolder:
             self._reject(tp, message, rejection, tally)
         return events
 
-    def _reject(self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally,
-                offset: int | None = None) -> None:
+    def _reject(
+        self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally, offset: int | None = None
+    ) -> None:
         tally.rejected[rejection.reason] += 1
-        record = dlq_record(rejection, tp.topic, tp.partition, message.offset if offset is None else offset,
-                            message.timestamp, self.settings.max_message_bytes)
+        record = dlq_record(
+            rejection,
+            tp.topic,
+            tp.partition,
+            message.offset if offset is None else offset,
+            message.timestamp,
+            self.settings.max_message_bytes,
+        )
         self.outbox.add(self.settings.topic_dlq, message.key, record)
 
     def _forward(self, event: InteractionEvent, original: bytes, partition: int, tally: BatchTally) -> None:
@@ -131,8 +149,13 @@ class Originals:
             self._message = message
             self._value = self.payloads.get(id(message), message.value)
             data = orjson.loads(self._value)
-            self._items = {} if not isinstance(data, list) else \
-                {item["event_id"]: item for item in reversed(data) if isinstance(item, dict) and "event_id" in item}
+            self._items = (
+                {}
+                if not isinstance(data, list)
+                else {
+                    item["event_id"]: item for item in reversed(data) if isinstance(item, dict) and "event_id" in item
+                }
+            )
         if not self._items:  # a message of one event
             return self._value
         item = self._items.get(event.event_id)

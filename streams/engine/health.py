@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from ..kafka.clients import FETCH_MAX_WAIT_MS
 from .recovery import GIVE_UP_AFTER_SECONDS
@@ -41,7 +42,7 @@ class Bounds:
     recovery_seconds: float  # from the start of a recovery
 
     @classmethod
-    def for_commit_interval(cls, commit_interval_seconds: float) -> "Bounds":
+    def for_commit_interval(cls, commit_interval_seconds: float) -> Bounds:
         stall = commit_interval_seconds + FETCH_MAX_WAIT_MS / 1000 + COMMIT_ALLOWANCE_SECONDS
         return cls(stall, GIVE_UP_AFTER_SECONDS + stall)
 
@@ -106,20 +107,25 @@ def summary(live: Liveness, ready: Readiness) -> str:
     return "ok" if ready.ready else ready.status
 
 
-def probe(engine: "Engine | None", now: float | None = None) -> tuple[Liveness, Readiness]:
+def probe(engine: Engine | None, now: float | None = None) -> tuple[Liveness, Readiness]:
     """The liveness and readiness of an engine (None: not created yet) at now (default: monotonic now)."""
     if engine is None:
         return Liveness("starting", None, None), Readiness("starting", None, [], [])
     now = time.monotonic() if now is None else now
     recovering_since = engine.recovery.recovering_since
-    return (liveness(engine.heartbeat, recovering_since, now,
-                     Bounds.for_commit_interval(engine.settings.commit_interval_seconds)),
-            readiness(engine.rebalance.assigned, engine.states, recovering_since is not None))
+    return (
+        liveness(
+            engine.heartbeat, recovering_since, now, Bounds.for_commit_interval(engine.settings.commit_interval_seconds)
+        ),
+        readiness(engine.rebalance.assigned, engine.states, recovering_since is not None),
+    )
 
 
-def export(engine: "Engine") -> None:
+def export(engine: Engine) -> None:
     """Keep the engine's health gauges current: they are computed at each scrape."""
+
     def heartbeat_age() -> float:
         return math.nan if engine.heartbeat is None else time.monotonic() - engine.heartbeat
+
     engine.metrics.loop_heartbeat_age.set_function(heartbeat_age)
     engine.metrics.ready.set_function(lambda: float(probe(engine)[1].ready))

@@ -62,10 +62,13 @@ class Engine:
         self.settings = settings
         self.config = WindowConfig.from_settings(settings)
         self.kafka_config = dict(kafka_config or {})
-        self.metrics = Metrics(settings.max_account_series, self.config.rolling_label,
-                               load_benchmarks(settings.benchmarks_file),
-                               (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds),
-                               self.config.rolling_ms / self.config.benchmark_period_ms)
+        self.metrics = Metrics(
+            settings.max_account_series,
+            self.config.rolling_label,
+            load_benchmarks(settings.benchmarks_file),
+            (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds),
+            self.config.rolling_ms / self.config.benchmark_period_ms,
+        )
         self.assignor = RoutingAssignor(web_url)
         self.accounts = AccountBook(settings, self.kafka_config)
         self.posts = PostBook(settings, self.kafka_config)
@@ -76,12 +79,22 @@ class Engine:
         self.clients = KafkaClients(admin(settings, self.kafka_config), self._new_producer)
         self.owned = OwnedPartitions()
         self.states = self.owned.states
-        self.checkpoint = Checkpoint(settings, self.config, self.metrics, self.clients, self.owned, self.accounts,
-                                     self.group_id)
-        self.recovery = Recovery(settings, self.config, self.kafka_config, self.metrics, self.clients, self.owned,
-                                 self.checkpoint, self.posts.post_of)
-        self.rebalance = Rebalance(settings, self.metrics, self.clients, self.owned, self.checkpoint, self.recovery,
-                                   self._fatal)
+        self.checkpoint = Checkpoint(
+            settings, self.config, self.metrics, self.clients, self.owned, self.accounts, self.group_id
+        )
+        self.recovery = Recovery(
+            settings,
+            self.config,
+            self.kafka_config,
+            self.metrics,
+            self.clients,
+            self.owned,
+            self.checkpoint,
+            self.posts.post_of,
+        )
+        self.rebalance = Rebalance(
+            settings, self.metrics, self.clients, self.owned, self.checkpoint, self.recovery, self._fatal
+        )
         self.queries = LiveQueries(settings, self.owned, self.assignor, self.accounts)
         self.folder = BatchFolder(settings, self.config, self.checkpoint.outbox, self.metrics)
         self._task: asyncio.Task | None = None
@@ -113,16 +126,17 @@ class Engine:
 
     def _new_producer(self) -> AIOKafkaProducer:
         """The transactional producer, its offset commits fenced by the consumer's group membership."""
-        return transactional_producer(self.settings, self.kafka_config, self.transactional_id,
-                                      lambda: group_membership(self.clients.consumer))
+        return transactional_producer(
+            self.settings, self.kafka_config, self.transactional_id, lambda: group_membership(self.clients.consumer)
+        )
 
     def _fatal(self, what: str, exc: BaseException) -> None:
         exit_worker(what, exc, self.metrics.up)
 
     def _on_run_exit(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
             # Without its loop the worker would look alive while counting nothing: exit, get restarted.
-            self._fatal("engine loop died", task.exception())
+            self._fatal("engine loop died", exc)
 
     async def stop(self) -> None:
         """Graceful: commit what was processed, then leave the group (its partitions move at once)."""
@@ -131,7 +145,7 @@ class Engine:
         if self._task:
             try:  # let the loop finish its batch and commit, rather than cut a transaction short
                 await asyncio.wait_for(self._task, self.settings.commit_interval_seconds + 10)
-            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            except (TimeoutError, asyncio.CancelledError, Exception):
                 pass
         await self.rebalance.cancel_restore()
         try:
@@ -152,6 +166,7 @@ class Engine:
     # -- the loop ---------------------------------------------------------------------------------
     async def _run(self) -> None:
         checkpoint = self.checkpoint
+        assert self.clients.consumer is not None  # started before the loop is
         while not self._stopping:
             self.heartbeat = time.monotonic()
             now = now_ms()
@@ -185,7 +200,7 @@ class Engine:
         """False when the partition is not (yet) ours."""
         state = self.owned.states.get(tp.partition)
         if state is None:  # revoked, or still restoring: read these again when (if) it is ours
-            self.clients.consumer.seek(tp, messages[0].offset)
+            self.clients.consumer.seek(tp, messages[0].offset)  # type: ignore[union-attr]  # set while it runs
             return False
         self.folder.fold(tp, messages, state, now_ms())
         self.checkpoint.store_offset(tp, messages[-1].offset + 1, messages[-1].timestamp)

@@ -4,7 +4,7 @@ state with its locks. The engine (``loop``) makes them; no part holds the engine
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient

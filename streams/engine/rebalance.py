@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
@@ -28,8 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class Rebalance(ConsumerRebalanceListener):
-    def __init__(self, settings: Settings, metrics: Metrics, clients: KafkaClients, owned: OwnedPartitions,
-                 checkpoint: Checkpoint, recovery: Recovery, on_fatal: Callable[[str, BaseException], None]):
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        clients: KafkaClients,
+        owned: OwnedPartitions,
+        checkpoint: Checkpoint,
+        recovery: Recovery,
+        on_fatal: Callable[[str, BaseException], None],
+    ):
         self.settings, self.metrics, self.clients, self.owned = settings, metrics, clients, owned
         self.checkpoint, self.recovery, self.on_fatal = checkpoint, recovery, on_fatal
         self._restoring: asyncio.Task | None = None
@@ -52,16 +60,22 @@ class Rebalance(ConsumerRebalanceListener):
         """The group refused this worker's offsets (it was paused past its session timeout, and its
         partitions were given to others): drop every partition with what was collected for it, stop
         reading, and rejoin. The group assigns partitions again; they are restored from what committed."""
-        log.warning("this worker is no longer a member of the group (%s): dropping partitions %s and rejoining",
-                    exc, sorted(self.owned.states), extra={"partitions": sorted(self.owned.states)})
+        log.warning(
+            "this worker is no longer a member of the group (%s): dropping partitions %s and rejoining",
+            exc,
+            sorted(self.owned.states),
+            extra={"partitions": sorted(self.owned.states)},
+        )
         await self.cancel_restore()
         async with self.owned.state_lock:
             self.checkpoint.discard()
             self._drop([TopicPartition(self.settings.topic_interactions, p) for p in list(self.owned.states)])
-        assignment = self.clients.consumer.assignment()
+        consumer = self.clients.consumer
+        assert consumer is not None  # a rebalance comes from the started consumer
+        assignment = consumer.assignment()
         if assignment:
-            self.clients.consumer.pause(*assignment)
-        request_rejoin(self.clients.consumer)
+            consumer.pause(*assignment)
+        request_rejoin(consumer)
 
     def _drop(self, tps) -> None:
         partitions = self.settings.topic_partitions
@@ -73,13 +87,14 @@ class Rebalance(ConsumerRebalanceListener):
             except KeyError:
                 pass
             if state is not None:
-                self.metrics.forget_accounts(lambda a: partition_for(a, partitions) == tp.partition)
+                self.metrics.forget_accounts(lambda a: partition_for(a, partitions) == tp.partition)  # noqa: B023  called now
         self.metrics.partitions.set(len(self.owned.states))
 
     async def on_partitions_assigned(self, assigned) -> None:
         self.assigned = frozenset(tp.partition for tp in assigned)
         new = [tp for tp in assigned if tp.partition not in self.owned.states]
         if new:
+            assert self.clients.consumer is not None  # a rebalance comes from the started consumer
             self.clients.consumer.pause(*new)
             self._restoring = asyncio.create_task(self._restore_then_resume(new), name="engagement-restore")
 
@@ -100,8 +115,10 @@ class Rebalance(ConsumerRebalanceListener):
         except Exception as exc:  # a worker that cannot rebuild its state must not count: restart it
             self.on_fatal(f"restoring partitions {[tp.partition for tp in tps]} failed", exc)
             return
+        consumer = self.clients.consumer
+        assert consumer is not None  # restores follow an assignment of the started consumer
         for tp in tps:
             if tp.partition in states:
                 self.owned.states[tp.partition] = states[tp.partition]
-                self.clients.consumer.resume(tp)
+                consumer.resume(tp)
         self.metrics.partitions.set(len(self.owned.states))

@@ -35,8 +35,17 @@ DECIDED_WAIT_SECONDS = 5.0  # for transactions still open when a restore starts 
 
 
 class Recovery:
-    def __init__(self, settings: Settings, config: WindowConfig, kafka_config: dict, metrics: Metrics,
-                 clients: KafkaClients, owned: OwnedPartitions, checkpoint: Checkpoint, post_of: PostOf):
+    def __init__(
+        self,
+        settings: Settings,
+        config: WindowConfig,
+        kafka_config: dict,
+        metrics: Metrics,
+        clients: KafkaClients,
+        owned: OwnedPartitions,
+        checkpoint: Checkpoint,
+        post_of: PostOf,
+    ):
         self.settings, self.config, self.kafka_config, self.metrics = settings, config, kafka_config, metrics
         self.clients, self.owned, self.checkpoint, self.post_of = clients, owned, checkpoint, post_of
         # While recover_with_retries runs (monotonic start): the worker is not ready, and its loop,
@@ -54,8 +63,11 @@ class Recovery:
             while True:
                 try:
                     await self._recover()
-                    log.info("recovered: %d partitions restored", len(self.owned.states),
-                             extra={"partitions": sorted(self.owned.states)})
+                    log.info(
+                        "recovered: %d partitions restored",
+                        len(self.owned.states),
+                        extra={"partitions": sorted(self.owned.states)},
+                    )
                     return
                 except Exception:
                     if time.monotonic() > deadline:
@@ -72,6 +84,7 @@ class Recovery:
         async with self.owned.txn_lock, self.owned.state_lock:
             self.checkpoint.discard()
             try:
+                assert self.clients.producer is not None  # a transaction failed: there was one
                 await asyncio.wait_for(self.clients.producer.stop(), 10)
             except Exception:  # it may hang on an unreachable broker; its transaction is void anyway
                 log.warning("stopping the failed producer", exc_info=True)
@@ -88,6 +101,7 @@ class Recovery:
         assigned alike. Only the partitions still assigned once the restore is done: (partition, state)."""
         states = await self.restore(partitions)
         consumer = self.clients.consumer
+        assert consumer is not None  # partitions are restored once it has assigned them
         assigned = {tp.partition for tp in consumer.assignment()}
         states = {p: state for p, state in states.items() if p in assigned}
         for partition, offset in (await self.resume_offsets(states)).items():
@@ -103,9 +117,10 @@ class Recovery:
         read up to, or the group's committed offset if that is later. Both commit in one transaction,
         but a committed offset fetched right after the commit can still be the previous one."""
         out = {}
+        consumer = self.clients.consumer
+        assert consumer is not None  # partitions are restored once it has assigned them
         for partition, state in states.items():
-            committed = await self.clients.consumer.committed(
-                TopicPartition(self.settings.topic_interactions, partition))
+            committed = await consumer.committed(TopicPartition(self.settings.topic_interactions, partition))
             known = [offset for offset in (committed, state.input_offset) if offset is not None]
             out[partition] = max(known) if known else None
         return out
@@ -116,8 +131,13 @@ class Recovery:
         started = time.perf_counter()
         s, cfg = self.settings, self.config
         states = {p: PartitionState(p, cfg, post_of=self.post_of) for p in partitions}
-        await self._wait_for_decided([TopicPartition(topic, p) for p in partitions
-                                      for topic in (s.topic_state, s.topic_mentions, s.topic_snapshots)])
+        await self._wait_for_decided(
+            [
+                TopicPartition(topic, p)
+                for p in partitions
+                for topic in (s.topic_state, s.topic_mentions, s.topic_snapshots)
+            ]
+        )
         readers = {p: SnapshotReader() for p in partitions}
         async for message in self._read_to_end(s.topic_snapshots, partitions):
             readers[message.partition].add(message.key, message.value)
@@ -132,11 +152,17 @@ class Recovery:
                 entries += 1
         async for message in self._read_to_end(s.topic_mentions, partitions):
             states[message.partition].mentions.restore(
-                message.key.decode(), None if message.value is None else orjson.loads(message.value))
+                message.key.decode(), None if message.value is None else orjson.loads(message.value)
+            )
         self.metrics.restore_seconds.set(time.perf_counter() - started)
-        log.info("partitions %s restored from %d snapshots and %d journal entries in %.2f s", sorted(partitions),
-                 sum(1 for p in partitions if snapshot_seq[p]), entries, time.perf_counter() - started,
-                 extra={"partitions": sorted(partitions), "commit": {p: states[p].seq for p in sorted(partitions)}})
+        log.info(
+            "partitions %s restored from %d snapshots and %d journal entries in %.2f s",
+            sorted(partitions),
+            sum(1 for p in partitions if snapshot_seq[p]),
+            entries,
+            time.perf_counter() - started,
+            extra={"partitions": sorted(partitions), "commit": {p: states[p].seq for p in sorted(partitions)}},
+        )
         return states
 
     async def _read_to_end(self, topic: str, partitions: list[int]):
@@ -144,9 +170,13 @@ class Recovery:
         tps = [TopicPartition(topic, p) for p in partitions]
         # Small fetches: a restore reads tens of MB of snapshots, and each response is held (and
         # copied into records) until read. A record larger than a fetch still comes whole (KIP-74).
-        consumer = reader(self.settings, self.kafka_config, fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-                          max_partition_fetch_bytes=RESTORE_FETCH_PARTITION_BYTES,
-                          fetch_max_bytes=RESTORE_FETCH_BYTES)
+        consumer = reader(
+            self.settings,
+            self.kafka_config,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            max_partition_fetch_bytes=RESTORE_FETCH_PARTITION_BYTES,
+            fetch_max_bytes=RESTORE_FETCH_BYTES,
+        )
         await consumer.start()
         try:
             # Offsets first, assignment after: with partitions assigned, each offset lookup waits for
@@ -175,8 +205,9 @@ class Recovery:
         commit would miss it. A dead worker's open transaction stays undecided until the broker
         aborts it (transaction timeout, 15 s): after timeout_s the restore goes on without it, which
         is right for a transaction that will be aborted."""
-        written_reader, committed_reader = (reader(self.settings, self.kafka_config, isolation)
-                                            for isolation in ("read_uncommitted", "read_committed"))
+        written_reader, committed_reader = (
+            reader(self.settings, self.kafka_config, isolation) for isolation in ("read_uncommitted", "read_committed")
+        )
         try:
             await written_reader.start()
             await committed_reader.start()
@@ -187,9 +218,11 @@ class Recovery:
                 if all(stable[tp] >= written[tp] for tp in tps):
                     return
                 if time.monotonic() > deadline:
-                    log.warning("restore: transactions on %s still open after %.0f s; reading what is committed",
-                                sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp]),
-                                timeout_s)
+                    log.warning(
+                        "restore: transactions on %s still open after %.0f s; reading what is committed",
+                        sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp]),
+                        timeout_s,
+                    )
                     return
                 await asyncio.sleep(0.05)
         finally:

@@ -28,8 +28,10 @@ class RoutingAssignor(RoundRobinPartitionAssignor):
             for _topic, partitions in assignment.assignment:
                 owners.setdefault(url, []).extend(partitions)
         routing = orjson.dumps(owners)
-        return {member_id: ConsumerProtocolMemberAssignment(a.version, a.assignment, routing)
-                for member_id, a in assignments.items()}
+        return {
+            member_id: ConsumerProtocolMemberAssignment(a.version, a.assignment, routing)
+            for member_id, a in assignments.items()
+        }
 
     def on_assignment(self, assignment):
         owners = orjson.loads(assignment.user_data or b"{}")

@@ -16,8 +16,9 @@ aiokafka.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -79,19 +80,28 @@ class MemberTxnOffsetCommitHandler(TxnOffsetCommitHandler):
 
     def create_request(self):
         txn = self._sender._txn_manager
-        return MemberTxnOffsetCommitRequest(txn.transactional_id, self._group_id, txn.producer_id,
-                                            txn.producer_epoch, self._member, self._offsets)
+        return MemberTxnOffsetCommitRequest(
+            txn.transactional_id, self._group_id, txn.producer_id, txn.producer_epoch, self._member, self._offsets
+        )
 
     def handle_response(self, resp):
         for topic, partitions, _ in resp.topics:
             for partition, error_code, _ in partitions:
                 if error_code in STALE_MEMBER_CODES:
-                    abort_transaction_with(self._sender._txn_manager, GroupFenced(
-                        f"offsets of {topic}/{partition} refused: {STALE_MEMBER_CODES[error_code]}"))
+                    abort_transaction_with(
+                        self._sender._txn_manager,
+                        GroupFenced(f"offsets of {topic}/{partition} refused: {STALE_MEMBER_CODES[error_code]}"),
+                    )
                     return None
         # Every other outcome as aiokafka handles it, given the v0 response's shape.
-        return super().handle_response(SimpleNamespace(errors=[
-            (topic, [(partition, code) for partition, code, _ in partitions]) for topic, partitions, _ in resp.topics]))
+        return super().handle_response(
+            SimpleNamespace(
+                errors=[
+                    (topic, [(partition, code) for partition, code, _ in partitions])
+                    for topic, partitions, _ in resp.topics
+                ]
+            )
+        )
 
 
 class MemberFencedSender(Sender):
@@ -123,7 +133,7 @@ def fence_offset_commits(producer: AIOKafkaProducer, membership: Callable[[], Me
 
 
 # -- the fetcher ----------------------------------------------------------------------------------
-UNGUARDED_PARTITION_RECORDS = fetcher.PartitionRecords
+UNGUARDED_PARTITION_RECORDS: Any = fetcher.PartitionRecords
 
 
 class GuardedPartitionRecords(UNGUARDED_PARTITION_RECORDS):

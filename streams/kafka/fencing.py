@@ -25,8 +25,12 @@ from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import CompactArray, CompactString, Int16, Int32, Int64, Schema, TaggedFields
 
 # The coordinator's answers to a member that is not current (aiokafka knows no FENCED_INSTANCE_ID).
-STALE_MEMBER_CODES = {22: "ILLEGAL_GENERATION", 25: "UNKNOWN_MEMBER_ID", 27: "REBALANCE_IN_PROGRESS",
-                      82: "FENCED_INSTANCE_ID"}
+STALE_MEMBER_CODES = {
+    22: "ILLEGAL_GENERATION",
+    25: "UNKNOWN_MEMBER_ID",
+    27: "REBALANCE_IN_PROGRESS",
+    82: "FENCED_INSTANCE_ID",
+}
 
 
 class GroupFenced(KafkaError):
@@ -44,11 +48,16 @@ class TxnOffsetCommitResponse_v3(Response):
     API_VERSION = 3
     SCHEMA = Schema(
         ("throttle_time_ms", Int32),
-        ("topics", CompactArray(("name", CompactString("utf-8")),
-                                ("partitions", CompactArray(("partition_index", Int32), ("error_code", Int16),
-                                                            ("tags", TaggedFields))),
-                                ("tags", TaggedFields))),
-        ("tags", TaggedFields))
+        (
+            "topics",
+            CompactArray(
+                ("name", CompactString("utf-8")),
+                ("partitions", CompactArray(("partition_index", Int32), ("error_code", Int16), ("tags", TaggedFields))),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("tags", TaggedFields),
+    )
 
 
 class TxnOffsetCommitRequest_v3(RequestStruct):
@@ -64,25 +73,51 @@ class TxnOffsetCommitRequest_v3(RequestStruct):
         ("generation_id", Int32),
         ("member_id", CompactString("utf-8")),
         ("group_instance_id", CompactString("utf-8")),
-        ("topics", CompactArray(("name", CompactString("utf-8")),
-                                ("partitions", CompactArray(("partition_index", Int32), ("committed_offset", Int64),
-                                                            ("committed_leader_epoch", Int32),
-                                                            ("committed_metadata", CompactString("utf-8")),
-                                                            ("tags", TaggedFields))),
-                                ("tags", TaggedFields))),
-        ("tags", TaggedFields))
+        (
+            "topics",
+            CompactArray(
+                ("name", CompactString("utf-8")),
+                (
+                    "partitions",
+                    CompactArray(
+                        ("partition_index", Int32),
+                        ("committed_offset", Int64),
+                        ("committed_leader_epoch", Int32),
+                        ("committed_metadata", CompactString("utf-8")),
+                        ("tags", TaggedFields),
+                    ),
+                ),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("tags", TaggedFields),
+    )
 
 
 class MemberTxnOffsetCommitRequest(Request[TxnOffsetCommitRequest_v3]):
     API_KEY = 28
 
-    def __init__(self, transactional_id: str, group_id: str, producer_id: int, producer_epoch: int,
-                 member: Membership, offsets: dict):
+    def __init__(
+        self,
+        transactional_id: str,
+        group_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        member: Membership,
+        offsets: dict,
+    ):
         topics: dict[str, list] = {}
         for tp, offset in sorted(offsets.items()):
             topics.setdefault(tp.topic, []).append((tp.partition, offset.offset, -1, offset.metadata, {}))
-        self._args = (transactional_id, group_id, producer_id, producer_epoch, *member,
-                      [(topic, partitions, {}) for topic, partitions in topics.items()], {})
+        self._args: tuple = (
+            transactional_id,
+            group_id,
+            producer_id,
+            producer_epoch,
+            *member,
+            [(topic, partitions, {}) for topic, partitions in topics.items()],
+            {},
+        )
 
     def build(self, request_struct_class: type[TxnOffsetCommitRequest_v3]) -> TxnOffsetCommitRequest_v3:
         return request_struct_class(*self._args)

@@ -32,17 +32,24 @@ def instance_id(name: str) -> str:
 class LeaveGroupResponse_v3(Response):
     API_KEY = 13
     API_VERSION = 3
-    SCHEMA = Schema(("throttle_time_ms", Int32), ("error_code", Int16),
-                    ("members", Array(("member_id", String("utf-8")), ("group_instance_id", String("utf-8")),
-                                      ("error_code", Int16))))
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        ("error_code", Int16),
+        (
+            "members",
+            Array(("member_id", String("utf-8")), ("group_instance_id", String("utf-8")), ("error_code", Int16)),
+        ),
+    )
 
 
 class LeaveGroupRequest_v3(RequestStruct):
     API_KEY = 13
     API_VERSION = 3
     RESPONSE_TYPE = LeaveGroupResponse_v3
-    SCHEMA = Schema(("group_id", String("utf-8")),
-                    ("members", Array(("member_id", String("utf-8")), ("group_instance_id", String("utf-8")))))
+    SCHEMA = Schema(
+        ("group_id", String("utf-8")),
+        ("members", Array(("member_id", String("utf-8")), ("group_instance_id", String("utf-8")))),
+    )
 
 
 class StaticLeaveGroupRequest(Request[LeaveGroupRequest_v3]):
@@ -65,5 +72,6 @@ async def leave_group(admin: AIOKafkaAdminClient, group_id: str, group_instance_
         if any(codes):
             raise for_code(next(code for code in codes if code))()
     except Exception as exc:
-        log.warning("leaving the group as %s failed (its partitions move after the session timeout): %r",
-                    group_instance_id, exc)
+        log.warning(
+            "leaving the group as %s failed (its partitions move after the session timeout): %r", group_instance_id, exc
+        )

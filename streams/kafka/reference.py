@@ -37,7 +37,7 @@ class ReferenceBook:
         self._consumer = reader(self.settings, self.kafka_config, isolation_level="read_uncommitted")
         await self._consumer.start()
         topic = self.topic
-        partitions = set()
+        partitions: set[int] = set()
         for _ in range(100):  # a topic created a moment ago takes a while to show in the metadata
             cluster = await cluster_metadata(self._consumer)
             partitions = cluster.partitions_for_topic(topic) or set()
@@ -52,10 +52,11 @@ class ReferenceBook:
         self._task = asyncio.create_task(self._run(ends), name=f"engagement-{self.name}")
         try:
             await asyncio.wait_for(self.caught_up.wait(), catch_up_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("%s topic not read to its end within %.0f s; going on", self.name, catch_up_timeout)
 
     async def _run(self, ends: dict) -> None:
+        assert self._consumer is not None  # started by start()
         while True:
             # Checked before each fetch: at the end, a fetch would wait its whole timeout for nothing.
             if not self.caught_up.is_set() and await self._reached(ends):
@@ -71,6 +72,7 @@ class ReferenceBook:
         """A hook for books that bound what they keep."""
 
     async def _reached(self, ends: dict) -> bool:
+        assert self._consumer is not None  # started by start()
         for tp, end in ends.items():
             if await self._consumer.position(tp) < end:
                 return False
@@ -79,7 +81,7 @@ class ReferenceBook:
     def _apply(self, message) -> None:
         key = message.key.decode("utf-8", "replace") if message.key else None
         if message.value is None:  # tombstone: the record was removed
-            self.records.pop(key, None)
+            self.records.pop(key, None)  # type: ignore[arg-type]  # a keyless tombstone pops nothing
             return
         record, rejection = self.validate(message.value)
         if rejection is None:

@@ -29,16 +29,21 @@ class SecurityConfigError(ValueError):
 def _protocol(settings: Settings) -> str:
     protocol = settings.kafka_security_protocol.strip().upper()
     if protocol not in PROTOCOLS:
-        raise SecurityConfigError(f"ENGAGEMENT_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol!r}: "
-                                  f"must be one of {', '.join(PROTOCOLS)}")
+        raise SecurityConfigError(
+            f"ENGAGEMENT_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol!r}: "
+            f"must be one of {', '.join(PROTOCOLS)}"
+        )
     if protocol.startswith("SASL_"):
         mechanism = settings.kafka_sasl_mechanism.strip().upper()
         if mechanism not in SASL_MECHANISMS:
-            raise SecurityConfigError(f"ENGAGEMENT_KAFKA_SASL_MECHANISM={settings.kafka_sasl_mechanism!r}: "
-                                      f"must be one of {', '.join(SASL_MECHANISMS)}")
+            raise SecurityConfigError(
+                f"ENGAGEMENT_KAFKA_SASL_MECHANISM={settings.kafka_sasl_mechanism!r}: "
+                f"must be one of {', '.join(SASL_MECHANISMS)}"
+            )
         if not settings.kafka_sasl_username or not settings.kafka_sasl_password:
-            raise SecurityConfigError(f"{protocol} needs ENGAGEMENT_KAFKA_SASL_USERNAME and "
-                                      "ENGAGEMENT_KAFKA_SASL_PASSWORD")
+            raise SecurityConfigError(
+                f"{protocol} needs ENGAGEMENT_KAFKA_SASL_USERNAME and ENGAGEMENT_KAFKA_SASL_PASSWORD"
+            )
     return protocol
 
 
@@ -47,9 +52,12 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if _protocol(settings) not in ("SSL", "SASL_SSL"):
         return None
     from aiokafka.helpers import create_ssl_context
-    return create_ssl_context(cafile=settings.kafka_ssl_cafile or None,
-                              certfile=settings.kafka_ssl_certfile or None,
-                              keyfile=settings.kafka_ssl_keyfile or None)
+
+    return create_ssl_context(
+        cafile=settings.kafka_ssl_cafile or None,
+        certfile=settings.kafka_ssl_certfile or None,
+        keyfile=settings.kafka_ssl_keyfile or None,
+    )
 
 
 def kafka_client_config(settings: Settings) -> dict:
@@ -59,9 +67,11 @@ def kafka_client_config(settings: Settings) -> dict:
         return {}
     config: dict = {"security_protocol": protocol}
     if protocol.startswith("SASL_"):
-        config.update(sasl_mechanism=settings.kafka_sasl_mechanism.strip().upper(),
-                      sasl_plain_username=settings.kafka_sasl_username,
-                      sasl_plain_password=settings.kafka_sasl_password)
+        config.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism.strip().upper(),
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
     context = ssl_context(settings)
     if context is not None:
         config["ssl_context"] = context
@@ -75,12 +85,15 @@ def faust_broker_credentials(settings: Settings):
     if protocol == "PLAINTEXT":
         return None
     import faust
+
     context = ssl_context(settings)
     if protocol == "SSL":
         # Given a ready context: faust.SSLCredentials(cafile=...) without an explicit ``purpose``
         # cannot build one (ssl.create_default_context(purpose=None) raises TypeError).
         return faust.SSLCredentials(context)
-    return faust.SASLCredentials(username=settings.kafka_sasl_username,
-                                 password=settings.kafka_sasl_password,
-                                 mechanism=settings.kafka_sasl_mechanism.strip().upper(),
-                                 ssl_context=context)
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password,
+        mechanism=settings.kafka_sasl_mechanism.strip().upper(),
+        ssl_context=context,
+    )

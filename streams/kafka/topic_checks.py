@@ -13,6 +13,7 @@ PARTITIONS_SETTING = env_name("topic_partitions")
 @dataclass(frozen=True)
 class Described:
     """What the broker says of an existing topic: its partition count and its effective configs."""
+
     partitions: int
     cleanup_policy: str
     timestamp_type: str
@@ -53,11 +54,15 @@ def partition_problems(settings: Settings, described: dict[str, Described]) -> l
     if len(set(counts.values())) == 1:
         fix = f"set {PARTITIONS_SETTING}={next(iter(counts.values()))}"
     else:
-        fix = f"they have {', '.join(f'{t} {n}' for t, n in counts.items())}: give them one count and set " \
-              f"{PARTITIONS_SETTING} to it"
-    return [f"topic {topic} has {n} partitions but {PARTITIONS_SETTING}={settings.topic_partitions}: {fix} "
-            f"(every co-partitioned topic must have the same count: {', '.join(co_partitioned(settings))})"
-            for topic, n in wrong.items()]
+        fix = (
+            f"they have {', '.join(f'{t} {n}' for t, n in counts.items())}: give them one count and set "
+            f"{PARTITIONS_SETTING} to it"
+        )
+    return [
+        f"topic {topic} has {n} partitions but {PARTITIONS_SETTING}={settings.topic_partitions}: {fix} "
+        f"(every co-partitioned topic must have the same count: {', '.join(co_partitioned(settings))})"
+        for topic, n in wrong.items()
+    ]
 
 
 def policy_problems(settings: Settings, topic: str, spec: dict[str, str], actual: Described) -> list[str]:
@@ -69,8 +74,10 @@ def policy_problems(settings: Settings, topic: str, spec: dict[str, str], actual
     else:
         return []
     must = "be compacted" if _compacts(wanted) else "not be compacted"
-    return [f"topic {topic} has cleanup.policy={actual.cleanup_policy} but must {must} ({why}): "
-            f"{_alter(settings, topic, 'cleanup.policy', wanted)}"]
+    return [
+        f"topic {topic} has cleanup.policy={actual.cleanup_policy} but must {must} ({why}): "
+        f"{_alter(settings, topic, 'cleanup.policy', wanted)}"
+    ]
 
 
 def timestamp_problems(settings: Settings, topic: str, spec: dict[str, str], actual: Described) -> list[str]:
@@ -79,9 +86,11 @@ def timestamp_problems(settings: Settings, topic: str, spec: dict[str, str], act
         return []
     # Only the input sets it: a worker catching up closes windows by the arrival time of what it read,
     # which a producer's own timestamp (CreateTime) is not (streams/engine/clock.py).
-    return [f"topic {topic} has message.timestamp.type={actual.timestamp_type} but must have {wanted} (the engine "
-            f"closes windows by the broker's arrival time of the input it reads, not by a producer's clock): "
-            f"{_alter(settings, topic, 'message.timestamp.type', wanted)}"]
+    return [
+        f"topic {topic} has message.timestamp.type={actual.timestamp_type} but must have {wanted} (the engine "
+        f"closes windows by the broker's arrival time of the input it reads, not by a producer's clock): "
+        f"{_alter(settings, topic, 'message.timestamp.type', wanted)}"
+    ]
 
 
 def retention_problems(settings: Settings, topic: str, spec: dict[str, str], actual: Described) -> list[str]:
@@ -89,9 +98,11 @@ def retention_problems(settings: Settings, topic: str, spec: dict[str, str], act
         return []
     # Only the journal keeps everything: the engine deletes what a snapshot made redundant, and what
     # follows the latest snapshot is needed by the next restore however long an outage lasts.
-    return [f"topic {topic} has retention.ms={actual.retention_ms} but must keep everything (the engine deletes "
-            f"its entries once a snapshot covers them; a restore after a longer outage would lose state): "
-            f"{_alter(settings, topic, 'retention.ms', '-1')}"]
+    return [
+        f"topic {topic} has retention.ms={actual.retention_ms} but must keep everything (the engine deletes "
+        f"its entries once a snapshot covers them; a restore after a longer outage would lose state): "
+        f"{_alter(settings, topic, 'retention.ms', '-1')}"
+    ]
 
 
 def _compacts(policy: str) -> bool:
@@ -100,5 +111,7 @@ def _compacts(policy: str) -> bool:
 
 def _alter(settings: Settings, topic: str, name: str, value: str) -> str:
     value = f"[{value}]" if "," in value else value  # kafka-configs.sh takes a list value in brackets
-    return (f"kafka-configs.sh --bootstrap-server {settings.kafka_bootstrap_servers} --alter --entity-type topics "
-            f"--entity-name {topic} --add-config {name}={value}")
+    return (
+        f"kafka-configs.sh --bootstrap-server {settings.kafka_bootstrap_servers} --alter --entity-type topics "
+        f"--entity-name {topic} --add-config {name}={value}"
+    )

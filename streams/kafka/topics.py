@@ -26,21 +26,29 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
     cleaner keeps the part a restore reads short."""
     return {
         # The broker stamps arrival: a worker catching up closes windows by it (streams/engine/).
-        settings.topic_interactions: {"max.message.bytes": str(MAX_MESSAGE_BYTES),
-                                      "message.timestamp.type": "LogAppendTime"},
+        settings.topic_interactions: {
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
+            "message.timestamp.type": "LogAppendTime",
+        },
         settings.topic_accounts: {"cleanup.policy": "compact"},
         # A post record matters while its post may still start a lifetime; kept a benchmark period more.
-        settings.topic_posts: {"cleanup.policy": "compact,delete", "retention.ms": str(int(
-            (settings.post_lifetime_seconds + settings.benchmark_period_seconds) * 1000))},
+        settings.topic_posts: {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(int((settings.post_lifetime_seconds + settings.benchmark_period_seconds) * 1000)),
+        },
         settings.topic_post_metrics: {},
         settings.topic_post_lifetime: {},
         settings.topic_account_metrics: {},
         settings.topic_dlq: {"max.message.bytes": str(MAX_MESSAGE_BYTES * 2)},
         settings.topic_mentions: {"cleanup.policy": "compact"},
         settings.topic_state: {"retention.ms": "-1", "max.message.bytes": str(MAX_MESSAGE_BYTES)},
-        settings.topic_snapshots: {"cleanup.policy": "compact", "max.message.bytes": str(MAX_MESSAGE_BYTES),
-                                   "segment.ms": str(SNAPSHOT_SEGMENT_MS), "min.cleanable.dirty.ratio": "0.1",
-                                   "delete.retention.ms": str(SNAPSHOT_SEGMENT_MS)},
+        settings.topic_snapshots: {
+            "cleanup.policy": "compact",
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
+            "segment.ms": str(SNAPSHOT_SEGMENT_MS),
+            "min.cleanable.dirty.ratio": "0.1",
+            "delete.retention.ms": str(SNAPSHOT_SEGMENT_MS),
+        },
     }
 
 
@@ -61,8 +69,11 @@ async def ensure_topics(settings: Settings, admin_config: dict | None = None) ->
     try:
         existing = set(await admin.list_topics())
         await _check(admin, settings, specs, [name for name in specs if name in existing])
-        missing = [NewTopic(name, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
-                   for name, configs in specs.items() if name not in existing]
+        missing = [
+            NewTopic(name, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
+            for name, configs in specs.items()
+            if name not in existing
+        ]
         if missing:
             response = await admin.create_topics(missing)
             raced = []
@@ -90,13 +101,18 @@ async def _describe(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, 
         metadata = await admin.describe_topics(topics)
         responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, wanted) for t in topics])
         resources = [r for response in responses for r in response.to_object()["resources"]]
-        errors = [(t["topic"], t["error_code"]) for t in metadata if t["error_code"]] + \
-                 [(r["resource_name"], r["error_code"]) for r in resources if r["error_code"]]
+        errors = [(t["topic"], t["error_code"]) for t in metadata if t["error_code"]] + [
+            (r["resource_name"], r["error_code"]) for r in resources if r["error_code"]
+        ]
         if not errors:
-            configs = {r["resource_name"]: {e["config_names"]: e["config_value"] for e in r["config_entries"]}
-                       for r in resources}
-            return {t["topic"]: Described(len(t["partitions"]), *(configs[t["topic"]][name] for name in wanted))
-                    for t in metadata}
+            configs = {
+                r["resource_name"]: {e["config_names"]: e["config_value"] for e in r["config_entries"]}
+                for r in resources
+            }
+            return {
+                t["topic"]: Described(len(t["partitions"]), *(configs[t["topic"]][name] for name in wanted))
+                for t in metadata
+            }
         await asyncio.sleep(0.2)
     topic, code = errors[0]
     raise for_code(code)(f"describing topic {topic}")

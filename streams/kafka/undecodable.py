@@ -23,7 +23,12 @@ class UndecodableBatch(bytes):
     """The value of the record that stands for a batch that could not be decoded: empty bytes,
     carrying the batch's offsets, codec and the error."""
 
-    def __new__(cls, first_offset: int, last_offset: int, codec: str, error: str) -> "UndecodableBatch":
+    first_offset: int
+    last_offset: int
+    codec: str
+    error: str
+
+    def __new__(cls, first_offset: int, last_offset: int, codec: str, error: str) -> UndecodableBatch:
         value = super().__new__(cls, b"")
         value.first_offset, value.last_offset, value.codec, value.error = first_offset, last_offset, codec, error
         return value
@@ -34,9 +39,11 @@ class UndecodableBatch(bytes):
         return self.last_offset - self.first_offset + 1
 
     def describe(self) -> str:
-        return (f"record batch at offsets {self.first_offset}..{self.last_offset} ({self.offsets} records, "
-                f"{self.codec}) could not be decoded: {self.error}; its records stay in the topic until its "
-                "retention deletes them")
+        return (
+            f"record batch at offsets {self.first_offset}..{self.last_offset} ({self.offsets} records, "
+            f"{self.codec}) could not be decoded: {self.error}; its records stay in the topic until its "
+            "retention deletes them"
+        )
 
 
 class _StandIn:
@@ -78,8 +85,9 @@ def decode_ahead(batch):
         return _DecodedBatch(batch, list(batch))
     except Exception as exc:  # noqa: BLE001 - whatever the codec raised, the batch is undecodable
         last = batch.base_offset + batch.last_offset_delta
-        value = UndecodableBatch(batch.base_offset, last, CODECS.get(batch.compression_type, "unknown"),
-                                 f"{type(exc).__name__}: {exc}")
+        value = UndecodableBatch(
+            batch.base_offset, last, CODECS.get(batch.compression_type, "unknown"), f"{type(exc).__name__}: {exc}"
+        )
         return _DecodedBatch(batch, [_StandIn(last, batch.max_timestamp, batch.timestamp_type, value)])
 
 

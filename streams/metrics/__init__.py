@@ -8,13 +8,13 @@ collector (``python_gc_*``) and ``engagement_build_info``.
 
 from __future__ import annotations
 
-import platform
 from collections import Counter as Tally
 from importlib.metadata import PackageNotFoundError, version
 from operator import attrgetter
+from platform import python_version
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, GCCollector, Gauge, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, GCCollector, ProcessCollector, generate_latest
 
 from ..contract import TYPE_INDEX
 from ..kafka.undecodable import CODECS
@@ -36,12 +36,18 @@ def build_labels() -> dict[str, str]:
         installed = version(DISTRIBUTION)
     except PackageNotFoundError:  # a checkout on sys.path, never installed
         installed = "unknown"
-    return {"version": installed, "python": platform.python_version()}
+    return {"version": installed, "python": python_version()}
 
 
 class Metrics:
-    def __init__(self, max_account_series: int = 2000, rolling_label: str = "1h", benchmarks=None,
-                 slas_seconds: tuple[float, float] = (43200.0, 86400.0), rolling_share_of_period: float = 1 / 168) -> None:
+    def __init__(
+        self,
+        max_account_series: int = 2000,
+        rolling_label: str = "1h",
+        benchmarks=None,
+        slas_seconds: tuple[float, float] = (43200.0, 86400.0),
+        rolling_share_of_period: float = 1 / 168,
+    ) -> None:
         # The series per account (tens of thousands: a 2 MB exposition) change only when windows close
         # or accounts move, so their text is built at most once per change (``per_account_changed``),
         # not at every scrape; the rest changes with every batch and is built at each scrape.
@@ -54,83 +60,136 @@ class Metrics:
         self.benchmarks = benchmark_gauge(a, benchmarks or {})
         self.post_rates = PostRateGauges(a, max_account_series, benchmarks or {}, rolling_share_of_period)
         self.listening = ListeningMetrics(r, max_account_series, *slas_seconds)  # a histogram fed per batch
-        self.consumed = Counter("engagement_events_consumed_total",
-                                "Events read from the interactions topic (a message rejected whole counts "
-                                "as one); consumed = counted + duplicate + rejected", registry=r)
+        self.consumed = Counter(
+            "engagement_events_consumed_total",
+            "Events read from the interactions topic (a message rejected whole counts "
+            "as one); consumed = counted + duplicate + rejected",
+            registry=r,
+        )
         self.counted = Counter("engagement_events_counted_total", "Events folded into windows", registry=r)
-        self.duplicate = Counter("engagement_events_duplicate_total",
-                                 "Events whose event_id was seen within the dedup horizon", registry=r)
-        self.rejected = Counter("engagement_events_rejected_total", "Events sent to the DLQ, by reason",
-                                ["reason"], registry=r)
-        self.late = Counter("engagement_events_late_total", "Events whose window had closed (also in "
-                            "engagement_events_rejected_total{reason=\"late\"})", registry=r)
-        self.framed = Counter("engagement_input_framed_messages_total",
-                              "Input messages in Schema Registry's wire format (magic byte 0, a 4-byte schema "
-                              "id); their JSON payload was read as an unframed message's", registry=r)
-        self.undecodable = Counter("engagement_input_undecodable_records_total",
-                                   "Input records in record batches that could not be decoded (codec missing or "
-                                   "payload corrupt); each batch is one DLQ record (undecodable_batch) with its "
-                                   "offsets", ["codec"], registry=r)
+        self.duplicate = Counter(
+            "engagement_events_duplicate_total", "Events whose event_id was seen within the dedup horizon", registry=r
+        )
+        self.rejected = Counter(
+            "engagement_events_rejected_total", "Events sent to the DLQ, by reason", ["reason"], registry=r
+        )
+        self.late = Counter(
+            "engagement_events_late_total",
+            'Events whose window had closed (also in engagement_events_rejected_total{reason="late"})',
+            registry=r,
+        )
+        self.framed = Counter(
+            "engagement_input_framed_messages_total",
+            "Input messages in Schema Registry's wire format (magic byte 0, a 4-byte schema "
+            "id); their JSON payload was read as an unframed message's",
+            registry=r,
+        )
+        self.undecodable = Counter(
+            "engagement_input_undecodable_records_total",
+            "Input records in record batches that could not be decoded (codec missing or "
+            "payload corrupt); each batch is one DLQ record (undecodable_batch) with its "
+            "offsets",
+            ["codec"],
+            registry=r,
+        )
         for codec in CODECS.values():  # at 0 from the start, so that the first increase() is seen
             if codec != "none":
                 self.undecodable.labels(codec)
-        self.forwarded = Counter("engagement_events_forwarded_total",
-                                 "Events re-keyed to the partition of their account (producer keyed them "
-                                 "otherwise); they are consumed again there", registry=r)
-        self.interactions = Counter("engagement_interactions_total", "Counted interactions",
-                                    ["platform", "type"], registry=r)
-        self.records = Counter("engagement_window_records_total", "Final window records emitted",
-                               ["scope", "window"], registry=r)
-        self.lifetime_records = Counter("engagement_post_lifetime_records_total",
-                                        "Post lifetime records emitted, by the post age they cover", ["age"],
-                                        registry=r)
-        self.tracked_posts = Gauge("engagement_posts_tracked",
-                                   "Posts in the lifetime state (within their lifetime, or ended and kept "
-                                   "as tombstones for a benchmark period)", registry=r)
-        self.post_state_bytes = Gauge("engagement_post_state_memory_bytes",
-                                      "Memory the post lifetimes and benchmark samples take (estimate)", registry=r)
-        self.reference_records = Counter("engagement_reference_records_total",
-                                         "Account and post reference records checked by their agents "
-                                         "(rejected: sent to the DLQ)", ["kind", "outcome"], registry=r)
-        self.partitions = Gauge("engagement_partitions_assigned", "Input partitions this worker owns",
-                                registry=r)
+        self.forwarded = Counter(
+            "engagement_events_forwarded_total",
+            "Events re-keyed to the partition of their account (producer keyed them "
+            "otherwise); they are consumed again there",
+            registry=r,
+        )
+        self.interactions = Counter(
+            "engagement_interactions_total", "Counted interactions", ["platform", "type"], registry=r
+        )
+        self.records = Counter(
+            "engagement_window_records_total", "Final window records emitted", ["scope", "window"], registry=r
+        )
+        self.lifetime_records = Counter(
+            "engagement_post_lifetime_records_total",
+            "Post lifetime records emitted, by the post age they cover",
+            ["age"],
+            registry=r,
+        )
+        self.tracked_posts = Gauge(
+            "engagement_posts_tracked",
+            "Posts in the lifetime state (within their lifetime, or ended and kept "
+            "as tombstones for a benchmark period)",
+            registry=r,
+        )
+        self.post_state_bytes = Gauge(
+            "engagement_post_state_memory_bytes",
+            "Memory the post lifetimes and benchmark samples take (estimate)",
+            registry=r,
+        )
+        self.reference_records = Counter(
+            "engagement_reference_records_total",
+            "Account and post reference records checked by their agents (rejected: sent to the DLQ)",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.partitions = Gauge("engagement_partitions_assigned", "Input partitions this worker owns", registry=r)
         self.open_windows = Gauge("engagement_open_windows", "Window keys held in memory", registry=r)
-        self.commit_seconds = Gauge("engagement_last_commit_duration_seconds",
-                                    "Duration of the last state/output/offset transaction", registry=r)
-        self.restore_seconds = Gauge("engagement_last_restore_duration_seconds",
-                                     "Time the last partition restore (snapshot and journal) took",
-                                     registry=r)
-        self.closed_through = Gauge("engagement_window_closed_through_timestamp_seconds",
-                                    "End of the latest window this worker has closed and published (epoch s)",
-                                    registry=r)
-        self.dedup_ids = Gauge("engagement_dedup_remembered_ids",
-                               "Event ids in the dedup memory of the partitions this worker owns", registry=r)
+        self.commit_seconds = Gauge(
+            "engagement_last_commit_duration_seconds",
+            "Duration of the last state/output/offset transaction",
+            registry=r,
+        )
+        self.restore_seconds = Gauge(
+            "engagement_last_restore_duration_seconds",
+            "Time the last partition restore (snapshot and journal) took",
+            registry=r,
+        )
+        self.closed_through = Gauge(
+            "engagement_window_closed_through_timestamp_seconds",
+            "End of the latest window this worker has closed and published (epoch s)",
+            registry=r,
+        )
+        self.dedup_ids = Gauge(
+            "engagement_dedup_remembered_ids",
+            "Event ids in the dedup memory of the partitions this worker owns",
+            registry=r,
+        )
         self.dedup_bytes = Gauge("engagement_dedup_memory_bytes", "Memory the dedup memory takes", registry=r)
         self.up = Gauge("engagement_worker_up", "1 while the worker runs", registry=r)
         self.up.set(1)
         build = build_labels()
-        Gauge("engagement_build_info", "Always 1: the version of the service and of Python a worker runs",
-              list(build), registry=r).labels(**build).set(1)
+        Gauge(
+            "engagement_build_info",
+            "Always 1: the version of the service and of Python a worker runs",
+            list(build),
+            registry=r,
+        ).labels(**build).set(1)
         # What the pod's memory limit and the GC tuning (streams/collector.py) are judged by.
         ProcessCollector(registry=r)
         GCCollector(registry=r)
         # Computed at each scrape (streams/engine/health.py sets their functions).
-        self.loop_heartbeat_age = Gauge("engagement_loop_heartbeat_age_seconds",
-                                        "Seconds since the consume loop last began an iteration (NaN before "
-                                        "it starts); /live fails past its bound", registry=r)
-        self.ready = Gauge("engagement_worker_ready", "1 while the worker is ready (/ready): every partition "
-                           "assigned to it is restored and served", registry=r)
-        self.consumer_lag = Gauge("engagement_consumer_lag_messages",
-                                  "Messages in the input partition not yet read by this worker",
-                                  ["topic", "partition"], registry=r)
-        self.dwell = BulkHistogram("engagement_dwell_seconds", "Dwell time of dwell events", DWELL_BUCKETS,
-                                   "platform")
-        self.event_lag = BulkHistogram("engagement_event_lag_seconds",
-                                       "Processing time minus event time of counted events", LAG_BUCKETS)
+        self.loop_heartbeat_age = Gauge(
+            "engagement_loop_heartbeat_age_seconds",
+            "Seconds since the consume loop last began an iteration (NaN before it starts); /live fails past its bound",
+            registry=r,
+        )
+        self.ready = Gauge(
+            "engagement_worker_ready",
+            "1 while the worker is ready (/ready): every partition assigned to it is restored and served",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "engagement_consumer_lag_messages",
+            "Messages in the input partition not yet read by this worker",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.dwell = BulkHistogram("engagement_dwell_seconds", "Dwell time of dwell events", DWELL_BUCKETS, "platform")
+        self.event_lag = BulkHistogram(
+            "engagement_event_lag_seconds", "Processing time minus event time of counted events", LAG_BUCKETS
+        )
         r.register(self.dwell)
         r.register(self.event_lag)
 
-    def add_batch(self, tally: "BatchTally") -> None:
+    def add_batch(self, tally: BatchTally) -> None:
         self.consumed.inc(tally.consumed)
         if tally.counted:
             self.counted.inc(tally.counted)
@@ -177,8 +236,20 @@ class BatchTally:
     """Plain counts for one fetched batch; cheaper per event than touching prometheus objects, and
     taken for the whole slice at once (``add_counted``)."""
 
-    __slots__ = ("consumed", "counted", "duplicate", "forwarded", "framed", "rejected", "undecodable",
-                 "interactions", "event_ts", "now_ms", "dwell_ms", "response_ms")
+    __slots__ = (
+        "consumed",
+        "counted",
+        "duplicate",
+        "forwarded",
+        "framed",
+        "rejected",
+        "undecodable",
+        "interactions",
+        "event_ts",
+        "now_ms",
+        "dwell_ms",
+        "response_ms",
+    )
 
     def __init__(self, now_ms: int = 0) -> None:
         self.consumed = self.counted = self.duplicate = self.forwarded = self.framed = 0
@@ -201,8 +272,12 @@ class BatchTally:
 
 
 def benchmark_gauge(registry: CollectorRegistry, table) -> Gauge:
-    gauge = Gauge("engagement_benchmark_ratio", "Benchmark engagement rate per post (0..1)",
-                  ["platform", "industry", "content_type", "bound"], registry=registry)
+    gauge = Gauge(
+        "engagement_benchmark_ratio",
+        "Benchmark engagement rate per post (0..1)",
+        ["platform", "industry", "content_type", "bound"],
+        registry=registry,
+    )
     for (platform, industry, content_type), (low, high) in table.items():
         gauge.labels(platform, industry, content_type, "low").set(low)
         gauge.labels(platform, industry, content_type, "high").set(high)

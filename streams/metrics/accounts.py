@@ -15,16 +15,29 @@ class AccountGauges:
     def __init__(self, registry: CollectorRegistry, cap: int, window_label: str):
         self.cap = cap
         self.window = window_label
-        self.rate = Gauge("engagement_rate_ratio", "Engagement rate over the rolling window (0..1)",
-                          ["account_id", "platform", "industry", "basis", "window"], registry=registry)
-        self.sentiment = Gauge("engagement_sentiment_score", "Mean sentiment over the rolling window (-1..1)",
-                               ["account_id", "platform", "window"], registry=registry)
-        self.negative = Gauge("engagement_sentiment_negative_ratio",
-                              "Share of negative sentiments over the rolling window",
-                              ["account_id", "platform", "window"], registry=registry)
-        self.dropped = Gauge("engagement_account_series_dropped",
-                             "Accounts left out of the per-account gauges by ENGAGEMENT_MAX_ACCOUNT_SERIES",
-                             registry=registry)
+        self.rate = Gauge(
+            "engagement_rate_ratio",
+            "Engagement rate over the rolling window (0..1)",
+            ["account_id", "platform", "industry", "basis", "window"],
+            registry=registry,
+        )
+        self.sentiment = Gauge(
+            "engagement_sentiment_score",
+            "Mean sentiment over the rolling window (-1..1)",
+            ["account_id", "platform", "window"],
+            registry=registry,
+        )
+        self.negative = Gauge(
+            "engagement_sentiment_negative_ratio",
+            "Share of negative sentiments over the rolling window",
+            ["account_id", "platform", "window"],
+            registry=registry,
+        )
+        self.dropped = Gauge(
+            "engagement_account_series_dropped",
+            "Accounts left out of the per-account gauges by ENGAGEMENT_MAX_ACCOUNT_SERIES",
+            registry=registry,
+        )
         self.latest: dict[str, tuple[dict, str]] = {}  # account_id -> (rolling record, industry)
         self._exported: set[tuple[Gauge, tuple]] = set()
 
@@ -75,21 +88,38 @@ class AccountCounters:
     def __init__(self, registry: CollectorRegistry, cap: int):
         self.cap = cap
         labels = ["account_id", "platform"]
-        self.mentions = Counter("engagement_account_mentions_total", "Mentions of the account", labels,
-                                registry=registry)
-        self.sentiments = Counter("engagement_account_sentiments_total",
-                                  "Comments and mentions of the account with a sentiment, by polarity "
-                                  "(negative: below -0.2)", [*labels, "polarity"], registry=registry)
-        self.answered = Counter("engagement_account_mentions_answered_total",
-                                "Mentions of the account its team replied to", labels, registry=registry)
-        self.answered_in_sla = Counter("engagement_account_mentions_answered_within_sla_total",
-                                       "Mentions answered within the acknowledge SLA", labels, registry=registry)
-        self.response_seconds = Counter("engagement_account_mention_response_seconds_total",
-                                        "Sum of the response times of the answered mentions", labels,
-                                        registry=registry)
-        self.dropped = Gauge("engagement_account_counters_dropped",
-                             "Accounts of the latest close left out of the per-account counters by "
-                             "ENGAGEMENT_MAX_ACCOUNT_SERIES", registry=registry)
+        self.mentions = Counter(
+            "engagement_account_mentions_total", "Mentions of the account", labels, registry=registry
+        )
+        self.sentiments = Counter(
+            "engagement_account_sentiments_total",
+            "Comments and mentions of the account with a sentiment, by polarity (negative: below -0.2)",
+            [*labels, "polarity"],
+            registry=registry,
+        )
+        self.answered = Counter(
+            "engagement_account_mentions_answered_total",
+            "Mentions of the account its team replied to",
+            labels,
+            registry=registry,
+        )
+        self.answered_in_sla = Counter(
+            "engagement_account_mentions_answered_within_sla_total",
+            "Mentions answered within the acknowledge SLA",
+            labels,
+            registry=registry,
+        )
+        self.response_seconds = Counter(
+            "engagement_account_mention_response_seconds_total",
+            "Sum of the response times of the answered mentions",
+            labels,
+            registry=registry,
+        )
+        self.dropped = Gauge(
+            "engagement_account_counters_dropped",
+            "Accounts of the latest close left out of the per-account counters by ENGAGEMENT_MAX_ACCOUNT_SERIES",
+            registry=registry,
+        )
         self._seen: dict[str, tuple[str, int]] = {}  # account_id -> (platform, end of its latest window)
 
     def add(self, tumbling_records: list[dict], mark: int) -> None:

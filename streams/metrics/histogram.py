@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from prometheus_client.core import HistogramMetricFamily
 
 
@@ -34,8 +33,7 @@ class BulkHistogram:
         child[-1] += float(values.sum())
 
     def collect(self):
-        family = HistogramMetricFamily(self.name, self.documentation,
-                                       labels=[self.label] if self.label else None)
+        family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label] if self.label else None)
         for label_value, child in self.children.items():
             cumulative, buckets = 0, []
             for bound, n in zip([*self.bounds, math.inf], child):

@@ -15,31 +15,51 @@ SLAS = ("acknowledge", "resolve")
 class ListeningMetrics:
     def __init__(self, registry: CollectorRegistry, cap: int, acknowledge_seconds: float, resolve_seconds: float):
         self.cap = cap
-        self.unanswered = Gauge("engagement_mentions_unanswered",
-                                "Open mentions of the account older than the listening SLA "
-                                "(engagement_mention_sla_seconds); accounts with one past acknowledge",
-                                ["account_id", "sla"], registry=registry)
-        self.oldest = Gauge("engagement_mentions_unanswered_oldest_timestamp_seconds",
-                            "Event time of the account's oldest open mention past the acknowledge SLA (epoch s)",
-                            ["account_id"], registry=registry)
-        sla = Gauge("engagement_mention_sla_seconds", "The listening SLAs (ENGAGEMENT_MENTION_*_SLA_SECONDS)",
-                    ["sla"], registry=registry)
+        self.unanswered = Gauge(
+            "engagement_mentions_unanswered",
+            "Open mentions of the account older than the listening SLA "
+            "(engagement_mention_sla_seconds); accounts with one past acknowledge",
+            ["account_id", "sla"],
+            registry=registry,
+        )
+        self.oldest = Gauge(
+            "engagement_mentions_unanswered_oldest_timestamp_seconds",
+            "Event time of the account's oldest open mention past the acknowledge SLA (epoch s)",
+            ["account_id"],
+            registry=registry,
+        )
+        sla = Gauge(
+            "engagement_mention_sla_seconds",
+            "The listening SLAs (ENGAGEMENT_MENTION_*_SLA_SECONDS)",
+            ["sla"],
+            registry=registry,
+        )
         for name, seconds in zip(SLAS, (acknowledge_seconds, resolve_seconds)):
             sla.labels(name).set(seconds)
-        self.open = Gauge("engagement_mentions_open", "Mentions of this worker's partitions waiting for a reply",
-                          registry=registry)
-        self.waiting = Gauge("engagement_replies_waiting", "Replies read before their mention, waiting for it",
-                             registry=registry)
-        self.expired = Counter("engagement_mentions_expired_total",
-                               "Open mentions dropped unanswered after ENGAGEMENT_MENTION_RETENTION_SECONDS",
-                               registry=registry)
-        self.unmatched = Counter("engagement_replies_unmatched_total",
-                                 "Replies that closed no mention: it was never counted (late, or older than "
-                                 "the state), or it had been answered already", registry=registry)
+        self.open = Gauge(
+            "engagement_mentions_open", "Mentions of this worker's partitions waiting for a reply", registry=registry
+        )
+        self.waiting = Gauge(
+            "engagement_replies_waiting", "Replies read before their mention, waiting for it", registry=registry
+        )
+        self.expired = Counter(
+            "engagement_mentions_expired_total",
+            "Open mentions dropped unanswered after ENGAGEMENT_MENTION_RETENTION_SECONDS",
+            registry=registry,
+        )
+        self.unmatched = Counter(
+            "engagement_replies_unmatched_total",
+            "Replies that closed no mention: it was never counted (late, or older than "
+            "the state), or it had been answered already",
+            registry=registry,
+        )
         bounds = sorted({*RESPONSE_BUCKETS, *(_whole(s) for s in (acknowledge_seconds, resolve_seconds))})
-        self.response = BulkHistogram("engagement_mention_response_seconds",
-                                      "Response time of answered mentions: reply ts - mention ts", tuple(bounds),
-                                      "platform")
+        self.response = BulkHistogram(
+            "engagement_mention_response_seconds",
+            "Response time of answered mentions: reply ts - mention ts",
+            tuple(bounds),
+            "platform",
+        )
         registry.register(self.response)
         self._exported: set[str] = set()
 

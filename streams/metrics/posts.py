@@ -21,35 +21,56 @@ class PostRateGauges:
         self.benchmarks = benchmarks
         self.window_share = window_share
         account = ["account_id", "platform", "industry", "content_type"]
-        self.rate = Gauge("engagement_account_post_rate_ratio",
-                          "Account ER per post: mean ER by followers at the maturity age of the account's posts "
-                          "published in the benchmark period (content_type=all: all of them)", account,
-                          registry=registry)
-        self.posts = Gauge("engagement_account_matured_posts", "Posts in engagement_account_post_rate_ratio",
-                           account, registry=registry)
-        self.band = Gauge("engagement_account_post_benchmark_ratio",
-                          "The benchmark band an account's ER per post is compared with: its industry's row, else "
-                          "its platform's; for a content type only where the benchmarks file gives one",
-                          [*account, "bound"], registry=registry)
-        self.ranked = Gauge("engagement_post_rate_ratio",
-                            f"ER by followers at the maturity age of the {RANKED_POSTS} best and worst posts of "
-                            "the benchmark period (rank=top, bottom)",
-                            ["post_id", "account_id", "platform", "content_type", "rank"], registry=registry)
-        self.cadence = Gauge("engagement_account_posts_per_rolling_window",
-                             "Posts the account published per rolling window, over the benchmark period: "
-                             "below about one, its rolling ER swings with the age of its latest post",
-                             ["account_id", "platform"], registry=registry)
-        self.dropped = Gauge("engagement_account_post_series_dropped",
-                             "Accounts left out of the ER-per-post gauges by ENGAGEMENT_MAX_ACCOUNT_SERIES",
-                             registry=registry)
+        self.rate = Gauge(
+            "engagement_account_post_rate_ratio",
+            "Account ER per post: mean ER by followers at the maturity age of the account's posts "
+            "published in the benchmark period (content_type=all: all of them)",
+            account,
+            registry=registry,
+        )
+        self.posts = Gauge(
+            "engagement_account_matured_posts",
+            "Posts in engagement_account_post_rate_ratio",
+            account,
+            registry=registry,
+        )
+        self.band = Gauge(
+            "engagement_account_post_benchmark_ratio",
+            "The benchmark band an account's ER per post is compared with: its industry's row, else "
+            "its platform's; for a content type only where the benchmarks file gives one",
+            [*account, "bound"],
+            registry=registry,
+        )
+        self.ranked = Gauge(
+            "engagement_post_rate_ratio",
+            f"ER by followers at the maturity age of the {RANKED_POSTS} best and worst posts of "
+            "the benchmark period (rank=top, bottom)",
+            ["post_id", "account_id", "platform", "content_type", "rank"],
+            registry=registry,
+        )
+        self.cadence = Gauge(
+            "engagement_account_posts_per_rolling_window",
+            "Posts the account published per rolling window, over the benchmark period: "
+            "below about one, its rolling ER swings with the age of its latest post",
+            ["account_id", "platform"],
+            registry=registry,
+        )
+        self.dropped = Gauge(
+            "engagement_account_post_series_dropped",
+            "Accounts left out of the ER-per-post gauges by ENGAGEMENT_MAX_ACCOUNT_SERIES",
+            registry=registry,
+        )
         self._exported: set[tuple[Gauge, tuple]] = set()
 
     def update(self, samples: dict[str, list[list]], published: dict[str, list], industry_of) -> None:
         """``samples``: account_id -> [[post_id, platform, content_type, published_at, er], ...];
         ``published``: account_id -> [platform, posts of the benchmark period]; of every partition this
         worker owns (an account's partition is one, so all of an account is here)."""
-        accounts = sorted(samples.keys() | published.keys(),
-                          key=lambda a: (len(samples.get(a, ())), published.get(a, ("", 0))[1]), reverse=True)
+        accounts = sorted(
+            samples.keys() | published.keys(),
+            key=lambda a: (len(samples.get(a, ())), published.get(a, ("", 0))[1]),
+            reverse=True,
+        )
         kept_accounts = accounts[: self.cap]
         self.dropped.set(len(accounts) - len(kept_accounts))
         desired: dict[tuple[Gauge, tuple], float] = {}
@@ -84,6 +105,6 @@ class PostRateGauges:
 
     def forget(self, moved) -> None:
         """Drop the series of the accounts for which ``moved(account_id)`` holds (their partition left)."""
-        for gauge, labels in [(g, l) for g, l in self._exported if moved(l[1] if g is self.ranked else l[0])]:
+        for gauge, labels in [(g, ls) for g, ls in self._exported if moved(ls[1] if g is self.ranked else ls[0])]:
             gauge.remove(*labels)
             self._exported.discard((gauge, labels))

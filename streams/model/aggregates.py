@@ -22,8 +22,16 @@ class WindowAggregate:
     distinct posts seen and the mentions answered. ``posts`` is None for post-level aggregates, where
     it would always be 1. ``responses``: [answered, response ms sum, max, within the acknowledge SLA]."""
 
-    __slots__ = ("counts", "dwell_ms_sum", "dwell_count", "sentiment_sum", "sentiment_count",
-                 "sentiment_negative", "posts", "responses")
+    __slots__ = (
+        "counts",
+        "dwell_ms_sum",
+        "dwell_count",
+        "sentiment_sum",
+        "sentiment_count",
+        "sentiment_negative",
+        "posts",
+        "responses",
+    )
 
     def __init__(self, track_posts: bool = False):
         self.counts = [0] * len(TYPES)
@@ -35,7 +43,9 @@ class WindowAggregate:
         self.posts: set[str] | None = set() if track_posts else None
         self.responses: list[int] | None = None  # most windows answer no mention
 
-    def add(self, type_index: int, dwell_ms=None, sentiment=None, post_id: str | None = None) -> None:
+    def add(
+        self, type_index: int, dwell_ms: float | None = None, sentiment: float | None = None, post_id: str | None = None
+    ) -> None:
         self.counts[type_index] += 1
         if dwell_ms is not None:
             self.dwell_ms_sum += dwell_ms
@@ -58,7 +68,7 @@ class WindowAggregate:
             mine[2] = response_ms
         mine[3] += within_sla
 
-    def merge(self, other: "WindowAggregate") -> "WindowAggregate":
+    def merge(self, other: WindowAggregate) -> WindowAggregate:
         counts = self.counts
         for i, n in enumerate(other.counts):
             counts[i] += n
@@ -81,7 +91,7 @@ class WindowAggregate:
                 mine[3] += theirs[3]
         return self
 
-    def copy(self) -> "WindowAggregate":
+    def copy(self) -> WindowAggregate:
         return WindowAggregate(self.posts is not None).merge(self)
 
     @property
@@ -95,26 +105,31 @@ class WindowAggregate:
         return dict(zip(TYPES, self.counts))
 
     def to_state(self) -> list:
-        state = [list(self.counts), self.dwell_ms_sum, self.dwell_count, self.sentiment_sum,
-                 self.sentiment_count, self.sentiment_negative,
-                 None if self.posts is None else sorted(self.posts)]
+        state = [
+            list(self.counts),
+            self.dwell_ms_sum,
+            self.dwell_count,
+            self.sentiment_sum,
+            self.sentiment_count,
+            self.sentiment_negative,
+            None if self.posts is None else sorted(self.posts),
+        ]
         if self.responses is not None:
             state.append(list(self.responses))
         return state
 
     @classmethod
-    def from_state(cls, state: list) -> "WindowAggregate":
+    def from_state(cls, state: list) -> WindowAggregate:
         agg = cls(track_posts=state[6] is not None)
         agg.counts = list(state[0])
-        (agg.dwell_ms_sum, agg.dwell_count, agg.sentiment_sum, agg.sentiment_count,
-         agg.sentiment_negative) = state[1:6]
+        (agg.dwell_ms_sum, agg.dwell_count, agg.sentiment_sum, agg.sentiment_count, agg.sentiment_negative) = state[1:6]
         if state[6] is not None:
             agg.posts = set(state[6])
         if len(state) > 7:
             agg.responses = list(state[7])
         return agg
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, WindowAggregate) and self.to_state() == other.to_state()
 
     def __repr__(self) -> str:

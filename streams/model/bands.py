@@ -79,13 +79,14 @@ def _rows(path: str, table: Benchmarks, platform: str, industry: str, row: dict)
     for content_type, bounds in (row.get("content_types") or {}).items():
         if content_type not in CONTENT_TYPES:
             raise ValueError(f"{path}: {where}: unknown content type {content_type!r} (one of {list(CONTENT_TYPES)})")
-        table[(platform, industry, content_type)] = _bounds(path, f"{where}/{content_type}", bounds,
-                                                            table.get((platform, industry, "")) or fallback)
+        table[(platform, industry, content_type)] = _bounds(
+            path, f"{where}/{content_type}", bounds, table.get((platform, industry, "")) or fallback
+        )
 
 
 def _bounds(path: str, where: str, row: dict, fallback: tuple[float, float] | None) -> tuple[float, float]:
     low = row.get("low", fallback[0] if fallback else None)
     high = row.get("high", fallback[1] if fallback else None)
-    if not all(isinstance(v, (int, float)) for v in (low, high)) or not 0 <= low <= high <= 1:
+    if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 <= low <= high <= 1):
         raise ValueError(f"{path}: {where}: need 0 <= low <= high <= 1 (ratios, not percent), got {row}")
     return float(low), float(high)

@@ -32,8 +32,9 @@ def engaged_count(agg: WindowAggregate, engaged_types: tuple[str, ...]) -> int:
     return sum([counts[i] for i in _type_indexes(engaged_types)])
 
 
-def rates(agg: WindowAggregate, followers: int | None, engaged_types: tuple[str, ...],
-          engaged: int | None = None) -> dict:
+def rates(
+    agg: WindowAggregate, followers: int | None, engaged_types: tuple[str, ...], engaged: int | None = None
+) -> dict:
     """``engaged``: engaged_count(agg, engaged_types) when the caller has it already (a window close
     computes it for tens of thousands of records)."""
     counts = agg.counts

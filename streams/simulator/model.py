@@ -63,8 +63,8 @@ import itertools
 import math
 import random
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..contract import CONTENT_TYPES
 from ..model.bands import DEFAULT_BENCHMARKS
@@ -73,23 +73,45 @@ from ..settings import DEFAULT_ENGAGED_TYPES
 # DOMAIN.md's benchmark table: average ER per post, low .. high across industries.
 BENCHMARK_BANDS = DEFAULT_BENCHMARKS
 PLATFORMS = tuple(BENCHMARK_BANDS)
-INDUSTRIES = ("retail", "education", "entertainment and media", "nonprofit", "government",
-              "food and beverage", "travel", "technology", "financial services", "health")
-NAME_WORDS = (("Blue", "Northern", "Bright", "Urban", "Golden", "Silver", "Green", "Open", "Little", "Prime"),
-              ("Harbor", "Works", "Studio", "Market", "Labs", "Kitchen", "Collective", "Group", "Trail", "House"))
+INDUSTRIES = (
+    "retail",
+    "education",
+    "entertainment and media",
+    "nonprofit",
+    "government",
+    "food and beverage",
+    "travel",
+    "technology",
+    "financial services",
+    "health",
+)
+NAME_WORDS = (
+    ("Blue", "Northern", "Bright", "Urban", "Golden", "Silver", "Green", "Open", "Little", "Prime"),
+    ("Harbor", "Works", "Studio", "Market", "Labs", "Kitchen", "Collective", "Group", "Trail", "House"),
+)
 
 # Proportions of the event types; impressions dominate. Post-level types are drawn per post (engaged
 # among engaged, the others among the others), account-level ones per account; replies are not drawn:
 # each answers a mention when its delay is up.
 TYPE_MIX = {
-    "impression": 0.648, "like": 0.12, "reaction": 0.04, "dwell": 0.07, "click": 0.04, "comment": 0.025,
-    "share": 0.015, "save": 0.01, "follow": 0.012, "unfollow": 0.004, "mention": 0.01,
+    "impression": 0.648,
+    "like": 0.12,
+    "reaction": 0.04,
+    "dwell": 0.07,
+    "click": 0.04,
+    "comment": 0.025,
+    "share": 0.015,
+    "save": 0.01,
+    "follow": 0.012,
+    "unfollow": 0.004,
+    "mention": 0.01,
 }
 ENGAGED_TYPES = frozenset(DEFAULT_ENGAGED_TYPES)
 ACCOUNT_TYPES = frozenset({"follow", "unfollow", "mention", "reply"})
 ENGAGED_MIX = {kind: share for kind, share in TYPE_MIX.items() if kind in ENGAGED_TYPES}
-OTHER_POST_MIX = {kind: share for kind, share in TYPE_MIX.items()
-                  if kind not in ENGAGED_TYPES and kind not in ACCOUNT_TYPES}
+OTHER_POST_MIX = {
+    kind: share for kind, share in TYPE_MIX.items() if kind not in ENGAGED_TYPES and kind not in ACCOUNT_TYPES
+}
 ACCOUNT_MIX = {kind: share for kind, share in TYPE_MIX.items() if kind in ACCOUNT_TYPES}
 POST_LEVEL_SHARE = sum(ENGAGED_MIX.values()) + sum(OTHER_POST_MIX.values())
 NON_ENGAGED_RATIO = sum(OTHER_POST_MIX.values()) / sum(ENGAGED_MIX.values())  # impressions + dwells per engaged
@@ -106,42 +128,43 @@ CONTENT_MIX: dict[str, dict[str, float]] = {
 assert set(CONTENT_MIX) == set(PLATFORMS)
 assert all(kind in CONTENT_TYPES for mix in CONTENT_MIX.values() for kind in mix)
 
-POSTS_PER_DAY_RANGE = (1.0, 72.0)   # from once a day to every 20 minutes
-POSTING_JITTER = 0.3                # each interval is the account's regular one +-30 %
-ER_BAND_MARGIN = 0.1                # a post's ER at maturity: uniform in [low + 0.1 w, high - 0.1 w]
-DECAY_TAU_DAYS = 0.25               # engagement intensity ~ exp(-age / tau)
-MATURITY_DAYS = 1.0                 # the post ER the band is about: its first day
-POST_LIFE_DAYS = 7.0                # no event after this age
-STORY_LIFE_DAYS = 1.0               # stories expire
+POSTS_PER_DAY_RANGE = (1.0, 72.0)  # from once a day to every 20 minutes
+POSTING_JITTER = 0.3  # each interval is the account's regular one +-30 %
+ER_BAND_MARGIN = 0.1  # a post's ER at maturity: uniform in [low + 0.1 w, high - 0.1 w]
+DECAY_TAU_DAYS = 0.25  # engagement intensity ~ exp(-age / tau)
+MATURITY_DAYS = 1.0  # the post ER the band is about: its first day
+POST_LIFE_DAYS = 7.0  # no event after this age
+STORY_LIFE_DAYS = 1.0  # stories expire
 FIRST_DAY_SHARE = 1 - math.exp(-MATURITY_DAYS / DECAY_TAU_DAYS)
 # Engaged events after maturity, per engaged event of the first day (the decay's expected remainder).
-AFTER_MATURITY = (math.exp(-MATURITY_DAYS / DECAY_TAU_DAYS) - math.exp(-POST_LIFE_DAYS / DECAY_TAU_DAYS)) \
-    / FIRST_DAY_SHARE
+AFTER_MATURITY = (
+    math.exp(-MATURITY_DAYS / DECAY_TAU_DAYS) - math.exp(-POST_LIFE_DAYS / DECAY_TAU_DAYS)
+) / FIRST_DAY_SHARE
 SPANS = ((0.0, MATURITY_DAYS, 1.0), (MATURITY_DAYS, POST_LIFE_DAYS, AFTER_MATURITY))  # (from, to, share)
 STORY_SPANS = ((0.0, STORY_LIFE_DAYS, 1.0),)
 assert STORY_LIFE_DAYS == MATURITY_DAYS  # a story's one span is the first day
 
-FOLLOWER_SPREAD = 100.0         # largest / smallest follower count before scaling
+FOLLOWER_SPREAD = 100.0  # largest / smallest follower count before scaling
 USER_POOL = 200_000
-LATE_SHARE = 0.1                # events that arrive late (out of order) ...
-MAX_LATENESS_MS = 2_000         # ... by less than this
-DWELL_MEDIAN_MS = 15_000        # lognormal dwell: median 15 s, most between 5 and 60 s
+LATE_SHARE = 0.1  # events that arrive late (out of order) ...
+MAX_LATENESS_MS = 2_000  # ... by less than this
+DWELL_MEDIAN_MS = 15_000  # lognormal dwell: median 15 s, most between 5 and 60 s
 DWELL_SIGMA = 0.7
 COMMENT_NEGATIVE_SHARE = 0.15
-MENTION_NEGATIVE_SHARE = 0.25   # mentions carry more complaints than comments
-REPLY_SHARE = 0.95              # mentions the team answers; the others never get a reply
-REPLY_DELAY_MEDIAN_MS = 3_600_000   # lognormal reply delay: median 1 h, 90 % within 2.8 h,
-REPLY_DELAY_SIGMA = 0.8             # 1 in 1,000 past the 12 h SLA
-CRISIS_MENTION_FACTOR = 8       # a crisis multiplies the account's mentions ...
-CRISIS_NEGATIVE_SHARE = 0.8     # ... and most of them are negative
-COLLAPSE_RESIDUAL = 0.01        # share of engaged events a collapsed post keeps
+MENTION_NEGATIVE_SHARE = 0.25  # mentions carry more complaints than comments
+REPLY_SHARE = 0.95  # mentions the team answers; the others never get a reply
+REPLY_DELAY_MEDIAN_MS = 3_600_000  # lognormal reply delay: median 1 h, 90 % within 2.8 h,
+REPLY_DELAY_SIGMA = 0.8  # 1 in 1,000 past the 12 h SLA
+CRISIS_MENTION_FACTOR = 8  # a crisis multiplies the account's mentions ...
+CRISIS_NEGATIVE_SHARE = 0.8  # ... and most of them are negative
+COLLAPSE_RESIDUAL = 0.01  # share of engaged events a collapsed post keeps
 REPLY_RATIO = REPLY_SHARE * ACCOUNT_MIX["mention"] / POST_LEVEL_SHARE  # replies per post-level event
 
 BATCH_SIZES = (2, 20)
-BUCKET_EVENTS = 256             # the agenda's buckets hold about this many events
-MAX_LOOKAHEAD = 10_000          # next_message: events looked at to fill one batch of one account
-EVENTS_STEP_MS = 1_000          # TrafficModel.events: messages_until every second of the run's clock
-RUN_STEP_MS = 60_000            # TrafficModel.run: every minute (the batches of a tick of that length)
+BUCKET_EVENTS = 256  # the agenda's buckets hold about this many events
+MAX_LOOKAHEAD = 10_000  # next_message: events looked at to fill one batch of one account
+EVENTS_STEP_MS = 1_000  # TrafficModel.events: messages_until every second of the run's clock
+RUN_STEP_MS = 60_000  # TrafficModel.run: every minute (the batches of a tick of that length)
 
 _POST, _PUBLISH, _ACCOUNT, _REPLY = range(4)  # what an agenda entry is
 
@@ -171,6 +194,7 @@ def events_per_post_follower(platform: str) -> float:
 @dataclass(frozen=True)
 class Scenario:
     """What happens to whom in a run (times on the run's clock, in ms); by default nothing."""
+
     collapse_account: str | None = None
     collapse_at_ms: int | None = None  # None: from the start
     crisis_account: str | None = None
@@ -200,24 +224,29 @@ class TrafficModel:
         for index, position in enumerate(slices):
             account_id = f"acct-{index + 1:04d}"
             self.posts_per_day[account_id] = rates[index]
-            shape[account_id] = FOLLOWER_SPREAD ** position
-            self._accounts.append({
-                "account_id": account_id,
-                "platform": PLATFORMS[index % len(PLATFORMS)],
-                "followers": 0,
-                "industry": rng.choice(INDUSTRIES),
-                "name": f"{rng.choice(NAME_WORDS[0])} {rng.choice(NAME_WORDS[1])}",
-            })
+            shape[account_id] = FOLLOWER_SPREAD**position
+            self._accounts.append(
+                {
+                    "account_id": account_id,
+                    "platform": PLATFORMS[index % len(PLATFORMS)],
+                    "followers": 0,
+                    "industry": rng.choice(INDUSTRIES),
+                    "name": f"{rng.choice(NAME_WORDS[0])} {rng.choice(NAME_WORDS[1])}",
+                }
+            )
         # Post-level events/s of an account per follower; then the scale that makes the mean total rate.
-        per_follower = {r["account_id"]: self.posts_per_day[r["account_id"]] / day_seconds
-                        * events_per_post_follower(r["platform"]) for r in self._accounts}
+        per_follower = {
+            r["account_id"]: self.posts_per_day[r["account_id"]] / day_seconds * events_per_post_follower(r["platform"])
+            for r in self._accounts
+        }
         total_per_post_level = 1 + ACCOUNT_RATIO + REPLY_RATIO
         scale = rate / sum(shape[a] * per_follower[a] * total_per_post_level for a in shape)
         for record in self._accounts:
             record["followers"] = max(1, round(shape[record["account_id"]] * scale))
         # Long-run mean post-level events/s of each account (its account-level stream is proportional).
         self.post_event_rate: dict[str, float] = {
-            r["account_id"]: r["followers"] * per_follower[r["account_id"]] for r in self._accounts}
+            r["account_id"]: r["followers"] * per_follower[r["account_id"]] for r in self._accounts
+        }
 
     @property
     def account_ids(self) -> list[str]:
@@ -234,12 +263,15 @@ class TrafficModel:
             raise ValueError(f"the reply delay scale must be > 0, not {scenario.reply_delay_scale}")
         for role, account in (("collapse", scenario.collapse_account), ("crisis", scenario.crisis_account)):
             if account is not None and account not in self.posts_per_day:
-                raise ValueError(f"unknown {role} account {account!r} "
-                                 f"(the simulator has {self.account_ids[0]} .. {self.account_ids[-1]})")
+                raise ValueError(
+                    f"unknown {role} account {account!r} "
+                    f"(the simulator has {self.account_ids[0]} .. {self.account_ids[-1]})"
+                )
         return EventStream(self, start_ms, scenario)
 
-    def events(self, start_ms: int, count: int, *, batch_share: float = 0.0,
-               scenario: Scenario = Scenario()) -> Iterator[dict]:
+    def events(
+        self, start_ms: int, count: int, *, batch_share: float = 0.0, scenario: Scenario = Scenario()
+    ) -> Iterator[dict]:
         """The first ``count`` events from ``start_ms`` on, in model time order, each ``ts`` on the
         model's clock; batched as ``messages_until`` batches them, called every EVENTS_STEP_MS."""
         stream = self.stream(start_ms, scenario)
@@ -254,8 +286,9 @@ class TrafficModel:
                     if produced == count:
                         return
 
-    def run(self, start_ms: int, until_ms: int, *, batch_share: float = 0.0,
-            scenario: Scenario = Scenario()) -> tuple[list[dict], list[dict]]:
+    def run(
+        self, start_ms: int, until_ms: int, *, batch_share: float = 0.0, scenario: Scenario = Scenario()
+    ) -> tuple[list[dict], list[dict]]:
         """(posts, events) of a run from ``start_ms`` to ``until_ms``: the post records published by
         then (the backfill of the last 7 model days first) and the events due by then, in time order
         (a batch's events together: ``messages_until`` every RUN_STEP_MS)."""
@@ -270,18 +303,76 @@ class TrafficModel:
 
 
 class _Account:
-    __slots__ = ("account_id", "platform", "followers", "interval_ms", "posts", "collapse_at",
-                 "crisis_at", "rate", "crisis_rate", "contents", "content_cum", "er_low", "er_width")
+    __slots__ = (
+        "account_id",
+        "platform",
+        "followers",
+        "interval_ms",
+        "posts",
+        "collapse_at",
+        "crisis_at",
+        "rate",
+        "crisis_rate",
+        "contents",
+        "content_cum",
+        "er_low",
+        "er_width",
+    )
+    account_id: str
+    platform: str
+    followers: int
+    interval_ms: float
+    posts: int
+    collapse_at: float | None
+    crisis_at: float | None
+    rate: float
+    crisis_rate: float
+    contents: list[str]
+    content_cum: list[float]
+    er_low: float
+    er_width: float
 
 
 class _Post:
-    __slots__ = ("post_id", "account", "published_at", "content_type", "er", "followers", "collapsed",
-                 "span", "k", "n", "a", "bdn", "engaged_left", "other_left")
+    __slots__ = (
+        "post_id",
+        "account",
+        "published_at",
+        "content_type",
+        "er",
+        "followers",
+        "collapsed",
+        "span",
+        "k",
+        "n",
+        "a",
+        "bdn",
+        "engaged_left",
+        "other_left",
+    )
+    post_id: str
+    account: _Account
+    published_at: int
+    content_type: str
+    er: float
+    followers: int
+    collapsed: bool
+    span: int
+    k: int
+    n: int
+    a: float
+    bdn: float
+    engaged_left: int
+    other_left: int
 
     def record(self) -> dict:
-        return {"post_id": self.post_id, "account_id": self.account.account_id,
-                "platform": self.account.platform, "published_at": self.published_at,
-                "content_type": self.content_type}
+        return {
+            "post_id": self.post_id,
+            "account_id": self.account.account_id,
+            "platform": self.account.platform,
+            "published_at": self.published_at,
+            "content_type": self.content_type,
+        }
 
 
 class EventStream:
@@ -302,8 +393,8 @@ class EventStream:
         self._ids = itertools.count(1)
         self._seq = itertools.count()
         self._net_follows: Counter[str] = Counter()
-        self._published: deque[_Post] = deque()   # published, record not returned yet
-        self._ahead: deque[list] = deque()         # generated, not returned yet (below: the merge)
+        self._published: deque[_Post] = deque()  # published, record not returned yet
+        self._ahead: deque[list] = deque()  # generated, not returned yet (below: the merge)
         self._ahead_of: dict[str, deque[list]] = {}
         self._last: tuple = (start_ms - 1, 0, None)  # the last event generated
         collapse_at = start_ms if scenario.collapse_at_ms is None else scenario.collapse_at_ms
@@ -330,7 +421,8 @@ class EventStream:
             # Account-level events per ms; a crisis multiplies the mentions.
             account.rate = model.post_event_rate[account_id] * ACCOUNT_RATIO / 1000.0
             account.crisis_rate = account.rate * (
-                1 + (CRISIS_MENTION_FACTOR - 1) * ACCOUNT_MIX["mention"] / sum(ACCOUNT_MIX.values()))
+                1 + (CRISIS_MENTION_FACTOR - 1) * ACCOUNT_MIX["mention"] / sum(ACCOUNT_MIX.values())
+            )
             # The posts of the last 7 days, at the account's pace from a random phase.
             t = start_ms - life_ms + rng.random() * account.interval_ms
             while t < start_ms:
@@ -383,12 +475,12 @@ class EventStream:
                 ahead_of[entry[2]["account_id"]].popleft()  # the account's first one left
                 due.append(entry[2])
         if not ahead and self._last[0] <= now_ms:
-            for entry in self._generator:
-                self._last = entry
-                if entry[0] > now_ms:
-                    self._keep(entry)
+            for generated in self._generator:
+                self._last = generated
+                if generated[0] > now_ms:
+                    self._keep(generated)
                     break
-                due.append(entry[2])
+                due.append(generated[2])
         if not batch_share:
             return [[event] for event in due]
         rng = self._batch_rng
@@ -442,13 +534,13 @@ class EventStream:
             entries.append(entry)
         generator = self._generator
         for _ in range(MAX_LOOKAHEAD if len(entries) < size else 0):
-            entry = self._last = next(generator)
-            if entry[2]["account_id"] == account_id:
-                entries.append(entry)
+            generated = self._last = next(generator)
+            if generated[2]["account_id"] == account_id:
+                entries.append(generated)
                 if len(entries) == size:
                     break
             else:
-                self._keep(entry)
+                self._keep(generated)
         return entries
 
     def _next_entry(self):
@@ -490,7 +582,7 @@ class EventStream:
         seq, ids, prefix = self._seq, self._ids, self._id_prefix
         tau = self._tau_ms
         buckets, bucket_order, inverse_width = self._buckets, self._bucket_order, self._inverse_width
-        current: list = []    # the bucket being consumed, sorted; position, its length, its index
+        current: list = []  # the bucket being consumed, sorted; position, its length, its index
         position = end = 0
         current_index = -1
         engaged_kinds = list(ENGAGED_MIX)
@@ -500,8 +592,11 @@ class EventStream:
         late_scale = MAX_LATENESS_MS / LATE_SHARE
         account_kinds = list(ACCOUNT_MIX)
         account_cum = list(itertools.accumulate(ACCOUNT_MIX.values()))
-        crisis_cum = list(itertools.accumulate(
-            share * (CRISIS_MENTION_FACTOR if kind == "mention" else 1) for kind, share in ACCOUNT_MIX.items()))
+        crisis_cum = list(
+            itertools.accumulate(
+                share * (CRISIS_MENTION_FACTOR if kind == "mention" else 1) for kind, share in ACCOUNT_MIX.items()
+            )
+        )
         dwell_mu = math.log(DWELL_MEDIAN_MS)
         reply_mu = math.log(self._reply_delay_median_ms)
         lognormvariate = self._rng.lognormvariate
@@ -556,9 +651,15 @@ class EventStream:
                 ts = due - late
                 if ts < post.published_at:
                     ts = post.published_at
-                event = {"event_id": f"{prefix}{next(ids)}", "type": kind, "ts": ts,
-                         "platform": account.platform, "account_id": account.account_id,
-                         "post_id": post.post_id, "user_id": f"user-{int(rnd() * USER_POOL):06d}"}
+                event = {
+                    "event_id": f"{prefix}{next(ids)}",
+                    "type": kind,
+                    "ts": ts,
+                    "platform": account.platform,
+                    "account_id": account.account_id,
+                    "post_id": post.post_id,
+                    "user_id": f"user-{int(rnd() * USER_POOL):06d}",
+                }
                 if kind == "dwell":
                     event["dwell_ms"] = min(600_000, round(lognormvariate(dwell_mu, DWELL_SIGMA)))
                 elif kind == "comment":
@@ -576,9 +677,14 @@ class EventStream:
                 account_id = account.account_id
                 u = rnd()
                 late = int(u * late_scale) if u < LATE_SHARE else 0
-                event = {"event_id": f"{prefix}{next(ids)}", "type": kind, "ts": due - late,
-                         "platform": account.platform, "account_id": account_id,
-                         "user_id": f"user-{int(rnd() * USER_POOL):06d}"}
+                event = {
+                    "event_id": f"{prefix}{next(ids)}",
+                    "type": kind,
+                    "ts": due - late,
+                    "platform": account.platform,
+                    "account_id": account_id,
+                    "user_id": f"user-{int(rnd() * USER_POOL):06d}",
+                }
                 nexts = [(t + self._account_gap(account, t), next(seq), _ACCOUNT, account)]
                 if kind == "mention":
                     event["sentiment"] = sentiment(CRISIS_NEGATIVE_SHARE if crisis else MENTION_NEGATIVE_SHARE)
@@ -594,10 +700,16 @@ class EventStream:
                 account, mention_id = source
                 # The team's own action: never late, so never before its mention.
                 late = 0
-                event = {"event_id": f"{prefix}{next(ids)}", "type": "reply", "ts": due,
-                         "platform": account.platform, "account_id": account.account_id,
-                         "user_id": account.account_id, "in_reply_to": mention_id}
-                nexts = ()
+                event = {
+                    "event_id": f"{prefix}{next(ids)}",
+                    "type": "reply",
+                    "ts": due,
+                    "platform": account.platform,
+                    "account_id": account.account_id,
+                    "user_id": account.account_id,
+                    "in_reply_to": mention_id,
+                }
+                nexts = ()  # type: ignore[assignment]  # the shared empty tuple: nothing allocated per reply
             else:  # _PUBLISH: a new post, and the account's next one
                 account = source
                 followers = max(1, account.followers + net_follows[account.account_id])
@@ -607,7 +719,7 @@ class EventStream:
                 first = self._schedule(post, due)
                 if first is not None:
                     nexts.append((first, next(seq), _POST, post))
-                event = None
+                event = None  # type: ignore[assignment]  # a publication is no event: not yielded below
             for entry in nexts:
                 index = int(entry[0] * inverse_width)
                 if index == current_index:
@@ -629,8 +741,9 @@ class EventStream:
         post.post_id = f"{account.account_id}-p{account.posts:06d}"
         post.account = account
         post.published_at = published_at
-        post.content_type = account.contents[bisect.bisect_right(account.content_cum,
-                                                                 rng.random() * account.content_cum[-1])]
+        post.content_type = account.contents[
+            bisect.bisect_right(account.content_cum, rng.random() * account.content_cum[-1])
+        ]
         post.er = account.er_low + account.er_width * rng.random()
         post.followers = followers
         post.collapsed = account.collapse_at is not None and published_at >= account.collapse_at

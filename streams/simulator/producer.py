@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -30,13 +31,24 @@ ACCOUNTS_RESEND_SECONDS = 60.0
 TICK_SECONDS = 0.05
 
 
-async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | None = None,
-                        seed: int | None = None, duration: float | None = None,
-                        max_events: int | None = None, collapse_account: str | None = None,
-                        collapse_after: float = 60.0, crisis_account: str | None = None,
-                        crisis_after: float = 60.0, reply_delay_scale: float | None = None,
-                        day_seconds: float | None = None, batch_share: float = 0.1,
-                        stop_event: asyncio.Event | None = None, progress: Progress | None = None) -> dict:
+async def run_simulator(
+    settings: Settings,
+    *,
+    rate: float,
+    n_accounts: int | None = None,
+    seed: int | None = None,
+    duration: float | None = None,
+    max_events: int | None = None,
+    collapse_account: str | None = None,
+    collapse_after: float = 60.0,
+    crisis_account: str | None = None,
+    crisis_after: float = 60.0,
+    reply_delay_scale: float | None = None,
+    day_seconds: float | None = None,
+    batch_share: float = 0.1,
+    stop_event: asyncio.Event | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Produce the model's posts and events as they happen (a mean of ``rate`` events/s) until
     ``duration`` seconds, ``max_events`` events or ``stop_event``; returns what the broker
     acknowledged, and tells ``progress`` the events produced at each tick. Cancelling it flushes
@@ -48,21 +60,39 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
     scenario = Scenario(
         collapse_account=collapse_account,
         collapse_at_ms=start_ms + int(collapse_after * 1000) if collapse_account else None,
-        crisis_account=crisis_account, crisis_at_ms=start_ms + int(crisis_after * 1000) if crisis_account else None,
-        reply_delay_scale=settings.simulate_reply_delay_scale if reply_delay_scale is None else reply_delay_scale)
+        crisis_account=crisis_account,
+        crisis_at_ms=start_ms + int(crisis_after * 1000) if crisis_account else None,
+        reply_delay_scale=settings.simulate_reply_delay_scale if reply_delay_scale is None else reply_delay_scale,
+    )
     stream = model.stream(start_ms, scenario)
     stop_event = stop_event or asyncio.Event()
-    stats = {"events_produced": 0, "messages_produced": 0, "accounts": len(model.account_ids),
-             "account_records_produced": 0, "post_records_produced": 0, "send_errors": 0, "rate": rate,
-             "day_seconds": day_seconds, "seed": seed, "started_at_ms": start_ms,
-             "collapse_account": collapse_account, "collapse_at_ms": scenario.collapse_at_ms,
-             "crisis_account": crisis_account, "crisis_at_ms": scenario.crisis_at_ms}
+    stats: dict[str, Any] = {
+        "events_produced": 0,
+        "messages_produced": 0,
+        "accounts": len(model.account_ids),
+        "account_records_produced": 0,
+        "post_records_produced": 0,
+        "send_errors": 0,
+        "rate": rate,
+        "day_seconds": day_seconds,
+        "seed": seed,
+        "started_at_ms": start_ms,
+        "collapse_account": collapse_account,
+        "collapse_at_ms": scenario.collapse_at_ms,
+        "crisis_account": crisis_account,
+        "crisis_at_ms": scenario.crisis_at_ms,
+    }
 
     kafka_config = kafka_client_config(settings)
     await ensure_topics(settings, kafka_config)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                                enable_idempotence=True, linger_ms=5, client_id="engagement-simulate",
-                                **kafka_config)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        client_id="engagement-simulate",
+        **kafka_config,
+    )
     await producer.start()
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -74,18 +104,24 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
             now_ms = _wall_ms()
             pending = []
             for record in stream.posts_until(now_ms):  # before the events of the posts
-                pending.append(("post_records_produced", 1, await producer.send(
-                    settings.topic_posts, orjson.dumps(record), key=record["post_id"].encode())))
+                pending.append(
+                    (
+                        "post_records_produced",
+                        1,
+                        await producer.send(settings.topic_posts, orjson.dumps(record), key=record["post_id"].encode()),
+                    )
+                )
             for events in stream.messages_until(now_ms, batch_share):
                 if max_events is not None:
-                    events = events[:max_events - generated]
+                    events = events[: max_events - generated]
                     if not events:
                         break
                 generated += len(events)
                 value = orjson.dumps(events if len(events) > 1 else events[0])
                 key = events[0]["account_id"].encode()
-                pending.append(("events_produced", len(events),
-                                await producer.send(settings.topic_interactions, value, key=key)))
+                pending.append(
+                    ("events_produced", len(events), await producer.send(settings.topic_interactions, value, key=key))
+                )
             results = await asyncio.gather(*(future for *_, future in pending), return_exceptions=True)
             for (counter, size, _), result in zip(pending, results):
                 if counter == "events_produced":
@@ -94,8 +130,11 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
                     _count(stats, result, post_records_produced=size)
             if progress is not None:
                 progress.update(stats["events_produced"])
-            if (max_events is not None and generated >= max_events) or stop_event.is_set() or \
-                    (duration is not None and loop.time() - started >= duration):
+            if (
+                (max_events is not None and generated >= max_events)
+                or stop_event.is_set()
+                or (duration is not None and loop.time() - started >= duration)
+            ):
                 break
             if loop.time() - accounts_sent >= ACCOUNTS_RESEND_SECONDS:
                 await _send_accounts(producer, settings, stream, stats)
@@ -108,11 +147,11 @@ async def run_simulator(settings: Settings, *, rate: float, n_accounts: int | No
     return stats
 
 
-async def _send_accounts(producer: AIOKafkaProducer, settings: Settings, stream: EventStream,
-                         stats: dict) -> None:
-    futures = [await producer.send(settings.topic_accounts, orjson.dumps(record),
-                                   key=record["account_id"].encode())
-               for record in stream.accounts()]
+async def _send_accounts(producer: AIOKafkaProducer, settings: Settings, stream: EventStream, stats: dict) -> None:
+    futures = [
+        await producer.send(settings.topic_accounts, orjson.dumps(record), key=record["account_id"].encode())
+        for record in stream.accounts()
+    ]
     for result in await asyncio.gather(*futures, return_exceptions=True):
         _count(stats, result, account_records_produced=1)
 
@@ -136,39 +175,73 @@ def _positive(kind):
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be > 0: {text}")
         return value
+
     return parse
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
-    parser = argparse.ArgumentParser(prog="engagement simulate",
-                                     description="Produce synthetic posts and interaction events into Kafka.")
-    parser.add_argument("--rate", type=_positive(float), default=settings.simulate_rate,
-                        help="mean events per second (default %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="engagement simulate", description="Produce synthetic posts and interaction events into Kafka."
+    )
+    parser.add_argument(
+        "--rate",
+        type=_positive(float),
+        default=settings.simulate_rate,
+        help="mean events per second (default %(default)s)",
+    )
     parser.add_argument("--duration", type=_positive(float), help="stop after this many seconds")
     parser.add_argument("--max-events", type=_positive(int), help="stop after this many events")
     parser.add_argument("--seed", type=int, default=settings.simulate_seed, help="default %(default)s")
-    parser.add_argument("--accounts", type=_positive(int), default=settings.simulate_accounts,
-                        help="number of accounts (default %(default)s)")
-    parser.add_argument("--collapse-account", default=settings.simulate_collapse_account or None,
-                        help="account whose engagement collapses, e.g. acct-0003 (default: none)")
-    parser.add_argument("--collapse-after", type=float, default=settings.simulate_collapse_after_seconds,
-                        help="seconds after start when the collapse begins (default %(default)s)")
-    parser.add_argument("--crisis-account", default=settings.simulate_crisis_account or None,
-                        help="account whose mentions turn into a PR crisis, e.g. acct-0004 (default: none)")
-    parser.add_argument("--crisis-after", type=float, default=settings.simulate_crisis_after_seconds,
-                        help="seconds after start when the crisis begins (default %(default)s)")
-    parser.add_argument("--reply-delay-scale", type=_positive(float), default=settings.simulate_reply_delay_scale,
-                        help="factor on the teams' reply delays, median 1 h at 1 (default %(default)s)")
-    parser.add_argument("--day-seconds", type=_positive(float), default=settings.simulate_day_seconds,
-                        help="length of the model's day: posting intervals and engagement decay scale with it "
-                             "(default %(default)s)")
+    parser.add_argument(
+        "--accounts",
+        type=_positive(int),
+        default=settings.simulate_accounts,
+        help="number of accounts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--collapse-account",
+        default=settings.simulate_collapse_account or None,
+        help="account whose engagement collapses, e.g. acct-0003 (default: none)",
+    )
+    parser.add_argument(
+        "--collapse-after",
+        type=float,
+        default=settings.simulate_collapse_after_seconds,
+        help="seconds after start when the collapse begins (default %(default)s)",
+    )
+    parser.add_argument(
+        "--crisis-account",
+        default=settings.simulate_crisis_account or None,
+        help="account whose mentions turn into a PR crisis, e.g. acct-0004 (default: none)",
+    )
+    parser.add_argument(
+        "--crisis-after",
+        type=float,
+        default=settings.simulate_crisis_after_seconds,
+        help="seconds after start when the crisis begins (default %(default)s)",
+    )
+    parser.add_argument(
+        "--reply-delay-scale",
+        type=_positive(float),
+        default=settings.simulate_reply_delay_scale,
+        help="factor on the teams' reply delays, median 1 h at 1 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--day-seconds",
+        type=_positive(float),
+        default=settings.simulate_day_seconds,
+        help="length of the model's day: posting intervals and engagement decay scale with it (default %(default)s)",
+    )
     parser.add_argument("--stats-file", type=Path, help="also write the final stats (JSON) here")
     args = parser.parse_args(argv)
 
     if not settings.kafka_bootstrap_servers:
-        print("engagement simulate: KAFKA_BOOTSTRAP_SERVERS is not set; set it to your broker's address "
-              "or use `make run`, which starts a broker and the simulator.", file=sys.stderr)
+        print(
+            "engagement simulate: KAFKA_BOOTSTRAP_SERVERS is not set; set it to your broker's address "
+            "or use `make run`, which starts a broker and the simulator.",
+            file=sys.stderr,
+        )
         return 2
     try:
         stats = asyncio.run(_run_until_signalled(settings, args))
@@ -194,9 +267,19 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
         loop.add_signal_handler(signum, stop_event.set)
     # On stderr: stdout is the final stats line.
     with Progress("simulate", total=args.max_events, seconds=args.duration) as progress:
-        return await run_simulator(settings, rate=args.rate, n_accounts=args.accounts, seed=args.seed,
-                                   duration=args.duration, max_events=args.max_events,
-                                   collapse_account=args.collapse_account, collapse_after=args.collapse_after,
-                                   crisis_account=args.crisis_account, crisis_after=args.crisis_after,
-                                   reply_delay_scale=args.reply_delay_scale, day_seconds=args.day_seconds,
-                                   stop_event=stop_event, progress=progress)
+        return await run_simulator(
+            settings,
+            rate=args.rate,
+            n_accounts=args.accounts,
+            seed=args.seed,
+            duration=args.duration,
+            max_events=args.max_events,
+            collapse_account=args.collapse_account,
+            collapse_after=args.collapse_after,
+            crisis_account=args.crisis_account,
+            crisis_after=args.crisis_after,
+            reply_delay_scale=args.reply_delay_scale,
+            day_seconds=args.day_seconds,
+            stop_event=stop_event,
+            progress=progress,
+        )

@@ -8,7 +8,8 @@ in the span. A post's lifetime record is due when the mark passes its publicatio
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..model.records import lifetime_record, window_record
 from .entries import Buckets, rolling
@@ -29,26 +30,68 @@ class ClosingState(Protocol):
     lifetimes: PostLifetimes
 
 
-def close_windows(state: ClosingState, mark: int, now_ms: int, followers_of: FollowersOf,
-                  post_records: list[dict], account_records: list[dict]) -> None:
+def close_windows(
+    state: ClosingState,
+    mark: int,
+    now_ms: int,
+    followers_of: FollowersOf,
+    post_records: list[dict],
+    account_records: list[dict],
+) -> None:
     """The final records of the post, account and rolling windows ``mark`` closes; then drop them."""
     cfg = state.config
     types = cfg.engaged_types
     for start in sorted(s for s in state.posts if s + cfg.window_ms <= mark):
         for post_id, e in state.posts.pop(start).items():
-            post_records.append(window_record(types, "post", "tumbling", start, start + cfg.window_ms, e.agg,
-                                              e.account_id, e.platform, followers_of(e.account_id), now_ms,
-                                              post_id=post_id))
+            post_records.append(
+                window_record(
+                    types,
+                    "post",
+                    "tumbling",
+                    start,
+                    start + cfg.window_ms,
+                    e.agg,
+                    e.account_id,
+                    e.platform,
+                    followers_of(e.account_id),
+                    now_ms,
+                    post_id=post_id,
+                )
+            )
     for start in sorted(state.accounts):
         end = start + cfg.window_ms
         if state.closed_through < end <= mark:
             for account_id, e in state.accounts[start].items():
-                account_records.append(window_record(types, "account", "tumbling", start, end, e.agg,
-                                                     account_id, e.platform, followers_of(account_id), now_ms))
+                account_records.append(
+                    window_record(
+                        types,
+                        "account",
+                        "tumbling",
+                        start,
+                        end,
+                        e.agg,
+                        account_id,
+                        e.platform,
+                        followers_of(account_id),
+                        now_ms,
+                    )
+                )
     for end in rolling_ends(state, mark):
         for account_id, e in rolling([state.accounts], end - cfg.rolling_ms, end).items():
-            account_records.append(window_record(types, "account", "rolling", end - cfg.rolling_ms, end, e.agg,
-                                                 account_id, e.platform, followers_of(account_id), now_ms))
+            account_records.append(
+                window_record(
+                    types,
+                    "account",
+                    "rolling",
+                    end - cfg.rolling_ms,
+                    end,
+                    e.agg,
+                    account_id,
+                    e.platform,
+                    followers_of(account_id),
+                    now_ms,
+                )
+            )
     drop_closed(state, mark)
 
 
@@ -56,7 +99,7 @@ def rolling_ends(state: ClosingState, mark: int) -> list[int]:
     """Ends of the rolling windows that become final between the previous close mark and ``mark``
     and hold traffic (a window ending at E spans the buckets starting in [E - rolling, E))."""
     cfg = state.config
-    ends = set()
+    ends: set[int] = set()
     for start in state.accounts:
         first = max(start + cfg.window_ms, state.closed_through + cfg.window_ms)
         last = min(start + cfg.rolling_ms, mark)
@@ -76,8 +119,7 @@ def drop_closed(state: ClosingState, mark: int) -> None:
         state.counting_since = mark
 
 
-def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: FollowersOf,
-                records: list[dict]) -> list:
+def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: FollowersOf, records: list[dict]) -> list:
     """The lifetime records of the posts that reached an age by ``mark``, and the benchmark samples
     of those that reached maturity (as journalled: [account_id, post_id, platform, content_type,
     published_at, er])."""
@@ -86,12 +128,25 @@ def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: Follo
 
     def on_age(post_id: str, life: PostLife, index: int) -> None:
         followers = followers_of(life.account_id)
-        record = lifetime_record(cfg.engaged_types, post_id, life, cfg.post_ages_ms[index],
-                                 index == len(cfg.post_ages_ms) - 1, followers, now_ms)
+        record = lifetime_record(
+            cfg.engaged_types,
+            post_id,
+            life,
+            cfg.post_ages_ms[index],
+            index == len(cfg.post_ages_ms) - 1,
+            followers,
+            now_ms,
+        )
         records.append(record)
         if index == lifetimes.maturity_index and life.complete and record["rates"]["er_followers"] is not None:
-            sample = [life.account_id, post_id, life.platform, life.content_type, life.published_at,
-                      record["rates"]["er_followers"]]
+            sample = [
+                life.account_id,
+                post_id,
+                life.platform,
+                life.content_type,
+                life.published_at,
+                record["rates"]["er_followers"],
+            ]
             samples.append(sample)
             lifetimes.add_sample(life.account_id, sample[1:])
 

@@ -99,8 +99,7 @@ def _interleave(at: np.ndarray, new: np.ndarray, rest: np.ndarray, old: np.ndarr
 class DedupMemory:
     """Fingerprints by arrival bucket; ``key_bits``/``check_bits`` narrow them only for tests."""
 
-    def __init__(self, horizon_ms: int, bucket_ms: int, key_bits: int = KEY_BITS,
-                 check_bits: int = CHECK_BITS):
+    def __init__(self, horizon_ms: int, bucket_ms: int, key_bits: int = KEY_BITS, check_bits: int = CHECK_BITS):
         if not (1 <= key_bits <= KEY_BITS and 1 <= check_bits <= CHECK_BITS):
             raise ValueError(f"key_bits in 1..{KEY_BITS}, check_bits in 1..{CHECK_BITS}")
         self.horizon_ms, self.bucket_ms = horizon_ms, bucket_ms
@@ -180,5 +179,7 @@ class DedupMemory:
     def _split(self, blob: bytes) -> tuple[np.ndarray, np.ndarray]:
         """The kept bits of concatenated fingerprints: (keys, checks). ValueError: not 16 bytes each."""
         parts = np.frombuffer(blob, _LAYOUT)
-        return (parts["key"] >> np.uint64(KEY_BITS - self.key_bits),
-                parts["check"] >> np.uint32(CHECK_BITS - self.check_bits))
+        return (
+            parts["key"] >> np.uint64(KEY_BITS - self.key_bits),
+            parts["check"] >> np.uint32(CHECK_BITS - self.check_bits),
+        )

@@ -13,7 +13,7 @@ class PostEntry:
     def __init__(self, account_id: str, platform: str, agg: WindowAggregate):
         self.account_id, self.platform, self.agg = account_id, platform, agg
 
-    def copy(self) -> "PostEntry":
+    def copy(self) -> PostEntry:
         return PostEntry(self.account_id, self.platform, self.agg.copy())
 
 
@@ -23,7 +23,7 @@ class AccountEntry:
     def __init__(self, platform: str, agg: WindowAggregate):
         self.platform, self.agg = platform, agg
 
-    def copy(self) -> "AccountEntry":
+    def copy(self) -> AccountEntry:
         return AccountEntry(self.platform, self.agg.copy())
 
 

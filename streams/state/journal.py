@@ -23,8 +23,8 @@ a replay applies every delta before the close, exactly as the commit did. What a
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from ..model.aggregates import WindowAggregate
 from .entries import AccountEntry, Buckets, PostEntry
@@ -53,17 +53,32 @@ def encode_windows(posts: Buckets, accounts: Buckets) -> dict:
     """The window part of an entry ("p", "a"); a snapshot's window chunks have the same layout."""
     entry = {}
     if posts:
-        entry["p"] = [[start, key, e.account_id, e.platform, e.agg.to_state()]
-                      for start, bucket in posts.items() for key, e in bucket.items()]
+        entry["p"] = [
+            [start, key, e.account_id, e.platform, e.agg.to_state()]
+            for start, bucket in posts.items()
+            for key, e in bucket.items()
+        ]
     if accounts:
-        entry["a"] = [[start, key, e.platform, e.agg.to_state()]
-                      for start, bucket in accounts.items() for key, e in bucket.items()]
+        entry["a"] = [
+            [start, key, e.platform, e.agg.to_state()]
+            for start, bucket in accounts.items()
+            for key, e in bucket.items()
+        ]
     return entry
 
 
-def encode(windows: dict, *, seq: int, close_mark: int, clock: int, lives: list | None = None,
-           samples: list | None = None, seen: tuple[int, bytes] | None = None, input_offset: int | None = None,
-           first_input_ms: int | None = None) -> dict:
+def encode(
+    windows: dict,
+    *,
+    seq: int,
+    close_mark: int,
+    clock: int,
+    lives: list | None = None,
+    samples: list | None = None,
+    seen: tuple[int, bytes] | None = None,
+    input_offset: int | None = None,
+    first_input_ms: int | None = None,
+) -> dict:
     """One commit's entry: its windows (``encode_windows``), the encoded lifetime delta and samples,
     the dedup ids it remembered (arrival ms, fingerprints), and its marks. A replay must know the
     close mark even when the commit kept it, and the clock, to expire the dedup memory as it did."""
@@ -91,7 +106,7 @@ def chunks(entry: dict) -> Iterator[dict]:
     for name in DELTA_KEYS:
         items = entry.get(name, ())
         for start in range(0, len(items), CHUNK_KEYS):
-            part = items[start:start + CHUNK_KEYS]
+            part = items[start : start + CHUNK_KEYS]
             if size + len(part) > CHUNK_KEYS and size:
                 yield chunk
                 chunk, size = dict(common), 0
@@ -104,12 +119,20 @@ def chunks(entry: dict) -> Iterator[dict]:
 
 def decode(entry: dict) -> JournalEntry:
     seen = entry.get("s")
-    decoded = JournalEntry(seq=entry["q"], seen=None if seen is None else (seen[0], base64.b64decode(seen[1])),
-                           close_mark=entry.get("c"), committed_at=entry.get("n"), input_offset=entry.get("o"),
-                           first_input_ms=entry.get("i"),
-                           lives=decode_delta(entry.get("l", ())), samples=entry.get("b", []))
+    decoded = JournalEntry(
+        seq=entry["q"],
+        seen=None if seen is None else (seen[0], base64.b64decode(seen[1])),
+        close_mark=entry.get("c"),
+        committed_at=entry.get("n"),
+        input_offset=entry.get("o"),
+        first_input_ms=entry.get("i"),
+        lives=decode_delta(entry.get("l", ())),
+        samples=entry.get("b", []),
+    )
     for start, post_id, account_id, platform, state in entry.get("p", ()):
-        decoded.posts.setdefault(start, {})[post_id] = PostEntry(account_id, platform, WindowAggregate.from_state(state))
+        decoded.posts.setdefault(start, {})[post_id] = PostEntry(
+            account_id, platform, WindowAggregate.from_state(state)
+        )
     for start, account_id, platform, state in entry.get("a", ()):
         decoded.accounts.setdefault(start, {})[account_id] = AccountEntry(platform, WindowAggregate.from_state(state))
     return decoded

@@ -15,7 +15,8 @@ record, when it comes, is adopted while every event counted so far stays in the 
 A post counts in the benchmark only when the service counted all of its life up to maturity: published
 after the partition's first input arrived (for a post without a record: a lifetime after, since its
 real publication is unknown). Not after its first close: a source that starts after the service
-(collectors, a simulator) has posts published before whose early events were never sent. A post past its lifetime stays as a tombstone for a benchmark period more,
+(collectors, a simulator) has posts published before whose early events were never sent. A post past
+its lifetime stays as a tombstone for a benchmark period more,
 so that a late trickle of engagement does not start its life again.
 
 The state moves like the windows: changes go into the commit's journal entry (``l``: life deltas,
@@ -25,7 +26,7 @@ The state moves like the windows: changes go into the commit's journal entry (``
 from __future__ import annotations
 
 import bisect
-from typing import Callable
+from collections.abc import Callable
 
 from ..contract import UNKNOWN_CONTENT_TYPE
 from ..model.aggregates import WindowAggregate
@@ -40,11 +41,29 @@ LIFE_BYTES, AGGREGATE_BYTES, SAMPLE_BYTES = 250, 340, 130
 class PostLife:
     """One post: who and what it is, the ages published so far, and its aggregates by segment."""
 
-    __slots__ = ("account_id", "platform", "published_at", "content_type", "source", "complete", "max_ts",
-                 "done", "total", "segments")
+    __slots__ = (
+        "account_id",
+        "platform",
+        "published_at",
+        "content_type",
+        "source",
+        "complete",
+        "max_ts",
+        "done",
+        "total",
+        "segments",
+    )
 
-    def __init__(self, account_id: str, platform: str, published_at: int, content_type: str, source: str,
-                 complete: bool, max_ts: int = 0):
+    def __init__(
+        self,
+        account_id: str,
+        platform: str,
+        published_at: int,
+        content_type: str,
+        source: str,
+        complete: bool,
+        max_ts: int = 0,
+    ):
         self.account_id, self.platform, self.published_at = account_id, platform, published_at
         self.content_type, self.source, self.complete = content_type, source, complete
         self.max_ts = max_ts  # the latest event ts counted: whether a late post record can be adopted
@@ -91,8 +110,18 @@ class PostLifetimes:
         self._accounts: dict[str, str] = {}  # one string per account, however many posts hold it
 
     # -- the hot path -------------------------------------------------------------------------------
-    def add(self, post_id: str, account_id: str, platform: str, ts: int, type_index: int, dwell, sentiment,
-            post_of: PostOf, input_since: int) -> None:
+    def add(
+        self,
+        post_id: str,
+        account_id: str,
+        platform: str,
+        ts: int,
+        type_index: int,
+        dwell,
+        sentiment,
+        post_of: PostOf,
+        input_since: int,
+    ) -> None:
         """``input_since``: the arrival time of the partition's first input (whether a post is complete)."""
         life = self.lives.get(post_id)
         if life is None:
@@ -113,19 +142,22 @@ class PostLifetimes:
         if ts > delta.max_ts:
             delta.max_ts = ts
 
-    def _start(self, post_id: str, account_id: str, platform: str, ts: int, post_of: PostOf,
-               input_since: int) -> PostLife | None:
+    def _start(
+        self, post_id: str, account_id: str, platform: str, ts: int, post_of: PostOf, input_since: int
+    ) -> PostLife | None:
         record = post_of(post_id)
         account_id = self._accounts.setdefault(account_id, account_id)
         if record is not None:
             published = record["published_at"]
             if ts - published >= self.lifetime:
                 return None  # engagement of a post past its lifetime: windows only
-            life = PostLife(account_id, platform, published, record["content_type"], FROM_RECORD,
-                            published >= input_since)
+            life = PostLife(
+                account_id, platform, published, record["content_type"], FROM_RECORD, published >= input_since
+            )
         else:
-            life = PostLife(account_id, platform, ts, UNKNOWN_CONTENT_TYPE, FROM_FIRST_EVENT,
-                            ts >= input_since + self.lifetime)
+            life = PostLife(
+                account_id, platform, ts, UNKNOWN_CONTENT_TYPE, FROM_FIRST_EVENT, ts >= input_since + self.lifetime
+            )
             self._standing_in.add(post_id)
         self.lives[post_id] = life
         self.delta[post_id] = LifeDelta(life.meta())
@@ -168,8 +200,14 @@ class PostLifetimes:
                 if life is None:
                     life = self.lives[post_id] = PostLife(*change.meta)
                 else:
-                    (life.account_id, life.platform, life.published_at, life.content_type, life.source,
-                     life.complete) = change.meta
+                    (
+                        life.account_id,
+                        life.platform,
+                        life.published_at,
+                        life.content_type,
+                        life.source,
+                        life.complete,
+                    ) = change.meta
             if life is None:
                 continue
             if change.max_ts > life.max_ts:
@@ -226,14 +264,19 @@ class PostLifetimes:
     def memory_bytes(self) -> int:
         """An estimate from measured sizes (docs/performance.md): a life, and an aggregate."""
         aggregates = sum((life.total is not None) + len(life.segments) for life in self.lives.values())
-        return LIFE_BYTES * len(self.lives) + AGGREGATE_BYTES * aggregates + \
-            SAMPLE_BYTES * sum(len(s) for s in self.samples.values())
+        return (
+            LIFE_BYTES * len(self.lives)
+            + AGGREGATE_BYTES * aggregates
+            + SAMPLE_BYTES * sum(len(s) for s in self.samples.values())
+        )
 
 
 # -- journal and snapshot encoding ---------------------------------------------------------------------
 def encode_delta(delta: dict[str, LifeDelta]) -> list:
     """``l``: [[post_id, meta or None, max_ts, [[segment, aggregate], ...]], ...]."""
-    return [[post_id, change.meta, change.max_ts, _encode_segments(change.segments)] for post_id, change in delta.items()]
+    return [
+        [post_id, change.meta, change.max_ts, _encode_segments(change.segments)] for post_id, change in delta.items()
+    ]
 
 
 def decode_delta(items) -> dict[str, LifeDelta]:
@@ -246,14 +289,23 @@ def decode_delta(items) -> dict[str, LifeDelta]:
 
 def encode_lives(lives: dict[str, PostLife]) -> list:
     """``L``: [[post_id, meta, max_ts, done, total or None, [[segment, aggregate], ...]], ...]."""
-    return [[post_id, life.meta(), life.max_ts, life.done, None if life.total is None else life.total.to_state(),
-             _encode_segments(life.segments)] for post_id, life in lives.items()]
+    return [
+        [
+            post_id,
+            life.meta(),
+            life.max_ts,
+            life.done,
+            None if life.total is None else life.total.to_state(),
+            _encode_segments(life.segments),
+        ]
+        for post_id, life in lives.items()
+    ]
 
 
 def decode_lives(items) -> dict[str, PostLife]:
     lives = {}
     for post_id, meta, max_ts, done, total, segments in items:
-        life = lives[post_id] = PostLife(*meta, max_ts)
+        life = lives[post_id] = PostLife(*meta, max_ts)  # type: ignore[call-arg]  # meta: the six fields before max_ts
         life.done = done
         life.total = None if total is None else WindowAggregate.from_state(total)
         life.segments = _decode_segments(segments)

@@ -20,6 +20,7 @@ OPEN, WAITING = "m", "r"
 @dataclass
 class MentionScan:
     """Per account with a mention past the acknowledge SLA: [past acknowledge, past resolve, oldest ts]."""
+
     overdue: dict[str, list] = field(default_factory=dict)
     expired: int = 0  # open mentions dropped by this scan (older than the retention)
 

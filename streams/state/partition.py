@@ -57,8 +57,9 @@ class Commit:
 
 
 class PartitionState:
-    def __init__(self, partition: int, config: WindowConfig, closed_through: int = 0,
-                 post_of: PostOf = lambda post_id: None):
+    def __init__(
+        self, partition: int, config: WindowConfig, closed_through: int = 0, post_of: PostOf = lambda post_id: None
+    ):
         self.partition = partition
         self.config = config
         self.post_of = post_of  # the post reference records (streams.kafka.posts)
@@ -97,17 +98,25 @@ class PartitionState:
         self._first_input_journaled = False
 
     # -- the hot path -------------------------------------------------------------------------
-    def add(self, event: InteractionEvent, now_ms: int, arrival_ms: int | None = None, fp: bytes | None = None,
-            known: bool | None = None) -> str:
+    def add(
+        self,
+        event: InteractionEvent,
+        now_ms: int,
+        arrival_ms: int | None = None,
+        fp: bytes | None = None,
+        known: bool | None = None,
+    ) -> str:
         """Fold one event in (``add_many`` of one): COUNTED, DUPLICATE or LATE."""
         fp = fingerprint(event.event_id) if fp is None else fp
         known = self.dedup.seen_before([fp])[0] if known is None else known
-        counted, duplicates, _late = self.add_many([event], now_ms, now_ms if arrival_ms is None else arrival_ms,
-                                                   [fp], [known])
+        counted, duplicates, _late = self.add_many(
+            [event], now_ms, now_ms if arrival_ms is None else arrival_ms, [fp], [known]
+        )
         return COUNTED if counted else DUPLICATE if duplicates else LATE
 
-    def add_many(self, events: list, now_ms: int, arrival_ms: int, fingerprints: list[bytes],
-                 known: list[bool]) -> tuple[list, int, list]:
+    def add_many(
+        self, events: list, now_ms: int, arrival_ms: int, fingerprints: list[bytes], known: list[bool]
+    ) -> tuple[list, int, list]:
         """Fold a slice's events in, in order: (the events counted, the number of duplicates, the
         late events). ``known``: whether the flushed dedup memory knows each fingerprint
         (``DedupMemory.seen_before`` answers a whole slice at once); ``arrival_ms``: the latest
@@ -159,7 +168,7 @@ class PartitionState:
             if plain:
                 agg.counts[type_index] += 1
                 if post_id is not None:
-                    agg.posts.add(post_id)
+                    agg.posts.add(post_id)  # type: ignore[union-attr]  # track_posts=True: a set
             else:
                 agg.add(type_index, dwell, sentiment, post_id)
             if type_index == MENTION:
@@ -185,8 +194,14 @@ class PartitionState:
         return responses
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
-    def commit(self, now_ms: int, followers_of: FollowersOf, close_at_ms: int | None = None,
-               input_offset: int | None = None, take_snapshot: bool = False) -> "Commit":
+    def commit(
+        self,
+        now_ms: int,
+        followers_of: FollowersOf,
+        close_at_ms: int | None = None,
+        input_offset: int | None = None,
+        take_snapshot: bool = False,
+    ) -> Commit:
         """Merge and journal the delta, and close the windows whose grace has passed at close_at_ms
         (the partition's clock; default now_ms). ``input_offset``: the next input offset, when this
         commit moves it. ``take_snapshot``: also write the whole state to the snapshot topic."""
@@ -222,20 +237,45 @@ class PartitionState:
         records, expired = self.snapshots.seal_and_expire(self.dedup, clock)
         self.clock = max(self.clock, clock)
         entry = None
-        if windows or encoded_lives or input_offset is not None or first_input is not None or seen or samples \
-                or closes or expired:
+        if (
+            windows
+            or encoded_lives
+            or input_offset is not None
+            or first_input is not None
+            or seen
+            or samples
+            or closes
+            or expired
+        ):
             self.seq += 1
-            entry = journal.encode(windows, seq=self.seq, close_mark=self.closed_through, clock=clock,
-                                   lives=encoded_lives, samples=samples, seen=seen, input_offset=input_offset,
-                                   first_input_ms=first_input)
+            entry = journal.encode(
+                windows,
+                seq=self.seq,
+                close_mark=self.closed_through,
+                clock=clock,
+                lives=encoded_lives,
+                samples=samples,
+                seen=seen,
+                input_offset=input_offset,
+                first_input_ms=first_input,
+            )
         if take_snapshot:
             records += self.snapshots.whole(
-                seq=self.seq, close_mark=self.closed_through, counting_since=self.counting_since,
-                input_offset=self.input_offset, clock=self.clock, first_input_ms=self.first_input_ms,
-                posts=self.posts, accounts=self.accounts, lifetimes=self.lifetimes, dedup=self.dedup)
+                seq=self.seq,
+                close_mark=self.closed_through,
+                counting_since=self.counting_since,
+                input_offset=self.input_offset,
+                clock=self.clock,
+                first_input_ms=self.first_input_ms,
+                posts=self.posts,
+                accounts=self.accounts,
+                lifetimes=self.lifetimes,
+                dedup=self.dedup,
+            )
         unmatched = self.mentions.drop_unmatched(self.closed_through) if closes else 0
-        return Commit(entry, post_records, account_records, lifetime_records, self.mentions.take_changes(),
-                      records, unmatched)
+        return Commit(
+            entry, post_records, account_records, lifetime_records, self.mentions.take_changes(), records, unmatched
+        )
 
     def rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, AccountEntry]:
         """Per account: its entry merged over its buckets starting in [start, end); with the
@@ -247,4 +287,3 @@ class PartitionState:
 
     def open_window_count(self) -> int:
         return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())
-

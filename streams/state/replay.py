@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .partition import PartitionState
 
 
-def load_snapshot(state: "PartitionState", snap: Snapshot) -> None:
+def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     """Start from a snapshot (then replay the journal entries after ``state.seq``)."""
     written = state.snapshots.sealed_written
     for start, blob in snap.sealed.items():
@@ -39,7 +39,7 @@ def load_snapshot(state: "PartitionState", snap: Snapshot) -> None:
     state.snapshots.chunks = header["chunks"]
 
 
-def apply_journal(state: "PartitionState", raw: dict) -> None:
+def apply_journal(state: PartitionState, raw: dict) -> None:
     """Redo one committed entry: the same merges and closes as ``PartitionState.commit``."""
     entry = journal.decode(raw)
     state.seq = max(state.seq, entry.seq)

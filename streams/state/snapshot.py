@@ -8,7 +8,8 @@ Keys (compaction keeps the latest value of each):
     w        header: {"q", "c" close mark, "k" counting since, "o" input offset, "n" clock, "i" first input,
              "chunks": how many "w/<i>" records make this snapshot}
     w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode_windows's
-             layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or {"q", "u": [bucket start, base64 fingerprints]}: a dedup bucket still filling
+             layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or
+             {"q", "u": [bucket start, base64 fingerprints]}: a dedup bucket still filling
     d/<s>    a sealed dedup bucket (raw DedupMemory.bucket_blob), written once when it can receive no
              more ids and deleted (tombstone) when it expires: the largest part of the state is never
              written twice
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+
 import orjson
 
 from . import journal
@@ -41,8 +43,9 @@ def sealed_key(start: int) -> bytes:
     return SEALED_PREFIX + str(start).encode()
 
 
-def encode_windows(marks: dict, posts, accounts, lifetimes: dict, filling: dict[int, bytes],
-                   previous_chunks: int) -> list[Record]:
+def encode_windows(
+    marks: dict, posts, accounts, lifetimes: dict, filling: dict[int, bytes], previous_chunks: int
+) -> list[Record]:
     """The header and chunks of a snapshot; ``lifetimes``: {"L": lives, "b": samples}, encoded;
     ``filling``: dedup bucket start -> blob of the buckets not sealed yet. Deletes the chunks of a
     previous, larger snapshot."""
@@ -50,7 +53,7 @@ def encode_windows(marks: dict, posts, accounts, lifetimes: dict, filling: dict[
     state = {**journal.encode_windows(posts, accounts), **{k: v for k, v in lifetimes.items() if v}}
     chunks = [{**chunk, "q": q} for chunk in journal.chunks(state)]
     chunks += [{"q": q, "u": [start, base64.b64encode(blob).decode()]} for start, blob in sorted(filling.items())]
-    records = [(CHUNK_PREFIX + str(i).encode(), orjson.dumps(chunk)) for i, chunk in enumerate(chunks)]
+    records: list[Record] = [(CHUNK_PREFIX + str(i).encode(), orjson.dumps(chunk)) for i, chunk in enumerate(chunks)]
     records += [(CHUNK_PREFIX + str(i).encode(), None) for i in range(len(chunks), previous_chunks)]
     records.append((HEADER, orjson.dumps({**marks, "chunks": len(chunks)})))
     return records
@@ -79,13 +82,25 @@ class SnapshotWriter:
                 records.append((sealed_key(start), dedup.bucket_blob(start)))
         return records, bool(expired)
 
-    def whole(self, *, seq: int, close_mark: int, counting_since: int | None, input_offset: int | None,
-              clock: int, first_input_ms: int | None, posts: Buckets, accounts: Buckets,
-              lifetimes: PostLifetimes, dedup: DedupMemory) -> list[Record]:
+    def whole(
+        self,
+        *,
+        seq: int,
+        close_mark: int,
+        counting_since: int | None,
+        input_offset: int | None,
+        clock: int,
+        first_input_ms: int | None,
+        posts: Buckets,
+        accounts: Buckets,
+        lifetimes: PostLifetimes,
+        dedup: DedupMemory,
+    ) -> list[Record]:
         """The records of a snapshot of the whole state (the sealed buckets are already written)."""
         marks = {"q": seq, "c": close_mark, "k": counting_since, "o": input_offset, "n": clock, "i": first_input_ms}
-        filling = {start: dedup.bucket_blob(start) for start in dedup.bucket_starts()
-                   if start not in self.sealed_written}
+        filling = {
+            start: dedup.bucket_blob(start) for start in dedup.bucket_starts() if start not in self.sealed_written
+        }
         encoded = {"L": encode_lives(lifetimes.lives), "b": encode_samples(lifetimes.samples)}
         records = encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
         self.chunks = sum(1 for key, value in records if key.startswith(CHUNK_PREFIX) and value is not None)
@@ -116,7 +131,7 @@ class SnapshotReader:
         out = Snapshot()
         for key, value in self._latest.items():
             if key.startswith(SEALED_PREFIX):
-                out.sealed[int(key[len(SEALED_PREFIX):])] = value
+                out.sealed[int(key[len(SEALED_PREFIX) :])] = value
         raw = self._latest.get(HEADER)
         if raw is None:
             return out

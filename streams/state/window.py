@@ -26,17 +26,19 @@ class WindowConfig:
     benchmark_period_ms: int = 604_800_000
 
     @classmethod
-    def from_settings(cls, settings) -> "WindowConfig":
-        return cls(window_ms=int(settings.window_seconds * 1000),
-                   grace_ms=int(settings.window_grace_seconds * 1000),
-                   rolling_ms=int(settings.rolling_window_seconds * 1000),
-                   dedup_ms=int(settings.dedup_horizon_seconds * 1000),
-                   engaged_types=tuple(settings.engaged_types),
-                   snapshot_ms=int(settings.snapshot_interval_seconds * 1000),
-                   acknowledge_ms=int(settings.mention_acknowledge_sla_seconds * 1000),
-                   resolve_ms=int(settings.mention_resolve_sla_seconds * 1000),
-                   mention_retention_ms=int(settings.mention_retention_seconds * 1000),
-                   **post_ages(settings))
+    def from_settings(cls, settings) -> WindowConfig:
+        return cls(
+            window_ms=int(settings.window_seconds * 1000),
+            grace_ms=int(settings.window_grace_seconds * 1000),
+            rolling_ms=int(settings.rolling_window_seconds * 1000),
+            dedup_ms=int(settings.dedup_horizon_seconds * 1000),
+            engaged_types=tuple(settings.engaged_types),
+            snapshot_ms=int(settings.snapshot_interval_seconds * 1000),
+            acknowledge_ms=int(settings.mention_acknowledge_sla_seconds * 1000),
+            resolve_ms=int(settings.mention_resolve_sla_seconds * 1000),
+            mention_retention_ms=int(settings.mention_retention_seconds * 1000),
+            **post_ages(settings),
+        )
 
     def close_mark(self, now_ms: int) -> int:
         """The latest window end whose grace has passed at ``now_ms``."""
@@ -68,17 +70,25 @@ def post_ages(settings) -> dict:
     try:
         ages = {int(float(age) * 1000) for age in settings.post_lifetime_ages_seconds}
     except ValueError:
-        raise ValueError(f"ENGAGEMENT_POST_LIFETIME_AGES_SECONDS: not a list of seconds: "
-                         f"{','.join(settings.post_lifetime_ages_seconds)!r}") from None
-    for name, value in (("ENGAGEMENT_POST_LIFETIME_AGES_SECONDS", max(ages, default=0)),
-                        ("ENGAGEMENT_POST_MATURITY_SECONDS", maturity)):
+        raise ValueError(
+            f"ENGAGEMENT_POST_LIFETIME_AGES_SECONDS: not a list of seconds: "
+            f"{','.join(settings.post_lifetime_ages_seconds)!r}"
+        ) from None
+    for name, value in (
+        ("ENGAGEMENT_POST_LIFETIME_AGES_SECONDS", max(ages, default=0)),
+        ("ENGAGEMENT_POST_MATURITY_SECONDS", maturity),
+    ):
         if value > lifetime:
-            raise ValueError(f"{name}: {value / 1000:g} s is past ENGAGEMENT_POST_LIFETIME_SECONDS "
-                             f"({lifetime / 1000:g} s)")
+            raise ValueError(
+                f"{name}: {value / 1000:g} s is past ENGAGEMENT_POST_LIFETIME_SECONDS ({lifetime / 1000:g} s)"
+            )
     if min(ages | {maturity}) <= 0:
         raise ValueError("post ages and the maturity must be > 0 s")
-    return {"post_ages_ms": tuple(sorted(ages | {maturity, lifetime})), "maturity_ms": maturity,
-            "benchmark_period_ms": int(settings.benchmark_period_seconds * 1000)}
+    return {
+        "post_ages_ms": tuple(sorted(ages | {maturity, lifetime})),
+        "maturity_ms": maturity,
+        "benchmark_period_ms": int(settings.benchmark_period_seconds * 1000),
+    }
 
 
 def duration_label(ms: int) -> str:

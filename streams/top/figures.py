@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from .sources import Metrics, MonitoringReading, PerPost, WorkerReading
 
@@ -69,7 +70,7 @@ class Figures:
         keys = ("consumed", "counted", "duplicate", "rejected", "late")
         return {k: sum(w.rates.get(k, 0.0) for w in self.workers) for k in keys}
 
-    def count_totals(self) -> dict[str, float]:
+    def count_totals(self) -> dict[str, Any]:
         """The counters summed over the workers that answered; ``rejected`` by reason, lag by partition."""
         up = self.answering()
         rejected: dict[str, float] = {}
@@ -78,10 +79,16 @@ class Figures:
             for reason, n in w.rejected.items():
                 rejected[reason] = rejected.get(reason, 0.0) + n
             lag.update(w.lag)
-        return {"consumed": sum(w.consumed for w in up), "counted": sum(w.counted for w in up),
-                "duplicate": sum(w.duplicate for w in up), "late": sum(w.late for w in up),
-                "rejected": rejected, "lag": lag, "partitions": sum(len(w.partitions) for w in up),
-                "finals_per_minute": sum(w.finals_per_minute for w in up)}
+        return {
+            "consumed": sum(w.consumed for w in up),
+            "counted": sum(w.counted for w in up),
+            "duplicate": sum(w.duplicate for w in up),
+            "late": sum(w.late for w in up),
+            "rejected": rejected,
+            "lag": lag,
+            "partitions": sum(len(w.partitions) for w in up),
+            "finals_per_minute": sum(w.finals_per_minute for w in up),
+        }
 
 
 def _rate(now: float, before: float | None, seconds: float) -> float:
@@ -91,12 +98,14 @@ def _rate(now: float, before: float | None, seconds: float) -> float:
 
 
 def _counters(m: Metrics) -> dict[str, float]:
-    return {"consumed": m.total("engagement_events_consumed_total"),
-            "counted": m.total("engagement_events_counted_total"),
-            "duplicate": m.total("engagement_events_duplicate_total"),
-            "rejected": m.total("engagement_events_rejected_total"),
-            "late": m.total("engagement_events_late_total"),
-            "finals": m.total("engagement_window_records_total")}
+    return {
+        "consumed": m.total("engagement_events_consumed_total"),
+        "counted": m.total("engagement_events_counted_total"),
+        "duplicate": m.total("engagement_events_duplicate_total"),
+        "rejected": m.total("engagement_events_rejected_total"),
+        "late": m.total("engagement_events_late_total"),
+        "finals": m.total("engagement_window_records_total"),
+    }
 
 
 def worker_figures(reading: WorkerReading, previous: WorkerReading | None, seconds: float) -> WorkerFigures:
@@ -109,8 +118,9 @@ def worker_figures(reading: WorkerReading, previous: WorkerReading | None, secon
     before = _counters(previous.metrics) if previous is not None and previous.metrics is not None else {}
     out.consumed, out.counted, out.duplicate, out.late = now["consumed"], now["counted"], now["duplicate"], now["late"]
     out.rejected = {labels["reason"]: v for labels, v in m.series("engagement_events_rejected_total")}
-    out.rates = {k: _rate(now[k], before.get(k), seconds) for k in ("consumed", "counted", "duplicate",
-                                                                   "rejected", "late")}
+    out.rates = {
+        k: _rate(now[k], before.get(k), seconds) for k in ("consumed", "counted", "duplicate", "rejected", "late")
+    }
     out.finals_per_minute = 60 * _rate(now["finals"], before.get("finals"), seconds)
     out.lag = {int(labels["partition"]): v for labels, v in m.series("engagement_consumer_lag_messages")}
     if m.has("engagement_last_commit_duration_seconds"):
@@ -135,8 +145,14 @@ class History:
             before = previous.get(reading.url)
             if reading.metrics is None:
                 continue
-            old = {} if before is None or before.metrics is None else {
-                f"{l['platform']}/{l['type']}": v for l, v in before.metrics.series("engagement_interactions_total")}
+            old = (
+                {}
+                if before is None or before.metrics is None
+                else {
+                    f"{ls['platform']}/{ls['type']}": v
+                    for ls, v in before.metrics.series("engagement_interactions_total")
+                }
+            )
             for labels, value in reading.metrics.series("engagement_interactions_total"):
                 key = f"{labels['platform']}/{labels['type']}"
                 current[key] = current.get(key, 0.0) + _rate(value, old.get(key), seconds)
@@ -150,8 +166,14 @@ class History:
         return {k: list(v) for k, v in sorted(self.series.items())}
 
 
-def figures(readings: list[WorkerReading], previous: dict[str, WorkerReading], seconds: float,
-            monitoring: MonitoringReading, history: History, ranked: int = 5) -> Figures:
+def figures(
+    readings: list[WorkerReading],
+    previous: dict[str, WorkerReading],
+    seconds: float,
+    monitoring: MonitoringReading,
+    history: History,
+    ranked: int = 5,
+) -> Figures:
     workers = [worker_figures(r, previous.get(r.url), seconds) for r in readings]
     per_post: dict[tuple[str, str], PerPost] = monitoring.per_post or {}
     hourly: dict[str, tuple[str, float]] = {}  # account_id -> (platform, ER by followers over the rolling window)
@@ -167,42 +189,67 @@ def figures(readings: list[WorkerReading], previous: dict[str, WorkerReading], s
             per_account.append((labels["account_id"], labels["sla"], value))
     if monitoring.per_post is not None:
         ranked_by = "per_post"
-        rates = [AccountRate(account, p.platform, p.er, p.band, hourly.get(account, (None, None))[1])
-                 for (account, content_type), p in per_post.items()
-                 if content_type == ALL_POSTS and p.er is not None]
-        rates.sort(key=lambda r: (-r.per_post, r.account_id))
+        rates = [
+            AccountRate(account, p.platform, p.er, p.band, hourly.get(account, (None, None))[1])
+            for (account, content_type), p in per_post.items()
+            if content_type == ALL_POSTS and p.er is not None
+        ]
+        rates.sort(key=lambda r: (-r.per_post, r.account_id))  # type: ignore[operator]  # set: p.er is not None
     else:
         ranked_by = "hourly"
         rates = [AccountRate(account, platform, hourly=er) for account, (platform, er) in hourly.items()]
-        rates.sort(key=lambda r: (-r.hourly, r.account_id))
+        rates.sort(key=lambda r: (-r.hourly, r.account_id))  # type: ignore[operator]  # set: hourly=er
     alerts, below = [], []
     for alert in monitoring.alerts or []:
         if alert.get("status", {}).get("state") != "active":
             continue
         labels = alert.get("labels", {})
-        entry = {"alert": labels.get("alertname", "?"), "severity": labels.get("severity", ""),
-                 "receivers": [r.get("name", "?") for r in alert.get("receivers", [])], "labels": labels}
+        entry = {
+            "alert": labels.get("alertname", "?"),
+            "severity": labels.get("severity", ""),
+            "receivers": [r.get("name", "?") for r in alert.get("receivers", [])],
+            "labels": labels,
+        }
         alerts.append(entry)
         if entry["alert"] in MARKETING_ALERTS:
             account = labels.get("account_id", "")
             content_type = labels.get("content_type", ALL_POSTS)
             p = per_post.get((account, content_type), PerPost(""))
-            below.append({**entry, "account_id": account, "platform": labels.get("platform", ""),
-                          "content_type": content_type, "per_post": p.er, "band": p.band,
-                          "hourly": hourly.get(account, (None, None))[1]})
+            below.append(
+                {
+                    **entry,
+                    "account_id": account,
+                    "platform": labels.get("platform", ""),
+                    "content_type": content_type,
+                    "per_post": p.er,
+                    "band": p.band,
+                    "hourly": hourly.get(account, (None, None))[1],
+                }
+            )
     history.add(readings, previous, seconds)
-    return Figures(workers=workers, top=rates[:ranked], bottom=rates[::-1][:ranked], below=below,
-                   unanswered=unanswered, unanswered_accounts=sorted(per_account, key=lambda x: -x[2])[:ranked],
-                   alerts=alerts, sparks=history.sparks(), prometheus_error=monitoring.prometheus_error,
-                   alertmanager_error=monitoring.alertmanager_error, ranked_by=ranked_by)
+    return Figures(
+        workers=workers,
+        top=rates[:ranked],
+        bottom=rates[::-1][:ranked],
+        below=below,
+        unanswered=unanswered,
+        unanswered_accounts=sorted(per_account, key=lambda x: -x[2])[:ranked],
+        alerts=alerts,
+        sparks=history.sparks(),
+        prometheus_error=monitoring.prometheus_error,
+        alertmanager_error=monitoring.alertmanager_error,
+        ranked_by=ranked_by,
+    )
 
 
 def status_line(f: Figures, elapsed_s: float) -> str:
     """The plain one-line form (not a terminal): what a log reader needs to see the service work."""
     c, rates = f.count_totals(), f.rate_totals()
     down = [w.url for w in f.workers if w.error is not None]
-    line = (f"[{elapsed_s:5.0f}s] consumed {c['consumed']:,.0f} ({rates['consumed']:,.0f}/s), counted "
-            f"{c['counted']:,.0f}, duplicates {c['duplicate']:,.0f}, rejected {sum(c['rejected'].values()):,.0f}, "
-            f"lag {sum(c['lag'].values()):,.0f}, partitions {c['partitions']}, final records "
-            f"{c['finals_per_minute']:,.0f}/min, alerts firing {len(f.alerts)}")
+    line = (
+        f"[{elapsed_s:5.0f}s] consumed {c['consumed']:,.0f} ({rates['consumed']:,.0f}/s), counted "
+        f"{c['counted']:,.0f}, duplicates {c['duplicate']:,.0f}, rejected {sum(c['rejected'].values()):,.0f}, "
+        f"lag {sum(c['lag'].values()):,.0f}, partitions {c['partitions']}, final records "
+        f"{c['finals_per_minute']:,.0f}/min, alerts firing {len(f.alerts)}"
+    )
     return line + (f"; not answering: {', '.join(down)}" if down else "")

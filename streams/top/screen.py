@@ -11,7 +11,7 @@ import sys
 import termios
 import time
 import tty
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.live import Live
@@ -102,10 +102,15 @@ def run_plain(top: Top, interval: float = 10.0, stop: Callable[[], bool] = lambd
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="engagement top", description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", action="append", metavar="URL",
-                        help=f"a worker's HTTP API, repeatable (default {settings.worker_url})")
-    parser.add_argument("--prometheus", metavar="URL",
-                        help="Prometheus, for each account's ER per post and its benchmark band")
+    parser.add_argument(
+        "--worker",
+        action="append",
+        metavar="URL",
+        help=f"a worker's HTTP API, repeatable (default {settings.worker_url})",
+    )
+    parser.add_argument(
+        "--prometheus", metavar="URL", help="Prometheus, for each account's ER per post and its benchmark band"
+    )
     parser.add_argument("--alertmanager", metavar="URL", help="Alertmanager, for the alerts firing")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
     parser.add_argument("--once", action="store_true", help="print one frame (two readings apart) and exit")

@@ -22,9 +22,10 @@ class Metrics:
     samples: list[tuple[str, dict, float]] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, text: str) -> "Metrics":
-        return cls([(s.name, s.labels, s.value) for family in text_string_to_metric_families(text)
-                    for s in family.samples])
+    def parse(cls, text: str) -> Metrics:
+        return cls(
+            [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+        )
 
     def total(self, name: str, **match: str) -> float:
         return sum(v for n, labels, v in self.samples if n == name and _matches(labels, match))
@@ -61,10 +62,14 @@ class PerPost:
 # Every account's ER per post over all its posts, and the series of the content types that
 # EngagementRateBelowBenchmark fires for (so that a content-type alert shows its own numbers).
 _FIRING = 'ALERTS{alertname="EngagementRateBelowBenchmark", alertstate="firing"}'
-PER_POST_QUERY = ('account:engagement_rate_per_post:ratio{content_type="all"} '
-                  f'or (account:engagement_rate_per_post:ratio and on (account_id, content_type) {_FIRING})')
-BAND_QUERY = ('account:engagement_post_benchmark:ratio{content_type="all"} '
-              f'or (account:engagement_post_benchmark:ratio and on (account_id, content_type) {_FIRING})')
+PER_POST_QUERY = (
+    'account:engagement_rate_per_post:ratio{content_type="all"} '
+    f"or (account:engagement_rate_per_post:ratio and on (account_id, content_type) {_FIRING})"
+)
+BAND_QUERY = (
+    'account:engagement_post_benchmark:ratio{content_type="all"} '
+    f"or (account:engagement_post_benchmark:ratio and on (account_id, content_type) {_FIRING})"
+)
 
 
 @dataclass

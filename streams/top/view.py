@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -48,28 +48,50 @@ def _closed(seconds: float | None) -> str:
 
 def pipeline(f: Figures) -> Group:
     table = Table(expand=True, box=None, header_style="bold")
-    for column in ("worker", "partitions", "consumed/s", "counted/s", "dup/s", "rejected/s", "late/s", "lag",
-                   "finals/min"):
-        table.add_column(column, justify="left" if column in ("worker", "partitions") else "right",
-                         no_wrap=True, overflow="ellipsis")
+    for column in (
+        "worker",
+        "partitions",
+        "consumed/s",
+        "counted/s",
+        "dup/s",
+        "rejected/s",
+        "late/s",
+        "lag",
+        "finals/min",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("worker", "partitions") else "right", no_wrap=True, overflow="ellipsis"
+        )
     details = Text()
     for w in f.workers:
         name = w.url.removeprefix("http://")
         if w.error is not None:
             table.add_row(Text(name, style="bold"), Text(w.error, style="red"), *[""] * 7)
             continue
-        table.add_row(Text(name, style="bold"), _partitions(w.partitions), f"{w.rates['consumed']:,.0f}",
-                      f"{w.rates['counted']:,.0f}", f"{w.rates['duplicate']:,.0f}", f"{w.rates['rejected']:,.0f}",
-                      f"{w.rates['late']:,.0f}", f"{sum(w.lag.values()):,.0f}", f"{w.finals_per_minute:,.0f}")
-        details.append(f"{name}: last commit {_seconds(w.commit_seconds)}, last restore {_seconds(w.restore_seconds)}, "
-                       f"latest window closed {_closed(w.closed_through_s)}\n")
+        table.add_row(
+            Text(name, style="bold"),
+            _partitions(w.partitions),
+            f"{w.rates['consumed']:,.0f}",
+            f"{w.rates['counted']:,.0f}",
+            f"{w.rates['duplicate']:,.0f}",
+            f"{w.rates['rejected']:,.0f}",
+            f"{w.rates['late']:,.0f}",
+            f"{sum(w.lag.values()):,.0f}",
+            f"{w.finals_per_minute:,.0f}",
+        )
+        details.append(
+            f"{name}: last commit {_seconds(w.commit_seconds)}, last restore {_seconds(w.restore_seconds)}, "
+            f"latest window closed {_closed(w.closed_through_s)}\n"
+        )
     return Group(table, details)
 
 
 def totals(f: Figures) -> Text:
     c = f.count_totals()
-    text = Text(f"totals: consumed {c['consumed']:,.0f}  counted {c['counted']:,.0f}  duplicates "
-                f"{c['duplicate']:,.0f}  late {c['late']:,.0f}  rejected ")
+    text = Text(
+        f"totals: consumed {c['consumed']:,.0f}  counted {c['counted']:,.0f}  duplicates "
+        f"{c['duplicate']:,.0f}  late {c['late']:,.0f}  rejected "
+    )
     text.append(", ".join(f"{r} {n:,.0f}" for r, n in sorted(c["rejected"].items())) or "0")
     text.append("\nlag per partition: " + ("  ".join(f"p{p} {n:,.0f}" for p, n in sorted(c["lag"].items())) or "-"))
     return text
@@ -92,25 +114,44 @@ def marketing(f: Figures) -> Group:
     for column in ("alert", "account", "platform", "posts", "ER per post", "band (per post)", "ER hourly"):
         below.add_column(column)
     for a in f.below:
-        below.add_row(a["alert"], a["account_id"], a["platform"], a["content_type"], _pct(a["per_post"]),
-                      _band(a["band"]), _pct(a["hourly"]))
+        below.add_row(
+            a["alert"],
+            a["account_id"],
+            a["platform"],
+            a["content_type"],
+            _pct(a["per_post"]),
+            _band(a["band"]),
+            _pct(a["hourly"]),
+        )
     if not f.below:
         below.add_row("none", *[""] * 6)
     ranked = Table(title=RANKED_TITLES[f.ranked_by], expand=True, box=None, header_style="bold")
     # The figures keep their width; an account name is cut short first on a narrow terminal.
-    for column, width in (("top", None), ("ER/post", 7), ("band", 16), ("hourly", 6),
-                          ("bottom", None), ("ER/post", 7), ("band", 16), ("hourly", 6)):
+    for column, width in (
+        ("top", None),
+        ("ER/post", 7),
+        ("band", 16),
+        ("hourly", 6),
+        ("bottom", None),
+        ("ER/post", 7),
+        ("band", 16),
+        ("hourly", 6),
+    ):
         ranked.add_column(column, no_wrap=True, overflow="ellipsis", min_width=width)
     for i in range(max(len(f.top), len(f.bottom))):
-        ranked.add_row(*_ranked_cells(f.top[i] if i < len(f.top) else None),
-                       *_ranked_cells(f.bottom[i] if i < len(f.bottom) else None))
+        ranked.add_row(
+            *_ranked_cells(f.top[i] if i < len(f.top) else None),
+            *_ranked_cells(f.bottom[i] if i < len(f.bottom) else None),
+        )
     waiting = None
     if not f.top:
-        waiting = Text("none yet: an account has an ER per post once one of its posts has reached the maturity age"
-                       if f.ranked_by == "per_post" else
-                       "none yet: accounts are ranked once a rolling window has been counted whole")
-    mentions = Text("unanswered mentions: " + ("  ".join(f"past {sla} {n:,.0f}" for sla, n in sorted(f.unanswered.items()))
-                                             or "none past the SLAs"))
+        waiting = Text(
+            "none yet: an account has an ER per post once one of its posts has reached the maturity age"
+            if f.ranked_by == "per_post"
+            else "none yet: accounts are ranked once a rolling window has been counted whole"
+        )
+    past = "  ".join(f"past {sla} {n:,.0f}" for sla, n in sorted(f.unanswered.items()))
+    mentions = Text("unanswered mentions: " + (past or "none past the SLAs"))
     for account, sla, n in f.unanswered_accounts:
         mentions.append(f"\n  {account} past {sla}: {n:,.0f}")
     sparks = Table(title="interactions/s by platform and type", expand=True, box=None, header_style="bold")
@@ -119,12 +160,15 @@ def marketing(f: Figures) -> Group:
     sparks.add_column("history", no_wrap=True)
     sparks.add_column("by type (now, /s)", overflow="fold")
     for platform, (total, by_type) in _by_platform(f.sparks).items():
-        sparks.add_row(platform, f"{total[-1]:,.0f}", sparkline(total),
-                       "  ".join(f"{t} {v:,.0f}" for t, v in sorted(by_type.items(), key=lambda tv: -tv[1]) if v))
-    parts = [below, ranked, *([waiting] if waiting else []), mentions, sparks]
+        sparks.add_row(
+            platform,
+            f"{total[-1]:,.0f}",
+            sparkline(total),
+            "  ".join(f"{t} {v:,.0f}" for t, v in sorted(by_type.items(), key=lambda tv: -tv[1]) if v),
+        )
+    parts: list[RenderableType] = [below, ranked, *([waiting] if waiting else []), mentions, sparks]
     if f.prometheus_error:
-        parts.insert(0, Text(f"Prometheus: {f.prometheus_error} (ER per post and bands not shown)",
-                             style="red"))
+        parts.insert(0, Text(f"Prometheus: {f.prometheus_error} (ER per post and bands not shown)", style="red"))
     return Group(*parts)
 
 
@@ -151,8 +195,9 @@ def alerts(f: Figures) -> Group | Text:
     for column in ("alert", "severity", "receiver", "labels"):
         table.add_column(column)
     for a in sorted(f.alerts, key=lambda a: (a["severity"] != "critical", a["alert"])):
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(a["labels"].items())
-                           if k not in ("alertname", "severity", "service", "team"))
+        labels = ", ".join(
+            f"{k}={v}" for k, v in sorted(a["labels"].items()) if k not in ("alertname", "severity", "service", "team")
+        )
         table.add_row(a["alert"], a["severity"], ", ".join(a["receivers"]), labels)
     return Group(table)
 

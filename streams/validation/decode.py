@@ -7,7 +7,9 @@ carries a reason code (``malformed_json``, ``too_large``, ``unknown_type``, ``fu
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import fastjsonschema
 import msgspec
@@ -21,13 +23,12 @@ _validate_event = fastjsonschema.compile(EVENT_SCHEMA)
 _validate_account = fastjsonschema.compile(ACCOUNT_SCHEMA)
 _validate_post = fastjsonschema.compile(POST_SCHEMA)
 _KNOWN_TYPES = frozenset(TYPES)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The schema's minimum for epoch-ms ts; the same bound applies to the RFC 3339 form.
-MIN_TS_MS = next(alt["minimum"] for alt in EVENT_SCHEMA["properties"]["ts"]["anyOf"]
-                 if alt["type"] == "integer")
+MIN_TS_MS = next(alt["minimum"] for alt in EVENT_SCHEMA["properties"]["ts"]["anyOf"] if alt["type"] == "integer")
 
 
-def _schema_reason(exc: fastjsonschema.JsonSchemaValueException, data) -> tuple[str, str]:
+def _schema_reason(exc: fastjsonschema.JsonSchemaValueException, data: Any) -> tuple[str, str]:
     """The field that broke the schema: the path of the failing value, or the missing property."""
     if exc.rule == "required" and isinstance(data, dict) and isinstance(exc.rule_definition, list):
         missing = [name for name in exc.rule_definition if name not in data]
@@ -35,13 +36,17 @@ def _schema_reason(exc: fastjsonschema.JsonSchemaValueException, data) -> tuple[
             return f"schema:{missing[0]}", f"missing required field {missing[0]!r}"
     path = [str(p) for p in (exc.path or [])[1:]]
     field = path[0] if path else "event"
-    if field == "type" and isinstance(data, dict) and isinstance(data.get("type"), str) \
-            and data["type"] not in _KNOWN_TYPES:
+    if (
+        field == "type"
+        and isinstance(data, dict)
+        and isinstance(data.get("type"), str)
+        and data["type"] not in _KNOWN_TYPES
+    ):
         return "unknown_type", f"unknown interaction type {data['type'][:100]!r}"
     return f"schema:{field}", exc.message
 
 
-def parse_ts(ts) -> int:
+def parse_ts(ts: Any) -> int:
     """Epoch milliseconds from an epoch-ms integer or an RFC 3339 string with an offset."""
     if isinstance(ts, (int, float)):  # the schema lets integral floats such as 1.7e12 through
         return int(ts)
@@ -54,7 +59,7 @@ def parse_ts(ts) -> int:
     return ms
 
 
-def validate_event(data, now_ms: int, max_future_ms: int) -> tuple[InteractionEvent | None, str, str]:
+def validate_event(data: Any, now_ms: int, max_future_ms: int) -> tuple[InteractionEvent | None, str, str]:
     """The full validator, for a decoded JSON value: (the event, "", "") when valid, else (None,
     reason, error). The event's ``ts`` is then epoch milliseconds, whichever form it came in."""
     if not isinstance(data, dict):
@@ -73,8 +78,9 @@ def validate_event(data, now_ms: int, max_future_ms: int) -> tuple[InteractionEv
     return event_from({**data, "ts": ts_ms}), "", ""
 
 
-def decode_message(value: bytes | None, now_ms: int, *, max_message_bytes: int, max_batch_events: int,
-                   max_future_ms: int) -> tuple[list[InteractionEvent], list[Rejection]]:
+def decode_message(
+    value: bytes | None, now_ms: int, *, max_message_bytes: int, max_batch_events: int, max_future_ms: int
+) -> tuple[list[InteractionEvent], list[Rejection]]:
     """Split one Kafka message into valid events and rejections (per event for a batch).
 
     The common case is one pass of msgspec (decode and schema check), then each event's time. A
@@ -83,8 +89,14 @@ def decode_message(value: bytes | None, now_ms: int, *, max_message_bytes: int, 
     if not value:
         return [], [Rejection("malformed_json", "empty message", value or b"")]
     if len(value) > max_message_bytes:
-        return [], [Rejection("too_large", f"message of {len(value)} bytes is over the limit of "
-                                           f"{max_message_bytes} (ENGAGEMENT_MAX_MESSAGE_BYTES)", value)]
+        return [], [
+            Rejection(
+                "too_large",
+                f"message of {len(value)} bytes is over the limit of "
+                f"{max_message_bytes} (ENGAGEMENT_MAX_MESSAGE_BYTES)",
+                value,
+            )
+        ]
     try:
         decoded = message_decoder.decode(value)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -95,8 +107,9 @@ def decode_message(value: bytes | None, now_ms: int, *, max_message_bytes: int, 
     return events, []
 
 
-def decode_slice(values: list, now_ms: int, *, max_message_bytes: int, max_batch_events: int,
-                 max_future_ms: int) -> list | None:
+def decode_slice(
+    values: list, now_ms: int, *, max_message_bytes: int, max_batch_events: int, max_future_ms: int
+) -> list | None:
     """Each message's event (a struct, or a list of them for a batch) from ONE msgspec pass over a
     slice of messages, or None when some message needs a closer look (``decode_message``, one by one).
     The values are joined by newlines and decoded as JSON lines: when no value holds a newline (JSON
@@ -136,16 +149,23 @@ def _timely(events: list, latest_ms: int) -> bool:
     return True
 
 
-def _decode_slowly(value: bytes, now_ms: int, max_batch_events: int,
-                   max_future_ms: int) -> tuple[list[InteractionEvent], list[Rejection]]:
+def _decode_slowly(
+    value: bytes, now_ms: int, max_batch_events: int, max_future_ms: int
+) -> tuple[list[InteractionEvent], list[Rejection]]:
     try:
         data = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         return [], [Rejection("malformed_json", str(exc), value)]
     if isinstance(data, list):
         if len(data) > max_batch_events:
-            return [], [Rejection("too_large", f"batch of {len(data)} events is over the limit of "
-                                               f"{max_batch_events} (ENGAGEMENT_MAX_BATCH_EVENTS)", value)]
+            return [], [
+                Rejection(
+                    "too_large",
+                    f"batch of {len(data)} events is over the limit of "
+                    f"{max_batch_events} (ENGAGEMENT_MAX_BATCH_EVENTS)",
+                    value,
+                )
+            ]
         if not data:
             return [], [Rejection("schema:event", "empty batch", value)]
         events, rejections = [], []
@@ -172,7 +192,7 @@ def validate_post(value: bytes | None) -> tuple[dict | None, Rejection | None]:
     return _validate_reference(value, _validate_post)
 
 
-def _validate_reference(value: bytes | None, validate) -> tuple[dict | None, Rejection | None]:
+def _validate_reference(value: bytes | None, validate: Callable[[Any], Any]) -> tuple[dict | None, Rejection | None]:
     try:
         data = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
@@ -181,5 +201,5 @@ def _validate_reference(value: bytes | None, validate) -> tuple[dict | None, Rej
         validate(data)
     except fastjsonschema.JsonSchemaValueException as exc:
         reason, error = _schema_reason(exc, data)
-        return None, Rejection(reason, error, value)
+        return None, Rejection(reason, error, value)  # type: ignore[arg-type]  # it parsed: not None
     return data, None

@@ -18,15 +18,24 @@ class Rejection:
     batch_index: int | None = None
 
 
-def dlq_record(rejection: Rejection, topic: str, partition: int, offset: int, timestamp: int | None,
-               max_original_bytes: int) -> bytes:
+def dlq_record(
+    rejection: Rejection, topic: str, partition: int, offset: int, timestamp: int | None, max_original_bytes: int
+) -> bytes:
     """The dead-letter record of one rejection (schemas/dlq.schema.json)."""
     original = rejection.original
-    return orjson.dumps({
-        "reason": rejection.reason, "error": rejection.error[:2000],
-        "source": {"topic": topic, "partition": partition, "offset": offset, "timestamp": timestamp,
-                   "batch_index": rejection.batch_index},
-        "original_b64": base64.b64encode(original[:max_original_bytes]).decode(),
-        "original_truncated": len(original) > max_original_bytes,
-        "rejected_at": time.time_ns() // 1_000_000,
-    })
+    return orjson.dumps(
+        {
+            "reason": rejection.reason,
+            "error": rejection.error[:2000],
+            "source": {
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "timestamp": timestamp,
+                "batch_index": rejection.batch_index,
+            },
+            "original_b64": base64.b64encode(original[:max_original_bytes]).decode(),
+            "original_truncated": len(original) > max_original_bytes,
+            "rejected_at": time.time_ns() // 1_000_000,
+        }
+    )

@@ -36,7 +36,11 @@ def framing_problem(value: bytes) -> str | None:
     if value[:1] != MAGIC:
         return None
     if len(value) < HEADER_BYTES:
-        return (f"starts with Schema Registry's magic byte 0 but has {len(value)} bytes, fewer than its "
-                f"{HEADER_BYTES}-byte header")
-    return (f"Schema Registry framing (schema id {schema_id(value)}) around a payload that is not JSON: "
-            "only the JSON Schema serializer's payloads are read (Avro and Protobuf are not)")
+        return (
+            f"starts with Schema Registry's magic byte 0 but has {len(value)} bytes, fewer than its "
+            f"{HEADER_BYTES}-byte header"
+        )
+    return (
+        f"Schema Registry framing (schema id {schema_id(value)}) around a payload that is not JSON: "
+        "only the JSON Schema serializer's payloads are read (Avro and Protobuf are not)"
+    )

@@ -15,7 +15,7 @@ integer), the caller falls back to the full validator; msgspec never accepts wha
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import msgspec
 from fastjsonschema.draft07 import CodeGeneratorDraft07
@@ -62,7 +62,7 @@ def _required_by_tag(schema: dict) -> tuple[str, dict[str, set[str]]]:
         condition, then = rule["if"], rule["then"]
         _unknown(condition, {"properties", "required"}, "allOf/if")
         _unknown(then, {"required"}, "allOf/then")
-        (tag, test), = condition["properties"].items()
+        ((tag, test),) = condition["properties"].items()
         if condition.get("required") != [tag]:
             raise ValueError("event structs: an allOf condition must require the property it tests")
         tags.add(tag)
@@ -91,19 +91,33 @@ def event_structs(schema: dict) -> tuple[type, dict[str, type]]:
     base = msgspec.defstruct(
         "InteractionEvent",
         [(name, kind) if name in required else (name, kind, None) for name, kind in types.items()],
-        tag_field=tag, kw_only=True, omit_defaults=True, gc=False,  # fields hold str, int and float only
-        module=__name__)
+        tag_field=tag,
+        kw_only=True,
+        omit_defaults=True,
+        gc=False,  # fields hold str, int and float only
+        module=__name__,
+    )
     classes = {}
     for index, value in enumerate(schema["properties"][tag]["enum"]):
         own = [(name, types[name]) for name in sorted(extra[value] - required)]
         classes[value] = msgspec.defstruct(
-            f"{value.capitalize()}Event", own, bases=(base,), tag=value, module=__name__,
-            namespace={"type": value, "type_index": index})  # the tag, readable as a class attribute
+            f"{value.capitalize()}Event",
+            own,
+            bases=(base,),
+            tag=value,
+            module=__name__,
+            namespace={"type": value, "type_index": index},
+        )  # the tag, readable as a class attribute
     return base, classes
 
 
-InteractionEvent, EVENT_CLASSES = event_structs(EVENT_SCHEMA)
-AnyEvent = Union[tuple(EVENT_CLASSES.values())]
+if TYPE_CHECKING:  # classes generated at run time from the schema, the only field list: Any to the type checker
+    InteractionEvent = Any
+    AnyEvent = Any
+    EVENT_CLASSES: dict[str, type]
+else:
+    InteractionEvent, EVENT_CLASSES = event_structs(EVENT_SCHEMA)
+    AnyEvent = Union[tuple(EVENT_CLASSES.values())]
 # A message: one event, or a JSON array of them (``decode_lines``: a slice of messages).
 message_decoder = msgspec.json.Decoder(Union[AnyEvent, list[AnyEvent]])
 

@@ -33,9 +33,18 @@ RUN_DIR = REPO / ".run" / "bench"
 
 # -- main -----------------------------------------------------------------------------------------------
 def run(bench: Bench, args) -> dict:
-    result: dict = {"workload": {"events": args.events, "accounts": ACCOUNTS, "posts": ACCOUNTS * POSTS_PER_ACCOUNT,
-                                 "platforms": list(PLATFORMS), "seed": SEED},
-                    "ceiling": {}, "pipeline": {}, "freshness": None}
+    result: dict = {
+        "workload": {
+            "events": args.events,
+            "accounts": ACCOUNTS,
+            "posts": ACCOUNTS * POSTS_PER_ACCOUNT,
+            "platforms": list(PLATFORMS),
+            "seed": SEED,
+        },
+        "ceiling": {},
+        "pipeline": {},
+        "freshness": None,
+    }
     modes = {"single": 1, "batch": BATCH_EVENTS}
     modes = {m: modes[m] for m in args.modes}
     partitions, commit_interval = Settings().topic_partitions, Settings().commit_interval_seconds
@@ -77,7 +86,7 @@ def run(bench: Bench, args) -> dict:
                 except RuntimeError as exc:
                     bench.check(False, str(exc).splitlines()[0])
                     log(str(exc))
-        for peer, (topic, events) in peer_inputs.items():
+        for peer, (topic, events) in peer_inputs.items():  # type: ignore[assignment]  # peers need the single mode
             try:
                 peer_runs[peer].append(peer_run(bench, peer, topic, events, partitions, commit_interval, repeat))
             except RuntimeError as exc:
@@ -88,13 +97,15 @@ def run(bench: Bench, args) -> dict:
         result["pipeline"][mode] = {str(n): median_run(runs[(mode, n)]) for n in args.workers if runs[(mode, n)]}
     result["peers"] = {peer: median_run(done) for peer, done in peer_runs.items() if done}
     if not args.skip_freshness:
-        result["freshness"] = asyncio.run(freshness(bench, args.freshness_rate, args.freshness_window,
-                                                    args.freshness_rolling))
+        result["freshness"] = asyncio.run(
+            freshness(bench, args.freshness_rate, args.freshness_window, args.freshness_rolling)
+        )
     return result
 
 
-def peer_run(bench: Bench, peer: str, topic: str, events: int, partitions: int, commit_interval: float,
-             repeat: int) -> dict:
+def peer_run(
+    bench: Bench, peer: str, topic: str, events: int, partitions: int, commit_interval: float, repeat: int
+) -> dict:
     result = run_peer(bench, peer, topic, events, partitions, commit_interval, repeat)
     if result.get("cpu_seconds") is not None:
         result["cpu_us_per_event"] = round(1e6 * result["cpu_seconds"] / events, 1)
@@ -102,19 +113,30 @@ def peer_run(bench: Bench, peer: str, topic: str, events: int, partitions: int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="engagement bench", description="Throughput, freshness and memory of "
-                                     "the pipeline on a real Kafka broker (docs/performance.md).")
+    parser = argparse.ArgumentParser(
+        prog="engagement bench",
+        description="Throughput, freshness and memory of the pipeline on a real Kafka broker (docs/performance.md).",
+    )
     parser.add_argument("--events", type=int, default=1_000_000, help="events per input topic (default %(default)s)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 50,000 events, 10 s windows in the freshness phase")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 50,000 events, 10 s windows in the freshness phase"
+    )
     parser.add_argument("--modes", default="single,batch", help="single,batch (default %(default)s)")
     parser.add_argument("--workers", default="1,2", help="worker counts of the pipeline runs (default %(default)s)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each ceiling and pipeline measurement; the median is reported (default %(default)s)")
-    parser.add_argument("--peers", default=",".join(PEERS),
-                        help="peer systems run on the same topic, comma-separated, '' for none (default %(default)s)")
-    parser.add_argument("--faust-events", type=int, default=100_000,
-                        help="events of the faust peer's own topic (default %(default)s)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each ceiling and pipeline measurement; the median is reported (default %(default)s)",
+    )
+    parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="peer systems run on the same topic, comma-separated, '' for none (default %(default)s)",
+    )
+    parser.add_argument(
+        "--faust-events", type=int, default=100_000, help="events of the faust peer's own topic (default %(default)s)"
+    )
     parser.add_argument("--skip-freshness", action="store_true")
     parser.add_argument("--freshness-rate", type=float, default=FRESHNESS_RATE)
     parser.add_argument("--freshness-window", type=int, default=60, help="window seconds in the freshness phase")
@@ -144,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--modes takes single and/or batch; --events at least 100")
     args.events -= args.events % BATCH_EVENTS  # whole batches, the same count in both topics
 
-    started_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.monotonic()
     run_dir = RUN_DIR / started_at.replace(":", "")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -169,11 +191,14 @@ def main(argv: list[str] | None = None) -> int:
             errors = bench.errors + errors
         if broker is not None:
             broker.stop()
-            shutil.rmtree(broker.data_dir, ignore_errors=True)
-    result = {"bench": "engagement-streams", "started_at": started_at,
-              "wall_seconds": round(time.monotonic() - started, 1),
-              "machine": {**machine(), "broker": "embedded" if broker is not None else bootstrap},
-              **result}
+            shutil.rmtree(broker.data_dir, ignore_errors=True)  # type: ignore[arg-type]  # set once started
+    result = {
+        "bench": "engagement-streams",
+        "started_at": started_at,
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "machine": {**machine(), "broker": "embedded" if broker is not None else bootstrap},
+        **result,
+    }
     result["ratios"] = ratios_of(result)
     result["targets"] = evaluate_targets(figures_of(result))
     result["correct"] = not errors
@@ -188,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             log("matplotlib is not installed (pip install -e '.[bench]'): no plot")
     for name, target in result["targets"].items():
-        log(f"target {name}: {target['value']} {target['target']}: "
-            f"{'met' if target['met'] else 'NOT met' if target['met'] is False else 'not measured'}")
+        log(
+            f"target {name}: {target['value']} {target['target']}: "
+            f"{'met' if target['met'] else 'NOT met' if target['met'] is False else 'not measured'}"
+        )
     return 0 if not errors else 1
 
 

@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -23,14 +24,15 @@ from .figures import CDF_QUANTILES, accounting, cdf, summarize
 from .harness import Bench, log, machine_busy_seconds, own_cpu_seconds, proc_cpu_seconds, wall_ms
 from .workload import model, new_producer
 
-FRESHNESS_GRACE_SECONDS = 5.0     # windows close within the phase (the model's events are <= 2 s late)
+FRESHNESS_GRACE_SECONDS = 5.0  # windows close within the phase (the model's events are <= 2 s late)
 FRESHNESS_RATE = 5000.0
 # Probe interactions: platforms in the schema but not in the load, so each probe account's counter on
 # /metrics (engagement_interactions_total{platform,type}) is its own.
-PROBE_KINDS = tuple((platform, kind) for kind in ("impression", "like", "click", "share")
-                    for platform in ("youtube", "web"))
+PROBE_KINDS = tuple(
+    (platform, kind) for kind in ("impression", "like", "click", "share") for platform in ("youtube", "web")
+)
 PROBE_ACCOUNTS = 8
-PROBE_INTERVAL_SECONDS = 0.1      # a probe every 100 ms, on schedule
+PROBE_INTERVAL_SECONDS = 0.1  # a probe every 100 ms, on schedule
 API_POLL_SECONDS = 0.02
 METRICS_POLL_SECONDS = 0.05
 PROBE_TIMEOUT_SECONDS = 30.0
@@ -48,16 +50,22 @@ def _probe_accounts(partitions: int) -> list[str]:
     return list(chosen.values())
 
 
-def _output_reader(bootstrap: str, topics: list[str], partitions: int, out_path: str, ready, stop_flag,
-                   max_end) -> None:
+def _output_reader(
+    bootstrap: str, topics: list[str], partitions: int, out_path: str, ready, stop_flag, max_end
+) -> None:
     """Child process: read the output topics (read_committed) and note each record's receive time."""
     asyncio.run(_read_outputs(bootstrap, topics, partitions, Path(out_path), ready, stop_flag, max_end))
 
 
 async def _read_outputs(bootstrap, topics, partitions, out_path: Path, ready, stop_flag, max_end) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed", auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     await consumer.start()
     rows = []
     try:
@@ -73,8 +81,9 @@ async def _read_outputs(bootstrap, topics, partitions, out_path: Path, ready, st
             for messages in batch.values():
                 for message in messages:
                     record = orjson.loads(message.value)
-                    rows.append((record["scope"], record["window_kind"], record["window_end"],
-                                 record["emitted_at"], received))
+                    rows.append(
+                        (record["scope"], record["window_kind"], record["window_end"], record["emitted_at"], received)
+                    )
                     if record["window_end"] > max_end.value:
                         max_end.value = record["window_end"]
     finally:
@@ -82,8 +91,9 @@ async def _read_outputs(bootstrap, topics, partitions, out_path: Path, ready, st
         out_path.write_bytes(orjson.dumps(rows))
 
 
-async def _load(producer: AIOKafkaProducer, topic: str, stream, rate: float, stop_event: asyncio.Event,
-                stats: dict) -> None:
+async def _load(
+    producer: AIOKafkaProducer, topic: str, stream, rate: float, stop_event: asyncio.Event, stats: dict
+) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     pending: collections.deque = collections.deque()
@@ -100,31 +110,34 @@ async def _load(producer: AIOKafkaProducer, topic: str, stream, rate: float, sto
     stats["load_seconds"] = loop.time() - started
 
 
-async def _probe(session, producer: AIOKafkaProducer, settings: Settings, url: str, stop_event: asyncio.Event,
-                 stats: dict) -> None:
+async def _probe(
+    session, producer: AIOKafkaProducer, settings: Settings, url: str, stop_event: asyncio.Event, stats: dict
+) -> None:
     """Probe events on a fixed schedule (PROBE_INTERVAL_SECONDS, whether or not the last one showed
     yet: a stall delays every probe sent during it, as it delays every event), round-robin over
     accounts of their own, each with an interaction (platform, type) no other event has, so that its
     counter on /metrics is that account's. One poller asks the query API for the accounts with a probe
     outstanding, and /metrics, until each probe shows in both."""
     import aiohttp
+
     cfg = WindowConfig.from_settings(settings)
     accounts = _probe_accounts(settings.topic_partitions)
     kind_of = {account: PROBE_KINDS[i % len(PROBE_KINDS)] for i, account in enumerate(accounts)}
-    counter_of = {f'engagement_interactions_total{{platform="{platform}",type="{kind}"}}'.encode(): account
-                  for account, (platform, kind) in kind_of.items()}
-    pattern = re.compile(rb"^(" + b"|".join(re.escape(name) for name in counter_of) + rb") ([0-9.e+]+)$",
-                         re.MULTILINE)
-    sent: collections.Counter = collections.Counter()          # account -> probes sent
-    in_window: collections.Counter = collections.Counter()     # (account, window start) -> probes sent
-    outstanding: dict[str, list] = {a: [] for a in accounts}   # [n, window_start, n_in_window, sent, api, metrics]
+    counter_of = {
+        f'engagement_interactions_total{{platform="{platform}",type="{kind}"}}'.encode(): account
+        for account, (platform, kind) in kind_of.items()
+    }
+    pattern = re.compile(rb"^(" + b"|".join(re.escape(name) for name in counter_of) + rb") ([0-9.e+]+)$", re.MULTILINE)
+    sent: collections.Counter = collections.Counter()  # account -> probes sent
+    in_window: collections.Counter = collections.Counter()  # (account, window start) -> probes sent
+    outstanding: dict[str, list] = {a: [] for a in accounts}  # [n, window_start, n_in_window, sent, api, metrics]
     tag = uuid.uuid4().hex[:6]
 
     async def fetch(path: str):
         try:
             async with session.get(url + path) as response:
                 return response.status, await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return None, b""
 
     async def api_totals(account: str) -> dict[int, int]:
@@ -145,10 +158,17 @@ async def _probe(session, producer: AIOKafkaProducer, settings: Settings, url: s
             window_start = ts - ts % cfg.window_ms
             sent[account] += 1
             in_window[(account, window_start)] += 1
-            event = {"event_id": f"probe-{tag}-{n}", "type": kind, "ts": ts, "platform": platform,
-                     "account_id": account, "post_id": f"{account}-post"}
-            outstanding[account].append([sent[account], window_start, in_window[(account, window_start)],
-                                         time.perf_counter(), None, None])
+            event = {
+                "event_id": f"probe-{tag}-{n}",
+                "type": kind,
+                "ts": ts,
+                "platform": platform,
+                "account_id": account,
+                "post_id": f"{account}-post",
+            }
+            outstanding[account].append(
+                [sent[account], window_start, in_window[(account, window_start)], time.perf_counter(), None, None]
+            )
             await producer.send(settings.topic_interactions, orjson.dumps(event), key=account.encode())
             stats["probes"] += 1
             await asyncio.sleep(max(0.0, started + n * PROBE_INTERVAL_SECONDS - loop.time()))
@@ -167,7 +187,8 @@ async def _probe(session, producer: AIOKafkaProducer, settings: Settings, url: s
                         if entry[4] is None and totals[account].get(entry[1], 0) >= entry[2]:
                             entry[4] = seen_at - entry[3]
                 if seen_at - last_scrape >= METRICS_POLL_SECONDS and any(
-                        e[5] is None for a in busy for e in outstanding[a]):
+                    e[5] is None for a in busy for e in outstanding[a]
+                ):
                     asked = last_scrape = time.perf_counter()
                     status, body = await fetch("/metrics")
                     seen_at = time.perf_counter()
@@ -201,8 +222,13 @@ async def _probe(session, producer: AIOKafkaProducer, settings: Settings, url: s
 
 async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seconds: int) -> dict:
     import aiohttp
-    settings = bench.settings("fresh", window_grace_seconds=FRESHNESS_GRACE_SECONDS,
-                              window_seconds=window_seconds, rolling_window_seconds=rolling_seconds)
+
+    settings = bench.settings(
+        "fresh",
+        window_grace_seconds=FRESHNESS_GRACE_SECONDS,
+        window_seconds=window_seconds,
+        rolling_window_seconds=rolling_seconds,
+    )
     await ensure_topics(settings)
     cfg = WindowConfig.from_settings(settings)
     worker = bench.new_worker(settings, "fresh-1w").start()
@@ -217,19 +243,42 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
     mp = multiprocessing.get_context("spawn")
     ready, stop_flag, max_end = mp.Event(), mp.Event(), mp.Value("q", 0)
     rows_path = bench.run_dir / "fresh-outputs.json"
-    reader = mp.Process(target=_output_reader, daemon=True,
-                        args=(bench.bootstrap, [settings.topic_post_metrics, settings.topic_account_metrics],
-                              settings.topic_partitions, str(rows_path), ready, stop_flag, max_end))
+    reader = mp.Process(
+        target=_output_reader,
+        daemon=True,
+        args=(
+            bench.bootstrap,
+            [settings.topic_post_metrics, settings.topic_account_metrics],
+            settings.topic_partitions,
+            str(rows_path),
+            ready,
+            stop_flag,
+            max_end,
+        ),
+    )
     reader.start()
     if not await asyncio.get_running_loop().run_in_executor(None, ready.wait, 60):
         raise RuntimeError("the output reader did not start")
 
     producer = new_producer(bench.bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
-    cpu_at_start = (machine_busy_seconds(), own_cpu_seconds(), bench.broker_cpu() or 0.0,
-                    worker.cpu_seconds() or 0.0, proc_cpu_seconds(reader.pid) or 0.0)
-    stats = {"load_events": 0, "probes": 0, "api_ms": [], "metrics_ms": [], "api_timeouts": 0,
-             "metrics_timeouts": 0, "scrape_ms": [], "scrape_bytes": 0}
+    cpu_at_start = (
+        machine_busy_seconds(),
+        own_cpu_seconds(),
+        bench.broker_cpu() or 0.0,
+        worker.cpu_seconds() or 0.0,
+        proc_cpu_seconds(reader.pid) or 0.0,
+    )
+    stats: dict[str, Any] = {
+        "load_events": 0,
+        "probes": 0,
+        "api_ms": [],
+        "metrics_ms": [],
+        "api_timeouts": 0,
+        "metrics_timeouts": 0,
+        "scrape_ms": [],
+        "scrape_bytes": 0,
+    }
     stop_event = asyncio.Event()
     started_ms = wall_ms()
     # Measure at least one window that had traffic for two thirds of its length, through its close.
@@ -238,8 +287,10 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
     target_close = target_end + cfg.grace_ms
     stream = model(rate=rate).stream(started_ms)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-        tasks = [asyncio.create_task(_load(producer, settings.topic_interactions, stream, rate, stop_event, stats)),
-                 asyncio.create_task(_probe(session, producer, settings, worker.url, stop_event, stats))]
+        tasks = [
+            asyncio.create_task(_load(producer, settings.topic_interactions, stream, rate, stop_event, stats)),
+            asyncio.create_task(_probe(session, producer, settings, worker.url, stop_event, stats)),
+        ]
         try:
             while max_end.value < target_end and wall_ms() < target_close + 30_000:
                 for task in tasks:
@@ -253,8 +304,13 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
             await producer.stop()
     for task in tasks:
         task.result()
-    cpu_at_end = (machine_busy_seconds(), own_cpu_seconds(), bench.broker_cpu() or 0.0,
-                  worker.cpu_seconds() or 0.0, proc_cpu_seconds(reader.pid) or 0.0)
+    cpu_at_end = (
+        machine_busy_seconds(),
+        own_cpu_seconds(),
+        bench.broker_cpu() or 0.0,
+        worker.cpu_seconds() or 0.0,
+        proc_cpu_seconds(reader.pid) or 0.0,
+    )
     machine_cpu, *ours = (end - start for end, start in zip(cpu_at_end, cpu_at_start))
     produced = stats["load_events"] + stats["probes"]
     final = None
@@ -281,25 +337,45 @@ async def freshness(bench: Bench, rate: float, window_seconds: int, rolling_seco
     per_close = {}
     for end in sorted({end for end, _, _ in closes}):
         late = [got - (e + grace) for _, _, e, _, got in rows if e == end]
-        per_close[str(end)] = {"records": {f"{scope}/{kind}": n for (e, scope, kind), n in closes.items() if e == end},
-                               "received_max_ms": max(late)}
+        per_close[str(end)] = {
+            "records": {f"{scope}/{kind}": n for (e, scope, kind), n in closes.items() if e == end},
+            "received_max_ms": max(late),
+        }
     result = {
-        "rate_target": rate, "rate_achieved": round(stats["load_events"] / stats["load_seconds"]),
-        "seconds": round(stats["load_seconds"], 1), "events": stats["load_events"], "probes": stats["probes"],
-        "window_seconds": window_seconds, "grace_seconds": FRESHNESS_GRACE_SECONDS,
-        "api_ms": summarize(stats["api_ms"]), "metrics_ms": summarize(stats["metrics_ms"]),
+        "rate_target": rate,
+        "rate_achieved": round(stats["load_events"] / stats["load_seconds"]),
+        "seconds": round(stats["load_seconds"], 1),
+        "events": stats["load_events"],
+        "probes": stats["probes"],
+        "window_seconds": window_seconds,
+        "grace_seconds": FRESHNESS_GRACE_SECONDS,
+        "api_ms": summarize(stats["api_ms"]),
+        "metrics_ms": summarize(stats["metrics_ms"]),
         "probe_timeouts": {"api": stats["api_timeouts"], "metrics": stats["metrics_timeouts"]},
-        "metrics_scrape_ms": summarize(stats["scrape_ms"]), "metrics_scrape_max_bytes": stats["scrape_bytes"],
-        "final_records": len(rows), "closes": per_close,
-        "final_emitted_ms": summarize(emitted, 0), "final_received_ms": summarize(received, 0),
-        "counted": final["counted"], "duplicate": final["duplicate"], "rejected": final["rejected"],
-        "peak_rss_mb": rss, "worker_cpu_seconds": round(ours[2], 1),
-        "machine_cpu_seconds": round(machine_cpu, 1), "other_cpu_seconds": round(max(0.0, machine_cpu - sum(ours)), 1),
-        "cdf_ms": {"quantiles": list(CDF_QUANTILES), "api": cdf(stats["api_ms"]),
-                   "metrics": cdf(stats["metrics_ms"]), "final_received": cdf(received, 0)},
+        "metrics_scrape_ms": summarize(stats["scrape_ms"]),
+        "metrics_scrape_max_bytes": stats["scrape_bytes"],
+        "final_records": len(rows),
+        "closes": per_close,
+        "final_emitted_ms": summarize(emitted, 0),
+        "final_received_ms": summarize(received, 0),
+        "counted": final["counted"],
+        "duplicate": final["duplicate"],
+        "rejected": final["rejected"],
+        "peak_rss_mb": rss,
+        "worker_cpu_seconds": round(ours[2], 1),
+        "machine_cpu_seconds": round(machine_cpu, 1),
+        "other_cpu_seconds": round(max(0.0, machine_cpu - sum(ours)), 1),
+        "cdf_ms": {
+            "quantiles": list(CDF_QUANTILES),
+            "api": cdf(stats["api_ms"]),
+            "metrics": cdf(stats["metrics_ms"]),
+            "final_received": cdf(received, 0),
+        },
     }
-    log(f"freshness: API p50/p99 {result['api_ms']['p50']}/{result['api_ms']['p99']} ms, /metrics "
+    log(
+        f"freshness: API p50/p99 {result['api_ms']['p50']}/{result['api_ms']['p99']} ms, /metrics "
         f"{result['metrics_ms']['p50']}/{result['metrics_ms']['p99']} ms, final record received "
         f"p99/max {result['final_received_ms']['p99']}/{result['final_received_ms']['max']} ms after close, "
-        f"RSS {rss} MB")
+        f"RSS {rss} MB"
+    )
     return result

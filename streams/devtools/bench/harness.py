@@ -68,7 +68,7 @@ class BenchWorker:
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "BenchWorker":
+    def start(self) -> BenchWorker:
         self.proc = spawn([sys.executable, "-m", "streams.cli", "worker"], self.settings.as_env(), self.log)
         return self
 
@@ -119,8 +119,14 @@ class Bench:
 
     def settings(self, phase: str, **overrides) -> Settings:
         names = topics_named(f"bench{self.tag}.{phase}", keep=("topic_accounts",))
-        return Settings.from_env({}, kafka_bootstrap_servers=self.bootstrap, app_id=f"bench{self.tag}-{phase}",
-                                 topic_accounts=self.accounts_topic, log_level="info", **{**names, **overrides})
+        return Settings.from_env(
+            {},
+            kafka_bootstrap_servers=self.bootstrap,
+            app_id=f"bench{self.tag}-{phase}",
+            topic_accounts=self.accounts_topic,
+            log_level="info",
+            **{**names, **overrides},
+        )
 
     def broker_cpu(self) -> float | None:
         return proc_cpu_seconds(self.broker.process.pid) if self.broker and self.broker.process else None

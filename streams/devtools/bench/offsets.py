@@ -65,13 +65,20 @@ class GroupOffsets:
         return {tp.partition: meta.offset for tp, meta in answer.items() if meta.offset >= 0}
 
 
-POLL_SECONDS = 0.5   # the committed offsets of a run
+POLL_SECONDS = 0.5  # the committed offsets of a run
 STALL_SECONDS = 60.0  # a run whose committed offsets stand still this long has failed
 
 
-async def until_committed(offsets: GroupOffsets, ends: Mapping[int, int], events: int, started: float,
-                          timeout: float, on_poll: Callable[[], Awaitable[None]],
-                          failure: Callable[[], str], label: str) -> tuple[list[tuple[float, int]], float]:
+async def until_committed(
+    offsets: GroupOffsets,
+    ends: Mapping[int, int],
+    events: int,
+    started: float,
+    timeout: float,
+    on_poll: Callable[[], Awaitable[None]],
+    failure: Callable[[], str],
+    label: str,
+) -> tuple[list[tuple[float, int]], float]:
     """Polls the group's committed offsets every POLL_SECONDS from ``started`` (time.monotonic) until
     they reach ``ends``: (samples of (seconds since started, events committed), the time it ended).
     ``on_poll`` runs at every poll (it raises to end the run: a process that died); a run past
@@ -97,5 +104,7 @@ async def until_committed(offsets: GroupOffsets, ends: Mapping[int, int], events
                 if is_complete(committed, ends):
                     return samples, now
             if now > timeout or (samples and samples[-1][1] and now - last_change > STALL_SECONDS):
-                raise RuntimeError(f"offsets of {offsets.group} not all committed after {now:.0f} s "
-                                   f"({samples[-1][1] if samples else 0} of {events} events); {failure()}")
+                raise RuntimeError(
+                    f"offsets of {offsets.group} not all committed after {now:.0f} s "
+                    f"({samples[-1][1] if samples else 0} of {events} events); {failure()}"
+                )

@@ -14,17 +14,25 @@ import argparse
 import faust
 
 
-def make_app(bootstrap: str, app_id: str, input_topic: str, partitions: int, commit_interval: float,
-             data_dir: str) -> faust.App:
-    app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://",
-                    broker_commit_interval=commit_interval, consumer_auto_offset_reset="earliest",
-                    topic_partitions=partitions, web_enabled=False, datadir=data_dir)
+def make_app(
+    bootstrap: str, app_id: str, input_topic: str, partitions: int, commit_interval: float, data_dir: str
+) -> faust.App:
+    app = faust.App(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        broker_commit_interval=commit_interval,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=partitions,
+        web_enabled=False,
+        datadir=data_dir,
+    )
     events = app.topic(input_topic, value_serializer="json")
     counts = app.Table("counts", default=int).tumbling(60, expires=360)
 
     @app.agent(events)
     async def count_events(stream):
-        async for key, value in stream.items():
+        async for key, _value in stream.items():
             counts[key] += 1
 
     return app

@@ -27,9 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--emit", choices=("final", "current"), default="final")
     args = parser.parse_args(argv)
 
-    app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
-                      commit_interval=args.commit_interval, processing_guarantee=args.guarantee,
-                      state_dir=args.state_dir)
+    app = Application(
+        broker_address=args.bootstrap,
+        consumer_group=args.group,
+        auto_offset_reset="earliest",
+        commit_interval=args.commit_interval,
+        processing_guarantee=args.guarantee,
+        state_dir=args.state_dir,
+    )
     events = app.dataframe(app.topic(args.input, value_deserializer="json"))
     counts = events.tumbling_window(timedelta(seconds=60), grace_ms=timedelta(seconds=300)).count()
     counts = counts.final() if args.emit == "final" else counts.current()

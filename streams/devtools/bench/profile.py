@@ -15,7 +15,7 @@ from pathlib import Path
 from ..paths import REPO
 from .harness import BenchWorker, log
 
-PROFILE_RATE = 100                # py-spy samples per second
+PROFILE_RATE = 100  # py-spy samples per second
 
 
 def _frame_name(frame: str) -> str:
@@ -28,7 +28,7 @@ def _frame_name(frame: str) -> str:
     if "site-packages/" in path:
         path = path.split("site-packages/", 1)[1]
     elif path.startswith(str(REPO) + "/"):
-        path = path[len(str(REPO)) + 1:]
+        path = path[len(str(REPO)) + 1 :]
     elif "/lib/python" in path:
         path = path.split("/lib/python", 1)[1].split("/", 1)[-1]
     return f"{function} ({path}:{line})" if line else f"{function} ({path})"
@@ -36,11 +36,18 @@ def _frame_name(frame: str) -> str:
 
 def _package(frame: str) -> str:
     where = frame.rsplit("(", 1)[-1]
-    for prefix, name in (("streams/", "streams (engine, state, events, metrics)"), ("aiokafka/", "aiokafka"),
-                         ("kafka/", "aiokafka"), ("faust/", "faust/mode"), ("mode/", "faust/mode"),
-                         ("prometheus_client/", "prometheus_client"), ("aiohttp/", "aiohttp"),
-                         ("asyncio/", "asyncio"), ("<string>", "fastjsonschema (generated validator)"),
-                         ("fastjsonschema/", "fastjsonschema (generated validator)")):
+    for prefix, name in (
+        ("streams/", "streams (engine, state, events, metrics)"),
+        ("aiokafka/", "aiokafka"),
+        ("kafka/", "aiokafka"),
+        ("faust/", "faust/mode"),
+        ("mode/", "faust/mode"),
+        ("prometheus_client/", "prometheus_client"),
+        ("aiohttp/", "aiohttp"),
+        ("asyncio/", "asyncio"),
+        ("<string>", "fastjsonschema (generated validator)"),
+        ("fastjsonschema/", "fastjsonschema (generated validator)"),
+    ):
         if where.startswith(prefix):
             return name
     return "other"
@@ -48,8 +55,16 @@ def _package(frame: str) -> str:
 
 IDLE_LEAVES = ("EpollSelector.select (", "select (", "Condition.wait (", "Event.wait (", "_worker (concurrent")
 # Frames that hold everything (the event loop, the CLI): left out of the inclusive ranking.
-WRAPPER_FILES = ("asyncio/base_events.py", "asyncio/events.py", "<frozen runpy>", "click/", "faust/cli/",
-                 "mode/worker.py", "streams/cli.py", "asyncio/runners.py")
+WRAPPER_FILES = (
+    "asyncio/base_events.py",
+    "asyncio/events.py",
+    "<frozen runpy>",
+    "click/",
+    "faust/cli/",
+    "mode/worker.py",
+    "streams/cli.py",
+    "asyncio/runners.py",
+)
 
 
 def summarize_profile(raw: str, top: int = 12) -> dict:
@@ -76,15 +91,18 @@ def summarize_profile(raw: str, top: int = 12) -> dict:
                 inclusive[frame] += n
     busy = total - idle
     if not busy:
-        return {"samples": total, "idle_pct": 100.0 if total else None, "self": [], "inclusive": [],
-                "by_package": {}}
+        return {"samples": total, "idle_pct": 100.0 if total else None, "self": [], "inclusive": [], "by_package": {}}
 
     def pct(n: int) -> float:
         return round(100 * n / busy, 1)
-    return {"samples": total, "idle_pct": round(100 * idle / total, 1),
-            "self": [[name, pct(n)] for name, n in own.most_common(top)],
-            "inclusive": [[name, pct(n)] for name, n in inclusive.most_common(top)],
-            "by_package": {name: pct(n) for name, n in packages.most_common()}}
+
+    return {
+        "samples": total,
+        "idle_pct": round(100 * idle / total, 1),
+        "self": [[name, pct(n)] for name, n in own.most_common(top)],
+        "inclusive": [[name, pct(n)] for name, n in inclusive.most_common(top)],
+        "by_package": {name: pct(n) for name, n in packages.most_common()},
+    }
 
 
 def start_profiler(worker: BenchWorker, out: Path) -> subprocess.Popen | None:
@@ -93,11 +111,28 @@ def start_profiler(worker: BenchWorker, out: Path) -> subprocess.Popen | None:
         log("py-spy not installed (pip install -e '.[bench]'): no profile")
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
+    assert worker.proc is not None  # profiled once started
     log(f"py-spy record --pid {worker.proc.pid} -> {out}")
     with open(out.with_suffix(".log"), "ab") as log_file:
-        return subprocess.Popen([py_spy, "record", "--pid", str(worker.proc.pid), "--rate", str(PROFILE_RATE),
-                                 "--function", "--full-filenames", "--format", "raw", "-o", str(out)],
-                                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(worker.proc.pid),
+                "--rate",
+                str(PROFILE_RATE),
+                "--function",
+                "--full-filenames",
+                "--format",
+                "raw",
+                "-o",
+                str(out),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def stop_profiler(profiler: subprocess.Popen | None, out: Path | None) -> dict | None:

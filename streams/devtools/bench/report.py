@@ -20,8 +20,10 @@ from .workload import BATCH_EVENTS
 
 RESULTS_DIR = REPO / "bench" / "results"
 PLOT_PATH = REPO / "docs" / "performance.png"
-PIPELINE_WHAT = ("exactly-once (a Kafka transaction per commit): validation, dedup, per-post and per-account "
-                 "windowed metrics, closed windows only to output topics")
+PIPELINE_WHAT = (
+    "exactly-once (a Kafka transaction per commit): validation, dedup, per-post and per-account "
+    "windowed metrics, closed windows only to output topics"
+)
 CEILING_WHAT = "bare aiokafka getmany + orjson.loads + a per-key dict count: no state, no output"
 # the figure's colours of the ceiling and the pipeline (as in the throughput panel); every peer in PEER_COLOR
 SYSTEM_COLORS = {"ceiling": "C0", "this pipeline, 1 worker": "C1", "this pipeline, 2 workers": "C2"}
@@ -32,24 +34,45 @@ PEER_COLOR = "C4"
 def machine() -> dict:
     cpu = ""
     try:
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), "")
-        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal:"))
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
     except (OSError, StopIteration):
         mem_kb = 0
-    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "os": platform.platform(terse=True),
-            "kafka_version": KAFKA_VERSION, "code": _code_version()}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+        "kafka_version": KAFKA_VERSION,
+        "code": _code_version(),
+    }
 
 
 def _code_version() -> str | None:
     """The commit measured, '+modified' when streams/ differs from it."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "streams", ":!streams/devtools/bench"],
-                               cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "streams", ":!streams/devtools/bench"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return (commit + (" +modified" if dirty else "")) or None
@@ -57,6 +80,7 @@ def _code_version() -> str | None:
 
 def plot(result: dict, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -69,10 +93,11 @@ def plot(result: dict, path: Path) -> None:
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     modes = [m for m in ("single", "batch") if m in result.get("pipeline", {}) or m in result.get("ceiling", {})]
     labels = {"single": "1 event / message", "batch": f"{BATCH_EVENTS} events / message"}
-    series = [("ceiling (bare aiokafka + orjson)",
-               lambda m: (result.get("ceiling", {}).get(m) or {}).get("events_per_s")),
-              ("1 worker", lambda m: (result["pipeline"].get(m) or {}).get("1", {}).get("events_per_s")),
-              ("2 workers", lambda m: (result["pipeline"].get(m) or {}).get("2", {}).get("events_per_s"))]
+    series = [
+        ("ceiling (bare aiokafka + orjson)", lambda m: (result.get("ceiling", {}).get(m) or {}).get("events_per_s")),
+        ("1 worker", lambda m: (result["pipeline"].get(m) or {}).get("1", {}).get("events_per_s")),
+        ("2 workers", lambda m: (result["pipeline"].get(m) or {}).get("2", {}).get("events_per_s")),
+    ]
     width = 0.26
     for i, (name, value_of) in enumerate(series):
         values = [value_of(m) or 0 for m in modes]
@@ -80,9 +105,15 @@ def plot(result: dict, path: Path) -> None:
         left.bar_label(bars, labels=[f"{v / 1000:.0f}k" if v else "-" for v in values], fontsize=8)
     for i, workers in ((1, "1"), (2, "2")):
         steady = [(result["pipeline"].get(m) or {}).get(workers, {}).get("steady_events_per_s") for m in modes]
-        left.scatter([x + (i - 1) * width for x, v in zip(range(len(modes)), steady) if v],
-                     [v for v in steady if v], marker="_", s=300, color="black", zorder=3,
-                     label="steady rate (first to last counted)" if i == 1 else None)
+        left.scatter(
+            [x + (i - 1) * width for x, v in zip(range(len(modes)), steady) if v],
+            [v for v in steady if v],
+            marker="_",
+            s=300,
+            color="black",
+            zorder=3,
+            label="steady rate (first to last counted)" if i == 1 else None,
+        )
     left.axhline(20_000, color="grey", linestyle="--", linewidth=0.8)
     left.text(-0.45, 20_000 * 1.08, "target 1 event/msg, 1 worker: 20k", fontsize=7, color="grey")
     left.set_yscale("log")
@@ -93,24 +124,37 @@ def plot(result: dict, path: Path) -> None:
 
     fresh = result.get("freshness") or {}
     quantiles = (fresh.get("cdf_ms") or {}).get("quantiles", [])
-    for key, name in (("api", "produce -> query API"), ("metrics", "produce -> /metrics"),
-                      ("final_received", "window end + grace -> final record")):
+    for key, name in (
+        ("api", "produce -> query API"),
+        ("metrics", "produce -> /metrics"),
+        ("final_received", "window end + grace -> final record"),
+    ):
         values = (fresh.get("cdf_ms") or {}).get(key) or []
         if values:
             right.plot([max(v, 1) for v in values], quantiles, marker=".", label=name)
     for target, style in (("freshness_api_p99_s", "--"), ("final_record_max_s", ":")):
         seconds = TARGETS[target][2]
         right.axvline(seconds * 1000, color="grey", linestyle=style, linewidth=0.8)
-        right.annotate(f"target {target.replace('_s', '')}: {seconds:g} s", (seconds * 1000, 50), rotation=90,
-                       fontsize=7, color="grey", ha="right", va="center")
+        right.annotate(
+            f"target {target.replace('_s', '')}: {seconds:g} s",
+            (seconds * 1000, 50),
+            rotation=90,
+            fontsize=7,
+            color="grey",
+            ha="right",
+            va="center",
+        )
     right.set_xscale("log")
     right.set_xlabel("delay, ms (log scale)")
     right.set_ylabel("percentile")
     right.set_title(f"Freshness at {fresh.get('rate_target', 0):g} events/s (1 worker)")
     right.legend(fontsize=8, loc="lower right")
     right.grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"engagement-streams on {result['machine']['cores']} cores, Python {result['machine']['python']}, "
-                 f"Kafka {result['machine']['kafka_version']} ({result['started_at']})", fontsize=9)
+    fig.suptitle(
+        f"engagement-streams on {result['machine']['cores']} cores, Python {result['machine']['python']}, "
+        f"Kafka {result['machine']['kafka_version']} ({result['started_at']})",
+        fontsize=9,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -121,8 +165,10 @@ def single_systems(result: dict) -> list[tuple[str, str, dict]]:
     """(name, what it does, run) of everything that read the single topic (one event per message), in the
     table's and the figure's order: this pipeline with 1 and 2 workers, each peer, the ceiling."""
     single = (result.get("pipeline") or {}).get("single") or {}
-    systems = [("this pipeline, 1 worker", PIPELINE_WHAT, single.get("1")),
-               ("this pipeline, 2 workers", PIPELINE_WHAT, single.get("2"))]
+    systems = [
+        ("this pipeline, 1 worker", PIPELINE_WHAT, single.get("1")),
+        ("this pipeline, 2 workers", PIPELINE_WHAT, single.get("2")),
+    ]
     # the peer's engine, version and guarantee; the full line (what all of them compute) stays in the JSON
     systems += [(peer, run.get("what", "").split(":", 1)[0], run) for peer, run in (result.get("peers") or {}).items()]
     systems.append(("ceiling", CEILING_WHAT, (result.get("ceiling") or {}).get("single")))
@@ -143,18 +189,24 @@ def _figure(value, digits: int = 0) -> str:
 def peer_table(result: dict) -> str:
     """The Markdown table of the systems that read the single topic, for docs/performance.md."""
     ours = (((result.get("pipeline") or {}).get("single") or {}).get("1") or {}).get("events_per_s")
-    rows = ["| system | what it does | events/s from spawn (median; repeats) | steady events/s | CPU µs / event "
-            "| peak RSS MB | ours ÷ it |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| system | what it does | events/s from spawn (median; repeats) | steady events/s | CPU µs / event "
+        "| peak RSS MB | ours ÷ it |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, what, run in single_systems(result):
         rate, repeats = run.get("events_per_s"), run.get("repeats_events_per_s") or []
         rss = run.get("peak_rss_mb")
-        cells = [name, (what + _other_events(result, run)).replace("|", "\\|"),
-                 _figure(rate) + (f" ({'; '.join(_figure(r) for r in repeats)})" if len(repeats) > 1 else ""),
-                 _figure(run.get("steady_events_per_s")), _figure(run.get("cpu_us_per_event"), 1),
-                 # the pipeline's is one per worker process
-                 " + ".join(_figure(r, 1) for r in rss) if isinstance(rss, list) else _figure(rss, 1),
-                 f"{ours / rate:.2f}" if ours and rate else "–"]
+        cells = [
+            name,
+            (what + _other_events(result, run)).replace("|", "\\|"),
+            _figure(rate) + (f" ({'; '.join(_figure(r) for r in repeats)})" if len(repeats) > 1 else ""),
+            _figure(run.get("steady_events_per_s")),
+            _figure(run.get("cpu_us_per_event"), 1),
+            # the pipeline's is one per worker process
+            " + ".join(_figure(r, 1) for r in rss) if isinstance(rss, list) else _figure(rss, 1),
+            f"{ours / rate:.2f}" if ours and rate else "–",
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -181,9 +233,14 @@ def _plot_single_systems(result: dict, rates, cpu) -> None:
     rates.invert_yaxis()
     rates.set_xlabel("events/s (log scale)")
     rates.set_title(f"1 event / message: this pipeline and its peers, {result['workload']['events']:,} events")
-    rates.legend(handles=[Patch(color="grey", label="from spawn"),
-                          Patch(color="grey", alpha=0.4, label="steady (first to last counted)")],
-                 fontsize=8, loc="upper right")  # the ceiling's long bars are at the bottom
+    rates.legend(
+        handles=[
+            Patch(color="grey", label="from spawn"),
+            Patch(color="grey", alpha=0.4, label="steady (first to last counted)"),
+        ],
+        fontsize=8,
+        loc="upper right",
+    )  # the ceiling's long bars are at the bottom
     rates.grid(True, axis="x", which="both", alpha=0.3)
 
     per_event = [run.get("cpu_us_per_event") for _, _, run in systems]
@@ -206,7 +263,8 @@ def write_result(result: dict, directory: Path) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m streams.devtools.bench.report",
-                                     description="print the Markdown table of the peers of a result")
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.devtools.bench.report", description="print the Markdown table of the peers of a result"
+    )
     parser.add_argument("--table", type=Path, required=True, metavar="RESULT.json", help="a bench result file")
     print(peer_table(orjson.loads(parser.parse_args().table.read_bytes())), end="")

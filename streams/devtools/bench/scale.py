@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import subprocess
 import sys
 import time
 import uuid
@@ -57,8 +58,8 @@ class ScaleRun:
     def __init__(self, settings: Settings, rate: float, accounts: int, run_dir: Path):
         self.settings, self.rate, self.accounts, self.run_dir = settings, rate, accounts, run_dir
         self.url = f"http://127.0.0.1:{settings.web_port}"
-        self.worker = None
-        self.simulator = None
+        self.worker: subprocess.Popen = None  # type: ignore[assignment]  # spawned by start()
+        self.simulator: subprocess.Popen = None  # type: ignore[assignment]  # spawned by start()
         self.started = time.monotonic()
         self.samples: list[dict] = []
         self.restarts: list[dict] = []
@@ -67,15 +68,29 @@ class ScaleRun:
         return round(time.monotonic() - self.started, 2)
 
     def spawn_worker(self) -> None:
-        self.worker = spawn([sys.executable, "-m", "streams.cli", "worker"], self.settings.as_env(),
-                            self.run_dir / f"worker-{len(self.restarts)}.log")
+        self.worker = spawn(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            self.settings.as_env(),
+            self.run_dir / f"worker-{len(self.restarts)}.log",
+        )
 
     def start(self) -> None:
         self.spawn_worker()
         self._wait_for_health()
-        self.simulator = spawn([sys.executable, "-m", "streams.cli", "simulate", "--rate", str(self.rate),
-                                "--accounts", str(self.accounts)], self.settings.as_env(),
-                               self.run_dir / "simulator.log")
+        self.simulator = spawn(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "simulate",
+                "--rate",
+                str(self.rate),
+                "--accounts",
+                str(self.accounts),
+            ],
+            self.settings.as_env(),
+            self.run_dir / "simulator.log",
+        )
         self.started = time.monotonic()
 
     def metrics(self) -> dict[str, float] | None:
@@ -96,12 +111,17 @@ class ScaleRun:
 
     def sample(self) -> None:
         m = self.metrics() or {}
-        self.samples.append({"t": self.elapsed(), "rss_mb": rss_mb(self.worker.pid),
-                             "counted": m.get("engagement_events_counted_total"),
-                             "lag_messages": lag_messages(m),
-                             "dedup_ids": m.get("engagement_dedup_remembered_ids"),
-                             "dedup_mb": round(m.get("engagement_dedup_memory_bytes", 0) / 2 ** 20, 1),
-                             "open_windows": m.get("engagement_open_windows")})
+        self.samples.append(
+            {
+                "t": self.elapsed(),
+                "rss_mb": rss_mb(self.worker.pid),
+                "counted": m.get("engagement_events_counted_total"),
+                "lag_messages": lag_messages(m),
+                "dedup_ids": m.get("engagement_dedup_remembered_ids"),
+                "dedup_mb": round(m.get("engagement_dedup_memory_bytes", 0) / 2**20, 1),
+                "open_windows": m.get("engagement_open_windows"),
+            }
+        )
 
     def run_until(self, t: float) -> None:
         while self.elapsed() < t:
@@ -122,14 +142,28 @@ class ScaleRun:
         self.wait_until(lambda m: m and m.get("engagement_events_counted_total", 0) > 0, "counting again")
         counting = time.monotonic() - spawned
         threshold = self.rate * CAUGHT_UP_SECONDS_OF_TRAFFIC
-        self.wait_until(lambda m: m and m.get("engagement_events_counted_total", 0) > 0
-                        and lag_messages(m) is not None and lag_messages(m) < threshold, "caught up")
+        self.wait_until(
+            lambda m: (
+                m
+                and m.get("engagement_events_counted_total", 0) > 0
+                and lag_messages(m) is not None
+                and lag_messages(m) < threshold  # type: ignore[operator]  # not None
+            ),
+            "caught up",
+        )
         caught_up = time.monotonic() - spawned
         restore = (self.metrics() or {}).get("engagement_last_restore_duration_seconds")
-        result = {"at_uptime_s": uptime, "health_s": round(health, 2), "counting_again_s": round(counting, 2),
-                  "caught_up_s": round(caught_up, 2), "restore_s": restore}
-        log(f"restart: /health {health:.2f} s, counting {counting:.2f} s, caught up {caught_up:.2f} s "
-            f"after spawn (restore {restore} s)")
+        result = {
+            "at_uptime_s": uptime,
+            "health_s": round(health, 2),
+            "counting_again_s": round(counting, 2),
+            "caught_up_s": round(caught_up, 2),
+            "restore_s": restore,
+        }
+        log(
+            f"restart: /health {health:.2f} s, counting {counting:.2f} s, caught up {caught_up:.2f} s "
+            f"after spawn (restore {restore} s)"
+        )
         self.restarts.append(result)
         return result
 
@@ -155,14 +189,20 @@ def summarize(run: ScaleRun) -> dict:
     run (the dedup memory full: the run is longer than the horizon)."""
     tail = [x["rss_mb"] for x in run.samples if x["rss_mb"] and x["t"] >= 0.75 * run.samples[-1]["t"]]
     first, second = run.restarts
-    figures = {"rss_plateau_mb": max(tail), "rss_peak_mb": max(x["rss_mb"] or 0 for x in run.samples),
-               "counting_again_s": second["counting_again_s"], "caught_up_s": second["caught_up_s"],
-               "restart_ratio": round(second["caught_up_s"] / first["caught_up_s"], 3),
-               "dedup_bytes_per_id": _bytes_per_id(run.samples)}
-    met = {"rss_plateau_mb": figures["rss_plateau_mb"] <= TARGETS["rss_plateau_mb"],
-           "counting_again_s": figures["counting_again_s"] <= TARGETS["counting_again_s"],
-           "caught_up_s": figures["caught_up_s"] <= TARGETS["caught_up_s"],
-           "restart_ratio": figures["restart_ratio"] <= TARGETS["restart_ratio"]}
+    figures = {
+        "rss_plateau_mb": max(tail),
+        "rss_peak_mb": max(x["rss_mb"] or 0 for x in run.samples),
+        "counting_again_s": second["counting_again_s"],
+        "caught_up_s": second["caught_up_s"],
+        "restart_ratio": round(second["caught_up_s"] / first["caught_up_s"], 3),
+        "dedup_bytes_per_id": _bytes_per_id(run.samples),
+    }
+    met = {
+        "rss_plateau_mb": figures["rss_plateau_mb"] <= TARGETS["rss_plateau_mb"],
+        "counting_again_s": figures["counting_again_s"] <= TARGETS["counting_again_s"],
+        "caught_up_s": figures["caught_up_s"] <= TARGETS["caught_up_s"],
+        "restart_ratio": figures["restart_ratio"] <= TARGETS["restart_ratio"],
+    }
     return {"figures": figures, "targets": TARGETS, "met": met}
 
 
@@ -171,11 +211,12 @@ def _bytes_per_id(samples: list[dict]) -> float | None:
     if not full:
         return None
     last = full[-1]
-    return round(last["dedup_mb"] * 2 ** 20 / last["dedup_ids"], 1)
+    return round(last["dedup_mb"] * 2**20 / last["dedup_ids"], 1)
 
 
 def plot(result: dict, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -188,8 +229,15 @@ def plot(result: dict, path: Path) -> None:
     ax.text(0, TARGETS["rss_plateau_mb"] * 1.02, "target RSS plateau", fontsize=7, color="grey")
     for restart in result["restarts"]:
         ax.axvline(restart["at_uptime_s"] / 60, color="red", linewidth=0.8)
-        ax.text(restart["at_uptime_s"] / 60, 5, f" SIGKILL: counting again {restart['counting_again_s']} s, "
-                f"caught up {restart['caught_up_s']} s", fontsize=7, color="red", rotation=90, va="bottom")
+        ax.text(
+            restart["at_uptime_s"] / 60,
+            5,
+            f" SIGKILL: counting again {restart['counting_again_s']} s, caught up {restart['caught_up_s']} s",
+            fontsize=7,
+            color="red",
+            rotation=90,
+            va="bottom",
+        )
     ax.axvline(result["workload"]["dedup_horizon_s"] / 60, color="black", linestyle=":", linewidth=0.8)
     ax.set_xlabel("minutes of traffic")
     ax.set_ylabel("MB")
@@ -203,10 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engagement bench-scale", description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000.0, help="events/s (default %(default)s)")
     parser.add_argument("--accounts", type=int, default=500, help="default %(default)s")
-    parser.add_argument("--first-restart", type=float, default=10.0,
-                        help="minutes of traffic before the first restart; the second comes at twice that "
-                             "(default %(default)s: 10 and 20 minutes, 20 minutes being past the 15-minute "
-                             "dedup horizon)")
+    parser.add_argument(
+        "--first-restart",
+        type=float,
+        default=10.0,
+        help="minutes of traffic before the first restart; the second comes at twice that "
+        "(default %(default)s: 10 and 20 minutes, 20 minutes being past the 15-minute "
+        "dedup horizon)",
+    )
     parser.add_argument("--tail", type=float, default=1.0, help="minutes of traffic after the last restart")
     args = parser.parse_args(argv)
     run_dir = RUN_DIR / "bench-scale" / time.strftime("%Y%m%dT%H%M%S")
@@ -217,15 +269,22 @@ def main(argv: list[str] | None = None) -> int:
         broker = EmbeddedKafka().start()
         bootstrap = broker.bootstrap
     tag = uuid.uuid4().hex[:8]
-    settings = Settings.from_env(kafka_bootstrap_servers=bootstrap, app_id=f"scale-{tag}", web_port=free_port(),
-                                 log_level="info", **topics_named(f"scale-{tag}"))
+    settings = Settings.from_env(
+        kafka_bootstrap_servers=bootstrap,
+        app_id=f"scale-{tag}",
+        web_port=free_port(),
+        log_level="info",
+        **topics_named(f"scale-{tag}"),  # type: ignore[arg-type]  # topic names only, never "env"
+    )
     run = ScaleRun(settings, args.rate, args.accounts, run_dir)
     first = args.first_restart * 60
     try:
         asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
         run.start()
-        log(f"{args.rate:.0f} events/s over {args.accounts} accounts; restarts at {first / 60:.1f} and "
-            f"{2 * first / 60:.1f} min; logs in {run_dir}")
+        log(
+            f"{args.rate:.0f} events/s over {args.accounts} accounts; restarts at {first / 60:.1f} and "
+            f"{2 * first / 60:.1f} min; logs in {run_dir}"
+        )
         run.run_until(first)
         run.restart()
         run.run_until(2 * first)
@@ -235,18 +294,35 @@ def main(argv: list[str] | None = None) -> int:
         run.stop()
         if broker is not None:
             broker.stop()
-    result = {"kind": "scale", "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "workload": {"rate": args.rate, "accounts": args.accounts, "first_restart_s": first,
-                           "dedup_horizon_s": settings.dedup_horizon_seconds,
-                           "snapshot_interval_s": settings.snapshot_interval_seconds},
-              "restarts": run.restarts, "samples": run.samples}
+    result = {
+        "kind": "scale",
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "workload": {
+            "rate": args.rate,
+            "accounts": args.accounts,
+            "first_restart_s": first,
+            "dedup_horizon_s": settings.dedup_horizon_seconds,
+            "snapshot_interval_s": settings.snapshot_interval_seconds,
+        },
+        "restarts": run.restarts,
+        "samples": run.samples,
+    }
     result.update(summarize(run))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = REPO / "bench" / "results" / f"scale-{stamp}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     plot(result, REPO / "docs" / "scale.png")
-    print(json.dumps({"scale": result["figures"], "met": result["met"], "restarts": run.restarts,
-                      "file": str(out.relative_to(REPO))}), flush=True)
+    print(
+        json.dumps(
+            {
+                "scale": result["figures"],
+                "met": result["met"],
+                "restarts": run.restarts,
+                "file": str(out.relative_to(REPO)),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -28,10 +28,14 @@ async def ceiling(bench: Bench, topic: str, partitions: int, events: int) -> dic
     """Bare aiokafka getmany + orjson decode + a per-key dict count: what the engine could reach if it
     did nothing but read. Same fetch settings and isolation level as the engine, no consumer group."""
     started = time.monotonic()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bench.bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed", auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 4096,
-                                fetch_max_bytes=4 * MAX_MESSAGE_BYTES)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bench.bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 4096,
+        fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+    )
     await consumer.start()
     counts: dict[str, int] = {}
     seen = 0
@@ -50,7 +54,7 @@ async def ceiling(bench: Bench, topic: str, partitions: int, events: int) -> dic
             for messages in batch.values():
                 for message in messages:
                     data = orjson.loads(message.value)
-                    for event in (data if isinstance(data, list) else (data,)):
+                    for event in data if isinstance(data, list) else (data,):
                         key = event["account_id"]
                         counts[key] = counts.get(key, 0) + 1
                         seen += 1
@@ -58,9 +62,13 @@ async def ceiling(bench: Bench, topic: str, partitions: int, events: int) -> dic
     finally:
         await consumer.stop()
     bench.check(seen == events, f"ceiling over {topic}: read {seen} events, produced {events}")
-    return {"events": seen, "keys": len(counts), "seconds": round(done - started, 2),
-            "events_per_s": round(seen / (done - started)),
-            "steady_events_per_s": round(seen / (done - first)) if first and done > first else None}
+    return {
+        "events": seen,
+        "keys": len(counts),
+        "seconds": round(done - started, 2),
+        "events_per_s": round(seen / (done - started)),
+        "steady_events_per_s": round(seen / (done - first)) if first and done > first else None,
+    }
 
 
 # -- phase 3: the pipeline ------------------------------------------------------------------------------
@@ -72,7 +80,7 @@ def _settled_accounting(workers: list[BenchWorker], timeout: float = 20.0) -> di
         time.sleep(1.0)
         parts = [worker.accounting() for worker in workers]
         if all(part is not None for part in parts):
-            total = add_accounting(parts)
+            total = add_accounting(parts)  # type: ignore[arg-type]  # all answered: no None
             if total == previous or time.monotonic() > deadline:
                 return total
             previous = total
@@ -80,8 +88,18 @@ def _settled_accounting(workers: list[BenchWorker], timeout: float = 20.0) -> di
             raise RuntimeError("a worker's /metrics did not answer")
 
 
-async def _until_committed(bench: Bench, group: str, topic: str, partitions: int, events: int, started: float,
-                           timeout: float, workers: list[BenchWorker], profile_to: Path | None, label: str):
+async def _until_committed(
+    bench: Bench,
+    group: str,
+    topic: str,
+    partitions: int,
+    events: int,
+    started: float,
+    timeout: float,
+    workers: list[BenchWorker],
+    profile_to: Path | None,
+    label: str,
+):
     """``until_committed`` for the engine's group: (its samples, the time it ended, the profiler
     started on the first worker once it answered /health, or None)."""
     ends = await end_offsets(bench.bootstrap, topic, partitions)
@@ -97,9 +115,16 @@ async def _until_committed(bench: Bench, group: str, topic: str, partitions: int
             profiler = start_profiler(workers[0], profile_to)
 
     try:
-        samples, done_at = await until_committed(GroupOffsets(admin, group, topic, partitions), ends, events,
-                                                 started, timeout, on_poll, lambda: f"pipeline on {topic}",
-                                                 f"pipeline {label}")
+        samples, done_at = await until_committed(
+            GroupOffsets(admin, group, topic, partitions),
+            ends,
+            events,
+            started,
+            timeout,
+            on_poll,
+            lambda: f"pipeline on {topic}",
+            f"pipeline {label}",
+        )
         return samples, done_at, profiler
     except BaseException:
         stop_profiler(profiler, profile_to)
@@ -108,8 +133,9 @@ async def _until_committed(bench: Bench, group: str, topic: str, partitions: int
         await admin.close()
 
 
-def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, profile_to: Path | None,
-             repeat: int = 0) -> dict:
+def pipeline(
+    bench: Bench, mode: str, topic: str, events: int, n_workers: int, profile_to: Path | None, repeat: int = 0
+) -> dict:
     """Workers from spawn until their group's committed offsets reach the input's end (as the peers
     are timed; /metrics is read once at the end, for the correctness check), on a fresh consumer group
     and fresh output and state topics in every run."""
@@ -125,15 +151,31 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
     for worker in workers:
         worker.start()
     try:
-        samples, done_at, profiler = asyncio.run(_until_committed(
-            bench, f"{settings.app_id}-engine", topic, settings.topic_partitions, events, started, timeout,
-            workers, profile_to, phase))
+        samples, done_at, profiler = asyncio.run(
+            _until_committed(
+                bench,
+                f"{settings.app_id}-engine",
+                topic,
+                settings.topic_partitions,
+                events,
+                started,
+                timeout,
+                workers,
+                profile_to,
+                phase,
+            )
+        )
         rss = [worker.peak_rss_mb() for worker in workers]
         cpu = [worker.cpu_seconds() for worker in workers]
-        broker_cpu = None if broker_cpu is None else bench.broker_cpu() - broker_cpu
+        broker_cpu = None if broker_cpu is None else bench.broker_cpu() - broker_cpu  # type: ignore[operator]  # read at the start: readable
         machine_cpu = machine_busy_seconds() - machine_cpu
-        ours = sum(c or 0 for c in cpu) + (broker_cpu or 0) + own_cpu_seconds() - own_cpu \
+        ours = (
+            sum(c or 0 for c in cpu)
+            + (broker_cpu or 0)
+            + own_cpu_seconds()
+            - own_cpu
             + (proc_cpu_seconds(profiler.pid) or 0 if profiler else 0)
+        )
         final = _settled_accounting(workers)  # nothing may be counted after the last event
     finally:
         profile = stop_profiler(profiler, profile_to)
@@ -142,17 +184,27 @@ def pipeline(bench: Bench, mode: str, topic: str, events: int, n_workers: int, p
     bench.check(final["counted"] == events, f"pipeline {phase}: counted {final['counted']} != produced {events}")
     bench.check(final["duplicate"] == 0, f"pipeline {phase}: {final['duplicate']} duplicates")
     bench.check(final["rejected"] == 0, f"pipeline {phase}: rejected {final['rejected_by_reason']}")
-    result = {"workers": n_workers, "events": events, **rates_from_samples(samples, events, done_at),
-              "counted": final["counted"], "duplicate": final["duplicate"], "rejected": final["rejected"],
-              "forwarded": final["forwarded"], "peak_rss_mb": rss,
-              "worker_cpu_seconds": [round(c, 1) if c is not None else None for c in cpu],
-              "cpu_us_per_event": round(1e6 * sum(c or 0 for c in cpu) / events, 1),
-              "broker_cpu_seconds": None if broker_cpu is None else round(broker_cpu, 1),
-              # CPU the machine spent on anything but this benchmark meanwhile (other jobs on the host)
-              "machine_cpu_seconds": round(machine_cpu, 1), "other_cpu_seconds": round(max(0.0, machine_cpu - ours), 1)}
+    result = {
+        "workers": n_workers,
+        "events": events,
+        **rates_from_samples(samples, events, done_at),
+        "counted": final["counted"],
+        "duplicate": final["duplicate"],
+        "rejected": final["rejected"],
+        "forwarded": final["forwarded"],
+        "peak_rss_mb": rss,
+        "worker_cpu_seconds": [round(c, 1) if c is not None else None for c in cpu],
+        "cpu_us_per_event": round(1e6 * sum(c or 0 for c in cpu) / events, 1),
+        "broker_cpu_seconds": None if broker_cpu is None else round(broker_cpu, 1),
+        # CPU the machine spent on anything but this benchmark meanwhile (other jobs on the host)
+        "machine_cpu_seconds": round(machine_cpu, 1),
+        "other_cpu_seconds": round(max(0.0, machine_cpu - ours), 1),
+    }
     if profile is not None:
         result["profile"] = profile
-    log(f"pipeline {phase}: {result['events_per_s']:,} events/s from spawn ({result['seconds']} s), "
+    log(
+        f"pipeline {phase}: {result['events_per_s']:,} events/s from spawn ({result['seconds']} s), "
         f"steady {result['steady_events_per_s']}, RSS {rss} MB, CPU {result['worker_cpu_seconds']} s, "
-        f"other processes {result['other_cpu_seconds']} CPU s")
+        f"other processes {result['other_cpu_seconds']} CPU s"
+    )
     return result

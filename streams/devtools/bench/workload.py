@@ -26,7 +26,7 @@ ACCOUNTS = 2000
 POSTS_PER_ACCOUNT = round(POST_LIFE_DAYS * statistics.fmean(posts_per_day_values(ACCOUNTS)))
 BATCH_EVENTS = 100
 SEED = 7
-MODEL_RATE = 5000.0               # the rate the model's follower counts are scaled for
+MODEL_RATE = 5000.0  # the rate the model's follower counts are scaled for
 PROGRESS_EVERY_MESSAGES = 1000  # not each message: an update costs about 1 µs, in the pre-fill rate reported
 
 
@@ -67,8 +67,9 @@ async def send_accounts(bench: Bench, settings: Settings) -> int:
     await producer.start()
     try:
         records = model().accounts()
-        futures = [await producer.send(bench.accounts_topic, orjson.dumps(r), key=r["account_id"].encode())
-                   for r in records]
+        futures = [
+            await producer.send(bench.accounts_topic, orjson.dumps(r), key=r["account_id"].encode()) for r in records
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -115,9 +116,19 @@ async def prefill(bench: Bench, settings: Settings, events: int, per_message: in
     finally:
         await producer.stop()
     seconds = time.monotonic() - started
-    return {"topic": topic, "events": produced, "messages": messages, "events_per_message": per_message,
-            "mean_events_per_message": round(produced / messages, 1),
-            "full_messages": messages if per_message == 1 else full,
-            "bytes": size, "mean_event_bytes": round(size / produced), "prefill_seconds": round(seconds, 1),
-            "prefill_events_per_s": round(produced / seconds), "accounts": len(accounts),
-            "posts": len(posts), "types": dict(types.most_common()), "platforms": dict(platforms.most_common())}
+    return {
+        "topic": topic,
+        "events": produced,
+        "messages": messages,
+        "events_per_message": per_message,
+        "mean_events_per_message": round(produced / messages, 1),
+        "full_messages": messages if per_message == 1 else full,
+        "bytes": size,
+        "mean_event_bytes": round(size / produced),
+        "prefill_seconds": round(seconds, 1),
+        "prefill_events_per_s": round(produced / seconds),
+        "accounts": len(accounts),
+        "posts": len(posts),
+        "types": dict(types.most_common()),
+        "platforms": dict(platforms.most_common()),
+    }

@@ -65,11 +65,32 @@ def ensure_built(sources: Path = SOURCES, cache: Path = CACHE) -> Path:
         # Built aside and renamed, so that an interrupted build never looks like a finished one.
         staging = Path(tempfile.mkdtemp(dir=cache, prefix="bench-kafka-streams-staging-"))
         try:
-            _run(["mvn", "-B", "-q", "-f", str(sources / "pom.xml"), "dependency:copy-dependencies",
-                  f"-DoutputDirectory={staging / 'lib'}"])
+            _run(
+                [
+                    "mvn",
+                    "-B",
+                    "-q",
+                    "-f",
+                    str(sources / "pom.xml"),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={staging / 'lib'}",
+                ]
+            )
             java_sources = sorted(str(p) for p in (sources / "src" / "main" / "java").rglob("*.java"))
-            _run(["javac", "--release", "17", "-encoding", "UTF-8", "-d", str(staging / "classes"),
-                  "-cp", f"{staging / 'lib'}/*", *java_sources])
+            _run(
+                [
+                    "javac",
+                    "--release",
+                    "17",
+                    "-encoding",
+                    "UTF-8",
+                    "-d",
+                    str(staging / "classes"),
+                    "-cp",
+                    f"{staging / 'lib'}/*",
+                    *java_sources,
+                ]
+            )
             resources = sources / "src" / "main" / "resources"
             if resources.is_dir():
                 shutil.copytree(resources, staging / "classes", dirs_exist_ok=True)
@@ -81,10 +102,29 @@ def ensure_built(sources: Path = SOURCES, cache: Path = CACHE) -> Path:
     return build
 
 
-def java_command(build: Path, variant: str, bootstrap: str, application_id: str, input_topic: str,
-                 output_topic: str, commit_interval_s: float, state_dir: Path) -> list[str]:
+def java_command(
+    build: Path,
+    variant: str,
+    bootstrap: str,
+    application_id: str,
+    input_topic: str,
+    output_topic: str,
+    commit_interval_s: float,
+    state_dir: Path,
+) -> list[str]:
     if variant not in ("parsed", "unparsed"):
         raise ValueError(f"Kafka Streams variant {variant!r}: parsed or unparsed")
-    return ["java", f"-Xmx{HEAP}", "-cp", f"{build / 'classes'}:{build / 'lib'}/*", MAIN_CLASS,
-            variant, bootstrap, application_id, input_topic, output_topic,
-            str(round(commit_interval_s * 1000)), str(state_dir)]
+    return [
+        "java",
+        f"-Xmx{HEAP}",
+        "-cp",
+        f"{build / 'classes'}:{build / 'lib'}/*",
+        MAIN_CLASS,
+        variant,
+        bootstrap,
+        application_id,
+        input_topic,
+        output_topic,
+        str(round(commit_interval_s * 1000)),
+        str(state_dir),
+    ]

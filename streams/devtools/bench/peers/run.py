@@ -41,16 +41,24 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_peer(bench: Bench, peer: str, topic: str, events: int, partitions: int, commit_interval_s: float,
-             repeat: int = 0) -> dict:
+def run_peer(
+    bench: Bench, peer: str, topic: str, events: int, partitions: int, commit_interval_s: float, repeat: int = 0
+) -> dict:
     if peer not in PEERS:
         raise ValueError(f"unknown peer {peer!r}: one of {', '.join(PEERS)}")
     build = ensure_built() if peer in KAFKA_STREAMS_VARIANTS else None
     # A group of its own in every call, even a repeated one: offsets committed before would end it at once.
     name = f"peer-{peer}-r{repeat}-{uuid.uuid4().hex[:4]}"
-    run = PeerRun(peer=peer, bootstrap=bench.bootstrap, group=f"bench{bench.tag}-{name}", input_topic=topic,
-                  output_topic=f"bench{bench.tag}.{name}.counts", partitions=partitions,
-                  commit_interval_s=commit_interval_s, state_dir=bench.run_dir / f"{name}-state")
+    run = PeerRun(
+        peer=peer,
+        bootstrap=bench.bootstrap,
+        group=f"bench{bench.tag}-{name}",
+        input_topic=topic,
+        output_topic=f"bench{bench.tag}.{name}.counts",
+        partitions=partitions,
+        commit_interval_s=commit_interval_s,
+        state_dir=bench.run_dir / f"{name}-state",
+    )
     run_log = bench.run_dir / f"peer-{peer}-r{repeat}.log"
     replication = bench.settings("peers").topic_replication
     log(f"peer {peer} (repeat {repeat}): {events:,} events of {topic}, group {run.group}")
@@ -58,10 +66,19 @@ def run_peer(bench: Bench, peer: str, topic: str, events: int, partitions: int, 
         result = asyncio.run(_timed_run(run, peer_command(run, build), run_log, events, replication))
     finally:
         shutil.rmtree(run.state_dir, ignore_errors=True)
-    result = {"peer": peer, "events": events, **result, "what": what(peer),
-              "group": run.group, "output_topic": run.output_topic, "log": str(run_log)}
-    log(f"peer {peer}: {result['events_per_s']:,} events/s from spawn ({result['seconds']} s), "
-        f"steady {result['steady_events_per_s']}, CPU {result['cpu_seconds']} s, RSS {result['peak_rss_mb']} MB")
+    result = {
+        "peer": peer,
+        "events": events,
+        **result,
+        "what": what(peer),
+        "group": run.group,
+        "output_topic": run.output_topic,
+        "log": str(run_log),
+    }
+    log(
+        f"peer {peer}: {result['events_per_s']:,} events/s from spawn ({result['seconds']} s), "
+        f"steady {result['steady_events_per_s']}, CPU {result['cpu_seconds']} s, RSS {result['peak_rss_mb']} MB"
+    )
     return result
 
 
@@ -81,12 +98,21 @@ async def _timed_run(run: PeerRun, cmd: list[str], run_log: Path, events: int, r
 
         async def on_poll() -> None:
             if proc.poll() is not None:
-                raise RuntimeError(f"peer {run.peer} exited with {proc.returncode} before committing every "
-                                   f"offset; log {run_log}:\n{_log_tail(run_log)}")
+                raise RuntimeError(
+                    f"peer {run.peer} exited with {proc.returncode} before committing every "
+                    f"offset; log {run_log}:\n{_log_tail(run_log)}"
+                )
 
-        samples, now = await until_committed(group, ends, events, started, timeout_seconds(events), on_poll,
-                                             lambda: f"peer {run.peer}; log {run_log}:\n{_log_tail(run_log)}",
-                                             f"peer {run.peer}")
+        samples, now = await until_committed(
+            group,
+            ends,
+            events,
+            started,
+            timeout_seconds(events),
+            on_poll,
+            lambda: f"peer {run.peer}; log {run_log}:\n{_log_tail(run_log)}",
+            f"peer {run.peer}",
+        )
         # Read before the stop, so that the shutdown's work is not counted.
         cpu, rss = tree_cpu_seconds(proc.pid), peak_rss_mb_of(proc.pid)
     finally:
