@@ -30,7 +30,7 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check streams tests
 	$(VENV)/bin/ruff format --check streams tests
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q -n auto --dist loadfile -m "not integration and not soak and not package"
+	$(VENV)/bin/pytest -q -n auto --dist loadfile tests/unit
 
 test: bootstrap
 	$(VENV)/bin/pytest -m "not soak"

@@ -10,7 +10,7 @@ Run it after changing a rule file or a dashboard:
 
     .venv/bin/python deploy/k8s/generate.py
 
-tests/test_k8s.py fails while either file differs from what this writes, and checks the rendered
+tests/unit/deploy/test_k8s.py fails while either file differs from what this writes, and checks the rendered
 groups and dashboards against the source files themselves.
 """
 

@@ -1,5 +1,5 @@
 """Every use of faust's private internals by the service, each with why no public setting does it.
-On a faust upgrade, run ``tests/test_faust_internals.py``: each test names the internal it checks.
+On a faust upgrade, run ``tests/unit/api/test_faust_internals.py``: each test names the internal it checks.
 
 - ``TableManager.on_start`` sleeps 1 s so that tables can register, then starts the table channels
   (``_update_channels``) and the recovery service (``recovery``). This app declares no table, and the

@@ -32,6 +32,7 @@ from ..settings import Settings
 from ..state import journal
 from ..state.window import WindowConfig, duration_label
 from .clock import close_clocks, now_ms
+from .gauges import StateGauges
 from .outbox import Outbox
 from .parts import KafkaClients, OwnedPartitions
 
@@ -57,6 +58,7 @@ class Checkpoint:
         self.settings, self.config, self.metrics = settings, config, metrics
         self.clients, self.owned, self.accounts, self.group_id = clients, owned, accounts, group_id
         self.outbox = Outbox()
+        self.gauges = StateGauges(metrics, accounts)
         self.next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
         self.arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
         self._next_snapshot_ms: dict[int, int] = {}
@@ -152,10 +154,7 @@ class Checkpoint:
                         "commit": {p: st.seq for p, st in sorted(self.owned.states.items())},
                     },
                 )
-            states = list(self.owned.states.values())
-            self.metrics.open_windows.set(sum(st.open_window_count() for st in states))
-            self.metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
-            self.metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
+            self.gauges.after_commit(list(self.owned.states.values()))
             if close_gauges is not None:
                 close_gauges()
 
@@ -227,49 +226,12 @@ class Checkpoint:
             if any(st.closed_through > marks_before[p] for p, st in self.owned.states.items()):
                 mark = max(st.closed_through for st in self.owned.states.values())
                 close_gauges = partial(
-                    self._close_gauges, rolling_records, tumbling_records, mark, list(self.owned.states.values())
+                    self.gauges.after_close, rolling_records, tumbling_records, mark, list(self.owned.states.values())
                 )
             if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
                 self._mentions_scanned_at = now
-                self._scan_mentions(now)
+                self.gauges.scan_mentions(list(self.owned.states.values()), now)
             return sends, offsets, finals, snapshotted, close_gauges
-
-    def _close_gauges(self, rolling_records: list, tumbling_records: list, mark: int, states: list) -> None:
-        """After the transaction: folds may have run since the collect, but they touch neither the
-        samples nor the published counts read here; only a commit does, and this one holds the
-        transaction lock."""
-        metrics = self.metrics
-        metrics.accounts.update(rolling_records, mark, self.accounts.industry_of)
-        metrics.account_counters.add(tumbling_records, mark)
-        metrics.closed_through.set(mark / 1000)
-        self._post_gauges(states)
-        metrics.per_account_changed()
-
-    def _post_gauges(self, states: list) -> None:
-        """ER per post and the post state's size: at each close, when the samples may have changed."""
-        metrics = self.metrics
-        samples: dict = {}
-        published: dict = {}
-        for state in states:
-            samples.update(state.lifetimes.samples)
-            published.update(state.lifetimes.published)
-        metrics.post_rates.update(samples, published, self.accounts.industry_of)
-        metrics.tracked_posts.set(sum(st.tracked_posts() for st in states))
-        metrics.post_state_bytes.set(sum(st.lifetimes.memory_bytes() for st in states))
-
-    def _scan_mentions(self, now: int) -> None:
-        """The SLA gauges; mentions past the retention are dropped (in the next transaction)."""
-        listening = self.metrics.listening
-        overdue: dict = {}
-        states = list(self.owned.states.values())
-        for state in states:
-            scan = state.mentions.scan(now)
-            overdue.update(scan.overdue)
-            if scan.expired:
-                listening.expired.inc(scan.expired)
-        listening.set_overdue(overdue)
-        listening.open.set(sum(len(st.mentions.open) for st in states))
-        listening.waiting.set(sum(len(st.mentions.waiting) for st in states))
 
     def _add_records(self, partition: int, result, sends: list) -> None:
         """One partition's journal, mention changes and final records, and their record counters."""

@@ -12,7 +12,7 @@ everywhere), so a crash redoes exactly the uncommitted work (``recovery``). The 
     parts       what the parts share: the Kafka clients, the owned partitions' state and its locks
     fold        decode, validate, forward and count a slice of a batch
     checkpoint  the input offsets read, when the next commit is due; collect the changes and run the
-                transaction (outbox: the records it sends)
+                transaction (outbox: the records it sends; gauges: what it updates once committed)
     recovery    restore state (the latest snapshot, the journal after it) and seek to where its input
                 resumes; recover after a failed transaction
     rebalance   commit on revoke, restore on assign; drop every partition when the group fences a commit

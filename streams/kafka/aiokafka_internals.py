@@ -1,6 +1,6 @@
 """Every use of aiokafka's private internals by the service, each with why no public API does.
 
-On an aiokafka upgrade, run ``tests/test_aiokafka_internals.py``: each of its tests checks one of
+On an aiokafka upgrade, run ``tests/unit/kafka/test_aiokafka_internals.py``: each of its tests checks one of
 these internals and names it when it fails. Nothing else in ``streams/`` touches a private name of
 aiokafka.
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from ..model.aggregates import WindowAggregate
 from .entries import AccountEntry, Buckets, PostEntry
-from .lifetimes import LifeDelta, decode_delta
+from .lifetimes import LifeDelta
+from .lives_format import decode_delta
 
 CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
 DELTA_KEYS = ("p", "a", "l", "b", "L")  # "L": whole post lives, in snapshots only

@@ -20,7 +20,7 @@ its lifetime stays as a tombstone for a benchmark period more,
 so that a late trickle of engagement does not start its life again.
 
 The state moves like the windows: changes go into the commit's journal entry (``l``: life deltas,
-``b``: new samples), the whole of it into the snapshots (``L``, ``b``).
+``b``: new samples), the whole of it into the snapshots (``L``, ``b``); ``lives_format`` encodes them.
 """
 
 from __future__ import annotations
@@ -269,62 +269,3 @@ class PostLifetimes:
             + AGGREGATE_BYTES * aggregates
             + SAMPLE_BYTES * sum(len(s) for s in self.samples.values())
         )
-
-
-# -- journal and snapshot encoding ---------------------------------------------------------------------
-def encode_delta(delta: dict[str, LifeDelta]) -> list:
-    """``l``: [[post_id, meta or None, max_ts, [[segment, aggregate], ...]], ...]."""
-    return [
-        [post_id, change.meta, change.max_ts, _encode_segments(change.segments)] for post_id, change in delta.items()
-    ]
-
-
-def decode_delta(items) -> dict[str, LifeDelta]:
-    delta = {}
-    for post_id, meta, max_ts, segments in items:
-        change = delta[post_id] = LifeDelta(meta, max_ts)
-        change.segments = _decode_segments(segments)
-    return delta
-
-
-def encode_lives(lives: dict[str, PostLife]) -> list:
-    """``L``: [[post_id, meta, max_ts, done, total or None, [[segment, aggregate], ...]], ...]."""
-    return [
-        [
-            post_id,
-            life.meta(),
-            life.max_ts,
-            life.done,
-            None if life.total is None else life.total.to_state(),
-            _encode_segments(life.segments),
-        ]
-        for post_id, life in lives.items()
-    ]
-
-
-def decode_lives(items) -> dict[str, PostLife]:
-    lives = {}
-    for post_id, meta, max_ts, done, total, segments in items:
-        life = lives[post_id] = PostLife(*meta, max_ts)  # type: ignore[call-arg]  # meta: the six fields before max_ts
-        life.done = done
-        life.total = None if total is None else WindowAggregate.from_state(total)
-        life.segments = _decode_segments(segments)
-    return lives
-
-
-def _encode_segments(segments: dict[int, WindowAggregate]) -> list:
-    return [[segment, agg.to_state()] for segment, agg in segments.items()]
-
-
-def _decode_segments(items) -> dict[int, WindowAggregate]:
-    return {segment: WindowAggregate.from_state(state) for segment, state in items}
-
-
-def encode_samples(samples: dict[str, list[list]]) -> list:
-    """``b``: [[account_id, post_id, platform, content_type, published_at, er], ...]."""
-    return [[account_id, *sample] for account_id, items in samples.items() for sample in items]
-
-
-def add_samples(lifetimes: PostLifetimes, items) -> None:
-    for account_id, *sample in items:
-        lifetimes.add_sample(account_id, sample)

@@ -30,7 +30,8 @@ from . import journal
 from .closing import FollowersOf, close_lives, close_windows
 from .dedup import DedupMemory, fingerprint
 from .entries import AccountEntry, Buckets, PostEntry, merge_buckets, rolling
-from .lifetimes import PostLifetimes, PostOf, encode_delta
+from .lifetimes import PostLifetimes, PostOf
+from .lives_format import encode_delta
 from .mentions import OpenMentions
 from .snapshot import SnapshotWriter
 from .window import WindowConfig

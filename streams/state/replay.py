@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from . import journal
 from .closing import drop_closed
 from .entries import merge_buckets
-from .lifetimes import add_samples, decode_lives
+from .lives_format import add_samples, decode_lives
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:

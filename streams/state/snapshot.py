@@ -30,7 +30,8 @@ import orjson
 from . import journal
 from .dedup import DedupMemory
 from .entries import Buckets
-from .lifetimes import PostLifetimes, encode_lives, encode_samples
+from .lifetimes import PostLifetimes
+from .lives_format import encode_lives, encode_samples
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"

@@ -7,7 +7,7 @@ on post-level types, ``dwell_ms`` on dwell, ``in_reply_to`` on reply). Bounds be
 constraints; ``format`` becomes fastjsonschema's own pattern for it; an optional field's default is
 None while its type excludes None, so an explicit null is still refused. A keyword this module does not
 translate makes the import fail, rather than accept too much. The translation is checked against the
-JSON Schema by a property test (tests/test_event_structs.py).
+JSON Schema by a property test (tests/unit/validation/test_structs.py).
 
 Where msgspec refuses what the schema admits (an integral float such as 1.7e12 where the schema says
 integer), the caller falls back to the full validator; msgspec never accepts what the schema refuses.

@@ -29,7 +29,7 @@ TARGETS = {
 }
 
 
-# -- pure helpers (tests/test_bench.py) ---------------------------------------------------------------
+# -- pure helpers (tests/unit/devtools/test_bench.py) ---------------------------------------------------------------
 def percentile(values, q: float) -> float | None:
     """The q-th percentile (0..100) with linear interpolation between closest ranks; None if empty."""
     ordered = sorted(values)

@@ -1,0 +1,90 @@
+"""What real producers send, without a broker: Schema Registry framing, and record batches that cannot
+be decoded (a codec missing, a payload corrupt) turned into one DLQ record instead of a dead worker.
+The broker tests with Kafka's own console producer are in test_real_producers.py."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter, namedtuple
+
+import orjson
+import pytest
+from aiokafka import TopicPartition
+
+from streams.engine.fold import BatchFolder
+from streams.engine.outbox import Outbox
+from streams.kafka.partitioner import partition_for
+from streams.kafka.undecodable import UndecodableBatch
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.state import PartitionState, WindowConfig
+from tests.fixtures.producers import ACCOUNT, NOW, event, framed
+
+Message = namedtuple("Message", "offset timestamp key value")
+SETTINGS = Settings.from_env({})
+CFG = WindowConfig.from_settings(SETTINGS)
+TP = TopicPartition(SETTINGS.topic_interactions, partition_for(ACCOUNT, SETTINGS.topic_partitions))
+
+
+def fold(values: list[bytes], first_offset: int = 0):
+    """Fold one slice of messages into a fresh partition: (metrics, the DLQ records)."""
+    metrics, outbox = Metrics(), Outbox()
+    folder = BatchFolder(SETTINGS, CFG, outbox, metrics)
+    state = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
+    messages = [Message(first_offset + i, NOW, ACCOUNT.encode(), value) for i, value in enumerate(values)]
+    folder.fold(TP, messages, state, NOW)
+    dlq = [orjson.loads(value) for topic, _, value, _ in outbox.records if topic == SETTINGS.topic_dlq]
+    return metrics, dlq
+
+
+def sample(metrics: Metrics, name: str, **labels) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.parametrize("schema_ids", [(1, 2, 3), (10, 0x0A0A0A0A, 13), (0, 2**32 - 1, 0x7B)])
+def test_framed_and_unframed_events_mixed_count_exactly(schema_ids):
+    """Schema ids whose bytes are newlines or braces too: the slice decoder joins values by newlines."""
+    values, types = [], Counter()
+    for i in range(30):
+        type_ = ("like", "comment", "share")[i % 3]
+        types[type_] += 1
+        payload = event(i, type_)
+        values.append(framed(payload, schema_ids[i % 3]) if i % 2 else payload)
+    metrics, dlq = fold(values)
+    assert dlq == []
+    assert sample(metrics, "engagement_events_counted_total") == 30
+    assert sample(metrics, "engagement_input_framed_messages_total") == 15
+    for type_, n in types.items():
+        assert sample(metrics, "engagement_interactions_total", platform="instagram", type=type_) == n
+
+
+def test_a_framed_payload_that_is_not_json_says_so_in_the_dlq():
+    avro_like = framed(b"\x02\x08acct\x10", 42)
+    metrics, dlq = fold([event(1), avro_like, b"\x00\x00\x01", framed(event(2), 7)])
+    assert sample(metrics, "engagement_events_counted_total") == 2
+    assert sample(metrics, "engagement_events_rejected_total", reason="malformed_json") == 2
+    by_offset = {record["source"]["offset"]: record for record in dlq}
+    assert sorted(by_offset) == [1, 2]
+    assert "schema id 42" in by_offset[1]["error"] and "not JSON" in by_offset[1]["error"]
+    assert base64.b64decode(by_offset[1]["original_b64"]) == avro_like  # the message as it came
+    assert "fewer than its 5-byte header" in by_offset[2]["error"]
+
+
+def test_a_framed_event_that_breaks_the_schema_is_rejected_for_its_field():
+    bad = orjson.dumps({"event_id": "x", "type": "like", "ts": NOW, "platform": "instagram", "post_id": "p"})
+    metrics, dlq = fold([framed(bad, 3)])
+    assert [record["reason"] for record in dlq] == ["schema:account_id"]
+    assert base64.b64decode(dlq[0]["original_b64"]) == bad
+
+
+def test_an_undecodable_batch_is_one_dlq_record_with_its_offsets_and_the_rest_counts():
+    stand_in = UndecodableBatch(50, 57, "lz4", "UnsupportedCodecError: Libraries for lz4 compression codec not found")
+    metrics, dlq = fold([event(1), stand_in, event(2)], first_offset=56)
+    assert sample(metrics, "engagement_events_counted_total") == 2
+    assert sample(metrics, "engagement_events_consumed_total") == 3
+    assert sample(metrics, "engagement_events_rejected_total", reason="undecodable_batch") == 1
+    assert sample(metrics, "engagement_input_undecodable_records_total", codec="lz4") == 8
+    (record,) = dlq
+    assert record["reason"] == "undecodable_batch"
+    assert record["source"]["partition"] == TP.partition and record["source"]["offset"] == 50
+    assert "offsets 50..57 (8 records, lz4)" in record["error"] and "UnsupportedCodecError" in record["error"]
