@@ -106,7 +106,9 @@ class PostLifetimes:
         self.delta: dict[str, LifeDelta] = {}
         # account_id -> [platform, posts published in the benchmark period], as of the latest close
         self.published: dict[str, list] = {}
-        self._standing_in: set[str] = set()  # lives started by an event, whose record may still come
+        # Lives started by an event, whose record may still come: kept by the live state, the replay of
+        # the journal (``merge``) and the snapshot load (``restore``) alike, so a restart adopts it too.
+        self._standing_in: set[str] = set()
         self._accounts: dict[str, str] = {}  # one string per account, however many posts hold it
 
     # -- the hot path -------------------------------------------------------------------------------
@@ -208,6 +210,7 @@ class PostLifetimes:
                         life.source,
                         life.complete,
                     ) = change.meta
+                self._track_standing_in(post_id, life)
             if life is None:
                 continue
             if change.max_ts > life.max_ts:
@@ -218,6 +221,19 @@ class PostLifetimes:
                     life.segments[segment] = agg
                 else:
                     mine.merge(agg)
+
+    def restore(self, lives: dict[str, PostLife]) -> None:
+        """Start from a snapshot's lives."""
+        self.lives = lives
+        self._standing_in.clear()
+        for post_id, life in lives.items():
+            self._track_standing_in(post_id, life)
+
+    def _track_standing_in(self, post_id: str, life: PostLife) -> None:
+        if life.source == FROM_FIRST_EVENT and not life.done:
+            self._standing_in.add(post_id)
+        else:
+            self._standing_in.discard(post_id)
 
     def advance(self, mark: int, on_age: Callable[[str, PostLife, int], None] | None = None) -> None:
         """Publish (through ``on_age(post_id, life, age_index)``; a replay passes None) the ages that

@@ -29,7 +29,7 @@ def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     header = snap.header
     windows = journal.decode({**snap.entry, "q": header["q"]})
     state.posts, state.accounts = windows.posts, windows.accounts
-    state.lifetimes.lives = decode_lives(snap.entry.get("L", ()))
+    state.lifetimes.restore(decode_lives(snap.entry.get("L", ())))
     add_samples(state.lifetimes, snap.entry.get("b", ()))
     for start, blob in snap.filling.items():
         if start not in written:  # a sealed record, written later, holds all of it
