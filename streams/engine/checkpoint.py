@@ -30,8 +30,9 @@ from ..kafka.clients import FETCH_MAX_WAIT_MS
 from ..metrics import Metrics
 from ..settings import Settings
 from ..state import journal
-from ..state.window import WindowConfig, duration_label
+from ..state.window import WindowConfig
 from .clock import close_clocks, now_ms
+from .counts import CommitCounts
 from .gauges import StateGauges
 from .outbox import Outbox
 from .parts import KafkaClients, OwnedPartitions
@@ -94,6 +95,7 @@ class Checkpoint:
     def discard(self) -> None:
         """After a failed transaction: what was pending is redone from the committed offsets."""
         self.outbox.take()
+        self.outbox.take_tallies()
         self.next_offsets = {}
 
     def forget(self, tp: TopicPartition) -> None:
@@ -118,8 +120,9 @@ class Checkpoint:
         since the last committed one."""
         async with self.owned.txn_lock:
             started = time.perf_counter()
-            sends, offsets, finals, snapshotted, close_gauges = await self._collect()
+            sends, offsets, finals, snapshotted, close_gauges, counts = await self._collect()
             if not sends and not offsets:
+                counts.apply(self.metrics)  # no transaction: nothing of this can be redone
                 return
             if not offsets:
                 # Only the group can fence a zombie (streams/kafka/fencing.py), and only through the
@@ -134,6 +137,7 @@ class Checkpoint:
                 queued = time.perf_counter()
                 if offsets:
                     await producer.send_offsets_to_transaction(offsets, self.group_id)
+            counts.apply(self.metrics)  # committed: never redone
             if snapshotted:
                 await self._truncate_journal(snapshotted)
             ended = time.perf_counter()
@@ -181,16 +185,17 @@ class Checkpoint:
                 extra={"partitions": partitions},
             )
 
-    async def _collect(self) -> tuple[list, dict, int, list[int], Callable[[], None] | None]:
+    async def _collect(self) -> tuple[list, dict, int, list[int], Callable[[], None] | None, CommitCounts]:
         """The next transaction's records and input offsets, how many of the records are final
         window records (of the windows this call closes), the partitions it snapshots, and, when it
         closes windows, the update of the gauges they change: run once the transaction is committed,
         so that it does not delay the final records (and the gauges show what was published)."""
         async with self.owned.state_lock:
             if self.clients.producer is None:
-                return [], {}, 0, [], None
+                return [], {}, 0, [], None, CommitCounts([])
             now = now_ms()
             sends = self.outbox.take()
+            counts = CommitCounts(self.outbox.take_tallies())
             offsets, self.next_offsets = self.next_offsets, {}
             topic = self.settings.topic_interactions
             rolling_records: list[dict] = []
@@ -219,8 +224,7 @@ class Checkpoint:
                         tumbling_records.append(record)
                     elif record["window_start"] >= state.counting_since:
                         rolling_records.append(record)
-                if result.replies_unmatched:
-                    self.metrics.listening.unmatched.inc(result.replies_unmatched)
+                counts.add_commit(result, self.config)
                 self._add_records(partition, result, sends)
             close_gauges = None
             if any(st.closed_through > marks_before[p] for p, st in self.owned.states.items()):
@@ -231,11 +235,11 @@ class Checkpoint:
             if now - self._mentions_scanned_at >= MENTIONS_SCAN_EVERY_MS:
                 self._mentions_scanned_at = now
                 self.gauges.scan_mentions(list(self.owned.states.values()), now)
-            return sends, offsets, finals, snapshotted, close_gauges
+            return sends, offsets, finals, snapshotted, close_gauges, counts
 
     def _add_records(self, partition: int, result, sends: list) -> None:
         """One partition's journal, mention changes and final records, and their record counters."""
-        s, cfg, metrics = self.settings, self.config, self.metrics
+        s = self.settings
         if result.journal is not None:
             for chunk in journal.chunks(result.journal):
                 sends.append((s.topic_state, None, orjson.dumps(chunk), partition))
@@ -251,10 +255,3 @@ class Checkpoint:
             sends.append((s.topic_account_metrics, record["account_id"].encode(), orjson.dumps(record), None))
         for record in result.lifetime_records:
             sends.append((s.topic_post_lifetime, record["post_id"].encode(), orjson.dumps(record), None))
-            metrics.lifetime_records.labels(duration_label(record["age_ms"])).inc()
-        if result.post_records:
-            metrics.records.labels("post", cfg.window_label).inc(len(result.post_records))
-        for kind, label in (("tumbling", cfg.window_label), ("rolling", cfg.rolling_label)):
-            n = sum(1 for r in result.account_records if r["window_kind"] == kind)
-            if n:
-                metrics.records.labels("account", label).inc(n)

@@ -17,7 +17,7 @@ from aiokafka import TopicPartition
 
 from ..kafka.partitioner import partition_for
 from ..kafka.undecodable import UndecodableBatch
-from ..metrics import BatchTally, Metrics
+from ..metrics import BatchTally
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
 from ..state.dedup import fingerprints
@@ -30,11 +30,10 @@ _EVENT_ID, _TIMESTAMP = attrgetter("event_id"), attrgetter("timestamp")
 
 
 class BatchFolder:
-    def __init__(self, settings: Settings, config: WindowConfig, outbox: Outbox, metrics: Metrics):
+    def __init__(self, settings: Settings, config: WindowConfig, outbox: Outbox):
         self.settings = settings
         self.config = config
         self.outbox = outbox
-        self.metrics = metrics
         self.limits = {
             "max_message_bytes": settings.max_message_bytes,
             "max_batch_events": settings.max_batch_events,
@@ -70,7 +69,7 @@ class BatchFolder:
                     tally,
                 )
         tally.response_ms = state.take_responses()
-        self.metrics.add_batch(tally)
+        self.outbox.add_tally(tally)  # counted once the transaction holding this input commits
 
     def _decode_and_forward(
         self, tp: TopicPartition, messages: list, now: int, tally: BatchTally, originals: Originals

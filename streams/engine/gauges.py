@@ -47,8 +47,6 @@ class StateGauges:
         for state in states:
             scan = state.mentions.scan(now)
             overdue.update(scan.overdue)
-            if scan.expired:
-                listening.expired.inc(scan.expired)
         listening.set_overdue(overdue)
         listening.open.set(sum(len(st.mentions.open) for st in states))
         listening.waiting.set(sum(len(st.mentions.waiting) for st in states))

@@ -96,7 +96,7 @@ class Engine:
             settings, self.metrics, self.clients, self.owned, self.checkpoint, self.recovery, self._fatal
         )
         self.queries = LiveQueries(settings, self.owned, self.assignor, self.accounts)
-        self.folder = BatchFolder(settings, self.config, self.checkpoint.outbox, self.metrics)
+        self.folder = BatchFolder(settings, self.config, self.checkpoint.outbox)
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.heartbeat: float | None = None  # monotonic time the consume loop last began an iteration (/live)

@@ -1,4 +1,7 @@
-"""The records of the next transaction, and how they are sent: in record batches per partition."""
+"""What the next transaction commits, and how its records are sent (in record batches per partition):
+the records the fold made (DLQ records, forwarded events) and the tallies of the input it folded, which
+reach the counters only once the transaction that commits that input has committed: a batch redone
+after a failed transaction must not count twice."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import random
 from aiokafka import AIOKafkaProducer
 
 from ..kafka.partitioner import partition_for_bytes
+from ..metrics import BatchTally
 
 Record = tuple[str, "bytes | None", "bytes | None", "int | None"]  # topic, key, value, partition
 
@@ -14,6 +18,7 @@ Record = tuple[str, "bytes | None", "bytes | None", "int | None"]  # topic, key,
 class Outbox:
     def __init__(self):
         self.records: list[Record] = []
+        self.tallies: list[BatchTally] = []
         self._partition_counts: dict[str, int] = {}  # topic -> partitions
 
     def add(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
@@ -22,6 +27,13 @@ class Outbox:
     def take(self) -> list[Record]:
         records, self.records = self.records, []
         return records
+
+    def add_tally(self, tally: BatchTally) -> None:
+        self.tallies.append(tally)
+
+    def take_tallies(self) -> list[BatchTally]:
+        tallies, self.tallies = self.tallies, []
+        return tallies
 
     async def send_all(self, producer: AIOKafkaProducer, records: list[Record]) -> None:
         """Send in record batches per partition: a window close publishes tens of thousands of

@@ -31,6 +31,7 @@ class OpenMentions:
         self.open: dict[str, tuple[str, int]] = {}  # mention id -> (account_id, ts)
         self.waiting: dict[str, tuple[str, int, str]] = {}  # mention id -> (account_id, reply ts, platform)
         self._changes: dict[str, list | None] = {}
+        self._expired = 0  # of the changes: mentions expired by a scan
         self._accounts: dict[str, str] = {}  # one string per account, however many mentions hold it
 
     def mention(self, event_id: str, account_id: str, ts: int) -> tuple[int, str] | None:
@@ -90,7 +91,13 @@ class OpenMentions:
             del self.open[mention_id]
             self._changes[mention_id] = None
         result.expired = len(expired)
+        self._expired += len(expired)
         return result
+
+    def take_expired(self) -> int:
+        """How many of the changes since the last call expire a mention (they commit with them)."""
+        expired, self._expired = self._expired, 0
+        return expired
 
     def take_changes(self) -> dict[str, list | None]:
         """The changes since the last call, for the compacted topic (None: closed)."""

@@ -55,6 +55,7 @@ class Commit:
     mention_changes: dict  # mention id -> its record in the mentions topic (None: closed)
     snapshot_records: list  # (key, value or None) for the snapshot topic
     replies_unmatched: int = 0  # waiting replies dropped: their mention can no longer be counted
+    mentions_expired: int = 0  # of the mention changes: open mentions past the retention
 
 
 class PartitionState:
@@ -275,7 +276,14 @@ class PartitionState:
             )
         unmatched = self.mentions.drop_unmatched(self.closed_through) if closes else 0
         return Commit(
-            entry, post_records, account_records, lifetime_records, self.mentions.take_changes(), records, unmatched
+            entry,
+            post_records,
+            account_records,
+            lifetime_records,
+            self.mentions.take_changes(),
+            records,
+            unmatched,
+            self.mentions.take_expired(),
         )
 
     def rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, AccountEntry]:

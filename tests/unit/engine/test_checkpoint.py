@@ -5,6 +5,7 @@ after a snapshot, the journal of its partitions is deleted up to its end."""
 from __future__ import annotations
 
 import asyncio
+from collections import namedtuple
 
 import orjson
 import pytest
@@ -13,6 +14,7 @@ from aiokafka.errors import KafkaError
 
 from streams.engine import checkpoint as checkpoint_module
 from streams.engine.checkpoint import Checkpoint
+from streams.engine.fold import BatchFolder
 from streams.engine.parts import KafkaClients, OwnedPartitions
 from streams.kafka.accounts import AccountBook
 from streams.metrics import Metrics
@@ -219,3 +221,46 @@ def test_forget_drops_a_partition_and_restarts_its_snapshot_schedule(monkeypatch
     rig.commit()  # partition 0 owned again: its schedule starts anew (NOW + 1000), no snapshot yet
     assert not any(topic == S.topic_snapshots for topic, _, _ in rig.producer.transactions[-1].batches)
 
+
+def sample(metrics: Metrics, name: str, **labels) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_counters_move_only_with_the_transaction_that_commits_the_work(monkeypatch):
+    """A failed transaction is redone from the committed offsets (the engine's recovery: the work
+    discarded, the state restored, the input read again): its counters must not move twice, so that
+    consumed = counted + duplicate + rejected holds."""
+    Message = namedtuple("Message", "offset timestamp key value")
+    ts = MARK + 1_000  # in the window [MARK, MARK + WINDOW), open at NOW
+    values = [event_value("e1", ts), event_value("e2", ts), event_value("e1", ts), b"{not json"]
+    messages = [Message(i, NOW - 1_000, b"acct", v) for i, v in enumerate(values)]
+
+    def fold_and_commit(rig: Rig) -> None:
+        BatchFolder(S, rig.config, rig.checkpoint.outbox).fold(tp(0), messages, rig.owned.states[0], rig.now)
+        rig.now = MARK + WINDOW + GRACE + 1_000  # the window closes at this commit
+        rig.read(0, len(messages))
+        rig.commit()
+
+    rig = Rig(monkeypatch)
+    rig.producer.fail_next_commit(KafkaError("the transaction failed"))
+    with pytest.raises(KafkaError):
+        fold_and_commit(rig)
+    names = ("consumed", "counted", "duplicate")
+    assert [sample(rig.metrics, f"engagement_events_{n}_total") for n in names] == [0, 0, 0]
+    assert sample(rig.metrics, "engagement_window_records_total", scope="post", window="1m") == 0
+
+    rig.checkpoint.discard()  # what the recovery does, then it restores the state as it committed
+    rig.owned.states[0] = PartitionState(0, rig.config, closed_through=MARK)
+    rig.now = NOW
+    fold_and_commit(rig)
+    consumed, counted, duplicate = (sample(rig.metrics, f"engagement_events_{n}_total") for n in names)
+    rejected = sample(rig.metrics, "engagement_events_rejected_total", reason="malformed_json")
+    assert (consumed, counted, duplicate, rejected) == (4, 2, 1, 1)
+    assert consumed == counted + duplicate + rejected
+    assert sample(rig.metrics, "engagement_window_records_total", scope="post", window="1m") == 1  # the post's window
+
+
+def event_value(event_id: str, ts: int) -> bytes:
+    return orjson.dumps(
+        {"event_id": event_id, "type": "like", "ts": ts, "platform": "x", "account_id": "acct", "post_id": "p1"}
+    )

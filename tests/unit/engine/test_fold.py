@@ -27,12 +27,14 @@ TP = TopicPartition(SETTINGS.topic_interactions, partition_for(ACCOUNT, SETTINGS
 
 
 def fold(values: list[bytes], first_offset: int = 0):
-    """Fold one slice of messages into a fresh partition: (metrics, the DLQ records)."""
+    """Fold one slice of messages into a fresh partition, and commit it: (metrics, the DLQ records)."""
     metrics, outbox = Metrics(), Outbox()
-    folder = BatchFolder(SETTINGS, CFG, outbox, metrics)
+    folder = BatchFolder(SETTINGS, CFG, outbox)
     state = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
     messages = [Message(first_offset + i, NOW, ACCOUNT.encode(), value) for i, value in enumerate(values)]
     folder.fold(TP, messages, state, NOW)
+    for tally in outbox.take_tallies():  # as the checkpoint does once the transaction has committed
+        metrics.add_batch(tally)
     dlq = [orjson.loads(value) for topic, _, value, _ in outbox.records if topic == SETTINGS.topic_dlq]
     return metrics, dlq
 
@@ -88,3 +90,15 @@ def test_an_undecodable_batch_is_one_dlq_record_with_its_offsets_and_the_rest_co
     assert record["reason"] == "undecodable_batch"
     assert record["source"]["partition"] == TP.partition and record["source"]["offset"] == 50
     assert "offsets 50..57 (8 records, lz4)" in record["error"] and "UnsupportedCodecError" in record["error"]
+
+
+def test_the_fold_moves_no_counter_before_its_input_commits():
+    """The fold's tallies wait in the outbox for the transaction: a batch redone after a failed one
+    must not count twice (the checkpoint applies them once committed, tests/unit/engine/test_checkpoint.py)."""
+    metrics, outbox = Metrics(), Outbox()
+    state = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
+    BatchFolder(SETTINGS, CFG, outbox).fold(TP, [Message(0, NOW, ACCOUNT.encode(), event(1))], state, NOW)
+    assert sample(metrics, "engagement_events_consumed_total") == 0
+    assert sample(metrics, "engagement_events_counted_total") == 0
+    [tally] = outbox.take_tallies()
+    assert (tally.consumed, tally.counted) == (1, 1)
