@@ -90,8 +90,12 @@ class Recovery:
                 log.warning("stopping the failed producer", exc_info=True)
             self.clients.producer = self.clients.new_producer()
             await self.clients.producer.start()
-            states = await self.restore_and_seek(list(self.owned.states))
-            self.owned.states.clear()
+            partitions = list(self.owned.states)
+            states = await self.restore_and_seek(partitions)
+            # Replace only these: a rebalance's restore, which runs without the locks, may have added
+            # partitions meanwhile (restored from what committed, resumed), which must stay.
+            for partition in partitions:
+                self.owned.states.pop(partition, None)
             self.owned.states.update(states)
 
     # -- restore --------------------------------------------------------------------------------------

@@ -193,17 +193,13 @@ def test_cancel_restore_stops_a_restore_in_flight(monkeypatch):
     assert set(rig.owned.states) == {0} and rig.consumer.paused() == {tp(1)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="races issue item 1: Recovery._recover clears the partitions a rebalance's restore adds "
-    "meanwhile; they stay resumed without state",
-)
 def test_a_commit_that_fails_while_a_rebalance_restore_is_in_flight(monkeypatch):
     """Partition 1 is assigned and restoring when a commit fails; the engine recovers (as its loop
     does: recover_with_retries). The rebalance's restore ends while the recovery's own restore (of
     the partitions owned when it began: 0) is still reading. Afterwards every assigned partition
     that is being read (resumed) must have its state: the loop skips and re-reads a partition
-    without state, so one left so is never counted again."""
+    without state, so one left so is never counted again. (Before the fix the recovery cleared
+    every partition and put back its own: 1 stayed resumed without state.)"""
     rig = Rig(monkeypatch, owned=(0,), assigned=(0, 1))
     rig.checkpoint.store_offset(tp(0), 4, 5)
 
