@@ -5,6 +5,7 @@ after a failed transaction must not count twice."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 from aiokafka import AIOKafkaProducer
@@ -37,7 +38,9 @@ class Outbox:
 
     async def send_all(self, producer: AIOKafkaProducer, records: list[Record]) -> None:
         """Send in record batches per partition: a window close publishes tens of thousands of
-        records, and one send() call each would stall the loop for seconds."""
+        records, and one send() call each would stall the loop for seconds. Returns once every batch
+        is acknowledged, and raises if any was refused (a record too large, a broker gone): the
+        transaction then aborts, and nothing of it counts as written."""
         by_partition: dict[tuple[str, int], list] = {}
         for topic, key, value, partition in records:
             if partition is None:
@@ -46,11 +49,13 @@ class Outbox:
                     count = self._partition_counts[topic] = len(await producer.partitions_for(topic))
                 partition = partition_for_bytes(key, count) if key is not None else random.randrange(count)
             by_partition.setdefault((topic, partition), []).append((key, value))
+        delivered = []
         for (topic, partition), batch_records in by_partition.items():
             batch = producer.create_batch()
             for key, value in batch_records:
                 if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start anew
-                    await producer.send_batch(batch, topic, partition=partition)
+                    delivered.append(await producer.send_batch(batch, topic, partition=partition))
                     batch = producer.create_batch()
                     batch.append(key=key, value=value, timestamp=None)
-            await producer.send_batch(batch, topic, partition=partition)
+            delivered.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*delivered)

@@ -36,6 +36,7 @@ KEY_BITS, CHECK_BITS = 64, 32  # of the fingerprint, kept: 96 bits (narrower onl
 IDS_PER_SLOT = 2  # directory density: one 4-byte slot per 2 to 4 ids of a bucket
 _LAYOUT = np.dtype([("key", "<u8"), ("check", "<u4"), ("rest", "V4")])  # a fingerprint's 16 bytes
 _STORED_BYTES = 12  # per id in a bucket blob: key, then check
+BLOB_PART_IDS = 1 << 16  # ids per snapshot record of a bucket: 768 KiB (1 MiB in base64)
 _PENDING_ID_BYTES = sys.getsizeof(bytes(FINGERPRINT_BYTES))  # each pending fingerprint: a bytes object
 
 
@@ -162,6 +163,27 @@ class DedupMemory:
             keys = np.frombuffer(blob, "<u8", n).astype(np.uint64)
             checks = np.frombuffer(blob, "<u4", n, offset=8 * n).astype(np.uint32)
             self._buckets[start] = _merge(None, keys, checks, self.key_bits)
+
+    def bucket_parts(self, start: int) -> list[bytes]:
+        """A bucket as blobs of at most BLOB_PART_IDS ids each (at least one), each a valid blob:
+        a snapshot record stays far under the topic's message limit however hot the partition."""
+        bucket = self._buckets[start]
+        keys, checks = bucket.keys.astype("<u8"), bucket.checks.astype("<u4")
+        return [
+            keys[i : i + BLOB_PART_IDS].tobytes() + checks[i : i + BLOB_PART_IDS].tobytes()
+            for i in range(0, max(len(keys), 1), BLOB_PART_IDS)
+        ]
+
+    def load_bucket_parts(self, start: int, parts: list[bytes]) -> None:
+        """The inverse of ``bucket_parts``, the parts in their order."""
+        keys, checks = [], []
+        for part in parts:
+            n, odd = divmod(len(part), _STORED_BYTES)
+            if odd:
+                raise ValueError(f"a bucket blob holds {_STORED_BYTES} bytes per id, not {len(part)} bytes")
+            keys.append(part[: 8 * n])
+            checks.append(part[8 * n :])
+        self.load_bucket(start, b"".join(keys) + b"".join(checks))
 
     def bucket_starts(self) -> list[int]:
         """Starts of the buckets held, oldest first."""

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     """Start from a snapshot (then replay the journal entries after ``state.seq``)."""
     written = state.snapshots.sealed_written
-    for start, blob in snap.sealed.items():
-        state.dedup.load_bucket(start, blob)
-        written.add(start)
+    for start, parts in snap.sealed.items():
+        state.dedup.load_bucket_parts(start, parts)
+        written[start] = snap.sealed_keys[start]
     if snap.header is None:
         return
     header = snap.header
@@ -31,9 +31,9 @@ def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     state.posts, state.accounts = windows.posts, windows.accounts
     state.lifetimes.restore(decode_lives(snap.entry.get("L", ())))
     add_samples(state.lifetimes, snap.entry.get("b", ()))
-    for start, blob in snap.filling.items():
+    for start, parts in snap.filling.items():
         if start not in written:  # a sealed record, written later, holds all of it
-            state.dedup.load_bucket(start, blob)
+            state.dedup.load_bucket_parts(start, parts)
     state.seq, state.closed_through, state.counting_since = header["q"], header["c"], header["k"]
     state.input_offset, state.clock, state.first_input_ms = header["o"], header["n"], header.get("i")
     state.snapshots.chunks = header["chunks"]
@@ -64,4 +64,5 @@ def apply_journal(state: PartitionState, raw: dict) -> None:
             drop_closed(state, entry.close_mark)
     if entry.committed_at is not None:
         state.clock = max(state.clock, entry.committed_at)
-        written.difference_update(state.dedup.expire(entry.committed_at))
+        for start in state.dedup.expire(entry.committed_at):
+            written.pop(start, None)

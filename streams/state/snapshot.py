@@ -9,10 +9,14 @@ Keys (compaction keeps the latest value of each):
              "chunks": how many "w/<i>" records make this snapshot}
     w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode_windows's
              layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or
-             {"q", "u": [bucket start, base64 fingerprints]}: a dedup bucket still filling
-    d/<s>    a sealed dedup bucket (raw DedupMemory.bucket_blob), written once when it can receive no
-             more ids and deleted (tombstone) when it expires: the largest part of the state is never
-             written twice
+             {"q", "u": [bucket start, base64 fingerprints]}: a part of a dedup bucket still filling
+    d/<s>/<j>  part j of a sealed dedup bucket (raw, DedupMemory.bucket_parts), written once when it
+             can receive no more ids and deleted (tombstones) when it expires: the largest part of the
+             state is never written twice. (``d/<s>``, a whole bucket in one record, is still read.)
+
+A bucket is written in parts of at most BLOB_PART_IDS ids, so that no record nears the topic's
+message limit however hot the partition (one record per bucket passed 16 MiB above about 17,500
+events/s on one partition).
 
 All records of a snapshot are written in the transaction of the commit they describe, so a reader
 sees a whole snapshot or the previous one. Chunks left over from a larger previous snapshot are
@@ -40,20 +44,24 @@ SEALED_PREFIX = b"d/"
 Record = tuple[bytes, "bytes | None"]  # key, value (None: delete)
 
 
-def sealed_key(start: int) -> bytes:
-    return SEALED_PREFIX + str(start).encode()
+def sealed_key(start: int, part: int) -> bytes:
+    return SEALED_PREFIX + f"{start}/{part}".encode()
 
 
 def encode_windows(
-    marks: dict, posts, accounts, lifetimes: dict, filling: dict[int, bytes], previous_chunks: int
+    marks: dict, posts, accounts, lifetimes: dict, filling: dict[int, list[bytes]], previous_chunks: int
 ) -> list[Record]:
     """The header and chunks of a snapshot; ``lifetimes``: {"L": lives, "b": samples}, encoded;
-    ``filling``: dedup bucket start -> blob of the buckets not sealed yet. Deletes the chunks of a
-    previous, larger snapshot."""
+    ``filling``: dedup bucket start -> the parts of the buckets not sealed yet. Deletes the chunks of
+    a previous, larger snapshot."""
     q = marks["q"]
     state = {**journal.encode_windows(posts, accounts), **{k: v for k, v in lifetimes.items() if v}}
     chunks = [{**chunk, "q": q} for chunk in journal.chunks(state)]
-    chunks += [{"q": q, "u": [start, base64.b64encode(blob).decode()]} for start, blob in sorted(filling.items())]
+    chunks += [
+        {"q": q, "u": [start, base64.b64encode(part).decode()]}
+        for start, parts in sorted(filling.items())
+        for part in parts
+    ]
     records: list[Record] = [(CHUNK_PREFIX + str(i).encode(), orjson.dumps(chunk)) for i, chunk in enumerate(chunks)]
     records += [(CHUNK_PREFIX + str(i).encode(), None) for i in range(len(chunks), previous_chunks)]
     records.append((HEADER, orjson.dumps({**marks, "chunks": len(chunks)})))
@@ -65,7 +73,7 @@ class SnapshotWriter:
     once), and how many chunks the latest snapshot has (a smaller one deletes the rest)."""
 
     def __init__(self) -> None:
-        self.sealed_written: set[int] = set()
+        self.sealed_written: dict[int, list[bytes]] = {}  # bucket start -> the keys of its records
         self.chunks = 0
 
     def seal_and_expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
@@ -74,13 +82,12 @@ class SnapshotWriter:
         records: list[Record] = []
         expired = dedup.expire(clock)
         for start in expired:
-            if start in self.sealed_written:
-                self.sealed_written.discard(start)
-                records.append((sealed_key(start), None))
+            records += [(key, None) for key in self.sealed_written.pop(start, ())]
         for start in dedup.sealed(clock):
             if start not in self.sealed_written:
-                self.sealed_written.add(start)
-                records.append((sealed_key(start), dedup.bucket_blob(start)))
+                parts = dedup.bucket_parts(start)
+                keys = self.sealed_written[start] = [sealed_key(start, j) for j in range(len(parts))]
+                records += zip(keys, parts)
         return records, bool(expired)
 
     def whole(
@@ -100,7 +107,7 @@ class SnapshotWriter:
         """The records of a snapshot of the whole state (the sealed buckets are already written)."""
         marks = {"q": seq, "c": close_mark, "k": counting_since, "o": input_offset, "n": clock, "i": first_input_ms}
         filling = {
-            start: dedup.bucket_blob(start) for start in dedup.bucket_starts() if start not in self.sealed_written
+            start: dedup.bucket_parts(start) for start in dedup.bucket_starts() if start not in self.sealed_written
         }
         encoded = {"L": encode_lives(lifetimes.lives), "b": encode_samples(lifetimes.samples)}
         records = encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
@@ -112,8 +119,9 @@ class SnapshotWriter:
 class Snapshot:
     header: dict | None = None  # None: no snapshot of this partition yet
     entry: dict = field(default_factory=dict)  # the windows and lives, as one journal-like entry
-    filling: dict[int, bytes] = field(default_factory=dict)  # dedup bucket start -> blob
-    sealed: dict[int, bytes] = field(default_factory=dict)
+    filling: dict[int, list[bytes]] = field(default_factory=dict)  # dedup bucket start -> its parts
+    sealed: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> its parts, in order
+    sealed_keys: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> their record keys
 
 
 class SnapshotReader:
@@ -130,9 +138,15 @@ class SnapshotReader:
 
     def snapshot(self) -> Snapshot:
         out = Snapshot()
+        sealed: dict[int, list[tuple[int, bytes, bytes]]] = {}
         for key, value in self._latest.items():
             if key.startswith(SEALED_PREFIX):
-                out.sealed[int(key[len(SEALED_PREFIX) :])] = value
+                bucket, _, part = key[len(SEALED_PREFIX) :].partition(b"/")
+                sealed.setdefault(int(bucket), []).append((int(part or 0), key, value))
+        for start, parts in sealed.items():
+            parts.sort()
+            out.sealed[start] = [value for _, _, value in parts]
+            out.sealed_keys[start] = [key for _, key, _ in parts]
         raw = self._latest.get(HEADER)
         if raw is None:
             return out
@@ -143,7 +157,7 @@ class SnapshotReader:
                 raise ValueError(f"snapshot chunk {i} is of commit {chunk['q']}, its header of {out.header['q']}")
             if "u" in chunk:
                 start, blob = chunk["u"]
-                out.filling[start] = base64.b64decode(blob)
+                out.filling.setdefault(start, []).append(base64.b64decode(blob))
             for name in journal.DELTA_KEYS:
                 out.entry.setdefault(name, []).extend(chunk.get(name, ()))
         return out

@@ -188,12 +188,18 @@ def test_a_failed_truncation_is_only_logged(monkeypatch):
     assert rig.deleted() == [{TopicPartition(S.topic_state, 0): -1}]  # it was asked, and failed
 
 
-@pytest.mark.parametrize("fail", ["commit", "send"])
+@pytest.mark.parametrize("fail", ["commit", "send", "delivery"])
 def test_a_failed_transaction_propagates_and_deletes_no_journal(monkeypatch, fail):
+    """The delivery case: the broker refused a batch (a record too large): before its result was looked at,
+    the transaction committed without the snapshot, and the journal behind it was deleted."""
     rig = Rig(monkeypatch)
     rig.snapshot_due_on_partition_0()
     error = KafkaError("transaction failed")
-    (rig.producer.fail_next_commit if fail == "commit" else rig.producer.fail_next_send)(error)
+    {
+        "commit": rig.producer.fail_next_commit,
+        "send": rig.producer.fail_next_send,
+        "delivery": rig.producer.fail_next_delivery,
+    }[fail](error)
     with pytest.raises(KafkaError) as raised:
         rig.commit()
     assert raised.value is error
