@@ -19,7 +19,6 @@ from tests.fixtures.paths import PYPROJECT, REPO
 CHECK_INSTALLED = """
 import json, time
 import streams.api.app  # the worker's app: faust, aiohttp, mode, the engine, all importable
-from tests.fixtures.paths import REPO
 from streams.contract import SCHEMA_DIR
 from streams.validation import decode_message
 
