@@ -31,7 +31,7 @@ from ..metrics import Metrics
 from ..settings import Settings
 from ..state import journal
 from ..state.window import WindowConfig
-from .clock import close_clocks, now_ms
+from .clock import close_clock, now_ms
 from .counts import CommitCounts
 from .gauges import StateGauges
 from .outbox import Outbox
@@ -203,7 +203,7 @@ class Checkpoint:
             finals = 0
             snapshotted = []
             marks_before = {p: st.closed_through for p, st in self.owned.states.items()}
-            clocks = await close_clocks(
+            clock = await close_clock(
                 self.clients.consumer, set(self.owned.states), self.arrival_ms, now, self.metrics.consumer_lag
             )
             for partition, state in self.owned.states.items():
@@ -211,7 +211,7 @@ class Checkpoint:
                 result = state.commit(
                     now,
                     self.accounts.followers_of,
-                    clocks.get(partition, 0),
+                    clock,
                     offsets.get(TopicPartition(topic, partition)),
                     take_snapshot,
                 )

@@ -1,8 +1,11 @@
 """The hot path, per slice of a fetched batch: decode, validate, forward, and fold into the state.
 
-Events of an account live in its partition (the interactions topic is keyed by account_id): an event
-found in another partition is forwarded, keyed right, to its own in the next transaction, and counted
-when it is consumed there. Rejected input and late events go to the DLQ with their reason. A slice is
+Events of an account live in its partition (the interactions topic is keyed by account_id, murmur2 as
+the Java client places keys): an event found in another partition (its producer's partitioner is
+another, as librdkafka's crc32, or it sent no key) is folded into its own partition's state at once
+when this worker owns that partition (the transaction that commits the input offset commits the
+state too), else forwarded, keyed right, to its own in the next transaction, and counted when it is
+consumed there. Rejected input and late events go to the DLQ with their reason. A slice is
 decoded in one msgspec call when it can be (``decode_slice``), and the dedup memory answers for it at
 once (numpy), so a slice is decoded and forwarded first, then folded in one loop (``add_many``).
 """
@@ -27,6 +30,7 @@ from ..validation.structs import InteractionEvent
 from .outbox import Outbox
 
 _EVENT_ID, _TIMESTAMP = attrgetter("event_id"), attrgetter("timestamp")
+Routed = tuple[list[InteractionEvent], list]  # events of one partition, and the messages they came in
 
 
 class BatchFolder:
@@ -41,41 +45,66 @@ class BatchFolder:
         }
         self._partition_of: dict[str, int] = {}  # account_id -> its partition (murmur2 is not free)
 
-    def fold(self, tp: TopicPartition, messages: list, state: PartitionState, now: int) -> None:
-        if not state.closed_through:
-            state.start_at(messages[0].timestamp)
-        if state.first_input_ms is None:
-            state.input_from(messages[0].timestamp)
+    def fold(self, tp: TopicPartition, messages: list, states: dict[int, PartitionState], now: int) -> None:
+        """Fold a slice of partition ``tp``'s messages into ``states`` (the worker's, by partition;
+        ``tp``'s among them): each event into its account's partition."""
+        arrival = messages[0].timestamp
         tally = BatchTally(now)
         originals = Originals()
-        events, owners = self._decode_and_forward(tp, messages, now, tally, originals)
-        fps = fingerprints(map(_EVENT_ID, events))
-        counted, tally.duplicate, late = state.add_many(
-            events, now, max(map(_TIMESTAMP, messages)), fps, state.dedup.seen_before(fps)
-        )
-        tally.add_counted(counted)
-        if late:
-            owner_of = {id(event): message for event, message in zip(events, owners)}
-            for event in late:
-                message = owner_of[id(event)]
-                self._reject(
-                    tp,
-                    message,
-                    Rejection(
-                        "late",
-                        f"window of ts {event.ts} closed at {state.closed_through} + grace",
-                        originals.of(message, event),
-                    ),
-                    tally,
-                )
-        tally.response_ms = state.take_responses()
+        homes = self._decode_and_route(tp, messages, now, tally, originals, states)
+        latest = max(map(_TIMESTAMP, messages))
+        for home, (events, owners) in homes.items():
+            state = states[home]
+            if not state.closed_through:
+                state.start_at(arrival)
+            if state.first_input_ms is None:
+                state.input_from(arrival)
+            fps = fingerprints(map(_EVENT_ID, events))
+            counted, duplicates, late = state.add_many(events, now, latest, fps, state.dedup.seen_before(fps))
+            tally.duplicate += duplicates
+            tally.add_counted(counted)
+            if late:
+                self._reject_late(tp, events, owners, late, state, originals, tally)
+            for platform, response_ms in state.take_responses().items():
+                tally.response_ms.setdefault(platform, []).extend(response_ms)
         self.outbox.add_tally(tally)  # counted once the transaction holding this input commits
 
-    def _decode_and_forward(
-        self, tp: TopicPartition, messages: list, now: int, tally: BatchTally, originals: Originals
-    ) -> tuple[list, list]:
-        """Decode; reject what is invalid, forward what belongs elsewhere; (events, their messages) of
-        the rest. The whole slice is decoded at once when it can be, else message by message."""
+    def _reject_late(
+        self,
+        tp: TopicPartition,
+        events: list[InteractionEvent],
+        owners: list,
+        late: list[InteractionEvent],
+        state: PartitionState,
+        originals: Originals,
+        tally: BatchTally,
+    ) -> None:
+        owner_of = {id(event): message for event, message in zip(events, owners)}
+        for event in late:
+            message = owner_of[id(event)]
+            self._reject(
+                tp,
+                message,
+                Rejection(
+                    "late",
+                    f"window of ts {event.ts} closed at {state.closed_through} + grace",
+                    originals.of(message, event),
+                ),
+                tally,
+            )
+
+    def _decode_and_route(
+        self,
+        tp: TopicPartition,
+        messages: list,
+        now: int,
+        tally: BatchTally,
+        originals: Originals,
+        states: dict[int, PartitionState],
+    ) -> dict[int, Routed]:
+        """Decode; reject what is invalid, forward what belongs to a partition another worker owns;
+        per partition of this worker, (its events, their messages) of the rest. The whole slice is
+        decoded at once when it can be, else message by message."""
         values, tally.framed = unframe([message.value for message in messages])
         if tally.framed:
             originals.payloads = {id(m): v for m, v in zip(messages, values) if v is not m.value}
@@ -84,7 +113,9 @@ class BatchFolder:
             decoded = [self._decode_one(tp, message, value, now, tally) for message, value in zip(messages, values)]
         partition, partitions = tp.partition, self.settings.topic_partitions
         partition_of = self._partition_of
-        events, owners = [], []
+        events: list[InteractionEvent] = []
+        owners: list = []
+        homes: dict[int, Routed] = {partition: (events, owners)}
         for message, item in zip(messages, decoded):
             for event in item if type(item) is list else (item,):
                 home = partition_of.get(event.account_id)
@@ -93,10 +124,16 @@ class BatchFolder:
                 if home == partition:
                     events.append(event)
                     owners.append(message)
+                elif home in states:
+                    routed = homes.get(home)
+                    if routed is None:
+                        routed = homes[home] = ([], [])
+                    routed[0].append(event)
+                    routed[1].append(message)
                 else:
                     self._forward(event, originals.of(message, event), home, tally)
-        tally.consumed += len(events)
-        return events, owners
+        tally.consumed += sum(len(routed) for routed, _ in homes.values())
+        return homes
 
     def _decode_one(self, tp: TopicPartition, message, value: bytes | None, now: int, tally: BatchTally) -> list:
         """One message's events; its rejections to the DLQ. ``value``: its JSON payload (unframed)."""

@@ -198,11 +198,10 @@ class Engine:
 
     def _fold_slice(self, tp: TopicPartition, messages: list) -> bool:
         """False when the partition is not (yet) ours."""
-        state = self.owned.states.get(tp.partition)
-        if state is None:  # revoked, or still restoring: read these again when (if) it is ours
+        if tp.partition not in self.owned.states:  # revoked, or still restoring: read these again when (if) it is ours
             self.clients.consumer.seek(tp, messages[0].offset)  # type: ignore[union-attr]  # set while it runs
             return False
-        self.folder.fold(tp, messages, state, now_ms())
+        self.folder.fold(tp, messages, self.owned.states, now_ms())
         self.checkpoint.store_offset(tp, messages[-1].offset + 1, messages[-1].timestamp)
         return True
 

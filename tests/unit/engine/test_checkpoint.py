@@ -174,7 +174,8 @@ def test_a_snapshot_goes_in_the_transaction_then_the_journal_is_deleted_up_to_it
     assert [p for p, _ in snapshots] == [0]
     [(key, header)] = snapshots[0][1]  # an empty state: the header alone
     assert key == b"w"
-    assert orjson.loads(header) == {"q": 2, "c": MARK, "k": MARK, "o": 11, "n": NOW + 500 - 30, "i": None, "chunks": 0}
+    # "n": the worker's clock, partition 1's last fetch (the earlier of the two)
+    assert orjson.loads(header) == {"q": 2, "c": MARK, "k": MARK, "o": 11, "n": NOW - 30, "i": None, "chunks": 0}
     assert second.offsets == [({tp(0): 11}, GROUP)]
     assert rig.deleted() == [{TopicPartition(S.topic_state, 0): -1}]
 
@@ -242,7 +243,7 @@ def test_counters_move_only_with_the_transaction_that_commits_the_work(monkeypat
     messages = [Message(i, NOW - 1_000, b"acct", v) for i, v in enumerate(values)]
 
     def fold_and_commit(rig: Rig) -> None:
-        BatchFolder(S, rig.config, rig.checkpoint.outbox).fold(tp(0), messages, rig.owned.states[0], rig.now)
+        BatchFolder(S, rig.config, rig.checkpoint.outbox).fold(tp(0), messages, rig.owned.states, rig.now)
         rig.now = MARK + WINDOW + GRACE + 1_000  # the window closes at this commit
         rig.read(0, len(messages))
         rig.commit()

@@ -32,7 +32,7 @@ def fold(values: list[bytes], first_offset: int = 0):
     folder = BatchFolder(SETTINGS, CFG, outbox)
     state = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
     messages = [Message(first_offset + i, NOW, ACCOUNT.encode(), value) for i, value in enumerate(values)]
-    folder.fold(TP, messages, state, NOW)
+    folder.fold(TP, messages, {TP.partition: state}, NOW)
     for tally in outbox.take_tallies():  # as the checkpoint does once the transaction has committed
         metrics.add_batch(tally)
     dlq = [orjson.loads(value) for topic, _, value, _ in outbox.records if topic == SETTINGS.topic_dlq]
@@ -97,8 +97,54 @@ def test_the_fold_moves_no_counter_before_its_input_commits():
     must not count twice (the checkpoint applies them once committed, tests/unit/engine/test_checkpoint.py)."""
     metrics, outbox = Metrics(), Outbox()
     state = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
-    BatchFolder(SETTINGS, CFG, outbox).fold(TP, [Message(0, NOW, ACCOUNT.encode(), event(1))], state, NOW)
+    BatchFolder(SETTINGS, CFG, outbox).fold(
+        TP, [Message(0, NOW, ACCOUNT.encode(), event(1))], {TP.partition: state}, NOW
+    )
     assert sample(metrics, "engagement_events_consumed_total") == 0
     assert sample(metrics, "engagement_events_counted_total") == 0
     [tally] = outbox.take_tallies()
     assert (tally.consumed, tally.counted) == (1, 1)
+
+
+OTHER = TopicPartition(SETTINGS.topic_interactions, (TP.partition + 1) % SETTINGS.topic_partitions)
+
+
+def misrouted(states: dict[int, PartitionState]) -> tuple[Outbox, list]:
+    """Two events of ACCOUNT (whose partition is TP's) read in another partition, as a producer whose
+    partitioner is not murmur2 places them: (the outbox, the records it holds)."""
+    outbox = Outbox()
+    messages = [Message(i, NOW, ACCOUNT.encode(), event(i)) for i in range(2)]
+    BatchFolder(SETTINGS, CFG, outbox).fold(OTHER, messages, states, NOW)
+    return outbox, outbox.take()
+
+
+def test_an_event_read_in_another_partition_of_this_worker_is_folded_into_its_own_at_once():
+    """Not forwarded through Kafka: read again later in its own partition, it could find its window
+    closed by then (a backlog read after an outage), though it reached Kafka on time."""
+    home = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
+    other = PartitionState(OTHER.partition, CFG, closed_through=CFG.close_mark(NOW))
+    outbox, records = misrouted({TP.partition: home, OTHER.partition: other})
+    assert records == []
+    [tally] = outbox.take_tallies()
+    assert (tally.consumed, tally.counted, tally.forwarded) == (2, 2, 0)
+    [bucket] = home.delta_posts.values()
+    assert sum(sum(entry.agg.counts) for entry in bucket.values()) == 2
+    assert other.delta_posts == {}
+
+
+def test_an_event_of_a_partition_another_worker_owns_is_forwarded_there():
+    other = PartitionState(OTHER.partition, CFG, closed_through=CFG.close_mark(NOW))
+    outbox, records = misrouted({OTHER.partition: other})
+    assert [(topic, key, partition) for topic, key, _, partition in records] == [
+        (SETTINGS.topic_interactions, ACCOUNT.encode(), TP.partition)
+    ] * 2
+    [tally] = outbox.take_tallies()
+    assert (tally.consumed, tally.counted, tally.forwarded) == (0, 0, 2)  # consumed when read there
+
+
+def test_a_misrouted_event_is_late_by_its_own_partitions_windows():
+    home = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW) + 10 * CFG.window_ms)
+    other = PartitionState(OTHER.partition, CFG, closed_through=CFG.close_mark(NOW))
+    outbox, records = misrouted({TP.partition: home, OTHER.partition: other})
+    late = [orjson.loads(value) for topic, _, value, _ in records if topic == SETTINGS.topic_dlq]
+    assert [(r["reason"], r["source"]["partition"]) for r in late] == [("late", OTHER.partition)] * 2
