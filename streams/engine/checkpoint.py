@@ -36,6 +36,7 @@ from .counts import CommitCounts
 from .gauges import StateGauges
 from .outbox import Outbox
 from .parts import KafkaClients, OwnedPartitions
+from .pause_hook import maybe_pause_before_end_txn
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class Checkpoint:
                 queued = time.perf_counter()
                 if offsets:
                     await producer.send_offsets_to_transaction(offsets, self.group_id)
+                    maybe_pause_before_end_txn()
             counts.apply(self.metrics)  # committed: never redone
             if snapshotted:
                 await self._truncate_journal(snapshotted)

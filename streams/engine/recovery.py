@@ -16,7 +16,7 @@ import time
 import orjson
 from aiokafka import TopicPartition
 
-from ..kafka.clients import FETCH_MAX_WAIT_MS, reader
+from ..kafka.clients import FETCH_MAX_WAIT_MS, TRANSACTION_ABORT_CHECK_MS, TRANSACTION_TIMEOUT_MS, reader
 from ..metrics import Metrics
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 GIVE_UP_AFTER_SECONDS = 300.0  # of failed recoveries: then the worker exits, for its supervisor to restart it
 RESTORE_FETCH_BYTES = 8 * 1024 * 1024  # per fetch response of a restore's reader
 RESTORE_FETCH_PARTITION_BYTES = 2 * 1024 * 1024
-DECIDED_WAIT_SECONDS = 5.0  # for transactions still open when a restore starts (see _wait_for_decided)
+# For transactions still open when a restore starts (see _wait_for_decided): the broker has decided a
+# dead or paused worker's by then (its timeout, then the broker's next check for timed-out ones).
+DECIDED_WAIT_SECONDS = (TRANSACTION_TIMEOUT_MS + TRANSACTION_ABORT_CHECK_MS) / 1000 + 5.0
 
 
 class Recovery:
@@ -206,9 +208,12 @@ class Recovery:
         """Wait until the transactions that wrote to these partitions before now are decided: a
         commit's markers reach the partitions after the commit returns, and until then a
         read_committed reader ends before that transaction, so a restore right after a rebalance's
-        commit would miss it. A dead worker's open transaction stays undecided until the broker
-        aborts it (transaction timeout, 15 s): after timeout_s the restore goes on without it, which
-        is right for a transaction that will be aborted."""
+        commit would miss it. The previous owner's transaction may still be open: a worker paused
+        (a GC pause, a frozen VM) after its offsets were accepted and before its end of transaction
+        can still commit it when it resumes, so a restore that read past it would count its input
+        twice. So the restore waits until the broker has decided it: committed, or aborted once past
+        its timeout (a dead worker's), which takes up to DECIDED_WAIT_SECONDS. Past that (a broker
+        checking less often than the default), it reads what is committed, with an error logged."""
         written_reader, committed_reader = (
             reader(self.settings, self.kafka_config, isolation) for isolation in ("read_uncommitted", "read_committed")
         )
@@ -216,18 +221,28 @@ class Recovery:
             await written_reader.start()
             await committed_reader.start()
             written = await written_reader.end_offsets(tps)
-            deadline = time.monotonic() + timeout_s
+            started = time.monotonic()
+            said = 0.0
             while True:
                 stable = await committed_reader.end_offsets(tps)
-                if all(stable[tp] >= written[tp] for tp in tps):
+                open_on = sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp])
+                if not open_on:
                     return
-                if time.monotonic() > deadline:
-                    log.warning(
+                waited = time.monotonic() - started
+                if waited > timeout_s:
+                    log.error(
                         "restore: transactions on %s still open after %.0f s; reading what is committed",
-                        sorted(f"{tp.topic}/{tp.partition}" for tp in tps if stable[tp] < written[tp]),
+                        open_on,
                         timeout_s,
                     )
                     return
+                if waited - said >= 5.0:
+                    said = waited
+                    log.warning(
+                        "restore: waiting %.0f s so far for the previous owner's transaction on %s to be decided",
+                        waited,
+                        open_on,
+                    )
                 await asyncio.sleep(0.05)
         finally:
             await written_reader.stop()

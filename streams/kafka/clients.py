@@ -15,6 +15,11 @@ from .topics import MAX_MESSAGE_BYTES
 
 FETCH_MAX_WAIT_MS = 100  # the fetch long-poll: an idle partition's fetch clock is about this old at most
 
+TRANSACTION_TIMEOUT_MS = 15_000  # the broker aborts an engine transaction open longer (a dead worker's)
+# How often a broker looks for transactions past their timeout (transaction.abort.timed.out.transaction.
+# cleanup.interval.ms, 10 s by default): a dead worker's transaction is decided within the sum.
+TRANSACTION_ABORT_CHECK_MS = 10_000
+
 
 def engine_consumer(
     settings: Settings, kafka_config: dict, group_id: str, assignor, instance_id: str
@@ -57,7 +62,7 @@ def transactional_producer(
             # Kafka 4 answers a produce that races the previous commit's markers with a retriable
             # NOT_ENOUGH_REPLICAS (KIP-890); each retry waits this backoff (aiokafka's default: 100 ms).
             retry_backoff_ms=20,
-            transaction_timeout_ms=15000,
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
             **kafka_config,
         ),
         membership,
