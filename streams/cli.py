@@ -100,8 +100,9 @@ def _worker(args, rest: list[str]) -> int:
 
     from faust.cli.faust import cli
 
+    from .api.standby import topics_once_reachable
     from .kafka.security import SecurityConfigError, kafka_client_config
-    from .kafka.topics import ensure_topics
+    from .kafka.topics import TopicMismatch
 
     settings = Settings.from_env()
     if not settings.kafka_bootstrap_servers:
@@ -110,14 +111,14 @@ def _worker(args, rest: list[str]) -> int:
         )
         return 2
     try:
-        # Before Faust starts: it would create a missing topic itself, without our configs.
-        asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
-    except Exception as exc:
-        # Security settings, or existing topics that do not fit (TopicMismatch): the message, no traceback.
-        if not isinstance(exc, SecurityConfigError) and type(exc).__name__ != "TopicMismatch":
-            raise
+        # Before Faust starts: it would create a missing topic itself, without our configs. Waits for
+        # a cluster not up yet.
+        asyncio.run(topics_once_reachable(settings, kafka_client_config(settings)))
+    except (SecurityConfigError, TopicMismatch) as exc:  # the message, no traceback
         print(f"engagement worker: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     level = args.log_level or settings.log_level
     return (
         cli.main(

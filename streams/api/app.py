@@ -29,6 +29,7 @@ from ..settings import Settings
 from ..validation import dlq_record, validate_account, validate_post
 from . import views
 from .faust_internals import TablelessManager
+from .shutdown import deadline_worker
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ async def documented_only(request: web.Request, handler):
 app = faust.App(
     settings.app_id,
     TableManager=TablelessManager,
+    Worker=deadline_worker(settings.shutdown_timeout_seconds),
     broker=f"kafka://{settings.kafka_bootstrap_servers or '127.0.0.1:9092'}",
     web_host=settings.web_host,
     web_port=settings.web_port,

@@ -7,7 +7,13 @@ import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 
 from ..settings import Settings
 from .topic_checks import Described, problems
@@ -15,6 +21,8 @@ from .topic_checks import Described, problems
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # input and DLQ accept oversized messages so they reach the DLQ
 SNAPSHOT_SEGMENT_MS = 10 * 60 * 1000  # compaction works on closed segments: roll them every 10 minutes
+UNREACHABLE = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, OSError)  # a cluster not up (yet)
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 10.0
 
 
 def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
@@ -60,13 +68,41 @@ class TopicMismatch(Exception):
         super().__init__("the Kafka topics do not fit the service:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+async def ensure_topics_once_reachable(
+    settings: Settings, admin_config: dict | None = None, sleep=asyncio.sleep
+) -> None:
+    """``ensure_topics``, retried with backoff (0.5 s doubling to 10 s) for as long as the cluster
+    cannot be reached: a worker started before its brokers (a fleet starting together, a cluster
+    restarting) waits for them, saying why, instead of exiting into its supervisor's backoff. Anything
+    else (refused credentials, topics that do not fit) raises at once."""
+    delay, attempt = RETRY_FIRST_SECONDS, 1
+    while True:
+        try:
+            await ensure_topics(settings, admin_config)
+        except UNREACHABLE as exc:
+            log.warning(
+                "Kafka at %s unreachable (%s: %s); attempt %d, retrying in %.1f s",
+                settings.kafka_bootstrap_servers,
+                type(exc).__name__,
+                str(exc).removeprefix(f"{type(exc).__name__}: "),  # aiokafka's errors name themselves
+                attempt,
+                delay,
+            )
+            await sleep(delay)
+            delay, attempt = min(delay * 2, RETRY_MAX_SECONDS), attempt + 1
+        else:
+            if attempt > 1:
+                log.info("Kafka at %s reachable after %d attempts", settings.kafka_bootstrap_servers, attempt)
+            return
+
+
 async def ensure_topics(settings: Settings, admin_config: dict | None = None) -> None:
     """Check the service's topics that exist, then create the missing ones: a start refused
     (TopicMismatch) leaves no topic made with the count it refused."""
     specs = topic_specs(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **(admin_config or {}))
-    await admin.start()
     try:
+        await admin.start()  # inside: a start that fails still closes its connections
         existing = set(await admin.list_topics())
         await _check(admin, settings, specs, [name for name in specs if name in existing])
         missing = [

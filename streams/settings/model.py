@@ -38,31 +38,11 @@ from .checks import (
     problems,
     service_link,
 )
+from .connection import KafkaConnection
 
 
 @dataclass(frozen=True)
-class Settings:
-    kafka_bootstrap_servers: str = doc(
-        "Kafka bootstrap servers (env `KAFKA_BOOTSTRAP_SERVERS`, no prefix). Empty: the project starts "
-        "its embedded broker.",
-        default="",
-    )
-    kafka_security_protocol: str = doc(
-        "How clients reach Kafka: PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL (README: Authenticated connections).",
-        default="PLAINTEXT",
-    )
-    kafka_sasl_mechanism: str = doc(
-        "SASL mechanism for SASL_*: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.", default="SCRAM-SHA-512"
-    )
-    kafka_sasl_username: str = doc("SASL user name (SASL_* only).", default="")
-    kafka_sasl_password: str = doc(
-        "SASL password (SASL_* only). Secret: never printed, not in repr().", default="", repr=False, secret=True
-    )
-    kafka_ssl_cafile: str = doc(
-        "PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL; empty: the system's CAs).", default=""
-    )
-    kafka_ssl_certfile: str = doc("PEM client certificate for mutual TLS (SSL, SASL_SSL; empty: none).", default="")
-    kafka_ssl_keyfile: str = doc("PEM private key of the client certificate (empty: in the certfile).", default="")
+class Settings(KafkaConnection):
     app_id: str = doc("Faust app id; also the prefix of the consumer groups.", default="engagement", check=NOT_EMPTY)
     topic_interactions: str = doc("Input topic of interaction events.", default="engagement.interactions", check=TOPIC)
     topic_accounts: str = doc(
@@ -190,6 +170,12 @@ class Settings:
     session_timeout_seconds: float = doc(
         "Consumer group session timeout: how long a dead worker keeps its partitions before the others take over.",
         default=10.0,
+        check=POSITIVE,
+    )
+    shutdown_timeout_seconds: float = doc(
+        "Longest a worker takes to stop on SIGTERM: it commits what it read and leaves the group, and past "
+        "this (a broker gone) it exits without, for the next owner to redo. Below the orchestrator's grace.",
+        default=30.0,
         check=POSITIVE,
     )
     commit_interval_seconds: float = doc(

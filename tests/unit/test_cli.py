@@ -8,11 +8,13 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 import pytest
 from faust.cli.faust import cli as faust_cli
 
+import streams.api.standby
 import streams.kafka.topics
 import streams.process_tuning
 from streams.cli import main
@@ -33,7 +35,13 @@ def env(monkeypatch):
     async def ensure_topics(settings, client_config):
         calls["ensure_topics"].append(settings)
 
+    @asynccontextmanager
+    async def standby(host, port):
+        calls.setdefault("standby", []).append((host, port))
+        yield
+
     monkeypatch.setattr(streams.kafka.topics, "ensure_topics", ensure_topics)
+    monkeypatch.setattr(streams.api.standby, "standby", standby)
     monkeypatch.setattr(faust_cli, "main", lambda args, **kw: calls["faust"].append(args))
     monkeypatch.setattr(streams.process_tuning, "tune_the_process", lambda: None)
     return calls
@@ -87,6 +95,7 @@ def test_worker_options_are_parsed_and_the_others_go_on_to_faust(env, monkeypatc
     assert main(["worker", "--web-port", "7000", "--log-level", "debug", "-l", "info"]) == 0
     assert env["faust"] == [["-A", "streams.api.app:app", "worker", "-l", "debug", "--web-port", "7000", "-l", "info"]]
     assert [s.kafka_bootstrap_servers for s in env["ensure_topics"]] == ["127.0.0.1:1"]
+    assert env["standby"] == [("127.0.0.1", 6066)]  # the health while it waits for Kafka, on its own port
     monkeypatch.setenv("ENGAGEMENT_LOG_LEVEL", "error")
     assert main(["worker"]) == 0
     assert env["faust"][-1] == ["-A", "streams.api.app:app", "worker", "-l", "error"]
@@ -131,11 +140,8 @@ def test_a_value_out_of_range_is_one_line_and_status_2_from_the_console_script(t
 
 
 def test_topics_that_do_not_fit_are_the_message_and_status_2(env, capsys, monkeypatch):
-    class TopicMismatch(Exception):
-        """What streams.kafka.topics raises for existing topics that do not fit (matched by name)."""
-
     async def mismatch(settings, client_config):
-        raise TopicMismatch("the Kafka topics do not fit the service:\n  engagement.interactions: 3 partitions")
+        raise streams.kafka.topics.TopicMismatch(["engagement.interactions: 3 partitions"])
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setattr(streams.kafka.topics, "ensure_topics", mismatch)

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from streams.devtools.prometheus import alertmanager_binary, write_alertmanager_config
+from streams.settings import Settings
 from tests.fixtures.paths import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -328,3 +329,12 @@ def test_workers_and_simulator_share_the_built_image():
     assert services["worker"]["image"] == services["simulator"]["image"]
     assert services["worker"]["build"] == services["simulator"]["build"] == "."
     # deploy/k8s runs the same name:tag (tests/unit/deploy/test_k8s.py, test_image_is_the_one_compose_builds).
+
+
+def test_the_worker_s_stop_grace_period_outlasts_its_own_shutdown_deadline():
+    """Compose kills a container 10 s after SIGTERM unless told otherwise; the worker's own deadline
+    (streams/api/shutdown.py) must come first."""
+    settings = Settings.from_env({k: v for k, v in _worker_env().items() if k.startswith("ENGAGEMENT_")})
+    grace = compose()["services"]["worker"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", grace), grace
+    assert int(grace[:-1]) >= settings.shutdown_timeout_seconds + 10

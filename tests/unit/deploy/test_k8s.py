@@ -700,3 +700,11 @@ def test_relabel_semantics():
         {"a": "x-1"}, [{"sourceLabels": ["a"], "regex": "x-(.*)", "replacement": "${1}", "targetLabel": "n"}]
     ) == {"a": "x-1", "n": "1"}
     assert relabel({"a": "x", "n": "old"}, [{"sourceLabels": ["b"], "targetLabel": "n"}]) == {"a": "x"}
+
+
+def test_the_pod_s_grace_period_outlasts_the_worker_s_own_shutdown_deadline(rendered):
+    """A worker whose broker has gone ends its stop after its shutdown timeout (streams/api/shutdown.py);
+    killed sooner by the kubelet, it would not log why."""
+    settings = Settings.from_env(container_env(rendered, "engagement-worker-0", "10.0.0.7"))
+    grace = pod_template(rendered)["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= settings.shutdown_timeout_seconds + 10
