@@ -45,6 +45,7 @@ from .checkpoint import Checkpoint
 from .clock import now_ms
 from .fatal import exit_worker
 from .fold import BatchFolder
+from .kept import KeptPartitions
 from .parts import KafkaClients, OwnedPartitions
 from .queries import LiveQueries
 from .rebalance import Rebalance
@@ -93,7 +94,14 @@ class Engine:
             self.posts.post_of,
         )
         self.rebalance = Rebalance(
-            settings, self.metrics, self.clients, self.owned, self.checkpoint, self.recovery, self._fatal
+            settings,
+            self.metrics,
+            self.clients,
+            self.owned,
+            self.checkpoint,
+            self.recovery,
+            KeptPartitions(settings, self.kafka_config),
+            self._fatal,
         )
         self.queries = LiveQueries(settings, self.owned, self.assignor, self.accounts)
         self.folder = BatchFolder(settings, self.config, self.checkpoint.outbox)

@@ -1,8 +1,10 @@
 """Rebalances: commit before partitions go, restore before new ones are read.
 
 A revoked partition's work is committed first (its next owner starts from that commit) and its state
-dropped. A worker that learns from a refused commit that its partitions were taken over while it was
-paused drops them all, uncommitted, and rejoins (``drop_lost``). A new partition is paused until its
+dropped, or parked when the commit succeeded: given back by the assignment that follows with nothing
+written to it since, it is kept without a restore (``kept``). A worker whose commit the group refused
+(its partitions taken over while it was paused, or a rebalance under way: counted by reason) drops
+them all, uncommitted, and rejoins (``drop_lost``). A new partition is paused until its
 state is rebuilt; the rebuild runs outside the rebalance callback, since a long one inside it would
 miss the group's deadline and cost the membership.
 """
@@ -21,6 +23,7 @@ from ..kafka.partitioner import partition_for
 from ..metrics import Metrics
 from ..settings import Settings
 from .checkpoint import Checkpoint
+from .kept import KeptPartitions
 from .parts import KafkaClients, OwnedPartitions
 from .recovery import Recovery
 
@@ -36,10 +39,11 @@ class Rebalance(ConsumerRebalanceListener):
         owned: OwnedPartitions,
         checkpoint: Checkpoint,
         recovery: Recovery,
+        kept: KeptPartitions,
         on_fatal: Callable[[str, BaseException], None],
     ):
         self.settings, self.metrics, self.clients, self.owned = settings, metrics, clients, owned
-        self.checkpoint, self.recovery, self.on_fatal = checkpoint, recovery, on_fatal
+        self.checkpoint, self.recovery, self.kept, self.on_fatal = checkpoint, recovery, kept, on_fatal
         self._restoring: asyncio.Task | None = None
         # The partitions of the group's last assignment; None before the first one and from a
         # revocation until the next (a rebalance under way). Readiness reads it (engine/health.py).
@@ -47,25 +51,44 @@ class Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked) -> None:
         self.assigned = None
+        if revoked:  # read no more of them: the commit below holds all their input folded in
+            assert self.clients.consumer is not None  # a rebalance comes from the started consumer
+            self.clients.consumer.pause(*revoked)
         await self.cancel_restore()
+        committed = False
         try:
             await self.checkpoint.commit()
+            committed = True
         except GroupFenced as exc:  # they are someone else's already: nothing of ours commits for them
+            self.metrics.commits_refused.labels(exc.reason).inc()
             log.warning("commit on revoke refused (%s); the next owner redoes that work", exc)
         except Exception:
             log.exception("commit on revoke failed; the next owner redoes that work")
-        self._drop(revoked)
+        async with self.owned.state_lock:
+            # Parked only as committed: no input folded in since the commit (of any partition: an
+            # event read in one may be folded into another's state).
+            clean = committed and not self.checkpoint.next_offsets
+            parked = {
+                tp.partition: self.owned.states[tp.partition] for tp in revoked if tp.partition in self.owned.states
+            }
+            self._drop(revoked)
+        if clean:
+            await self.kept.park(parked)
+        else:
+            self.kept.clear()
 
     async def drop_lost(self, exc: GroupFenced) -> None:
         """The group refused this worker's offsets (it was paused past its session timeout, and its
         partitions were given to others): drop every partition with what was collected for it, stop
         reading, and rejoin. The group assigns partitions again; they are restored from what committed."""
+        self.metrics.commits_refused.labels(exc.reason).inc()
         log.warning(
-            "this worker is no longer a member of the group (%s): dropping partitions %s and rejoining",
+            "the group refused this worker's commit (%s): dropping partitions %s and rejoining",
             exc,
             sorted(self.owned.states),
             extra={"partitions": sorted(self.owned.states)},
         )
+        self.kept.clear()
         await self.cancel_restore()
         async with self.owned.state_lock:
             self.checkpoint.discard()
@@ -108,13 +131,25 @@ class Rebalance(ConsumerRebalanceListener):
                 pass
 
     async def _restore_then_resume(self, tps: list[TopicPartition]) -> None:
+        partitions = [tp.partition for tp in tps]
         try:
-            states = await self.recovery.restore_and_seek([tp.partition for tp in tps])
+            kept = await self.kept.take(partitions)
+            if kept:
+                log.info(
+                    "partitions %s kept from before the rebalance (nothing written to them since); restoring %s",
+                    sorted(kept),
+                    sorted(set(partitions) - set(kept)),
+                    extra={"partitions": sorted(kept)},
+                )
+            states = await self.recovery.restore_and_seek([p for p in partitions if p not in kept], kept)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a worker that cannot rebuild its state must not count: restart it
-            self.on_fatal(f"restoring partitions {[tp.partition for tp in tps]} failed", exc)
+            self.on_fatal(f"restoring partitions {partitions} failed", exc)
             return
+        kept_now = sum(1 for p in states if p in kept)
+        self.metrics.rebalanced_partitions.labels("kept").inc(kept_now)
+        self.metrics.rebalanced_partitions.labels("restored").inc(len(states) - kept_now)
         consumer = self.clients.consumer
         assert consumer is not None  # restores follow an assignment of the started consumer
         for tp in tps:

@@ -101,11 +101,15 @@ class Recovery:
             self.owned.states.update(states)
 
     # -- restore --------------------------------------------------------------------------------------
-    async def restore_and_seek(self, partitions: list[int]) -> dict[int, PartitionState]:
+    async def restore_and_seek(
+        self, partitions: list[int], kept: dict[int, PartitionState] | None = None
+    ) -> dict[int, PartitionState]:
         """Restore the partitions' state, then move the consumer to where each one's input resumes
-        (its beginning when nothing was committed): after a failed transaction and when partitions are
-        assigned alike. Only the partitions still assigned once the restore is done: (partition, state)."""
-        states = await self.restore(partitions)
+        (its beginning when nothing was committed), and so for the ``kept`` states (committed, not
+        restored): after a failed transaction and when partitions are assigned alike. Only the
+        partitions still assigned once the restore is done: (partition, state)."""
+        states = await self.restore(partitions) if partitions else {}
+        states.update(kept or {})
         consumer = self.clients.consumer
         assert consumer is not None  # partitions are restored once it has assigned them
         assigned = {tp.partition for tp in consumer.assignment()}

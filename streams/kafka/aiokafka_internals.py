@@ -90,7 +90,10 @@ class MemberTxnOffsetCommitHandler(TxnOffsetCommitHandler):
                 if error_code in STALE_MEMBER_CODES:
                     abort_transaction_with(
                         self._sender._txn_manager,
-                        GroupFenced(f"offsets of {topic}/{partition} refused: {STALE_MEMBER_CODES[error_code]}"),
+                        GroupFenced(
+                            f"offsets of {topic}/{partition} refused: {STALE_MEMBER_CODES[error_code]}",
+                            STALE_MEMBER_CODES[error_code],
+                        ),
                     )
                     return None
         # Every other outcome as aiokafka handles it, given the v0 response's shape.

@@ -34,7 +34,12 @@ STALE_MEMBER_CODES = {
 
 
 class GroupFenced(KafkaError):
-    """The group coordinator refused this worker's offsets: its partitions belong to others now."""
+    """The group coordinator refused this worker's offsets: its partitions belong to others now, or
+    are being given out again (``reason``: the coordinator's error name, or NOT_A_MEMBER)."""
+
+    def __init__(self, message: str, reason: str = "NOT_A_MEMBER"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class Membership(NamedTuple):

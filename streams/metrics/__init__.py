@@ -131,6 +131,19 @@ class Metrics:
             registry=r,
         )
         self.partitions = Gauge("engagement_partitions_assigned", "Input partitions this worker owns", registry=r)
+        self.commits_refused = Counter(
+            "engagement_commits_refused_total",
+            "Transactions the consumer group refused (their work redone from what committed), by the "
+            "group's reason: REBALANCE_IN_PROGRESS (routine), or this worker no longer a member",
+            ["reason"],
+            registry=r,
+        )
+        self.rebalanced_partitions = Counter(
+            "engagement_rebalance_partitions_total",
+            "Partitions a rebalance gave this worker: kept (its own state, nothing written since) or restored",
+            ["outcome"],
+            registry=r,
+        )
         self.open_windows = Gauge("engagement_open_windows", "Window keys held in memory", registry=r)
         self.commit_seconds = Gauge(
             "engagement_last_commit_duration_seconds",

@@ -116,8 +116,9 @@ def test_a_rebalance_marks_its_assignment_and_clears_it_on_revocation(monkeypatc
         Metrics(max_account_series=10),
         SimpleNamespace(consumer=SimpleNamespace(pause=lambda *tps: None)),
         owned,
-        SimpleNamespace(commit=AsyncMock(), forget=lambda tp: None),
+        SimpleNamespace(commit=AsyncMock(), forget=lambda tp: None, next_offsets={}),
         recovery=None,
+        kept=SimpleNamespace(park=AsyncMock(), clear=lambda: None),
         on_fatal=None,
     )
     monkeypatch.setattr(rebalance, "_restore_then_resume", AsyncMock())  # partition 3 is new: a restore

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from streams.engine import rebalance as rebalance_module
 from streams.engine.checkpoint import Checkpoint
+from streams.engine.kept import KeptPartitions
 from streams.engine.parts import KafkaClients, OwnedPartitions
 from streams.engine.rebalance import Rebalance
 from streams.engine.recovery import Recovery
@@ -47,8 +48,20 @@ class Rig:
         self.checkpoint = Checkpoint(S, CONFIG, self.metrics, self.clients, self.owned, AccountBook(S), "g")
         self.recovery = Recovery(S, CONFIG, {}, self.metrics, self.clients, self.owned, self.checkpoint, lambda _: None)
         self.fatal: list[tuple[str, BaseException]] = []
+        # The state topics' ends as a reader would find them, settled (None: a transaction open)
+        self.ends: dict[TopicPartition, int] | None = {
+            TopicPartition(topic, p): 100 + p
+            for p in range(S.topic_partitions)
+            for topic in (S.topic_state, S.topic_snapshots, S.topic_mentions)
+        }
+        self.kept = KeptPartitions(S, {})
+
+        async def settled_ends(partitions):
+            return None if self.ends is None else dict(self.ends)
+
+        self.kept.settled_ends = settled_ends  # type: ignore[method-assign]
         self.rebalance = Rebalance(
-            S, self.metrics, self.clients, self.owned, self.checkpoint, self.recovery, self._on_fatal
+            S, self.metrics, self.clients, self.owned, self.checkpoint, self.recovery, self.kept, self._on_fatal
         )
         self.prepared: dict[int, PartitionState] = {}
         self.restored: list[list[int]] = []
@@ -166,7 +179,8 @@ def test_drop_lost_discards_pauses_everything_and_rejoins(monkeypatch):
     rig = Rig(monkeypatch, owned=(0, 1), assigned=(0, 1))
     rig.checkpoint.outbox.add(S.topic_dlq, b"k", b"v", 0)
     rig.checkpoint.store_offset(tp(0), 3, 5)
-    asyncio.run(rig.rebalance.drop_lost(GroupFenced("paused past the session")))
+    asyncio.run(rig.rebalance.drop_lost(GroupFenced("paused past the session", "ILLEGAL_GENERATION")))
+    assert rig.sample("engagement_commits_refused_total", {"reason": "ILLEGAL_GENERATION"}) == 1.0
     assert rig.owned.states == {}
     assert rig.checkpoint.outbox.records == [] and rig.checkpoint.next_offsets == {}
     assert rig.consumer.paused() == {tp(0), tp(1)}
@@ -226,3 +240,78 @@ def test_a_commit_that_fails_while_a_rebalance_restore_is_in_flight(monkeypatch)
     resumed = {t.partition for t in rig.consumer.assignment() - rig.consumer.paused()}
     assert resumed == {0, 1}
     assert resumed <= set(rig.owned.states), f"resumed without state: {sorted(resumed - set(rig.owned.states))}"
+
+
+# -- partitions kept across a rebalance (aiokafka's eager protocol revokes them all) -------------------
+
+
+def revoke_then_assign(rig: Rig, revoked: list[int], assigned: list[int], between=lambda: None) -> None:
+    async def go():
+        await rig.rebalance.on_partitions_revoked([tp(p) for p in revoked])
+        between()
+        rig.consumer.assign_anew(tp(p) for p in assigned)
+        await rig.rebalance.on_partitions_assigned([tp(p) for p in assigned])
+        await settle()
+
+    asyncio.run(go())
+
+
+def test_partitions_given_back_with_nothing_written_since_are_kept_without_a_restore(monkeypatch):
+    rig = Rig(monkeypatch, owned=(0, 1, 2), assigned=(0, 1, 2))
+    before = dict(rig.owned.states)
+    rig.checkpoint.store_offset(tp(0), 42, 5)
+    rig.consumer.committed_offsets[tp(0)] = 42
+    revoke_then_assign(rig, [0, 1, 2], [0, 1, 3])
+    assert rig.restored == [[3]]  # 2 went elsewhere, 3 is new: only 3 is read from Kafka
+    assert rig.owned.states == {0: before[0], 1: before[1], 3: rig.prepared[3]}
+    assert (tp(0), 42) in rig.consumer.sought and rig.consumer.paused() == set()
+    assert rig.sample("engagement_rebalance_partitions_total", {"outcome": "kept"}) == 2.0
+    assert rig.sample("engagement_rebalance_partitions_total", {"outcome": "restored"}) == 1.0
+
+
+def test_a_partition_written_to_since_its_commit_on_revoke_is_restored(monkeypatch):
+    """Another worker owned it meanwhile (its journal grew), or a transaction is open on it."""
+    rig = Rig(monkeypatch, owned=(0, 1), assigned=(0, 1))
+    before = dict(rig.owned.states)
+
+    def another_owner_wrote_to_1():
+        rig.ends[TopicPartition(S.topic_state, 1)] += 3
+
+    revoke_then_assign(rig, [0, 1], [0, 1], another_owner_wrote_to_1)
+    assert rig.restored == [[1]] and rig.owned.states == {0: before[0], 1: rig.prepared[1]}
+
+    rig = Rig(monkeypatch, owned=(0, 1), assigned=(0, 1))
+
+    def transaction_opened():
+        rig.ends = None
+
+    revoke_then_assign(rig, [0, 1], [0, 1], transaction_opened)
+    assert rig.restored == [[0, 1]]
+
+
+@pytest.mark.parametrize(
+    "error", [GroupFenced("rebalancing", "REBALANCE_IN_PROGRESS"), KafkaError("broker gone")], ids=["refused", "failed"]
+)
+def test_nothing_is_kept_when_the_commit_on_revoke_did_not_commit(monkeypatch, error):
+    rig = Rig(monkeypatch, owned=(0, 1), assigned=(0, 1))
+    rig.checkpoint.store_offset(tp(1), 9, 5)
+    rig.clients.producer.fail_next_commit(error)
+    revoke_then_assign(rig, [0, 1], [0, 1])
+    assert rig.restored == [[0, 1]]
+    refused = rig.sample("engagement_commits_refused_total", {"reason": "REBALANCE_IN_PROGRESS"})
+    assert refused == (1.0 if isinstance(error, GroupFenced) else None)
+
+
+def test_input_folded_in_after_the_commit_on_revoke_is_not_kept(monkeypatch):
+    """The loop may fold a batch between the commit on revoke and the drop: that state holds input
+    whose offset did not commit, and would count it twice once read again."""
+    rig = Rig(monkeypatch, owned=(0, 1), assigned=(0, 1))
+    commit = rig.checkpoint.commit
+
+    async def commit_then_a_batch_is_folded():
+        await commit()
+        rig.checkpoint.store_offset(tp(0), 5, 5)
+
+    monkeypatch.setattr(rig.checkpoint, "commit", commit_then_a_batch_is_folded)
+    revoke_then_assign(rig, [0, 1], [0, 1])
+    assert rig.restored == [[0, 1]]
