@@ -2,7 +2,7 @@
 of transaction (a GC pause, a frozen VM), which a signal from outside cannot hit. With
 ``STREAMS_TEST_PAUSE_BEFORE_END_TXN`` naming a file, a commit that finds the file there removes it and
 stops its own process (SIGSTOP) at that point, for the test to continue it (SIGCONT) when it chooses
-(tests/integration/test_takeover.py). Unset, as in production, it costs one attribute read a commit."""
+(tests/soak/test_takeover.py). Unset, as in production, it costs one attribute read a commit."""
 
 from __future__ import annotations
 

@@ -15,9 +15,16 @@ import orjson
 import pytest
 
 from streams.devtools.kafka_tools import console_produce
-from tests.fixtures.groundtruth import assert_records_equal_truth, ts_ms
-from tests.fixtures.kafka import json_values, read_all, run, wait_for
-from tests.fixtures.reliability import GRACE_S, ROLLING_S, WINDOW_S, events_in, run_settings
+from tests.fixtures.groundtruth import ts_ms
+from tests.fixtures.kafka import read_all, run, wait_for
+from tests.fixtures.reliability import (
+    GRACE_S,
+    WINDOW_S,
+    assert_final_records_exact,
+    events_in,
+    run_settings,
+    wait_for_the_last_close,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,19 +76,9 @@ def test_a_misrouted_backlog_after_an_idle_spell_and_an_outage_is_never_late(
         60,
         f"the worker to read all {sent} events",
     )
-    last_start = max(ts_ms(e) for e in produced) // (WINDOW_S * 1000) * WINDOW_S * 1000
-    wait_for(lambda: time.time() * 1000 > last_start + (ROLLING_S + GRACE_S + 3) * 1000, 60, "the last window to close")
-    time.sleep(2)
+    wait_for_the_last_close(produced)
     dlq = [orjson.loads(m.value) for m in run(read_all(settings, settings.topic_dlq))]
     assert dlq == [], f"{len(dlq)} of {sent} on-time events went to the DLQ, e.g. " + "; ".join(
         f"{r['reason']} {r['error']} (ts {ts_ms(orjson.loads(base64.b64decode(r['original_b64'])))})" for r in dlq[:3]
     )
-    assert_records_equal_truth(
-        json_values(run(read_all(settings, settings.topic_post_metrics))),
-        json_values(run(read_all(settings, settings.topic_account_metrics))),
-        produced,
-        WINDOW_S * 1000,
-        ROLLING_S * 1000,
-        platform_of=lambda account: "instagram",
-        followers_ok=lambda account, followers: followers is None,
-    )
+    assert_final_records_exact(settings, produced, "instagram")

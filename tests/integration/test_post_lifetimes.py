@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import threading
 import time
 
 import orjson
@@ -20,7 +19,7 @@ from streams.devtools.processes import http_get
 from streams.kafka.partitioner import partition_for
 from streams.settings import DEFAULT_ENGAGED_TYPES
 from streams.simulator import TrafficModel
-from tests.fixtures.kafka import isolated_settings, json_values, produce, read_all, run, wait_for
+from tests.fixtures.kafka import BackgroundSender, isolated_settings, json_values, produce, read_all, run, wait_for
 
 WINDOW_S, GRACE_S = 2, 3
 AGES_S, MATURITY_S, LIFETIME_S = (3, 8), 8, 16
@@ -28,22 +27,15 @@ RUN_S = 24  # events for this long; the worker is killed and restarted half way
 ENGAGED = frozenset(DEFAULT_ENGAGED_TYPES)
 
 
-class PacedProducer(threading.Thread):
+class PacedProducer(BackgroundSender):
     """Sends each message once its latest event is due, so that no event reaches Kafka late; it keeps
     sending while the worker is down."""
 
     def __init__(self, settings, messages: list[list[dict]]):
-        super().__init__(daemon=True)
-        self.settings, self.messages = settings, messages
-        self.error: BaseException | None = None
+        super().__init__(settings)
+        self.messages = messages
 
-    def run(self):
-        try:
-            asyncio.run(self._send())
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
-
-    async def _send(self):
+    async def send(self):
         producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers, linger_ms=5, enable_idempotence=True
         )

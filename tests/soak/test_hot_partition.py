@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import threading
 import time
 from collections import Counter
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from tests.fixtures.kafka import isolated_settings, json_values, produce, read_all, run, wait_for
+from tests.fixtures.kafka import BackgroundSender, isolated_settings, json_values, produce, read_all, run, wait_for
 
 RATE, RUN_S, KILL_AT_S = 25_000, 80, 65
 BATCH = 100  # events per message
@@ -28,24 +27,16 @@ TYPES = ("impression", "impression", "impression", "like", "comment", "share", "
 RESENT = 10_000
 
 
-class RealTimeSender(threading.Thread):
+class RealTimeSender(BackgroundSender):
     """RATE events/s of ACCOUNT, stamped when sent, for RUN_S s; it keeps sending while the worker is
     down. ``truth``: (post, window start, type) -> events sent."""
 
     def __init__(self, settings):
-        super().__init__(daemon=True)
-        self.settings = settings
+        super().__init__(settings)
         self.truth: Counter = Counter()
         self.sent = 0
-        self.error: BaseException | None = None
 
-    def run(self):
-        try:
-            asyncio.run(self._send())
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
-
-    async def _send(self):
+    async def send(self):
         producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers, linger_ms=20, enable_idempotence=True
         )
