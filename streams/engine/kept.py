@@ -14,7 +14,7 @@ import time
 
 from aiokafka import TopicPartition
 
-from ..kafka.clients import reader
+from ..kafka.clients import end_readers
 from ..settings import Settings
 from ..state import PartitionState
 
@@ -27,7 +27,6 @@ Ends = dict[TopicPartition, int]
 class KeptPartitions:
     def __init__(self, settings: Settings, kafka_config: dict):
         self.settings, self.kafka_config = settings, kafka_config
-        self._topics = (settings.topic_state, settings.topic_snapshots, settings.topic_mentions)
         self._parked: dict[int, tuple[PartitionState, Ends]] = {}
 
     async def park(self, states: dict[int, PartitionState]) -> None:
@@ -66,13 +65,8 @@ class KeptPartitions:
         """The ends of the partitions' state, snapshot and mention topics once no transaction is open
         on them (read_committed and read_uncommitted ends agree), or None if one still is after
         timeout_s."""
-        tps = [TopicPartition(topic, p) for p in partitions for topic in self._topics]
-        written_reader, committed_reader = (
-            reader(self.settings, self.kafka_config, isolation) for isolation in ("read_uncommitted", "read_committed")
-        )
-        try:
-            await written_reader.start()
-            await committed_reader.start()
+        tps = [TopicPartition(topic, p) for p in partitions for topic in self.settings.state_topics]
+        async with end_readers(self.settings, self.kafka_config) as (written_reader, committed_reader):
             deadline = time.monotonic() + timeout_s
             while True:
                 written = await written_reader.end_offsets(tps)
@@ -81,9 +75,6 @@ class KeptPartitions:
                 if time.monotonic() > deadline:
                     return None
                 await asyncio.sleep(0.02)
-        finally:
-            await written_reader.stop()
-            await committed_reader.stop()
 
 
 def unchanged(parked: dict[int, tuple[PartitionState, Ends]], ends: Ends | None) -> dict[int, PartitionState]:

@@ -16,7 +16,13 @@ import time
 import orjson
 from aiokafka import TopicPartition
 
-from ..kafka.clients import FETCH_MAX_WAIT_MS, TRANSACTION_ABORT_CHECK_MS, TRANSACTION_TIMEOUT_MS, reader
+from ..kafka.clients import (
+    FETCH_MAX_WAIT_MS,
+    TRANSACTION_ABORT_CHECK_MS,
+    TRANSACTION_TIMEOUT_MS,
+    end_readers,
+    reader,
+)
 from ..metrics import Metrics
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
@@ -141,13 +147,7 @@ class Recovery:
         started = time.perf_counter()
         s, cfg = self.settings, self.config
         states = {p: PartitionState(p, cfg, post_of=self.post_of) for p in partitions}
-        await self._wait_for_decided(
-            [
-                TopicPartition(topic, p)
-                for p in partitions
-                for topic in (s.topic_state, s.topic_mentions, s.topic_snapshots)
-            ]
-        )
+        await self._wait_for_decided([TopicPartition(topic, p) for p in partitions for topic in s.state_topics])
         readers = {p: SnapshotReader() for p in partitions}
         async for message in self._read_to_end(s.topic_snapshots, partitions):
             readers[message.partition].add(message.key, message.value)
@@ -218,12 +218,7 @@ class Recovery:
         twice. So the restore waits until the broker has decided it: committed, or aborted once past
         its timeout (a dead worker's), which takes up to DECIDED_WAIT_SECONDS. Past that (a broker
         checking less often than the default), it reads what is committed, with an error logged."""
-        written_reader, committed_reader = (
-            reader(self.settings, self.kafka_config, isolation) for isolation in ("read_uncommitted", "read_committed")
-        )
-        try:
-            await written_reader.start()
-            await committed_reader.start()
+        async with end_readers(self.settings, self.kafka_config) as (written_reader, committed_reader):
             written = await written_reader.end_offsets(tps)
             started = time.monotonic()
             said = 0.0
@@ -248,6 +243,3 @@ class Recovery:
                         open_on,
                     )
                 await asyncio.sleep(0.05)
-        finally:
-            await written_reader.stop()
-            await committed_reader.stop()

@@ -3,7 +3,8 @@ producer, and the group-less readers of the restore and the account book."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -84,3 +85,22 @@ def reader(
         **overrides,
         **kafka_config,
     )
+
+
+@asynccontextmanager
+async def end_readers(
+    settings: Settings, kafka_config: dict
+) -> AsyncIterator[tuple[AIOKafkaConsumer, AIOKafkaConsumer]]:
+    """(written, committed): two readers whose ``end_offsets`` are partitions' high watermarks and
+    their last stable offsets; the two differ while a transaction is open there or its markers have
+    not landed."""
+    written, committed = (
+        reader(settings, kafka_config, isolation) for isolation in ("read_uncommitted", "read_committed")
+    )
+    try:
+        await written.start()
+        await committed.start()
+        yield written, committed
+    finally:
+        await written.stop()
+        await committed.stop()

@@ -275,6 +275,11 @@ class Settings(KafkaConnection):
         return f"http://{host}:{self.web_port}"
 
     @property
+    def state_topics(self) -> tuple[str, ...]:
+        """What holds a partition's state: the journal, the snapshots, the open mentions."""
+        return (self.topic_state, self.topic_snapshots, self.topic_mentions)
+
+    @property
     def output_topics(self) -> tuple[str, ...]:
         return (self.topic_post_metrics, self.topic_post_lifetime, self.topic_account_metrics, self.topic_dlq)
 
