@@ -39,10 +39,11 @@ from .checks import (
     service_link,
 )
 from .connection import KafkaConnection
+from .simulator import SimulatorSettings
 
 
 @dataclass(frozen=True)
-class Settings(KafkaConnection):
+class Settings(SimulatorSettings, KafkaConnection):
     app_id: str = doc("Faust app id; also the prefix of the consumer groups.", default="engagement", check=NOT_EMPTY)
     topic_interactions: str = doc("Input topic of interaction events.", default="engagement.interactions", check=TOPIC)
     topic_accounts: str = doc(
@@ -193,33 +194,6 @@ class Settings(KafkaConnection):
         "YAML or JSON file overriding the benchmark table per platform and industry "
         "(streams/model/bands.py shows the format).",
         default="",
-    )
-    simulate_rate: float = doc("Events per second that `engagement simulate` produces.", default=200.0, check=POSITIVE)
-    simulate_accounts: int = doc("Accounts the simulator invents.", default=25, check=AT_LEAST_1)
-    simulate_seed: int = doc("Seed of the simulator (same seed, same traffic).", default=7)
-    simulate_collapse_account: str = doc("Account whose engagement the simulator collapses (empty: none).", default="")
-    simulate_collapse_after_seconds: float = doc(
-        "Seconds after start when the collapse begins.", default=60.0, check=NON_NEGATIVE
-    )
-    simulate_crisis_account: str = doc(
-        "Account whose mentions the simulator turns into a PR crisis: several "
-        "times the volume, mostly negative (empty: none).",
-        default="",
-    )
-    simulate_crisis_after_seconds: float = doc(
-        "Seconds after start when the crisis begins.", default=60.0, check=NON_NEGATIVE
-    )
-    simulate_reply_delay_scale: float = doc(
-        "Factor on the simulated teams' reply delays (hours at 1; a test "
-        "with SLAs shortened by the same factor keeps their proportion).",
-        default=1.0,
-        check=POSITIVE,
-    )
-    simulate_day_seconds: float = doc(
-        "Length of the simulator's day in seconds: posting intervals and engagement "
-        "decay scale with it (tests with shortened post maturity shorten it too).",
-        default=86400.0,
-        check=POSITIVE,
     )
     kafka_home: str = doc("Cache of the embedded broker's jars (empty: ~/.cache/engagement/kafka-VERSION).", default="")
     log_level: str = doc("Worker log level.", default="warn", check=LOG_LEVEL)
