@@ -22,7 +22,7 @@ jars: $(STAMP)
 	@$(PY) -m streams.devtools.broker --fetch >/dev/null
 
 run: bootstrap
-	$(VENV)/bin/engagement run $(if $(DURATION),--duration $(DURATION))
+	$(VENV)/bin/engagement run $(if $(DURATION),--duration $(DURATION)) $(if $(REAL_TIME),--real-time)
 
 # Needs the virtualenv only (not the jars nor the Debian packages): the unit tier starts no broker.
 # One pytest worker per core; a module's tests stay on one worker (module-scoped fixtures start once).

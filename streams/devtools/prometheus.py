@@ -24,7 +24,7 @@ ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 
 def fast_rules(
     text: str,
-    for_duration: str = "0s",
+    for_duration: str | None = "0s",
     baseline_range: str = "10m",
     rate_range: str = "30s",
     spike_range: str = "30s",
@@ -35,8 +35,10 @@ def fast_rules(
     """The rules with every `# tunable` duration shortened, for runs that must alert within minutes
     (window lengths are settings, and no rule depends on them). The spike baseline
     ends where the spike window begins (``spike_baseline_offset``, by default the spike range), and
-    needs ``spike_history`` (baseline range + offset) of the account's counter."""
-    text = re.sub(r"for: \d+[smhd]", f"for: {for_duration}", text)
+    needs ``spike_history`` (baseline range + offset) of the account's counter. ``for_duration`` None
+    leaves the holds as they are."""
+    if for_duration is not None:
+        text = re.sub(r"for: \d+[smhd]", f"for: {for_duration}", text)
     text = text.replace("[7d]", f"[{baseline_range}]").replace("[5m]", f"[{rate_range}]")
     text = text.replace("offset 13h", f"offset {spike_history}")
     text = text.replace("[12h] offset 1h", f"[{spike_baseline_range}] offset {spike_baseline_offset or spike_range}")
@@ -126,7 +128,9 @@ def start_prometheus(config: Path, work: Path, log: Path, port: int | None = Non
     return proc, url
 
 
-def start_prometheus_stack(targets: list[str], run_dir: Path, logs: Path, children: list) -> dict[str, str]:
+def start_prometheus_stack(
+    targets: list[str], run_dir: Path, logs: Path, children: list, interval: str = "15s", rules_transform=None
+) -> dict[str, str]:
     """For `make run`: Alertmanager (when installed), then Prometheus scraping the workers."""
     urls = {}
     alertmanager = None
@@ -138,7 +142,9 @@ def start_prometheus_stack(targets: list[str], run_dir: Path, logs: Path, childr
         alertmanager = url.removeprefix("http://")
     prom_work = run_dir / "prometheus"
     proc, url = start_prometheus(
-        write_prometheus_config(prom_work, targets, alertmanager), prom_work, logs / "prometheus.log"
+        write_prometheus_config(prom_work, targets, alertmanager, interval, rules_transform),
+        prom_work,
+        logs / "prometheus.log",
     )
     children.append(("prometheus", proc))
     urls["prometheus"] = url

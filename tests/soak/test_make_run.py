@@ -1,0 +1,85 @@
+"""`make run` as a new user meets it (make soak): in a terminal (tmux), on its compressed day, the
+marketing half of `engagement top` shows accounts' ER per post against their band within five
+minutes, and the collapsed account's benchmark alert fires through Alertmanager; `q` stops
+everything it started."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.devtools.compressed_day import CompressedDay
+from streams.devtools.paths import REPO
+from streams.settings import Settings
+
+pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is not installed")
+
+SESSION = "engagement-make-run-test"
+# A row of the marketing half: an account, its ER per post and its band, e.g.
+# "acct-0013 (instagram)   2.99 %   1.73 % .. 3.54 %" (a narrow table cuts the platform: "(inst…").
+ER_PER_POST_ROW = re.compile(r"acct-\d{4} \([^)\s]*\)?\s+\d+\.\d\d %\s+\d+\.\d\d % \.\. \d+\.\d\d %")
+# What `make run` starts: the broker, Prometheus and Alertmanager by their data directories under .run;
+# the worker and the simulator by their command, run from the checkout.
+CHILDREN = re.compile(r"\.run/compressed-day/|streams\.cli (worker|simulate)")
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _pane() -> str:
+    return _tmux("capture-pane", "-p", "-t", SESSION)
+
+
+def _leftovers() -> list[str]:
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout.splitlines()
+    found = []
+    for line in ps:
+        pid, args = line.strip().split(" ", 1)
+        if CHILDREN.search(args) and (str(REPO) in args or _cwd(pid) == REPO):
+            found.append(args)
+    return found
+
+
+def _cwd(pid: str):
+    try:
+        return Path(f"/proc/{pid}/cwd").resolve()
+    except OSError:
+        return None
+
+
+def test_make_run_shows_er_per_post_and_a_firing_benchmark_alert_within_five_minutes():
+    real = Settings()
+    collapsed = dataclasses.replace(real, **CompressedDay().settings(real)).simulate_collapse_account
+    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+    _tmux("new-session", "-d", "-s", SESSION, "-x", "220", "-y", "70", f"cd {REPO} && make run; sleep 60")
+    seen: dict[str, float] = {}
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 300 and len(seen) < 2:
+            time.sleep(5)
+            pane = _pane()
+            if "ER per post" not in seen and ER_PER_POST_ROW.search(pane):
+                seen["ER per post"] = time.monotonic() - started
+            alerts = pane.split("alerts (Alertmanager)")[-1]
+            if re.search(rf"EngagementRateBelowBenchmark .*account_id={collapsed}\b", alerts):
+                seen["benchmark alert"] = time.monotonic() - started
+        print(f"\nmake run, seconds after start: {seen}\n{pane}")
+        assert seen.keys() == {"ER per post", "benchmark alert"}, pane
+        _tmux("send-keys", "-t", SESSION, "q")
+        deadline = time.monotonic() + 60
+        while "summary {" not in (pane := _pane()) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert "summary {" in pane, pane
+        # Once the screen is gone, the banner shows again: it says what runs and how to run real time.
+        assert "a compressed day" in pane and "make run REAL_TIME=1" in pane.replace("\n", ""), pane
+        time.sleep(2)
+        assert _leftovers() == []
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
