@@ -76,7 +76,8 @@ class AccountGauges:
 
 class AccountCounters:
     """Per-account counters from each closed tumbling account window: mentions, scored sentiments by
-    polarity, and answered mentions with their response time. The spike rules take their rate over
+    polarity, answered (acknowledged) mentions with their response time, and resolved ones, answered
+    or closed without answer. The spike rules take their rate over
     spans of their own (deploy/prometheus/rules), so no rule depends on a window length setting.
     At most ``cap`` accounts hold series (those seen first); an account without traffic for
     ``IDLE_MS`` loses its series, so the cap frees up again."""
@@ -99,7 +100,7 @@ class AccountCounters:
         )
         self.answered = Counter(
             "engagement_account_mentions_answered_total",
-            "Mentions of the account its team replied to",
+            "Mentions of the account its team acknowledged: replied to (the first reply)",
             labels,
             registry=registry,
         )
@@ -112,6 +113,18 @@ class AccountCounters:
         self.response_seconds = Counter(
             "engagement_account_mention_response_seconds_total",
             "Sum of the response times of the answered mentions",
+            labels,
+            registry=registry,
+        )
+        self.resolved = Counter(
+            "engagement_account_mentions_resolved_total",
+            "Mentions of the account its team resolved (closed), answered or not",
+            labels,
+            registry=registry,
+        )
+        self.closed_without_answer = Counter(
+            "engagement_account_mentions_closed_without_answer_total",
+            "Of the resolved mentions, those closed with no reply (they needed no answer)",
             labels,
             registry=registry,
         )
@@ -139,6 +152,8 @@ class AccountCounters:
             self.answered.labels(account, platform).inc(responses["answered"])
             self.answered_in_sla.labels(account, platform).inc(responses["within_acknowledge_sla"])
             self.response_seconds.labels(account, platform).inc(responses["response_ms_sum"] / 1000)
+            self.resolved.labels(account, platform).inc(responses["resolved"])
+            self.closed_without_answer.labels(account, platform).inc(responses["closed_without_answer"])
         self.dropped.set(dropped)
         self.forget([a for a, (_, end) in self._seen.items() if end <= mark - self.IDLE_MS])
 
@@ -151,7 +166,14 @@ class AccountCounters:
             if seen is None:
                 continue
             labels = (account, seen[0])
-            for counter in (self.mentions, self.answered, self.answered_in_sla, self.response_seconds):
+            for counter in (
+                self.mentions,
+                self.answered,
+                self.answered_in_sla,
+                self.response_seconds,
+                self.resolved,
+                self.closed_without_answer,
+            ):
                 counter.remove(*labels)
             for polarity in ("negative", "other"):
                 self.sentiments.remove(*labels, polarity)

@@ -1,5 +1,6 @@
-"""The listening metrics (DOMAIN.md, listening and response): mentions past the SLAs per account,
-response times per platform, and what the open-mention state drops."""
+"""The listening metrics (DOMAIN.md, listening and response): mentions past the SLAs per account
+(past acknowledge: neither replied to nor resolved; past resolve: not resolved), response times per
+platform, and what the open-mention state drops."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ class ListeningMetrics:
         self.cap = cap
         self.unanswered = Gauge(
             "engagement_mentions_unanswered",
-            "Open mentions of the account older than the listening SLA "
-            "(engagement_mention_sla_seconds); accounts with one past acknowledge",
+            "Mentions of the account older than the listening SLA (engagement_mention_sla_seconds) and "
+            "not done with: past acknowledge, neither replied to nor resolved; past resolve, not resolved",
             ["account_id", "sla"],
             registry=registry,
         )
         self.oldest = Gauge(
             "engagement_mentions_unanswered_oldest_timestamp_seconds",
-            "Event time of the account's oldest open mention past the acknowledge SLA (epoch s)",
+            "Event time of the account's oldest mention past an SLA (epoch s)",
             ["account_id"],
             registry=registry,
         )
@@ -37,20 +38,29 @@ class ListeningMetrics:
         for name, seconds in zip(SLAS, (acknowledge_seconds, resolve_seconds)):
             sla.labels(name).set(seconds)
         self.open = Gauge(
-            "engagement_mentions_open", "Mentions of this worker's partitions waiting for a reply", registry=registry
+            "engagement_mentions_open",
+            "Mentions of this worker's partitions not resolved yet (replied to or not)",
+            registry=registry,
+        )
+        self.acknowledged = Gauge(
+            "engagement_mentions_acknowledged",
+            "Of the mentions not resolved yet, those replied to (waiting for their resolve)",
+            registry=registry,
         )
         self.waiting = Gauge(
-            "engagement_replies_waiting", "Replies read before their mention, waiting for it", registry=registry
+            "engagement_replies_waiting",
+            "Replies and resolves read before their mention, waiting for it",
+            registry=registry,
         )
         self.expired = Counter(
             "engagement_mentions_expired_total",
-            "Open mentions dropped unanswered after ENGAGEMENT_MENTION_RETENTION_SECONDS",
+            "Mentions dropped unresolved after ENGAGEMENT_MENTION_RETENTION_SECONDS",
             registry=registry,
         )
         self.unmatched = Counter(
             "engagement_replies_unmatched_total",
-            "Replies that closed no mention: it was never counted (late, or older than "
-            "the state), or it had been answered already",
+            "Replies and resolves that met no mention: it was never counted (late, or older than "
+            "the state), or it had been answered or resolved already",
             registry=registry,
         )
         bounds = sorted({*RESPONSE_BUCKETS, *(_whole(s) for s in (acknowledge_seconds, resolve_seconds))})
@@ -65,8 +75,9 @@ class ListeningMetrics:
 
     def set_overdue(self, overdue: dict[str, list]) -> None:
         """account_id -> [past acknowledge, past resolve, oldest ts ms]: the accounts with the most
-        mentions past the acknowledge SLA, at most ``cap``; the others' series are removed."""
-        kept = dict(sorted(overdue.items(), key=lambda item: item[1][0], reverse=True)[: self.cap])
+        mentions past the resolve SLA (it pages), then the acknowledge SLA, at most ``cap``; the others'
+        series are removed."""
+        kept = dict(sorted(overdue.items(), key=lambda item: (item[1][1], item[1][0]), reverse=True)[: self.cap])
         for account in self._exported - kept.keys():
             for name in SLAS:
                 self.unanswered.remove(account, name)

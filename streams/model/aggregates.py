@@ -17,10 +17,19 @@ COMMENT, SHARE, CLICK = TYPE_INDEX["comment"], TYPE_INDEX["share"], TYPE_INDEX["
 FOLLOW, UNFOLLOW = TYPE_INDEX["follow"], TYPE_INDEX["unfollow"]
 
 
+RESPONSE_FIELDS = 6  # the length of WindowAggregate.responses
+
+
+def _padded(values: list, length: int) -> list:
+    return list(values) + [0] * (length - len(values))
+
+
 class WindowAggregate:
     """Counts per type, dwell sum and count, sentiment sum/count/negatives, and (account level) the
-    distinct posts seen and the mentions answered. ``posts`` is None for post-level aggregates, where
-    it would always be 1. ``responses``: [answered, response ms sum, max, within the acknowledge SLA]."""
+    distinct posts seen and the mentions answered and resolved. ``posts`` is None for post-level
+    aggregates, where it would always be 1. ``responses``: [answered, response ms sum, max, within the
+    acknowledge SLA, resolved, closed without answer]; a state written before resolve events holds the
+    first four, and a count list written before a type was added is short: both read as zeros."""
 
     __slots__ = (
         "counts",
@@ -61,12 +70,19 @@ class WindowAggregate:
     def add_response(self, response_ms: int, within_sla: bool) -> None:
         mine = self.responses
         if mine is None:
-            mine = self.responses = [0, 0, 0, 0]
+            mine = self.responses = [0] * RESPONSE_FIELDS
         mine[0] += 1
         mine[1] += response_ms
         if response_ms > mine[2]:
             mine[2] = response_ms
         mine[3] += within_sla
+
+    def add_resolved(self, answered: bool) -> None:
+        mine = self.responses
+        if mine is None:
+            mine = self.responses = [0] * RESPONSE_FIELDS
+        mine[4] += 1
+        mine[5] += not answered
 
     def merge(self, other: WindowAggregate) -> WindowAggregate:
         counts = self.counts
@@ -89,6 +105,8 @@ class WindowAggregate:
                 mine[1] += theirs[1]
                 mine[2] = max(mine[2], theirs[2])
                 mine[3] += theirs[3]
+                mine[4] += theirs[4]
+                mine[5] += theirs[5]
         return self
 
     def copy(self) -> WindowAggregate:
@@ -121,12 +139,12 @@ class WindowAggregate:
     @classmethod
     def from_state(cls, state: list) -> WindowAggregate:
         agg = cls(track_posts=state[6] is not None)
-        agg.counts = list(state[0])
+        agg.counts = _padded(state[0], len(TYPES))
         (agg.dwell_ms_sum, agg.dwell_count, agg.sentiment_sum, agg.sentiment_count, agg.sentiment_negative) = state[1:6]
         if state[6] is not None:
             agg.posts = set(state[6])
         if len(state) > 7:
-            agg.responses = list(state[7])
+            agg.responses = _padded(state[7], RESPONSE_FIELDS)
         return agg
 
     def __eq__(self, other: object) -> bool:

@@ -55,8 +55,9 @@ def window_record(
 
 
 def responses(agg: WindowAggregate) -> dict:
-    """The mentions the account answered in the window, and how fast (schemas/account-metrics)."""
-    answered, total_ms, longest_ms, within = agg.responses or (0, 0, 0, 0)
+    """The mentions the account answered in the window, and how fast, and those it resolved
+    (schemas/account-metrics)."""
+    answered, total_ms, longest_ms, within, resolved, closed_without_answer = agg.responses or (0,) * 6
     return {
         "answered": answered,
         "response_ms_sum": total_ms,
@@ -64,6 +65,8 @@ def responses(agg: WindowAggregate) -> dict:
         "within_acknowledge_sla": within,
         "mean_ms": ratio(total_ms, answered),
         "within_acknowledge_sla_share": ratio(within, answered),
+        "resolved": resolved,
+        "closed_without_answer": closed_without_answer,
     }
 
 

@@ -48,6 +48,7 @@ TOPIC = Check(
 URL = Check("empty, or an http:// or https:// URL", lambda v: not v or v.startswith(("http://", "https://")))
 LOG_LEVEL = Check(f"one of {', '.join(LOG_LEVELS)}", lambda v: v in LOG_LEVELS)
 LOG_FORMAT = Check(f"one of {', '.join(LOG_FORMATS)}", lambda v: v in LOG_FORMATS)
+RESOLVED_BY = Check("resolve or reply", lambda v: v in ("resolve", "reply"))
 SECONDS_LIST = Check("numbers of seconds > 0", lambda v: all(_seconds(age) for age in v))
 EVENT_TYPES = Check("one or more interaction types of the event schema", lambda v: bool(v) and set(v) <= set(TYPES))
 

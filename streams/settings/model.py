@@ -26,6 +26,7 @@ from .checks import (
     PORT,
     POSITIVE,
     PREFIX,
+    RESOLVED_BY,
     SECONDS_LIST,
     TOPIC,
     URL,
@@ -124,14 +125,20 @@ class Settings(SimulatorSettings, KafkaConnection):
         check=POSITIVE,
     )
     mention_resolve_sla_seconds: float = doc(
-        "Listening SLA: a mention not replied to within this long is past the resolve SLA (DOMAIN.md: 24 h); "
+        "Listening SLA: a mention not resolved within this long is past the resolve SLA (DOMAIN.md: 24 h); "
         "EngagementMentionUnanswered pages.",
         default=86400.0,
         check=POSITIVE,
     )
+    mention_resolved_by: str = doc(
+        "What resolves a mention: resolve (a resolve event, sent when the team closes it, after a reply or "
+        "without one) or reply (for producers that send replies only: the first reply resolves it too).",
+        default="resolve",
+        check=RESOLVED_BY,
+    )
     mention_retention_seconds: float = doc(
-        "How long an unanswered mention is kept waiting for its reply; then it is dropped (counted in "
-        "engagement_mentions_expired_total). Bounds the open-mention state.",
+        "How long an unresolved mention is kept waiting for its reply and resolve; then it is dropped "
+        "(counted in engagement_mentions_expired_total). Bounds the open-mention state.",
         default=259200.0,
         check=POSITIVE,
     )

@@ -26,8 +26,15 @@ class SimulatorSettings:
     simulate_crisis_after_seconds: float = doc(
         "Seconds after start when the crisis begins.", default=60.0, check=NON_NEGATIVE
     )
+    simulate_stop_closing_account: str = doc(
+        "Account whose team stops closing mentions: it still replies, but its mentions stay unresolved (empty: none).",
+        default="",
+    )
+    simulate_stop_closing_after_seconds: float = doc(
+        "Seconds after start when the team stops closing.", default=60.0, check=NON_NEGATIVE
+    )
     simulate_reply_delay_scale: float = doc(
-        "Factor on the simulated teams' reply delays (hours at 1; a test "
+        "Factor on the simulated teams' reply and resolve delays (hours at 1; a test "
         "with SLAs shortened by the same factor keeps their proportion).",
         default=1.0,
         check=POSITIVE,

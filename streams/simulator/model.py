@@ -48,11 +48,12 @@ engagement: their engaged events become impressions (all but ``COLLAPSE_RESIDUAL
 published before keep theirs, so the account's hourly ER falls over hours, its per-post ER with the
 first collapsed posts that mature.
 
-Mentions and replies (DOMAIN.md, listening and response): the team answers ``REPLY_SHARE`` of its
-mentions, each after a lognormal delay (median an hour, 90 % within about three), and never the rest.
-In a crisis the account's mentions jump ``CRISIS_MENTION_FACTOR``-fold, mostly negative, while its
-team answers at its usual pace: as many replies an hour as before, so most of the crisis goes
-unanswered.
+Mentions, replies and resolves (DOMAIN.md, listening and response): each account's team replies to
+what needs an answer and closes every mention, answered or not (``streams.simulator.teams``: the
+shares and delays, and where they come from). In a crisis the account's mentions jump
+``CRISIS_MENTION_FACTOR``-fold, mostly negative, while its team works at its usual pace: it handles as
+many mentions an hour as before, so most of the crisis waits, neither answered nor closed. A team that
+stops closing (``Scenario.stop_closing_account``) still replies, but closes nothing from then on.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ from dataclasses import dataclass
 from ..contract import CONTENT_TYPES
 from ..model.bands import DEFAULT_BENCHMARKS
 from ..settings import DEFAULT_ENGAGED_TYPES
+from .teams import ANSWERED_OTHER_SHARE, Team
 
 # DOMAIN.md's benchmark table: average ER per post, low .. high across industries.
 BENCHMARK_BANDS = DEFAULT_BENCHMARKS
@@ -91,8 +93,8 @@ NAME_WORDS = (
 )
 
 # Proportions of the event types; impressions dominate. Post-level types are drawn per post (engaged
-# among engaged, the others among the others), account-level ones per account; replies are not drawn:
-# each answers a mention when its delay is up.
+# among engaged, the others among the others), account-level ones per account; replies and resolves
+# are not drawn: each is the team's, when its delay after a mention is up.
 TYPE_MIX = {
     "impression": 0.648,
     "like": 0.12,
@@ -107,7 +109,7 @@ TYPE_MIX = {
     "mention": 0.01,
 }
 ENGAGED_TYPES = frozenset(DEFAULT_ENGAGED_TYPES)
-ACCOUNT_TYPES = frozenset({"follow", "unfollow", "mention", "reply"})
+ACCOUNT_TYPES = frozenset({"follow", "unfollow", "mention", "reply", "resolve"})
 ENGAGED_MIX = {kind: share for kind, share in TYPE_MIX.items() if kind in ENGAGED_TYPES}
 OTHER_POST_MIX = {
     kind: share for kind, share in TYPE_MIX.items() if kind not in ENGAGED_TYPES and kind not in ACCOUNT_TYPES
@@ -152,13 +154,12 @@ DWELL_MEDIAN_MS = 15_000  # lognormal dwell: median 15 s, most between 5 and 60 
 DWELL_SIGMA = 0.7
 COMMENT_NEGATIVE_SHARE = 0.15
 MENTION_NEGATIVE_SHARE = 0.25  # mentions carry more complaints than comments
-REPLY_SHARE = 0.95  # mentions the team answers; the others never get a reply
-REPLY_DELAY_MEDIAN_MS = 3_600_000  # lognormal reply delay: median 1 h, 90 % within 2.8 h,
-REPLY_DELAY_SIGMA = 0.8  # 1 in 1,000 past the 12 h SLA
 CRISIS_MENTION_FACTOR = 8  # a crisis multiplies the account's mentions ...
 CRISIS_NEGATIVE_SHARE = 0.8  # ... and most of them are negative
 COLLAPSE_RESIDUAL = 0.01  # share of engaged events a collapsed post keeps
-REPLY_RATIO = REPLY_SHARE * ACCOUNT_MIX["mention"] / POST_LEVEL_SHARE  # replies per post-level event
+# The teams' replies and resolves per mention (every mention is closed once), and per post-level event.
+TEAM_EVENTS_PER_MENTION = MENTION_NEGATIVE_SHARE + (1 - MENTION_NEGATIVE_SHARE) * ANSWERED_OTHER_SHARE + 1
+TEAM_RATIO = TEAM_EVENTS_PER_MENTION * ACCOUNT_MIX["mention"] / POST_LEVEL_SHARE
 
 BATCH_SIZES = (2, 20)
 BUCKET_EVENTS = 256  # the agenda's buckets hold about this many events
@@ -166,7 +167,7 @@ MAX_LOOKAHEAD = 10_000  # next_message: events looked at to fill one batch of on
 EVENTS_STEP_MS = 1_000  # TrafficModel.events: messages_until every second of the run's clock
 RUN_STEP_MS = 60_000  # TrafficModel.run: every minute (the batches of a tick of that length)
 
-_POST, _PUBLISH, _ACCOUNT, _REPLY = range(4)  # what an agenda entry is
+_POST, _PUBLISH, _ACCOUNT, _REPLY, _RESOLVE = range(5)  # what an agenda entry is
 
 
 def posts_per_day_values(n_accounts: int) -> list[float]:
@@ -200,6 +201,11 @@ class Scenario:
     crisis_account: str | None = None
     crisis_at_ms: int | None = None  # None: from the start
     reply_delay_scale: float = 1.0  # a test with SLAs shortened by this factor keeps their proportion
+    stop_closing_account: str | None = None  # its team replies but closes no mention ...
+    stop_closing_at_ms: int | None = None  # ... from then on (None: from the start)
+    # False: no posts, only the accounts' own events and their teams' (a listening test at full volume
+    # without the post-level events, 97 % of the traffic, that do not change them).
+    posts: bool = True
 
 
 class TrafficModel:
@@ -239,7 +245,7 @@ class TrafficModel:
             r["account_id"]: self.posts_per_day[r["account_id"]] / day_seconds * events_per_post_follower(r["platform"])
             for r in self._accounts
         }
-        total_per_post_level = 1 + ACCOUNT_RATIO + REPLY_RATIO
+        total_per_post_level = 1 + ACCOUNT_RATIO + TEAM_RATIO
         scale = rate / sum(shape[a] * per_follower[a] * total_per_post_level for a in shape)
         for record in self._accounts:
             record["followers"] = max(1, round(shape[record["account_id"]] * scale))
@@ -261,7 +267,11 @@ class TrafficModel:
         event_id) on, in a steady state: the posts of the last 7 model days are already out."""
         if scenario.reply_delay_scale <= 0:
             raise ValueError(f"the reply delay scale must be > 0, not {scenario.reply_delay_scale}")
-        for role, account in (("collapse", scenario.collapse_account), ("crisis", scenario.crisis_account)):
+        for role, account in (
+            ("collapse", scenario.collapse_account),
+            ("crisis", scenario.crisis_account),
+            ("stop-closing", scenario.stop_closing_account),
+        ):
             if account is not None and account not in self.posts_per_day:
                 raise ValueError(
                     f"unknown {role} account {account!r} "
@@ -311,6 +321,7 @@ class _Account:
         "posts",
         "collapse_at",
         "crisis_at",
+        "stop_closing_at",
         "rate",
         "crisis_rate",
         "contents",
@@ -325,6 +336,7 @@ class _Account:
     posts: int
     collapse_at: float | None
     crisis_at: float | None
+    stop_closing_at: float | None
     rate: float
     crisis_rate: float
     contents: list[str]
@@ -385,8 +397,8 @@ class EventStream:
         self._id_prefix = f"sim{model.seed}-{start_ms}-"
         self._day_ms = model.day_seconds * 1000.0
         self._tau_ms = DECAY_TAU_DAYS * self._day_ms
-        self._reply_delay_median_ms = REPLY_DELAY_MEDIAN_MS * scenario.reply_delay_scale
         self._rng = random.Random(f"{model.seed}:events")
+        self._team = Team(random.Random(f"{model.seed}:teams"), scenario.reply_delay_scale)
         # Their own generators, so that a collapse or a batching leaves every other draw unchanged.
         self._collapse_rng = random.Random(f"{model.seed}:collapse")
         self._batch_rng = random.Random(f"{model.seed}:batches")
@@ -399,6 +411,7 @@ class EventStream:
         self._last: tuple = (start_ms - 1, 0, None)  # the last event generated
         collapse_at = start_ms if scenario.collapse_at_ms is None else scenario.collapse_at_ms
         crisis_at = start_ms if scenario.crisis_at_ms is None else scenario.crisis_at_ms
+        stop_closing_at = start_ms if scenario.stop_closing_at_ms is None else scenario.stop_closing_at_ms
         rng = self._rng
         entries: list = []  # the agenda at the start: each account's next publication and event, each post's
         backfill: list[_Post] = []
@@ -412,6 +425,7 @@ class EventStream:
             account.posts = 0
             account.collapse_at = collapse_at if account_id == scenario.collapse_account else None
             account.crisis_at = crisis_at if account_id == scenario.crisis_account else None
+            account.stop_closing_at = stop_closing_at if account_id == scenario.stop_closing_account else None
             mix = CONTENT_MIX[platform]
             account.contents = list(mix)
             account.content_cum = list(itertools.accumulate(mix.values()))
@@ -425,10 +439,11 @@ class EventStream:
             )
             # The posts of the last 7 days, at the account's pace from a random phase.
             t = start_ms - life_ms + rng.random() * account.interval_ms
-            while t < start_ms:
+            while t < start_ms and scenario.posts:
                 backfill.append(self._new_post(account, int(t), account.followers))
                 t += self._interval(account)
-            entries.append((t, next(self._seq), _PUBLISH, account))
+            if scenario.posts:
+                entries.append((t, next(self._seq), _PUBLISH, account))
             entries.append((start_ms + self._account_gap(account, start_ms), next(self._seq), _ACCOUNT, account))
         backfill.sort(key=lambda post: post.published_at)
         for post in backfill:
@@ -598,7 +613,7 @@ class EventStream:
             )
         )
         dwell_mu = math.log(DWELL_MEDIAN_MS)
-        reply_mu = math.log(self._reply_delay_median_ms)
+        handle = self._team.handle
         lognormvariate = self._rng.lognormvariate
         sentiment = self._sentiment
         net_follows = self._net_follows
@@ -688,28 +703,31 @@ class EventStream:
                 nexts = [(t + self._account_gap(account, t), next(seq), _ACCOUNT, account)]
                 if kind == "mention":
                     event["sentiment"] = sentiment(CRISIS_NEGATIVE_SHARE if crisis else MENTION_NEGATIVE_SHARE)
-                    # The team answers the usual number of mentions an hour: in a crisis, a smaller share.
-                    if rnd() < (REPLY_SHARE / CRISIS_MENTION_FACTOR if crisis else REPLY_SHARE):
-                        # After the mention's own time (an out-of-order one happened earlier), never
-                        # before now.
-                        answer = max(t, event["ts"] + lognormvariate(reply_mu, REPLY_DELAY_SIGMA))
-                        nexts.append((answer, next(seq), _REPLY, (account, event["event_id"])))
+                    # The team handles the usual number of mentions an hour: in a crisis, a smaller share.
+                    if not crisis or rnd() < 1 / CRISIS_MENTION_FACTOR:
+                        closes = account.stop_closing_at is None or t < account.stop_closing_at
+                        for delay, action in zip(handle(event["sentiment"], closes), (_REPLY, _RESOLVE)):
+                            if delay is not None:
+                                # After the mention's own time (an out-of-order one happened earlier),
+                                # never before now.
+                                due_at = max(t, event["ts"] + delay)
+                                nexts.append((due_at, next(seq), action, (account, event["event_id"])))
                 else:
                     net_follows[account_id] += 1 if kind == "follow" else -1
-            elif kind == _REPLY:
+            elif kind == _REPLY or kind == _RESOLVE:
                 account, mention_id = source
                 # The team's own action: never late, so never before its mention.
                 late = 0
                 event = {
                     "event_id": f"{prefix}{next(ids)}",
-                    "type": "reply",
+                    "type": "reply" if kind == _REPLY else "resolve",
                     "ts": due,
                     "platform": account.platform,
                     "account_id": account.account_id,
                     "user_id": account.account_id,
-                    "in_reply_to": mention_id,
+                    "in_reply_to" if kind == _REPLY else "resolves": mention_id,
                 }
-                nexts = ()  # type: ignore[assignment]  # the shared empty tuple: nothing allocated per reply
+                nexts = ()  # type: ignore[assignment]  # the shared empty tuple: nothing allocated per action
             else:  # _PUBLISH: a new post, and the account's next one
                 account = source
                 followers = max(1, account.followers + net_follows[account.account_id])

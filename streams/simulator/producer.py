@@ -28,6 +28,12 @@ from .model import EventStream, Scenario, TrafficModel
 log = logging.getLogger(__name__)
 
 ACCOUNTS_RESEND_SECONDS = 60.0
+# The scenario's roles: --ROLE-account and --ROLE-after (settings simulate_ROLE_account, _after_seconds).
+SCENARIO_ROLES = (
+    ("collapse", "acct-0003", "whose engagement collapses", "the collapse begins"),
+    ("crisis", "acct-0004", "whose mentions turn into a PR crisis", "the crisis begins"),
+    ("stop-closing", "acct-0005", "whose team stops closing mentions (it still replies)", "the team stops closing"),
+)
 TICK_SECONDS = 0.05
 
 
@@ -43,6 +49,8 @@ async def run_simulator(
     collapse_after: float = 60.0,
     crisis_account: str | None = None,
     crisis_after: float = 60.0,
+    stop_closing_account: str | None = None,
+    stop_closing_after: float = 60.0,
     reply_delay_scale: float | None = None,
     day_seconds: float | None = None,
     batch_share: float = 0.1,
@@ -62,6 +70,8 @@ async def run_simulator(
         collapse_at_ms=start_ms + int(collapse_after * 1000) if collapse_account else None,
         crisis_account=crisis_account,
         crisis_at_ms=start_ms + int(crisis_after * 1000) if crisis_account else None,
+        stop_closing_account=stop_closing_account,
+        stop_closing_at_ms=start_ms + int(stop_closing_after * 1000) if stop_closing_account else None,
         reply_delay_scale=settings.simulate_reply_delay_scale if reply_delay_scale is None else reply_delay_scale,
     )
     stream = model.stream(start_ms, scenario)
@@ -81,6 +91,8 @@ async def run_simulator(
         "collapse_at_ms": scenario.collapse_at_ms,
         "crisis_account": crisis_account,
         "crisis_at_ms": scenario.crisis_at_ms,
+        "stop_closing_account": stop_closing_account,
+        "stop_closing_at_ms": scenario.stop_closing_at_ms,
     }
 
     kafka_config = kafka_client_config(settings)
@@ -199,33 +211,24 @@ def main(argv: list[str] | None = None) -> int:
         default=settings.simulate_accounts,
         help="number of accounts (default %(default)s)",
     )
-    parser.add_argument(
-        "--collapse-account",
-        default=settings.simulate_collapse_account or None,
-        help="account whose engagement collapses, e.g. acct-0003 (default: none)",
-    )
-    parser.add_argument(
-        "--collapse-after",
-        type=float,
-        default=settings.simulate_collapse_after_seconds,
-        help="seconds after start when the collapse begins (default %(default)s)",
-    )
-    parser.add_argument(
-        "--crisis-account",
-        default=settings.simulate_crisis_account or None,
-        help="account whose mentions turn into a PR crisis, e.g. acct-0004 (default: none)",
-    )
-    parser.add_argument(
-        "--crisis-after",
-        type=float,
-        default=settings.simulate_crisis_after_seconds,
-        help="seconds after start when the crisis begins (default %(default)s)",
-    )
+    for role, example, what, when in SCENARIO_ROLES:
+        name = role.replace("-", "_")
+        parser.add_argument(
+            f"--{role}-account",
+            default=getattr(settings, f"simulate_{name}_account") or None,
+            help=f"account {what}, e.g. {example} (default: none)",
+        )
+        parser.add_argument(
+            f"--{role}-after",
+            type=float,
+            default=getattr(settings, f"simulate_{name}_after_seconds"),
+            help=f"seconds after start when {when} (default %(default)s)",
+        )
     parser.add_argument(
         "--reply-delay-scale",
         type=_positive(float),
         default=settings.simulate_reply_delay_scale,
-        help="factor on the teams' reply delays, median 1 h at 1 (default %(default)s)",
+        help="factor on the teams' reply and resolve delays, median 1 h at 1 (default %(default)s)",
     )
     parser.add_argument(
         "--day-seconds",
@@ -278,6 +281,8 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
             collapse_after=args.collapse_after,
             crisis_account=args.crisis_account,
             crisis_after=args.crisis_after,
+            stop_closing_account=args.stop_closing_account,
+            stop_closing_after=args.stop_closing_after,
             reply_delay_scale=args.reply_delay_scale,
             day_seconds=args.day_seconds,
             stop_event=stop_event,

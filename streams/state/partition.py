@@ -31,6 +31,7 @@ from .closing import FollowersOf, close_lives, close_windows
 from .dedup import DedupMemory, fingerprint
 from .entries import AccountEntry, Buckets, PostEntry, merge_buckets, rolling
 from .lifetimes import PostLifetimes, PostOf
+from .listening import ListeningFold
 from .lives_format import encode_delta
 from .mentions import OpenMentions
 from .snapshot import SnapshotWriter
@@ -39,7 +40,7 @@ from .window import WindowConfig
 if TYPE_CHECKING:
     from ..validation.structs import InteractionEvent
 
-DWELL, MENTION, REPLY = TYPE_INDEX["dwell"], TYPE_INDEX["mention"], TYPE_INDEX["reply"]
+DWELL, MENTION, REPLY, RESOLVE = (TYPE_INDEX[t] for t in ("dwell", "mention", "reply", "resolve"))
 POST_LEVEL_INDEXES = frozenset(TYPE_INDEX[t] for t in POST_LEVEL_TYPES)
 
 COUNTED, DUPLICATE, LATE = "counted", "duplicate", "late"
@@ -85,8 +86,10 @@ class PartitionState:
         self.delta_accounts: Buckets = {}
         self._pending_arrival = 0  # the latest arrival among the ids remembered since the last commit
         self.snapshots = SnapshotWriter()  # what the snapshot topic holds of this state
-        self.mentions = OpenMentions(config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms)
-        self.responses: dict[str, list[int]] = {}  # platform -> response ms, for the histogram
+        self.mentions = OpenMentions(
+            config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms, config.reply_resolves
+        )
+        self.listening = ListeningFold(self.mentions, config.acknowledge_ms)
         self.lifetimes = PostLifetimes(config.post_ages_ms, config.maturity_ms, config.benchmark_period_ms)
 
     def start_at(self, arrival_ms: int) -> None:
@@ -131,6 +134,7 @@ class PartitionState:
         closed_through = self.closed_through
         delta_posts, delta_accounts = self.delta_posts, self.delta_accounts
         add_life, post_of, input_since = self.lifetimes.add, self.post_of, self.first_input_ms or now_ms
+        listening = self.listening
         for event, fp, seen in zip(events, fingerprints, known):
             if seen or fp in pending:
                 duplicates += 1
@@ -174,26 +178,18 @@ class PartitionState:
             else:
                 agg.add(type_index, dwell, sentiment, post_id)
             if type_index == MENTION:
-                reply = self.mentions.mention(event.event_id, account_id, ts)
-                if reply is not None:  # its reply came first: the response counts in the mention's window
-                    self._responded(agg, reply[1], reply[0] - ts)
+                listening.mention(agg, event.event_id, account_id, ts)
             elif type_index == REPLY:
-                mention_ts = self.mentions.reply(event.in_reply_to, account_id, ts, event.platform)
-                if mention_ts is not None:
-                    self._responded(agg, event.platform, ts - mention_ts)
+                listening.reply(agg, event.in_reply_to, account_id, ts, event.platform)
+            elif type_index == RESOLVE:
+                listening.resolve(agg, event.resolves, account_id, ts)
         if counted and arrival_ms > self._pending_arrival:
             self._pending_arrival = arrival_ms
         return counted, duplicates, late
 
-    def _responded(self, agg: WindowAggregate, platform: str, response_ms: int) -> None:
-        response_ms = max(0, response_ms)  # the two ts come from different clocks
-        agg.add_response(response_ms, response_ms <= self.config.acknowledge_ms)
-        self.responses.setdefault(platform, []).append(response_ms)
-
     def take_responses(self) -> dict[str, list[int]]:
         """Per platform, the response times (ms) of the mentions answered since the last call."""
-        responses, self.responses = self.responses, {}
-        return responses
+        return self.listening.take_responses()
 
     # -- commit: merge the delta, journal it, close windows --------------------------------------
     def commit(

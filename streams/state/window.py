@@ -19,6 +19,7 @@ class WindowConfig:
     acknowledge_ms: int = 43_200_000  # the listening SLAs and how long an open mention is kept
     resolve_ms: int = 86_400_000
     mention_retention_ms: int = 259_200_000
+    reply_resolves: bool = False  # producers that send no resolve events: a reply closes its mention
     # Post lifetimes: the ages (ms, ascending, the last = the lifetime) of the lifetime records, the
     # maturity age (one of them) and the benchmark period.
     post_ages_ms: tuple[int, ...] = (3_600_000, 86_400_000, 604_800_000)
@@ -37,6 +38,7 @@ class WindowConfig:
             acknowledge_ms=int(settings.mention_acknowledge_sla_seconds * 1000),
             resolve_ms=int(settings.mention_resolve_sla_seconds * 1000),
             mention_retention_ms=int(settings.mention_retention_seconds * 1000),
+            reply_resolves=settings.mention_resolved_by == "reply",
             **post_ages(settings),
         )
 

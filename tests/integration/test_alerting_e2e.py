@@ -60,10 +60,11 @@ NORMAL = next(a for a in MODEL.account_ids if a not in (COLLAPSED, CRISIS))
 ROLLING_LABEL = "1m"
 ENGAGEMENT_ALERTS = {"EngagementRateBelowBenchmark", "EngagementDropVsBaseline"}
 CRISIS_ALERTS = {"EngagementMentionSpike", "EngagementNegativeSentimentSpike", "EngagementMentionUnanswered"}
-# The listening SLAs and the retention, shortened; the simulated teams' reply delays shrink by the
-# acknowledge SLA's factor (an hour's median becomes 1.7 s). The retention is short so that the few
-# mentions a normal team never answers stay below the alerts' minimum.
-ACK_S, RESOLVE_S, RETENTION_S = 20, 25, 30
+# The listening SLAs, shortened, and the retention in the defaults' proportion (3 x the resolve SLA);
+# the simulated teams' reply and resolve delays shrink by the acknowledge SLA's factor (an hour's
+# median becomes 1.7 s). A normal team closes every mention it handles, so none piles up.
+ACK_S, RESOLVE_S = 20, 25
+RETENTION_S = 3 * RESOLVE_S
 REPLY_DELAY_SCALE = ACK_S / 43200
 REPEAT = "3s"  # Alertmanager repeats a firing notification this often: an inhibition that fails shows
 

@@ -69,7 +69,7 @@ def assert_same(a: WindowAggregate, b: WindowAggregate):
 
 def test_types_equal_schema_enum():
     assert list(TYPES) == SCHEMA_TYPES
-    assert len(TYPES) == 12
+    assert len(TYPES) == 13
     assert list(PLATFORMS) == SCHEMA["properties"]["platform"]["enum"]
     assert {TYPES[i]: i for i in range(len(TYPES))} == TYPE_INDEX
 
@@ -203,3 +203,14 @@ def test_equality_is_by_value():
     b.add(TYPE_INDEX["like"])
     assert a != b
     assert a != object()
+
+
+def test_a_state_written_before_a_type_and_resolves_were_added_reads_them_as_zeros():
+    """A deployed changelog holds 12 counts (no resolve) and 4 response fields: a restore reads them,
+    and they merge with the aggregates of the new events."""
+    old = WindowAggregate.from_state([[1] * 12, 0.0, 0, 0.0, 0, 0, ["p1"], [1, 30_000, 30_000, 1]])
+    assert old.counts == [1] * 12 + [0] and old.responses == [1, 30_000, 30_000, 1, 0, 0]
+    new = WindowAggregate(track_posts=True)
+    new.add(TYPE_INDEX["resolve"])
+    new.add_resolved(answered=False)
+    assert old.merge(new).counts[TYPE_INDEX["resolve"]] == 1 and old.responses == [1, 30_000, 30_000, 1, 1, 1]

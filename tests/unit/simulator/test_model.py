@@ -22,7 +22,7 @@ SCHEMAS = REPO / "schemas"
 START_MS = 1_700_000_000_000
 RATE = 200.0
 ENGAGED = {"like", "reaction", "comment", "share", "save", "click"}
-ACCOUNT_LEVEL = {"follow", "unfollow", "mention", "reply"}
+ACCOUNT_LEVEL = {"follow", "unfollow", "mention", "reply", "resolve"}
 # DOMAIN.md, Benchmarks: average ER per post by platform (low, high), as ratios.
 BANDS = {
     "tiktok": (0.0006, 0.0152),
@@ -402,24 +402,71 @@ def _mentions_and_replies(events) -> tuple[dict, dict]:
     return mentions, replies
 
 
-def test_teams_answer_most_mentions_within_hours_and_some_never():
-    """Twelve hours: replies answer earlier mentions of their own account, the delays are lognormal
-    around an hour (the model's stated median and spread), about 1 in 20 never comes."""
+def _resolves(events) -> dict:
+    resolves = {}
+    for event in events:
+        if event["type"] == "resolve":
+            assert event["resolves"] not in resolves, "a mention closed twice"
+            resolves[event["resolves"]] = event
+    return resolves
+
+
+def test_teams_answer_what_needs_an_answer_and_close_every_mention_within_hours():
+    """Twelve hours: replies and resolves point at earlier mentions of their own account; negative
+    mentions are all answered, half of the others (streams.simulator.teams); every mention is closed,
+    an answered one after its reply; the delays are lognormal around an hour."""
     model = TrafficModel(seed=7, n_accounts=5, rate=10.0)
     _, events = model.run(START_MS, START_MS + 12 * 3_600_000)
     mentions, replies = _mentions_and_replies(events)
-    for mention_id, reply in replies.items():
+    resolves = _resolves(events)
+    for mention_id, action in [*replies.items(), *resolves.items()]:
         mention = mentions[mention_id]
-        assert reply["account_id"] == mention["account_id"] and reply["ts"] >= mention["ts"]
-    # Mentions of the first two hours: a reply to come would be due within the run (10 h on).
+        assert action["account_id"] == mention["account_id"] and action["ts"] >= mention["ts"]
+    # Mentions of the first two hours: what the team does about them is due within the run (10 h on).
     early = [m for m in mentions.values() if m["ts"] < START_MS + 2 * 3_600_000]
-    answered = [m for m in early if m["event_id"] in replies]
     assert len(early) > 500
-    assert 1 - len(answered) / len(early) == pytest.approx(0.05, abs=0.025)  # 3 standard errors
-    delays_h = sorted((replies[m["event_id"]]["ts"] - m["ts"]) / 3_600_000 for m in answered)
-    assert statistics.median(delays_h) == pytest.approx(1.0, rel=0.12)
-    assert 2.0 < delays_h[int(0.9 * len(delays_h))] < 4.0  # most within hours
-    assert delays_h[-1] < 12  # virtually all within the 12 h acknowledge SLA
+    assert sum(m["event_id"] in resolves for m in early) / len(early) > 0.99  # the rest within the day
+    negative = [m for m in early if m["sentiment"] < -0.2]
+    others = [m for m in early if m["sentiment"] >= -0.2]
+    assert all(m["event_id"] in replies for m in negative)
+    answered_others = sum(m["event_id"] in replies for m in others) / len(others)
+    assert answered_others == pytest.approx(0.5, abs=3 * (0.25 / len(others)) ** 0.5)
+    for m in early:
+        if m["event_id"] in replies and m["event_id"] in resolves:
+            assert resolves[m["event_id"]]["ts"] >= replies[m["event_id"]]["ts"]
+    reply_h = sorted((replies[m["event_id"]]["ts"] - m["ts"]) / 3_600_000 for m in early if m["event_id"] in replies)
+    closed_unanswered_h = [
+        (resolves[m["event_id"]]["ts"] - m["ts"]) / 3_600_000
+        for m in others
+        if m["event_id"] not in replies and m["event_id"] in resolves
+    ]
+    for delays in (reply_h, closed_unanswered_h):
+        assert statistics.median(delays) == pytest.approx(1.0, rel=0.15)
+    assert 2.0 < reply_h[int(0.9 * len(reply_h))] < 4.0  # most within hours
+
+
+def test_a_team_that_stops_closing_still_replies_and_the_others_are_unchanged():
+    model = TrafficModel(seed=7, n_accounts=5, rate=10.0)
+    account, stop_at = "acct-0002", START_MS + 3_600_000
+    _, usual = model.run(START_MS, START_MS + 6 * 3_600_000)
+    _, stopped = model.run(
+        START_MS, START_MS + 6 * 3_600_000, scenario=Scenario(stop_closing_account=account, stop_closing_at_ms=stop_at)
+    )
+
+    def others(events: list[dict]) -> list[dict]:  # ids aside: they number every account's events
+        ids = ("event_id", "in_reply_to", "resolves")
+        return [{k: v for k, v in e.items() if k not in ids} for e in events if e["account_id"] != account]
+
+    assert others(stopped) == others(usual)
+    mine = [e for e in stopped if e["account_id"] == account]
+    mentions, replies = _mentions_and_replies(mine)
+    resolves = _resolves(mine)
+    after = [m for m in mentions.values() if m["ts"] >= stop_at]
+    assert after and not any(m["event_id"] in resolves for m in after)
+    # Those of its first hour had their reply due within the run (4 h on): 60 % are answered.
+    first_hour = [m for m in after if m["ts"] < stop_at + 3_600_000]
+    assert sum(m["event_id"] in replies for m in first_hour) > len(first_hour) / 2
+    assert any(m["event_id"] in resolves for m in mentions.values() if m["ts"] < stop_at)
 
 
 def test_reply_delays_scale_for_shortened_slas(model):
@@ -449,10 +496,10 @@ def test_a_crisis_multiplies_one_accounts_mentions_mostly_negative_and_leaves_th
     assert len(mentions_after) > 5 * len(mentions_before) > 100
     assert sum(e["sentiment"] < -0.2 for e in mentions_after) / len(mentions_after) > 0.7
     assert sum(e["sentiment"] < -0.2 for e in mentions_before) / len(mentions_before) < 0.4
-    # The team keeps its pace: about as many replies an hour as before, so most go unanswered.
-    replies_before = sum(e["type"] == "reply" for e in of(account, False))
-    replies_after = sum(e["type"] == "reply" for e in of(account, True))
-    assert replies_after < 1.5 * replies_before
+    # The team keeps its pace: about as many mentions closed an hour as before, so most wait.
+    closed_before = sum(e["type"] == "resolve" for e in of(account, False))
+    closed_after = sum(e["type"] == "resolve" for e in of(account, True))
+    assert closed_after < 1.5 * closed_before
     # The other accounts' mentions are unchanged in volume.
     others = [sum(e["type"] == "mention" for e in of("other", after)) for after in (False, True)]
     assert others[1] == pytest.approx(others[0], rel=0.15)
@@ -469,11 +516,13 @@ def test_follower_counts_drift_with_follows_and_unfollows(model):
     assert any(net.values())
 
 
-def test_unknown_collapse_or_crisis_account_is_refused(model):
+def test_unknown_collapse_crisis_or_stop_closing_account_is_refused(model):
     with pytest.raises(ValueError, match="collapse account 'acct-0099'"):
         model.stream(START_MS, Scenario(collapse_account="acct-0099"))
     with pytest.raises(ValueError, match="crisis account 'acct-0098'"):
         model.stream(START_MS, Scenario(crisis_account="acct-0098"))
+    with pytest.raises(ValueError, match="stop-closing account 'acct-0097'"):
+        model.stream(START_MS, Scenario(stop_closing_account="acct-0097"))
 
 
 # -- the Kafka half ---------------------------------------------------------------------------------------

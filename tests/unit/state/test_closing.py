@@ -155,6 +155,8 @@ def test_a_closed_window_gives_exact_post_and_account_records():
             "within_acknowledge_sla": 0,
             "mean_ms": None,
             "within_acknowledge_sla_share": None,
+            "resolved": 0,
+            "closed_without_answer": 0,
         },
     }
     assert a1 == expected_a1

@@ -61,7 +61,7 @@ def test_copies_are_deep_and_equal():
     assert (post_copy.account_id, post_copy.platform) == ("a1", "x")
     assert account_copy.platform == "x"
     assert post_copy.agg.to_state() == [
-        [0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0],
+        [0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0],
         250.0,
         1,
         -0.5,

@@ -34,7 +34,9 @@ def buckets():
     """Two post windows and an account window with every part an aggregate can carry."""
     p1 = aggregate((LIKE,), (DWELL, 250), (COMMENT, None, -0.5))
     p2 = aggregate((SHARE,))
-    a1 = aggregate((LIKE, None, None, "p1"), (COMMENT, None, -0.5, "p1"), posts=True, responses=[1, 30_000, 30_000, 1])
+    a1 = aggregate(
+        (LIKE, None, None, "p1"), (COMMENT, None, -0.5, "p1"), posts=True, responses=[1, 30_000, 30_000, 1, 1, 0]
+    )
     posts = {B0: {"p1": PostEntry("a1", "instagram", p1)}, B0 + W: {"p2": PostEntry("a2", "tiktok", p2)}}
     accounts = {B0: {"a1": AccountEntry("instagram", a1)}}
     return posts, accounts
@@ -49,7 +51,7 @@ def counts(**nonzero) -> list[int]:
 
 P1_STATE = [counts(like=1, comment=1, dwell=1), 250.0, 1, -0.5, 1, 1, None]
 P2_STATE = [counts(share=1), 0.0, 0, 0.0, 0, 0, None]
-A1_STATE = [counts(like=1, comment=1), 0.0, 0, -0.5, 1, 1, ["p1"], [1, 30_000, 30_000, 1]]
+A1_STATE = [counts(like=1, comment=1), 0.0, 0, -0.5, 1, 1, ["p1"], [1, 30_000, 30_000, 1, 1, 0]]
 LIVES = [["p1", ["a1", "instagram", B0, "reel", "post_record", True], B0 + 5, [[0, P1_STATE]]]]
 SAMPLES = [["a1", "p9", "instagram", "reel", B0 - W, 0.0015]]
 

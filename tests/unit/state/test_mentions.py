@@ -1,6 +1,7 @@
-"""The listening state without Kafka: open mentions past the two SLAs, expiry, replies read before
-their mention, and the response-time figures of the account records (DOMAIN.md, listening and
-response). Expected values are worked out in each test from the events it makes."""
+"""The listening state without Kafka: open mentions past the two SLAs, expiry, replies and resolves
+read before their mention, and the response and resolve figures of the account records (DOMAIN.md,
+listening and response: acknowledge and resolve are two steps). Expected values are worked out in each
+test from the events it makes."""
 
 from __future__ import annotations
 
@@ -53,6 +54,19 @@ def reply(event_id: str, ts: int, to: str, account: str = "a1") -> dict:
     )
 
 
+def resolve(event_id: str, ts: int, of: str, account: str = "a1") -> dict:
+    return event_from(
+        {
+            "event_id": event_id,
+            "type": "resolve",
+            "ts": ts,
+            "platform": PLATFORM[account],
+            "account_id": account,
+            "resolves": of,
+        }
+    )
+
+
 def fresh(now: int) -> PartitionState:
     return PartitionState(0, CFG, closed_through=CFG.close_mark(now))
 
@@ -64,10 +78,17 @@ def test_open_mentions_past_each_sla_per_account_and_the_oldest():
     for account, ages in ages_min.items():
         for i, age in enumerate(ages):
             mentions.mention(f"{account}-{i}", account, now - int(age * 60_000))
-    mentions.reply("a1-4", "a1", now, "instagram")  # answered: no longer open
+    mentions.reply("a1-4", "a1", now, "instagram")  # acknowledged, not resolved
+    mentions.resolve("a1-5", "a1", now)  # closed without answer
+    mentions.mention("a3-old", "a3", now - 26 * 60_000)
+    mentions.reply("a3-old", "a3", now, "instagram")  # acknowledged: past the resolve SLA only
     scan = mentions.scan(now)
-    # a1: 13, 20, 30, 71 min past 12 min (25 was answered); of them 30 and 71 past 24 min.
-    assert scan.overdue == {"a1": [4, 2, now - 71 * 60_000], "a2": [1, 0, now - 750_000]}
+    # a1: 13, 20, 71 min past 12 min (25 was answered, 30 closed); 71 and the answered 25 past 24 min.
+    assert scan.overdue == {
+        "a1": [3, 2, now - 71 * 60_000],
+        "a2": [1, 0, now - 750_000],
+        "a3": [0, 1, now - 26 * 60_000],
+    }
     assert scan.expired == 0
     # Exactly at the SLA is not past it.
     assert OpenMentions(ACK, RESOLVE, KEEP).scan(now).overdue == {}
@@ -99,10 +120,13 @@ def test_the_compacted_topic_rebuilds_open_mentions_and_waiting_replies():
     rng = random.Random(3)
     for i in range(300):
         ts = B0 + i * 1000
-        if rng.random() < 0.6:
+        draw = rng.random()
+        if draw < 0.5:
             live.mention(f"m{i}", rng.choice(["a1", "a2"]), ts)
-        else:
+        elif draw < 0.8:
             live.reply(f"m{rng.randrange(i + 5)}", "a1", ts, "instagram")  # some answer mentions to come
+        else:
+            live.resolve(f"m{rng.randrange(i + 5)}", "a1", ts)
         if i % 50 == 0:
             live.scan(ts + KEEP // 2)
         for key, value in live.take_changes().items():
@@ -110,8 +134,9 @@ def test_the_compacted_topic_rebuilds_open_mentions_and_waiting_replies():
     restored = OpenMentions(ACK, RESOLVE, KEEP)
     for key, value in topic.items():
         restored.restore(key, None if value is None else orjson.loads(value))
-    assert restored.open == live.open and restored.waiting == live.waiting
-    assert live.open and live.waiting
+    assert (restored.open, restored.acknowledged, restored.waiting) == (live.open, live.acknowledged, live.waiting)
+    assert live.open and live.acknowledged and live.waiting
+    assert any(r[1] is None for r in live.waiting.values()) and any(r[3] is None for r in live.waiting.values())
 
 
 def test_response_times_in_the_account_records():
@@ -192,4 +217,9 @@ def test_open_mentions_of_the_topic_format_before_replies_are_restored():
     restored.restore("new-1", ["m", "a2", 2_000])
     restored.restore("old-2", ["a1", 3_000])
     restored.restore("old-2", None)
+    # A waiting reply as the topic held it before resolves waited there too.
+    restored.restore("reply-1", ["r", "a1", 4_000, "x"])
     assert restored.open == {"old-1": ("a1", 1_000), "new-1": ("a2", 2_000)}
+    assert restored.waiting == {"reply-1": ("a1", 4_000, "x", None)}
+    restored.mention("reply-1", "a1", 3_000)
+    assert restored.acknowledged == {"reply-1": ("a1", 3_000)}

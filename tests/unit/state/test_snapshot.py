@@ -182,7 +182,7 @@ def test_answered_mentions_survive_in_the_snapshot_and_the_journal():
     def responses(state: PartitionState) -> list:
         return [e.agg.responses for bucket in state.accounts.values() for e in bucket.values() if e.agg.responses]
 
-    assert responses(run.live) == [[2, 32_000, 30_000, 2]]
+    assert responses(run.live) == [[2, 32_000, 30_000, 2, 0, 0]]
     restored = run.restored()
     assert responses(restored) == responses(run.live)
     assert_same_from_now_on(run.live, restored, run.now)

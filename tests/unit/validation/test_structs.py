@@ -100,6 +100,7 @@ common = st.fixed_dictionaries(
         "post_id": st.text(min_size=1, max_size=200),
         "dwell_ms": st.integers(min_value=0, max_value=86400000),
         "in_reply_to": st.text(min_size=1, max_size=200),
+        "resolves": st.text(min_size=1, max_size=200),
     },
     optional={"user_id": st.text(max_size=200), "sentiment": st.floats(min_value=-1, max_value=1)},
 )
@@ -167,6 +168,7 @@ def test_every_event_of_the_common_shape_is_accepted_with_its_values(value):
             "post_id": "p",
         },  # dwell_ms
         {"event_id": "e", "type": "reply", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a"},
+        {"event_id": "e", "type": "resolve", "ts": 1_700_000_000_000, "platform": "x", "account_id": "a"},
         {"event_id": "e", "type": "follow", "ts": True, "platform": "x", "account_id": "a"},
         {
             "event_id": "e",
