@@ -87,7 +87,9 @@ class PartitionState:
         self.snapshots = SnapshotWriter()  # what the snapshot topic holds of this state
         self.mentions = OpenMentions(config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms)
         self.responses: dict[str, list[int]] = {}  # platform -> response ms, for the histogram
-        self.lifetimes = PostLifetimes(config.post_ages_ms, config.maturity_ms, config.benchmark_period_ms)
+        self.lifetimes = PostLifetimes(
+            config.post_ages_ms, config.maturity_ms, config.benchmark_period_ms, config.engaged_types
+        )
 
     def start_at(self, arrival_ms: int) -> None:
         """A partition with no state starts closing windows at the arrival time of the first input it
