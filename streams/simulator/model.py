@@ -48,6 +48,10 @@ engagement: their engaged events become impressions (all but ``COLLAPSE_RESIDUAL
 published before keep theirs, so the account's hourly ER falls over hours, its per-post ER with the
 first collapsed posts that mature.
 
+Collapsing posts (the early warning's case, DOMAIN.md): a healthy account's post that collapses the
+same way from its publication, each post with the probability ``Scenario.collapsing_posts`` (of one
+account, or of every account), a draw of its own: the other posts and events stay as they were.
+
 Mentions and replies (DOMAIN.md, listening and response): the team answers ``REPLY_SHARE`` of its
 mentions, each after a lognormal delay (median an hour, 90 % within about three), and never the rest.
 In a crisis the account's mentions jump ``CRISIS_MENTION_FACTOR``-fold, mostly negative, while its
@@ -200,6 +204,8 @@ class Scenario:
     crisis_account: str | None = None
     crisis_at_ms: int | None = None  # None: from the start
     reply_delay_scale: float = 1.0  # a test with SLAs shortened by this factor keeps their proportion
+    collapsing_posts: float = 0.0  # probability that a post collapses from its publication
+    collapsing_account: str | None = None  # whose posts may collapse; None: every account's
 
 
 class TrafficModel:
@@ -261,7 +267,11 @@ class TrafficModel:
         event_id) on, in a steady state: the posts of the last 7 model days are already out."""
         if scenario.reply_delay_scale <= 0:
             raise ValueError(f"the reply delay scale must be > 0, not {scenario.reply_delay_scale}")
-        for role, account in (("collapse", scenario.collapse_account), ("crisis", scenario.crisis_account)):
+        for role, account in (
+            ("collapse", scenario.collapse_account),
+            ("crisis", scenario.crisis_account),
+            ("collapsing posts", scenario.collapsing_account),
+        ):
             if account is not None and account not in self.posts_per_day:
                 raise ValueError(
                     f"unknown {role} account {account!r} "
@@ -311,6 +321,7 @@ class _Account:
         "posts",
         "collapse_at",
         "crisis_at",
+        "collapsing",
         "rate",
         "crisis_rate",
         "contents",
@@ -325,6 +336,7 @@ class _Account:
     posts: int
     collapse_at: float | None
     crisis_at: float | None
+    collapsing: bool  # its posts may collapse (Scenario.collapsing_posts)
     rate: float
     crisis_rate: float
     contents: list[str]
@@ -389,6 +401,8 @@ class EventStream:
         self._rng = random.Random(f"{model.seed}:events")
         # Their own generators, so that a collapse or a batching leaves every other draw unchanged.
         self._collapse_rng = random.Random(f"{model.seed}:collapse")
+        self._collapsing_rng = random.Random(f"{model.seed}:collapsing")
+        self._collapsing = scenario.collapsing_posts
         self._batch_rng = random.Random(f"{model.seed}:batches")
         self._ids = itertools.count(1)
         self._seq = itertools.count()
@@ -412,6 +426,7 @@ class EventStream:
             account.posts = 0
             account.collapse_at = collapse_at if account_id == scenario.collapse_account else None
             account.crisis_at = crisis_at if account_id == scenario.crisis_account else None
+            account.collapsing = scenario.collapsing_account in (None, account_id)
             mix = CONTENT_MIX[platform]
             account.contents = list(mix)
             account.content_cum = list(itertools.accumulate(mix.values()))
@@ -747,6 +762,8 @@ class EventStream:
         post.er = account.er_low + account.er_width * rng.random()
         post.followers = followers
         post.collapsed = account.collapse_at is not None and published_at >= account.collapse_at
+        if self._collapsing and account.collapsing and self._collapsing_rng.random() < self._collapsing:
+            post.collapsed = True
         post.span = 0
         return post
 

@@ -301,6 +301,32 @@ def test_collapse_removes_the_engagement_of_the_posts_published_after_it():
     assert [e for e in collapsed if e["account_id"] != account] == [e for e in normal if e["account_id"] != account]
 
 
+def test_collapsing_posts_lose_their_engagement_one_by_one_and_leave_the_rest_unchanged():
+    """About the given share of the account's posts keep ~1 % of their engaged events; its other posts
+    and every other account are event for event the run without them."""
+    model = TrafficModel(seed=7, n_accounts=5, rate=100.0, day_seconds=3600.0)
+    rates = model.posts_per_day
+    account = max(rates, key=rates.get)
+    end = START_MS + 1_200_000
+    normal_posts, normal = model.run(START_MS, end, batch_share=0.1)
+    scenario = Scenario(collapsing_posts=0.3, collapsing_account=account)
+    posts, events = model.run(START_MS, end, batch_share=0.1, scenario=scenario)
+    assert posts == normal_posts
+
+    def engaged(run) -> Counter:
+        return Counter(e["post_id"] for e in run if e["account_id"] == account and e["type"] in ENGAGED)
+
+    before, after = engaged(normal), engaged(events)
+    lost = {p for p, n in before.items() if n >= 50 and after[p] <= 0.05 * n}
+    kept = {p for p, n in before.items() if after[p] == n}
+    assert all(after[p] == n or after[p] <= 0.05 * n for p, n in before.items() if n >= 50)
+    assert 0.15 <= len(lost) / len(before) <= 0.45, (len(lost), len(before))
+    unchanged = [e for e in events if e["account_id"] != account or e.get("post_id") in kept]
+    assert unchanged == [e for e in normal if e["account_id"] != account or e.get("post_id") in kept]
+    with pytest.raises(ValueError, match="collapsing posts"):
+        model.stream(START_MS, Scenario(collapsing_posts=0.1, collapsing_account="acct-9999"))
+
+
 # -- events ---------------------------------------------------------------------------------------------
 def test_same_seed_and_arguments_give_the_same_posts_and_events(sample):
     assert list(TrafficModel(7, 25, rate=RATE).events(START_MS, 20_000, batch_share=0.1)) == sample
