@@ -17,6 +17,7 @@ def early_warning_gauges(settings, config, metrics: Metrics) -> EarlyWarningGaug
         settings.early_warning_min_posts,
         config.post_ages_ms,
         config.maturity_ms,
+        settings.early_warning_min_expected_engaged,
     )
     rates = metrics.post_rates
     return EarlyWarningGauges(metrics.per_account, rates.cap, rates.benchmarks, early, config.post_ages_ms)

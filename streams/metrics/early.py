@@ -14,7 +14,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Gauge
 
 from ..model.bands import Benchmarks, band_for
-from ..model.early import EarlyWarning, checked_age, learn_curves, median_post_er, projected_er
+from ..model.early import EarlyWarning, checked_age, enough_to_tell, learn_curves, median_post_er, projected_er
 from ..state.window import duration_label
 
 PROJECTED_POSTS = 50  # young posts exported per worker, the lowest against their band first
@@ -87,11 +87,12 @@ class EarlyWarningGauges:
         accounts = sorted(samples, key=lambda a: len(samples[a]), reverse=True)[: self.cap]
         desired: dict[tuple[Gauge, tuple], float] = {}
         curves: dict[str, dict] = {}
+        baselines: dict[str, dict] = {}
         for account_id in accounts:
             items = samples[account_id]
             platform = items[-1][1]
             curves[account_id] = learned = learn_curves(items, early.maturity)
-            medians = median_post_er(items)
+            baselines[account_id] = medians = median_post_er(items)
             for content_type, curve in learned.items():
                 labels = (account_id, platform, content_type)
                 desired[(self.curve_posts, labels)] = curve.posts
@@ -111,8 +112,11 @@ class EarlyWarningGauges:
                 band = band_for(self.benchmarks, life.platform, industry, life.content_type) or band_for(
                     self.benchmarks, life.platform, industry
                 )
-                projected = projected_er(life.reached[index] / followers, own.shares[index]) if followers else None
-                if projected is None or band is None:
+                baseline, share = baselines[life.account_id][life.content_type], own.shares[index]
+                if not followers or band is None or not enough_to_tell(baseline, followers, share, early.min_expected):
+                    continue
+                projected = projected_er(life.reached[index] / followers, share)
+                if projected is None:
                     continue
                 post = (post_id, life.account_id, life.platform, industry, life.content_type)
                 posts.append((projected / band[0] if band[0] else projected, post, projected, band[0], index))

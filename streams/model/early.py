@@ -9,6 +9,10 @@ an older encoding have no ``early``: they count in the baseline, not in the curv
 Share reached at age A, per content type: the median over the matured posts of ER at A / ER at
 maturity. A post with ER 0 at maturity gave no share (0 / 0: it says nothing of the curve's shape);
 it still counts in the baseline, the median post ER, where a collapse to zero belongs.
+
+A post is projected only where its account's median post would have gathered at least
+``min_expected`` engaged interactions by that age: below, a post's count swings by chance as much as
+a collapse would move it (a Poisson count of 30 has a standard deviation of 18 %; of 5, 45 %).
 """
 
 from __future__ import annotations
@@ -29,21 +33,25 @@ class Curve:
 @dataclass(frozen=True)
 class EarlyWarning:
     """``first_check``: index of the first check age among the record ages; ``maturity``: of the
-    maturity age; ``min_posts``: matured posts (that gave a share) an account needs for its curve."""
+    maturity age; ``min_posts``: matured posts (that gave a share) an account needs for its curve;
+    ``min_expected``: engaged interactions its median post gathers by the check age, at least."""
 
     first_check: int
     maturity: int
     min_posts: int
+    min_expected: float = 0.0
 
     @classmethod
-    def at(cls, first_check_ms: int, min_posts: int, ages_ms: tuple[int, ...], maturity_ms: int) -> EarlyWarning:
+    def at(
+        cls, first_check_ms: int, min_posts: int, ages_ms: tuple[int, ...], maturity_ms: int, min_expected: float = 0.0
+    ) -> EarlyWarning:
         """From the settings; the first check age must be a record age before maturity."""
         if first_check_ms not in ages_ms or first_check_ms >= maturity_ms:
             raise ValueError(
                 f"ENGAGEMENT_EARLY_WARNING_FIRST_CHECK_SECONDS: {first_check_ms / 1000:g} s is not a record age "
                 f"(ENGAGEMENT_POST_LIFETIME_AGES_SECONDS) before the maturity ({maturity_ms / 1000:g} s)"
             )
-        return cls(ages_ms.index(first_check_ms), ages_ms.index(maturity_ms), min_posts)
+        return cls(ages_ms.index(first_check_ms), ages_ms.index(maturity_ms), min_posts, min_expected)
 
 
 def learn_curves(samples: list[list], early_ages: int) -> dict[str, Curve]:
@@ -84,6 +92,12 @@ def checked_age(early: EarlyWarning, done: int, content_type: str, age_ms: int) 
     if content_type == STORY and age_ms >= STORY_LIFE_MS:
         return None
     return index
+
+
+def enough_to_tell(baseline: float, followers: int, share: float, min_expected: float) -> bool:
+    """Whether the account's median post (``baseline``: its ER at maturity) gathers ``min_expected``
+    engaged interactions by an age where its curve reaches ``share``."""
+    return baseline * followers * share >= min_expected
 
 
 def off_track(projected: float, band_low: float, baseline: float | None, drop_fraction: float) -> bool:

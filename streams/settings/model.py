@@ -171,6 +171,12 @@ class Settings(SimulatorSettings, KafkaConnection):
         default=5,
         check=AT_LEAST_1,
     )
+    early_warning_min_expected_engaged: float = doc(
+        "Engaged interactions an account's median post gathers by a check age, at least, for its young posts "
+        "to be projected there: below, a post's count swings by chance as much as a collapse moves it.",
+        default=30.0,
+        check=NON_NEGATIVE,
+    )
     engaged_types: tuple[str, ...] = doc(
         "Comma-separated interaction types that count as engaged.", default=DEFAULT_ENGAGED_TYPES, check=EVENT_TYPES
     )

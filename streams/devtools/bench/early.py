@@ -101,6 +101,7 @@ def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int)
         settings.early_warning_min_posts,
         config.post_ages_ms,
         config.maturity_ms,
+        settings.early_warning_min_expected_engaged,
     )
     drop, hold_ms = rule_thresholds()
     benchmarks = load_benchmarks(None)
@@ -160,6 +161,7 @@ def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int)
         "seconds": round(time.monotonic() - started, 1),
         "first_check_seconds": settings.early_warning_first_check_seconds,
         "min_matured_posts": settings.early_warning_min_posts,
+        "min_expected_engaged": settings.early_warning_min_expected_engaged,
         "drop_fraction": drop,
         "hold_seconds": hold_ms / 1000,
         "close_step_seconds": STEP_MS / 1000,

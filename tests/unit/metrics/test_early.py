@@ -93,3 +93,26 @@ def test_the_first_check_age_must_be_a_record_age_before_maturity():
         EarlyWarning.at(2 * HOUR, 5, AGES, AGES[1])
     with pytest.raises(ValueError, match="FIRST_CHECK"):
         EarlyWarning.at(AGES[1], 5, AGES, AGES[1])
+
+
+def test_a_post_is_projected_only_where_its_accounts_median_post_gathers_enough_by_then():
+    ers, ratios = [0.01, 0.02, 0.03, 0.04, 0.05], [0.5] * 5
+    image = [[f"m{i}", "instagram", "image", 0, er, [er * r]] for i, (er, r) in enumerate(zip(ers, ratios))]
+    expected = 0.03 * 10_000 * 0.5  # the median post's engaged interactions by 1 h: 150
+
+    def projected(min_expected: float) -> set:
+        registry = CollectorRegistry()
+        early = EarlyWarning.at(HOUR, 5, AGES, AGES[1], min_expected)
+        gauges = EarlyWarningGauges(registry, 100, load_benchmarks(None), early, AGES)
+        lives = {"y1": young("a1", "image", MARK - 2 * HOUR, 10)}
+        state = SimpleNamespace(lifetimes=SimpleNamespace(samples={"a1": image}, lives=lives))
+        gauges.update([state], MARK, FOLLOWERS.get, lambda a: "retail")
+        return {
+            s.labels["post_id"]
+            for family in registry.collect()
+            for s in family.samples
+            if s.name == "engagement_post_projected_rate_ratio"
+        }
+
+    assert projected(expected) == {"y1"}
+    assert projected(expected + 1) == set()
