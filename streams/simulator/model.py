@@ -50,7 +50,8 @@ first collapsed posts that mature.
 
 Collapsing posts (the early warning's case, DOMAIN.md): a healthy account's post that collapses the
 same way from its publication, each post with the probability ``Scenario.collapsing_posts`` (of one
-account, or of every account), a draw of its own: the other posts and events stay as they were.
+account, or of every account), a draw of its own (``collapses``: a test knows which posts): the other
+posts and events stay as they were.
 
 Mentions and replies (DOMAIN.md, listening and response): the team answers ``REPLY_SHARE`` of its
 mentions, each after a lognormal delay (median an hour, 90 % within about three), and never the rest.
@@ -171,6 +172,11 @@ EVENTS_STEP_MS = 1_000  # TrafficModel.events: messages_until every second of th
 RUN_STEP_MS = 60_000  # TrafficModel.run: every minute (the batches of a tick of that length)
 
 _POST, _PUBLISH, _ACCOUNT, _REPLY = range(4)  # what an agenda entry is
+
+
+def collapses(seed: int, post_id: str, share: float) -> bool:
+    """Whether a post collapses from its publication under ``Scenario.collapsing_posts = share``."""
+    return share > 0 and random.Random(f"{seed}:collapsing:{post_id}").random() < share
 
 
 def posts_per_day_values(n_accounts: int) -> list[float]:
@@ -401,7 +407,6 @@ class EventStream:
         self._rng = random.Random(f"{model.seed}:events")
         # Their own generators, so that a collapse or a batching leaves every other draw unchanged.
         self._collapse_rng = random.Random(f"{model.seed}:collapse")
-        self._collapsing_rng = random.Random(f"{model.seed}:collapsing")
         self._collapsing = scenario.collapsing_posts
         self._batch_rng = random.Random(f"{model.seed}:batches")
         self._ids = itertools.count(1)
@@ -762,7 +767,7 @@ class EventStream:
         post.er = account.er_low + account.er_width * rng.random()
         post.followers = followers
         post.collapsed = account.collapse_at is not None and published_at >= account.collapse_at
-        if self._collapsing and account.collapsing and self._collapsing_rng.random() < self._collapsing:
+        if account.collapsing and collapses(self._model.seed, post.post_id, self._collapsing):
             post.collapsed = True
         post.span = 0
         return post

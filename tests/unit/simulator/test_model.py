@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from streams.simulator import TrafficModel, producer as simulate
-from streams.simulator.model import Scenario
+from streams.simulator.model import Scenario, collapses
 from tests.fixtures.groundtruth import schema
 from tests.fixtures.paths import REPO
 
@@ -320,7 +320,9 @@ def test_collapsing_posts_lose_their_engagement_one_by_one_and_leave_the_rest_un
     lost = {p for p, n in before.items() if n >= 50 and after[p] <= 0.05 * n}
     kept = {p for p, n in before.items() if after[p] == n}
     assert all(after[p] == n or after[p] <= 0.05 * n for p, n in before.items() if n >= 50)
-    assert 0.15 <= len(lost) / len(before) <= 0.45, (len(lost), len(before))
+    assert lost == {p for p, n in before.items() if n >= 50 and collapses(7, p, 0.3)}
+    eligible = [p for p, n in before.items() if n >= 50]
+    assert 0.15 <= len(lost) / len(eligible) <= 0.45, (len(lost), len(eligible))
     unchanged = [e for e in events if e["account_id"] != account or e.get("post_id") in kept]
     assert unchanged == [e for e in normal if e["account_id"] != account or e.get("post_id") in kept]
     with pytest.raises(ValueError, match="collapsing posts"):
