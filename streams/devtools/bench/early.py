@@ -61,8 +61,9 @@ def rule_thresholds() -> tuple[float, int]:
     return drop, int(value) * {"s": 1000, "m": 60_000, "h": 3_600_000}[unit]
 
 
-def flagged_posts(registry: CollectorRegistry, drop: float) -> set[str]:
-    """PostOffTrack's expression over the gauges of one worker."""
+def flagged_posts(registry: CollectorRegistry, drop: float) -> tuple[set[str], set[str]]:
+    """PostOffTrack's expression over the gauges of one worker: the posts it holds, and the posts
+    projected at all."""
     series: dict[str, dict] = {}
     for family in registry.collect():
         for s in family.samples:
@@ -79,9 +80,10 @@ def flagged_posts(registry: CollectorRegistry, drop: float) -> set[str]:
     medians = per_account("engagement_account_curve_median_rate_ratio")
     lows = series.get("engagement_post_benchmark_low_ratio", {})
     checked = series.get("engagement_post_checked_age_seconds", {})
-    flagged = set()
+    flagged, projected_posts = set(), set()
     for key, projected in series.get("engagement_post_projected_rate_ratio", {}).items():
         labels = dict(key)
+        projected_posts.add(labels["post_id"])
         account = (labels["account_id"], labels["content_type"])
         if curve_posts.get(account, 0) < min_posts:
             continue
@@ -89,7 +91,7 @@ def flagged_posts(registry: CollectorRegistry, drop: float) -> set[str]:
             continue
         if off_track(projected, lows[key], medians.get(account), drop):
             flagged.add(labels["post_id"])
-    return flagged
+    return flagged, projected_posts
 
 
 def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int) -> dict:
@@ -119,6 +121,7 @@ def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int)
     actual: dict[str, float] = {}  # post -> its ER at maturity, from the raw events
     since: dict[str, int] = {}  # post -> start of its current off-track run
     alerted: dict[str, int] = {}
+    projected: set[str] = set()  # posts projected at least once (a curve, enough to tell)
     end, events, now = START_MS + days * DAY_MS, 0, START_MS
     started = time.monotonic()
     while now < end:
@@ -141,7 +144,8 @@ def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int)
         followers = {a["account_id"]: a["followers"] for a in stream.accounts()}
         state.commit(now, followers.get)
         gauges.update([state], state.closed_through, followers.get, industry.get)
-        flagged = flagged_posts(registry, drop)
+        flagged, projected_now = flagged_posts(registry, drop)
+        projected |= projected_now
         for post_id in list(since):
             if post_id not in flagged:
                 del since[post_id]
@@ -155,7 +159,7 @@ def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int)
         if (now - START_MS) % DAY_MS < STEP_MS:
             log(f"early warning: day {(now - START_MS) / DAY_MS:.0f}, {events:,} events, {len(alerted)} alerts")
     scored = [p for p in posts.values() if p["published_at"] >= START_MS + DAY_MS and p["post_id"] in actual]
-    result = score(scored, actual, alerted, benchmarks, industry)
+    result = score(scored, actual, alerted, benchmarks, industry, projected)
     result["workload"] = {
         "accounts": accounts,
         "rate": rate,
@@ -174,8 +178,17 @@ def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int)
     return result
 
 
-def score(scored: list[dict], actual: dict, alerted: dict, benchmarks, industry: dict) -> dict:
-    """Precision and recall of the alert against each post's actual ER at maturity below its band."""
+def score(
+    scored: list[dict],
+    actual: dict,
+    alerted: dict,
+    benchmarks,
+    industry: dict,
+    projected: set | frozenset = frozenset(),
+) -> dict:
+    """Precision and recall of the alert against each post's actual ER at maturity below its band;
+    ``projected``: the posts ever projected, for the recall among them (the rule's part, apart from
+    the curves and counts a projection needs)."""
     truly_off = set()
     for post in scored:
         band = band_for(benchmarks, post["platform"], industry[post["account_id"]], post["content_type"]) or band_for(
@@ -194,6 +207,8 @@ def score(scored: list[dict], actual: dict, alerted: dict, benchmarks, industry:
         "true_alerts": len(hits),
         "precision": round(len(hits) / len(paged), 4) if paged else None,
         "recall": round(len(hits) / len(truly_off), 4) if truly_off else None,
+        "actually_off_track_projected": len(truly_off & projected),
+        "recall_among_projected": round(len(hits) / len(truly_off & projected), 4) if truly_off & projected else None,
         "minutes_to_alert_median": round(statistics.median(minutes), 1) if minutes else None,
         "minutes_to_alert_p90": round(minutes[int(0.9 * (len(minutes) - 1))], 1) if minutes else None,
     }

@@ -16,7 +16,7 @@ def test_precision_recall_and_minutes_against_the_actual_er_at_maturity():
     ]
     actual = {"p1": 0.001, "p2": 0.01, "p3": 0.02, "p4": 0.03}
     alerted = {"p1": 90 * 60_000, "p3": 70 * 60_000, "p9": 1}  # p9: not scored
-    got = score(posts, actual, alerted, load_benchmarks(None), {"a1": "retail"})
+    got = score(posts, actual, alerted, load_benchmarks(None), {"a1": "retail"}, {"p1", "p3"})
     assert got == {
         "posts_scored": 4,
         "actually_off_track": 2,
@@ -24,6 +24,8 @@ def test_precision_recall_and_minutes_against_the_actual_er_at_maturity():
         "true_alerts": 1,
         "precision": 0.5,
         "recall": 0.5,
+        "actually_off_track_projected": 1,
+        "recall_among_projected": 1.0,
         "minutes_to_alert_median": 90.0,
         "minutes_to_alert_p90": 90.0,
     }
@@ -52,4 +54,4 @@ def test_the_rule_over_the_gauges_needs_a_curve_of_enough_posts_and_heeds_the_ba
         checked.labels(*labels).set(age)
         posts.labels(account_id, "instagram", content_type).set(n)
         median.labels(account_id, "instagram", content_type).set(m)
-    assert flagged_posts(r, 0.5) == {"off"}
+    assert flagged_posts(r, 0.5) == ({"off"}, {"off", "soft", "few", "story"})
