@@ -12,7 +12,8 @@ maturity; actually off track = below its band's low bound.
 Scored: the posts published from the second model day (the curves need matured posts; the simulator's
 backlog of posts published before the start is never complete) that mature before the end.
 Precision and recall of the alert against "actually off track"; minutes from publication to the
-alert (its first off-track evaluation plus the hold), the median and the 90th percentile.
+alert (its first off-track evaluation plus the hold), the median and the 90th percentile. Written to
+bench/results/early-warning-<time>.json.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ...state.window import WindowConfig
 from ...validation.structs import event_from
 from ..paths import REPO
 from .harness import log
-from .report import RESULTS_DIR, write_result
+from .report import RESULTS_DIR
 
 DAY_MS = 86_400_000
 STEP_MS = 300_000  # a close (and an evaluation of the rule) every 5 model minutes
@@ -230,7 +231,10 @@ def main(argv: list[str]) -> int:
     figures = measure(args.accounts, args.rate, args.days, args.collapsing_posts, args.seed)
     result = {"bench": "engagement-early-warning", "started_at": started_at, "early_warning": figures}
     print(orjson.dumps(result).decode(), flush=True)
-    log(f"results: {write_result(result, args.results_dir)}")
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    path = args.results_dir / f"early-warning-{started_at.replace(':', '').replace('-', '')}.json"
+    path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
+    log(f"results: {path}")
     return 0
 
 
