@@ -33,7 +33,7 @@ from ..state import journal
 from ..state.window import WindowConfig
 from .clock import close_clock, now_ms
 from .counts import CommitCounts
-from .gauges import StateGauges
+from .gauges import StateGauges, early_warning_gauges
 from .outbox import Outbox
 from .parts import KafkaClients, OwnedPartitions
 from .pause_hook import maybe_pause_before_end_txn
@@ -60,7 +60,7 @@ class Checkpoint:
         self.settings, self.config, self.metrics = settings, config, metrics
         self.clients, self.owned, self.accounts, self.group_id = clients, owned, accounts, group_id
         self.outbox = Outbox()
-        self.gauges = StateGauges(metrics, accounts)
+        self.gauges = StateGauges(metrics, accounts, early_warning_gauges(settings, config, metrics))
         self.next_offsets: dict[TopicPartition, int] = {}  # processed, not yet committed
         self.arrival_ms: dict[int, int] = {}  # partition -> broker timestamp of the last message read
         self._next_snapshot_ms: dict[int, int] = {}

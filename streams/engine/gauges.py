@@ -5,11 +5,27 @@ from __future__ import annotations
 
 from ..kafka.accounts import AccountBook
 from ..metrics import Metrics
+from ..metrics.early import EarlyWarningGauges
+from ..model.early import EarlyWarning
+
+
+def early_warning_gauges(settings, config, metrics: Metrics) -> EarlyWarningGauges:
+    """Beside the ER per post (its registry, cap and benchmarks); a first check age that is no record
+    age before maturity stops the worker at its start."""
+    early = EarlyWarning.at(
+        int(settings.early_warning_first_check_seconds * 1000),
+        settings.early_warning_min_posts,
+        config.post_ages_ms,
+        config.maturity_ms,
+        settings.early_warning_min_expected_engaged,
+    )
+    rates = metrics.post_rates
+    return EarlyWarningGauges(metrics.per_account, rates.cap, rates.benchmarks, early, config.post_ages_ms)
 
 
 class StateGauges:
-    def __init__(self, metrics: Metrics, accounts: AccountBook):
-        self.metrics, self.accounts = metrics, accounts
+    def __init__(self, metrics: Metrics, accounts: AccountBook, early: EarlyWarningGauges):
+        self.metrics, self.accounts, self.early = metrics, accounts, early
 
     def after_commit(self, states: list) -> None:
         metrics = self.metrics
@@ -26,6 +42,7 @@ class StateGauges:
         metrics.account_counters.add(tumbling_records, mark)
         metrics.closed_through.set(mark / 1000)
         self._post_gauges(states)
+        self.early.update(states, mark, self.accounts.followers_of, self.accounts.industry_of)
         metrics.per_account_changed()
 
     def _post_gauges(self, states: list) -> None:

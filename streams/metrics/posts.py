@@ -82,7 +82,7 @@ class PostRateGauges:
         for account_id, items in kept:
             platform, industry = items[-1][1], industry_of(account_id)
             groups: dict[str, list[float]] = {ALL: []}
-            for _, _, content_type, _, er in items:
+            for _, _, content_type, _, er, *_ in items:
                 groups[ALL].append(er)
                 groups.setdefault(content_type, []).append(er)
             for content_type, ers in groups.items():
@@ -95,7 +95,7 @@ class PostRateGauges:
                     desired[(self.band, (*labels, "high"))] = band[1]
         posts = sorted(((account_id, *s) for account_id, items in kept for s in items), key=lambda s: s[5])
         for rank, chosen in (("bottom", posts[:RANKED_POSTS]), ("top", posts[-RANKED_POSTS:])):
-            for account_id, post_id, platform, content_type, _, er in chosen:
+            for account_id, post_id, platform, content_type, _, er, *_ in chosen:
                 desired[(self.ranked, (post_id, account_id, platform, content_type, rank))] = er
         for gauge, labels in self._exported - desired.keys():
             gauge.remove(*labels)

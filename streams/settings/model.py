@@ -166,6 +166,24 @@ class Settings(SimulatorSettings, KafkaConnection):
         default=604800.0,
         check=POSITIVE,
     )
+    early_warning_first_check_seconds: float = doc(
+        "The first age (one of ENGAGEMENT_POST_LIFETIME_AGES_SECONDS, before maturity) at which a young post's "
+        "ER at maturity is projected from its account's curve (PostOffTrack; DOMAIN.md, early warning).",
+        default=3600.0,
+        check=POSITIVE,
+    )
+    early_warning_min_posts: int = doc(
+        "Matured posts (of a content type, in the benchmark period) an account needs before its curve projects "
+        "its young posts: a new account has no early warning until it has one.",
+        default=5,
+        check=AT_LEAST_1,
+    )
+    early_warning_min_expected_engaged: float = doc(
+        "Engaged interactions an account's median post gathers by a check age, at least, for its young posts "
+        "to be projected there: below, a post's count swings by chance as much as a collapse moves it.",
+        default=30.0,
+        check=NON_NEGATIVE,
+    )
     engaged_types: tuple[str, ...] = doc(
         "Comma-separated interaction types that count as engaged.", default=DEFAULT_ENGAGED_TYPES, check=EVENT_TYPES
     )

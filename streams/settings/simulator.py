@@ -33,6 +33,14 @@ class SimulatorSettings:
     simulate_stop_closing_after_seconds: float = doc(
         "Seconds after start when the team stops closing.", default=60.0, check=NON_NEGATIVE
     )
+    simulate_collapsing_posts: float = doc(
+        "Probability that a post the simulator publishes collapses from its publication (the early warning's case).",
+        default=0.0,
+        check=NON_NEGATIVE,
+    )
+    simulate_collapsing_account: str = doc(
+        "The one account whose posts may collapse (empty: every account).", default=""
+    )
     simulate_reply_delay_scale: float = doc(
         "Factor on the simulated teams' reply and resolve delays (hours at 1; a test "
         "with SLAs shortened by the same factor keeps their proportion).",

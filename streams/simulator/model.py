@@ -48,6 +48,11 @@ engagement: their engaged events become impressions (all but ``COLLAPSE_RESIDUAL
 published before keep theirs, so the account's hourly ER falls over hours, its per-post ER with the
 first collapsed posts that mature.
 
+Collapsing posts (the early warning's case, DOMAIN.md): a healthy account's post that collapses the
+same way from its publication, each post with the probability ``Scenario.collapsing_posts`` (of one
+account, or of every account), a draw of its own (``collapses``: a test knows which posts): the other
+posts and events stay as they were.
+
 Mentions, replies and resolves (DOMAIN.md, listening and response): each account's team replies to
 what needs an answer and closes every mention, answered or not (``streams.simulator.teams``: the
 shares and delays, and where they come from). In a crisis the account's mentions jump
@@ -170,6 +175,11 @@ RUN_STEP_MS = 60_000  # TrafficModel.run: every minute (the batches of a tick of
 _POST, _PUBLISH, _ACCOUNT, _REPLY, _RESOLVE = range(5)  # what an agenda entry is
 
 
+def collapses(seed: int, post_id: str, share: float) -> bool:
+    """Whether a post collapses from its publication under ``Scenario.collapsing_posts = share``."""
+    return share > 0 and random.Random(f"{seed}:collapsing:{post_id}").random() < share
+
+
 def posts_per_day_values(n_accounts: int) -> list[float]:
     """The posting rates of ``n_accounts`` accounts, sorted: log-uniform over POSTS_PER_DAY_RANGE by
     stratum, the extremes exact (one account: once a day)."""
@@ -206,6 +216,8 @@ class Scenario:
     # False: no posts, only the accounts' own events and their teams' (a listening test at full volume
     # without the post-level events, 97 % of the traffic, that do not change them).
     posts: bool = True
+    collapsing_posts: float = 0.0  # probability that a post collapses from its publication
+    collapsing_account: str | None = None  # whose posts may collapse; None: every account's
 
 
 class TrafficModel:
@@ -271,6 +283,7 @@ class TrafficModel:
             ("collapse", scenario.collapse_account),
             ("crisis", scenario.crisis_account),
             ("stop-closing", scenario.stop_closing_account),
+            ("collapsing posts", scenario.collapsing_account),
         ):
             if account is not None and account not in self.posts_per_day:
                 raise ValueError(
@@ -322,6 +335,7 @@ class _Account:
         "collapse_at",
         "crisis_at",
         "stop_closing_at",
+        "collapsing",
         "rate",
         "crisis_rate",
         "contents",
@@ -337,6 +351,7 @@ class _Account:
     collapse_at: float | None
     crisis_at: float | None
     stop_closing_at: float | None
+    collapsing: bool  # its posts may collapse (Scenario.collapsing_posts)
     rate: float
     crisis_rate: float
     contents: list[str]
@@ -401,6 +416,7 @@ class EventStream:
         self._team = Team(random.Random(f"{model.seed}:teams"), scenario.reply_delay_scale)
         # Their own generators, so that a collapse or a batching leaves every other draw unchanged.
         self._collapse_rng = random.Random(f"{model.seed}:collapse")
+        self._collapsing = scenario.collapsing_posts
         self._batch_rng = random.Random(f"{model.seed}:batches")
         self._ids = itertools.count(1)
         self._seq = itertools.count()
@@ -426,6 +442,7 @@ class EventStream:
             account.collapse_at = collapse_at if account_id == scenario.collapse_account else None
             account.crisis_at = crisis_at if account_id == scenario.crisis_account else None
             account.stop_closing_at = stop_closing_at if account_id == scenario.stop_closing_account else None
+            account.collapsing = scenario.collapsing_account in (None, account_id)
             mix = CONTENT_MIX[platform]
             account.contents = list(mix)
             account.content_cum = list(itertools.accumulate(mix.values()))
@@ -765,6 +782,8 @@ class EventStream:
         post.er = account.er_low + account.er_width * rng.random()
         post.followers = followers
         post.collapsed = account.collapse_at is not None and published_at >= account.collapse_at
+        if account.collapsing and collapses(self._model.seed, post.post_id, self._collapsing):
+            post.collapsed = True
         post.span = 0
         return post
 

@@ -51,6 +51,7 @@ async def run_simulator(
     crisis_after: float = 60.0,
     stop_closing_account: str | None = None,
     stop_closing_after: float = 60.0,
+    collapsing: tuple[float, str | None] = (0.0, None),  # Scenario.collapsing_posts, collapsing_account
     reply_delay_scale: float | None = None,
     day_seconds: float | None = None,
     batch_share: float = 0.1,
@@ -73,6 +74,8 @@ async def run_simulator(
         stop_closing_account=stop_closing_account,
         stop_closing_at_ms=start_ms + int(stop_closing_after * 1000) if stop_closing_account else None,
         reply_delay_scale=settings.simulate_reply_delay_scale if reply_delay_scale is None else reply_delay_scale,
+        collapsing_posts=collapsing[0],
+        collapsing_account=collapsing[1],
     )
     stream = model.stream(start_ms, scenario)
     stop_event = stop_event or asyncio.Event()
@@ -225,6 +228,17 @@ def main(argv: list[str] | None = None) -> int:
             help=f"seconds after start when {when} (default %(default)s)",
         )
     parser.add_argument(
+        "--collapsing-posts",
+        type=float,
+        default=settings.simulate_collapsing_posts,
+        help="probability that a post collapses from its publication (default %(default)s)",
+    )
+    parser.add_argument(
+        "--collapsing-account",
+        default=settings.simulate_collapsing_account or None,
+        help="the one account whose posts may collapse (default: every account)",
+    )
+    parser.add_argument(
         "--reply-delay-scale",
         type=_positive(float),
         default=settings.simulate_reply_delay_scale,
@@ -283,6 +297,7 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
             crisis_after=args.crisis_after,
             stop_closing_account=args.stop_closing_account,
             stop_closing_after=args.stop_closing_after,
+            collapsing=(args.collapsing_posts, args.collapsing_account),
             reply_delay_scale=args.reply_delay_scale,
             day_seconds=args.day_seconds,
             stop_event=stop_event,

@@ -122,7 +122,7 @@ def drop_closed(state: ClosingState, mark: int) -> None:
 def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: FollowersOf, records: list[dict]) -> list:
     """The lifetime records of the posts that reached an age by ``mark``, and the benchmark samples
     of those that reached maturity (as journalled: [account_id, post_id, platform, content_type,
-    published_at, er])."""
+    published_at, er, early], ``early``: its ER at each age before maturity, for its account's curve)."""
     cfg, lifetimes = state.config, state.lifetimes
     samples = []
 
@@ -138,7 +138,12 @@ def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: Follo
             now_ms,
         )
         records.append(record)
-        if index == lifetimes.maturity_index and life.complete and record["rates"]["er_followers"] is not None:
+        if (
+            index == lifetimes.maturity_index
+            and life.complete
+            and followers
+            and record["rates"]["er_followers"] is not None
+        ):
             sample = [
                 life.account_id,
                 post_id,
@@ -146,6 +151,7 @@ def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: Follo
                 life.content_type,
                 life.published_at,
                 record["rates"]["er_followers"],
+                [engaged / followers for engaged in life.reached],
             ]
             samples.append(sample)
             lifetimes.add_sample(life.account_id, sample[1:])

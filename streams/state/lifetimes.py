@@ -30,6 +30,7 @@ from collections.abc import Callable
 
 from ..contract import UNKNOWN_CONTENT_TYPE
 from ..model.aggregates import WindowAggregate
+from ..model.rates import engaged_count
 
 FROM_RECORD, FROM_FIRST_EVENT = "post_record", "first_event"
 
@@ -52,6 +53,7 @@ class PostLife:
         "done",
         "total",
         "segments",
+        "reached",
     )
 
     def __init__(
@@ -70,6 +72,7 @@ class PostLife:
         self.done = 0  # ages published
         self.total: WindowAggregate | None = None  # the segments of the ages published, merged
         self.segments: dict[int, WindowAggregate] = {}
+        self.reached: list[int] = []  # engaged at each age before maturity: the curve (model/early.py)
 
     def meta(self) -> list:
         return [self.account_id, self.platform, self.published_at, self.content_type, self.source, self.complete]
@@ -94,8 +97,9 @@ class LifeDelta:
 
 
 class PostLifetimes:
-    def __init__(self, ages_ms: tuple[int, ...], maturity_ms: int, period_ms: int):
+    def __init__(self, ages_ms: tuple[int, ...], maturity_ms: int, period_ms: int, engaged_types: tuple[str, ...]):
         self.ages = ages_ms
+        self.engaged_types = engaged_types
         self.lifetime = ages_ms[-1]
         self.maturity_index = ages_ms.index(maturity_ms)
         self.period = period_ms
@@ -258,11 +262,13 @@ class PostLifetimes:
                 segment = life.segments.pop(life.done, None)
                 if segment is not None:
                     life.total = segment if life.total is None else life.total.merge(segment)
+                if life.done < self.maturity_index:
+                    life.reached.append(0 if life.total is None else engaged_count(life.total, self.engaged_types))
                 if on_age is not None:
                     on_age(post_id, life, life.done)
                 life.done += 1
             if life.done >= n:
-                life.total, life.segments = None, {}
+                life.total, life.segments, life.reached = None, {}, []
         for post_id in gone:
             del self.lives[post_id]
         self.published = published

@@ -23,7 +23,7 @@ def decode_delta(items) -> dict[str, LifeDelta]:
 
 
 def encode_lives(lives: dict[str, PostLife]) -> list:
-    """``L``: [[post_id, meta, max_ts, done, total or None, [[segment, aggregate], ...]], ...]."""
+    """``L``: [[post_id, meta, max_ts, done, total or None, [[segment, aggregate], ...], reached], ...]."""
     return [
         [
             post_id,
@@ -32,6 +32,7 @@ def encode_lives(lives: dict[str, PostLife]) -> list:
             life.done,
             None if life.total is None else life.total.to_state(),
             _encode_segments(life.segments),
+            life.reached,
         ]
         for post_id, life in lives.items()
     ]
@@ -39,9 +40,10 @@ def encode_lives(lives: dict[str, PostLife]) -> list:
 
 def decode_lives(items) -> dict[str, PostLife]:
     lives = {}
-    for post_id, meta, max_ts, done, total, segments in items:
+    for post_id, meta, max_ts, done, total, segments, *reached in items:  # before the curves: no reached
         life = lives[post_id] = PostLife(*meta, max_ts)  # type: ignore[call-arg]  # meta: the six fields before max_ts
         life.done = done
+        life.reached = reached[0] if reached else []
         life.total = None if total is None else WindowAggregate.from_state(total)
         life.segments = _decode_segments(segments)
     return lives
@@ -56,7 +58,8 @@ def _decode_segments(items) -> dict[int, WindowAggregate]:
 
 
 def encode_samples(samples: dict[str, list[list]]) -> list:
-    """``b``: [[account_id, post_id, platform, content_type, published_at, er], ...]."""
+    """``b``: [[account_id, post_id, platform, content_type, published_at, er, early ERs], ...] (before
+    the curves, without early ERs: streams/model/early.py)."""
     return [[account_id, *sample] for account_id, items in samples.items() for sample in items]
 
 

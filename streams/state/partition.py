@@ -90,7 +90,9 @@ class PartitionState:
             config.acknowledge_ms, config.resolve_ms, config.mention_retention_ms, config.reply_resolves
         )
         self.listening = ListeningFold(self.mentions, config.acknowledge_ms)
-        self.lifetimes = PostLifetimes(config.post_ages_ms, config.maturity_ms, config.benchmark_period_ms)
+        self.lifetimes = PostLifetimes(
+            config.post_ages_ms, config.maturity_ms, config.benchmark_period_ms, config.engaged_types
+        )
 
     def start_at(self, arrival_ms: int) -> None:
         """A partition with no state starts closing windows at the arrival time of the first input it

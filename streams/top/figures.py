@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .early import off_track_posts
 from .sources import Metrics, MonitoringReading, PerPost, WorkerReading
 
 SPARK_POINTS = 30  # refreshes of history per sparkline
@@ -62,6 +63,7 @@ class Figures:
     # "per_post": top and bottom are the accounts ranked by ER per post (Prometheus answered); "hourly":
     # no ER per post to rank by (no Prometheus given, or it did not answer), ranked by the hourly ER.
     ranked_by: str = "per_post"
+    off_track: list[dict] = field(default_factory=list)  # firing PostOffTrack: streams/top/early.py
 
     def answering(self) -> list[WorkerFigures]:
         return [w for w in self.workers if w.error is None]
@@ -239,6 +241,7 @@ def figures(
         prometheus_error=monitoring.prometheus_error,
         alertmanager_error=monitoring.alertmanager_error,
         ranked_by=ranked_by,
+        off_track=off_track_posts(readings, alerts),
     )
 
 

@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .early import off_track_line
 from .figures import Figures
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -166,7 +167,14 @@ def marketing(f: Figures) -> Group:
             sparkline(total),
             "  ".join(f"{t} {v:,.0f}" for t, v in sorted(by_type.items(), key=lambda tv: -tv[1]) if v),
         )
-    parts: list[RenderableType] = [below, ranked, *([waiting] if waiting else []), mentions, sparks]
+    parts: list[RenderableType] = [
+        below,
+        Text(off_track_line(f.off_track)),
+        ranked,
+        *([waiting] if waiting else []),
+        mentions,
+        sparks,
+    ]
     if f.prometheus_error:
         parts.insert(0, Text(f"Prometheus: {f.prometheus_error} (ER per post and bands not shown)", style="red"))
     return Group(*parts)

@@ -28,6 +28,7 @@ from streams.devtools.prometheus import (
     write_prometheus_config,
 )
 from streams.simulator import TrafficModel
+from streams.simulator.model import collapses
 from tests.fixtures.kafka import isolated_settings, wait_for
 from tests.fixtures.promql import dashboard_queries
 
@@ -43,10 +44,15 @@ pytestmark = [
 # mature and leave the benchmark period within the run.
 DAY_S = 20
 POST_SETTINGS = dict(
-    post_lifetime_ages_seconds=("10",),
+    post_lifetime_ages_seconds=("5", "10"),
     post_maturity_seconds=DAY_S,
     post_lifetime_seconds=2 * DAY_S,
     benchmark_period_seconds=15 * DAY_S,
+    # Early warning from a quarter of the model day (the first close after 1 h of a 20 s day would
+    # come too late to be early); a median post gathers about 30 engaged interactions by then on the
+    # one account big enough (x, 3,800 followers), 6 to 9 on the others: projected on that one only.
+    early_warning_first_check_seconds=5,
+    early_warning_min_expected_engaged=20,
 )
 RATE, N_ACCOUNTS = 1000, 5
 MODEL = TrafficModel(7, N_ACCOUNTS, rate=RATE, day_seconds=DAY_S)  # the simulator's default seed
@@ -55,6 +61,9 @@ CRISIS = "acct-0004"
 # once a day to several times an hour, and none of them may alert.
 COLLAPSED = sorted(sorted(set(MODEL.account_ids) - {CRISIS}), key=MODEL.posts_per_day.get)[-2]
 NORMAL = next(a for a in MODEL.account_ids if a not in (COLLAPSED, CRISIS))
+# A few posts of a healthy account collapse from their publication (the simulator chooses which): its
+# engagement per post stays inside its band; the posts page PostOffTrack, nothing else does.
+OFF_TRACK, COLLAPSING_POSTS = CRISIS, 0.05
 # The rolling window of this run is 60 s, not the default hour: the rules and dashboards, which
 # assume no window length, must alert and show all the same.
 ROLLING_LABEL = "1m"
@@ -147,7 +156,7 @@ def stack(kafka_bootstrap, workers, topics_ready, tmp_path):
             spike_range="30s",
             spike_baseline_range="30s",
             spike_history="60s",
-        ),
+        ).replace("for: 10s  # tunable: post-off-track hold", "for: 3s  # tunable: post-off-track hold"),
     )
     prom_proc, prometheus = start_prometheus(config, prom_work, tmp_path / "prometheus.log")
     processes.append(prom_proc)
@@ -182,6 +191,10 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
             "65",
             "--reply-delay-scale",
             str(REPLY_DELAY_SCALE),
+            "--collapsing-posts",
+            str(COLLAPSING_POSTS),
+            "--collapsing-account",
+            OFF_TRACK,
         ],
         settings.as_env(),
         tmp_path / "simulator.log",
@@ -227,6 +240,16 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
             } <= names
 
         wait_for(crisis_paged, 240, "the crisis account's spike and resolve-SLA pages")
+
+        # A collapsing post pages the marketing on-call in its first quarter day, with its projection.
+        def off_track() -> list[dict]:
+            return [a for a in webhook.alerts("/hook/marketing") if a["labels"]["alertname"] == "PostOffTrack"]
+
+        page = wait_for(off_track, 120, "PostOffTrack at the webhook")[0]
+        assert page["labels"]["post_id"].startswith(OFF_TRACK) and page["labels"]["team"] == "marketing"
+        assert "projected at" in page["annotations"]["description"]
+        assert "below the benchmark's low bound" in page["annotations"]["description"]
+        assert page["annotations"]["runbook_url"].endswith("#postofftrack")
         community = marketing("/hook/community")
         assert {(a["labels"]["alertname"], a["labels"]["sla"], a["labels"]["account_id"]) for a in community} == {
             ("EngagementMentionUnanswered", "acknowledge", CRISIS)
@@ -256,6 +279,9 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
         assert {name for name, account in paged if account == CRISIS} <= CRISIS_ALERTS
         firing = prom_query(prometheus, 'ALERTS{alertstate="firing",team="marketing"}')
         assert {s["metric"]["account_id"] for s in firing} == {COLLAPSED, CRISIS}
+        # The posts off track are the collapsing account's: no healthy account's post pages.
+        assert {a["labels"]["account_id"] for a in off_track()} == {OFF_TRACK}
+        assert all(collapses(MODEL.seed, a["labels"]["post_id"], COLLAPSING_POSTS) for a in off_track())
         lows = {
             s["metric"]["account_id"]: float(s["value"][1])
             for s in prom_query(prometheus, 'account:engagement_post_benchmark:ratio{content_type="all", bound="low"}')

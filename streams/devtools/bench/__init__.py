@@ -22,6 +22,9 @@ It prints one JSON line (progress goes to stderr), writes it with the machine's 
 ``bench/results/<UTC time>.json`` and draws ``docs/performance.png``. Exit status 1 when a correctness
 check failed (the performance targets are reported, not enforced).
 
+`engagement bench early-warning` (``early``) measures PostOffTrack instead, in process, over a simulated
+week: precision, recall and minutes to alert; its result goes to the same directory.
+
 Modules: workload, throughput (ceiling, pipeline), offsets (when a run is done), peers, freshness, profile
 (py-spy), harness, figures, report, cli.
 """

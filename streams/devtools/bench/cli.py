@@ -20,6 +20,7 @@ from ...settings import Settings
 from ...simulator import PLATFORMS
 from ..broker import EmbeddedKafka
 from ..paths import REPO
+from .early import main as early_warning
 from .figures import evaluate_targets, figures_of, median_run, ratios_of
 from .freshness import FRESHNESS_RATE, freshness
 from .harness import Bench, log
@@ -113,6 +114,9 @@ def peer_run(
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["early-warning"]:  # in process, no broker: its own command line
+        return early_warning(argv[1:])
     parser = argparse.ArgumentParser(
         prog="engagement bench",
         description="Throughput, freshness and memory of the pipeline on a real Kafka broker (docs/performance.md).",

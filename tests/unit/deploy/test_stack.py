@@ -35,6 +35,7 @@ ALERTS = {
     "EngagementMentionUnanswered": "marketing",
     "EngagementMentionSpike": "marketing",
     "EngagementNegativeSentimentSpike": "marketing",
+    "PostOffTrack": "marketing",
     "EngagementIngestionStalled": "platform",
     "EngagementRejectRateHigh": "platform",
     "EngagementConsumerLagHigh": "platform",

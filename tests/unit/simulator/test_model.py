@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from streams.simulator import TrafficModel, producer as simulate
-from streams.simulator.model import Scenario
+from streams.simulator.model import Scenario, collapses
 from tests.fixtures.groundtruth import schema
 from tests.fixtures.paths import REPO
 
@@ -299,6 +299,34 @@ def test_collapse_removes_the_engagement_of_the_posts_published_after_it():
     )
     assert counts(collapsed, False) == counts(normal, False)
     assert [e for e in collapsed if e["account_id"] != account] == [e for e in normal if e["account_id"] != account]
+
+
+def test_collapsing_posts_lose_their_engagement_one_by_one_and_leave_the_rest_unchanged():
+    """About the given share of the account's posts keep ~1 % of their engaged events; its other posts
+    and every other account are event for event the run without them."""
+    model = TrafficModel(seed=7, n_accounts=5, rate=100.0, day_seconds=3600.0)
+    rates = model.posts_per_day
+    account = max(rates, key=rates.get)
+    end = START_MS + 1_200_000
+    normal_posts, normal = model.run(START_MS, end, batch_share=0.1)
+    scenario = Scenario(collapsing_posts=0.3, collapsing_account=account)
+    posts, events = model.run(START_MS, end, batch_share=0.1, scenario=scenario)
+    assert posts == normal_posts
+
+    def engaged(run) -> Counter:
+        return Counter(e["post_id"] for e in run if e["account_id"] == account and e["type"] in ENGAGED)
+
+    before, after = engaged(normal), engaged(events)
+    lost = {p for p, n in before.items() if n >= 50 and after[p] <= 0.05 * n}
+    kept = {p for p, n in before.items() if after[p] == n}
+    assert all(after[p] == n or after[p] <= 0.05 * n for p, n in before.items() if n >= 50)
+    assert lost == {p for p, n in before.items() if n >= 50 and collapses(7, p, 0.3)}
+    eligible = [p for p, n in before.items() if n >= 50]
+    assert 0.15 <= len(lost) / len(eligible) <= 0.45, (len(lost), len(eligible))
+    unchanged = [e for e in events if e["account_id"] != account or e.get("post_id") in kept]
+    assert unchanged == [e for e in normal if e["account_id"] != account or e.get("post_id") in kept]
+    with pytest.raises(ValueError, match="collapsing posts"):
+        model.stream(START_MS, Scenario(collapsing_posts=0.1, collapsing_account="acct-9999"))
 
 
 # -- events ---------------------------------------------------------------------------------------------

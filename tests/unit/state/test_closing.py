@@ -289,8 +289,9 @@ def test_lifetime_records_at_each_age_and_a_sample_at_maturity():
     }
     assert records[("p2", 5 * W)]["complete"] is False and records[("p2", 5 * W)]["counts"] == counts(like=1)
     # Only p1 is a sample: p2 was published before the first input, p3's account has no follower count.
-    assert samples == [["a1", "p1", "instagram", "reel", B0, 3 / 2000]]
-    assert state.lifetimes.samples == {"a1": [["p1", "instagram", "reel", B0, 3 / 2000]]}
+    # With its ER at each age before maturity (2W: its two likes), for its account's curve.
+    assert samples == [["a1", "p1", "instagram", "reel", B0, 3 / 2000, [2 / 2000]]]
+    assert state.lifetimes.samples == {"a1": [["p1", "instagram", "reel", B0, 3 / 2000, [2 / 2000]]]}
 
     records, samples = at(B0 + 10 * W)
     final = records[("p1", 10 * W)]

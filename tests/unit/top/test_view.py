@@ -163,3 +163,30 @@ def test_a_type_that_appears_later_lines_up_with_the_others():
 
 def test_sparkline_scales_to_its_largest_value():
     assert sparkline([0, 4, 8]) == " ▄█" and sparkline([0, 0]) == "  " and sparkline([]) == ""
+
+
+def test_a_firing_post_off_track_has_its_line_with_its_projection_and_band():
+    exposition = (
+        'engagement_post_projected_rate_ratio{post_id="p7",account_id="a1",platform="x",industry="retail",'
+        'content_type="image"} 0.004\n'
+        'engagement_post_benchmark_low_ratio{post_id="p7",account_id="a1",platform="x",industry="retail",'
+        'content_type="image"} 0.0104\n'
+        'engagement_post_projected_rate_ratio{post_id="p8",account_id="a1",platform="x",industry="retail",'
+        'content_type="image"} 0.002\n'
+    )
+    reading = WorkerReading("http://w1", Metrics.parse(exposition), {"partitions": [0]})
+    firing = {
+        "status": {"state": "active"},
+        "receivers": [{"name": "marketing-oncall"}],
+        "labels": {"alertname": "PostOffTrack", "post_id": "p7", "account_id": "a1", "platform": "x"}
+        | {"content_type": "image", "severity": "warning"},
+    }
+    quiet = figures([reading], {}, 4.0, MonitoringReading(alerts=[], per_post={}), History())
+    assert quiet.off_track == [] and "posts off track (PostOffTrack): none" in render(quiet)
+    # p8 is exported (lower still) but not firing: only the alert's post is on the line.
+    f = figures([reading], {}, 4.0, MonitoringReading(alerts=[firing], per_post={}), History())
+    assert f.off_track == [
+        {"post_id": "p7", "account_id": "a1", "platform": "x", "content_type": "image"}
+        | {"projected": 0.004, "band_low": 0.0104}
+    ]
+    assert "posts off track (PostOffTrack): 1: p7 of a1 (x, image) projected 0.40 % < 1.04 %" in render(f)
