@@ -46,8 +46,19 @@ SCALED_SECONDS = (
     "post_lifetime_seconds",
     "post_maturity_seconds",
     "benchmark_period_seconds",
+    "early_warning_first_check_seconds",
     "simulate_day_seconds",
 )
+# A compressed day at the default rate is a day of 720 times fewer events: a post would gather a few
+# engaged interactions by its first check age, where the early warning needs 30 (its
+# ENGAGEMENT_EARLY_WARNING_MIN_EXPECTED_ENGAGED: fewer swing by chance as much as a collapse). Ten
+# times the rate gives the busiest accounts' posts about 40.
+RATE_FACTOR = 10
+# Of the posts of the account chosen for it, this share collapses from its publication (the early
+# warning's case): several within the five minutes.
+COLLAPSING_POSTS = 0.2
+# That account posts at least this often (a day), so that its curve is known within the first minutes.
+CURVE_POSTS_PER_DAY = 10
 
 
 @dataclass(frozen=True)
@@ -74,23 +85,31 @@ class CompressedDay:
             _seconds(self.scaled(float(age))) for age in base.post_lifetime_ages_seconds
         )
         overrides["simulate_reply_delay_scale"] = 1 / self.factor
-        collapsed, crisis = self.scenario_accounts(base)
+        overrides["simulate_rate"] = base.simulate_rate * RATE_FACTOR
+        collapsed, crisis, collapsing = self.scenario_accounts(base)
         overrides.update(
             simulate_collapse_account=collapsed,
             simulate_collapse_after_seconds=COLLAPSE_AFTER_SECONDS,
             simulate_crisis_account=crisis,
             simulate_crisis_after_seconds=CRISIS_AFTER_SECONDS,
+            simulate_collapsing_account=collapsing,
+            simulate_collapsing_posts=COLLAPSING_POSTS,
         )
         return overrides
 
-    def scenario_accounts(self, base: Settings) -> tuple[str, str]:
-        """The collapsed account posts most often (its ER per post has posts to go on first); the
-        crisis falls on the busiest of the others: the spike rules' minimum volumes are counts over
-        a window that a compressed day fills with fewer events than a real hour."""
-        model = TrafficModel(base.simulate_seed, base.simulate_accounts, rate=base.simulate_rate)
+    def scenario_accounts(self, base: Settings) -> tuple[str, str, str]:
+        """(collapsed, crisis, collapsing posts). The collapsed account posts most often (its ER per
+        post has posts to go on first); the crisis falls on the busiest of the others (the spike rules'
+        minimum volumes are counts over a window that a compressed day fills with fewer events than a
+        real hour); some posts collapse of the account left whose posts gather the most events, among
+        those that post often enough for their curve to be known soon."""
+        model = TrafficModel(base.simulate_seed, base.simulate_accounts, rate=base.simulate_rate * RATE_FACTOR)
         collapsed = max(model.account_ids, key=lambda a: (model.posts_per_day[a], a))
         others = [a for a in model.account_ids if a != collapsed] or [collapsed]
-        return collapsed, max(others, key=lambda a: (model.post_event_rate[a], a))
+        crisis = max(others, key=lambda a: (model.post_event_rate[a], a))
+        rest = [a for a in others if a != crisis and model.posts_per_day[a] >= CURVE_POSTS_PER_DAY] or others
+        collapsing = max(rest, key=lambda a: (model.post_event_rate[a] / model.posts_per_day[a], a))
+        return collapsed, crisis, collapsing
 
     def rules(self, text: str) -> str:
         """The alert rules with their `# tunable` durations scaled (the real ones: their header)."""
@@ -118,7 +137,9 @@ class CompressedDay:
             f"(posts mature at {compressed.post_maturity_seconds:g} s; listening SLAs "
             f"{compressed.mention_acknowledge_sla_seconds:g} s and {compressed.mention_resolve_sla_seconds:g} s); "
             f"{compressed.simulate_collapse_account}'s posts collapse, {compressed.simulate_crisis_account} has a "
-            f"crisis from {compressed.simulate_crisis_after_seconds:g} s. Real time: make run REAL_TIME=1"
+            f"crisis from {compressed.simulate_crisis_after_seconds:g} s, "
+            f"{compressed.simulate_collapsing_posts:.0%} of {compressed.simulate_collapsing_account}'s posts go off "
+            f"track. Real time: make run REAL_TIME=1"
         )
 
 

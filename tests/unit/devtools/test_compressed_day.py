@@ -23,6 +23,7 @@ def test_a_day_in_two_minutes_scales_every_horizon_of_the_day_by_720():
     assert compressed.mention_retention_seconds == 360
     assert compressed.post_lifetime_ages_seconds == ("5", "120", "840")
     assert compressed.post_lifetime_seconds == compressed.benchmark_period_seconds == 840
+    assert compressed.early_warning_first_check_seconds == 5
     assert compressed.rolling_window_seconds == 5
     assert compressed.window_seconds == 1  # a minute is 1/12 s: the shortest window is a second
     # 300 s / 720 would reject as late the simulator's events up to 2 s out of order.
@@ -41,14 +42,25 @@ def test_what_the_environment_set_is_compressed_too():
     assert compressed.post_lifetime_ages_seconds == ("5", "60", "840")
 
 
-def test_the_collapse_falls_on_the_busiest_poster_and_the_crisis_on_the_busiest_of_the_others():
+def test_the_scenarios_fall_on_the_accounts_that_show_them_soonest_at_ten_times_the_rate():
     real = Settings()
     compressed = dataclasses.replace(real, **CompressedDay(120).settings(real))
-    model = TrafficModel(real.simulate_seed, real.simulate_accounts, rate=real.simulate_rate)
+    assert compressed.simulate_rate == 2000
+    model = TrafficModel(real.simulate_seed, real.simulate_accounts, rate=2000)
     collapsed, crisis = compressed.simulate_collapse_account, compressed.simulate_crisis_account
+    collapsing = compressed.simulate_collapsing_account
     assert model.posts_per_day[collapsed] == max(model.posts_per_day.values())
     others = {a: model.post_event_rate[a] for a in model.account_ids if a != collapsed}
     assert others[crisis] == max(others.values())
+    # Events per post (rate / posts per second), among the accounts left posting 10 times a day or more.
+    per_post = {
+        a: model.post_event_rate[a] * 120 / model.posts_per_day[a]
+        for a in others
+        if a != crisis and model.posts_per_day[a] >= 10
+    }
+    assert per_post[collapsing] == max(per_post.values())
+    assert compressed.simulate_collapsing_posts == 0.2
+    assert len({collapsed, crisis, collapsing}) == 3
 
 
 def test_the_rules_durations_are_compressed_with_floors():
