@@ -1,7 +1,7 @@
-"""`make run` as a new user meets it (make soak): in a terminal (tmux), on its compressed day, the
-marketing half of `engagement top` shows accounts' ER per post against their band within five
-minutes, and the collapsed account's benchmark alert fires through Alertmanager; `q` stops
-everything it started."""
+"""`make run` as a new user meets it (make soak): in a terminal (tmux), on its compressed day, within
+five minutes the marketing half of `engagement top` shows accounts' ER per post against their band,
+an off-track post (one the simulator collapsed), and through Alertmanager the collapsed account's
+benchmark alert and the crisis account's listening page; `q` stops everything it started."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from streams.devtools.compressed_day import CompressedDay
 from streams.devtools.paths import REPO
 from streams.settings import Settings
+from streams.simulator.model import collapses
 
 pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is not installed")
 
@@ -54,24 +55,33 @@ def _cwd(pid: str):
         return None
 
 
-def test_make_run_shows_er_per_post_and_a_firing_benchmark_alert_within_five_minutes():
+def test_make_run_shows_er_per_post_an_off_track_post_and_the_pages_within_five_minutes():
     real = Settings()
-    collapsed = dataclasses.replace(real, **CompressedDay().settings(real)).simulate_collapse_account
+    day = dataclasses.replace(real, **CompressedDay().settings(real))
+    collapsed, crisis = day.simulate_collapse_account, day.simulate_crisis_account
+    wanted = {"ER per post", "benchmark alert", "off-track post", "crisis page"}
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
     _tmux("new-session", "-d", "-s", SESSION, "-x", "220", "-y", "70", f"cd {REPO} && make run; sleep 60")
     seen: dict[str, float] = {}
     started = time.monotonic()
     try:
-        while time.monotonic() - started < 300 and len(seen) < 2:
+        while time.monotonic() - started < 300 and seen.keys() != wanted:
             time.sleep(5)
             pane = _pane()
-            if "ER per post" not in seen and ER_PER_POST_ROW.search(pane):
-                seen["ER per post"] = time.monotonic() - started
             alerts = pane.split("alerts (Alertmanager)")[-1]
-            if re.search(rf"EngagementRateBelowBenchmark .*account_id={collapsed}\b", alerts):
-                seen["benchmark alert"] = time.monotonic() - started
+            off_track = re.findall(r"(acct-\d{4}-p\d+) of acct-\d{4} \([^)]*\) projected", pane)
+            share = day.simulate_collapsing_posts
+            found = {
+                "ER per post": bool(ER_PER_POST_ROW.search(pane)),
+                "benchmark alert": bool(re.search(rf"EngagementRateBelowBenchmark .*account_id={collapsed}\b", alerts)),
+                "off-track post": any(collapses(real.simulate_seed, p, share) for p in off_track),
+                "crisis page": bool(re.search(rf"EngagementMentionUnanswered .*account_id={crisis}, sla=res", alerts)),
+            }
+            for what in found.keys() - seen.keys():
+                if found[what]:
+                    seen[what] = round(time.monotonic() - started)
         print(f"\nmake run, seconds after start: {seen}\n{pane}")
-        assert seen.keys() == {"ER per post", "benchmark alert"}, pane
+        assert seen.keys() == wanted, pane
         _tmux("send-keys", "-t", SESSION, "q")
         deadline = time.monotonic() + 60
         while "summary {" not in (pane := _pane()) and time.monotonic() < deadline:
