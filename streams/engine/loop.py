@@ -92,6 +92,7 @@ class Engine:
             self.owned,
             self.checkpoint,
             self.posts.post_of,
+            self.posts.arrived,
         )
         self.rebalance = Rebalance(
             settings,
