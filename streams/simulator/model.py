@@ -46,7 +46,8 @@ n_accounts`` and with ``day_seconds`` (a shorter day packs a post's engagement i
 A collapsed account keeps its traffic, but its posts published from the collapse on lose their
 engagement: their engaged events become impressions (all but ``COLLAPSE_RESIDUAL`` of them). Posts
 published before keep theirs, so the account's hourly ER falls over hours, its per-post ER with the
-first collapsed posts that mature.
+first collapsed posts that mature. A *silent* collapse goes further: the account's posts published
+from it on get no event at all (their records still come out), so each counts at a post ER of 0.
 
 Mentions and replies (DOMAIN.md, listening and response): the team answers ``REPLY_SHARE`` of its
 mentions, each after a lognormal delay (median an hour, 90 % within about three), and never the rest.
@@ -197,6 +198,8 @@ class Scenario:
 
     collapse_account: str | None = None
     collapse_at_ms: int | None = None  # None: from the start
+    silent_account: str | None = None  # a silent collapse: its new posts get no event at all
+    silent_at_ms: int | None = None  # None: from the start
     crisis_account: str | None = None
     crisis_at_ms: int | None = None  # None: from the start
     reply_delay_scale: float = 1.0  # a test with SLAs shortened by this factor keeps their proportion
@@ -261,7 +264,11 @@ class TrafficModel:
         event_id) on, in a steady state: the posts of the last 7 model days are already out."""
         if scenario.reply_delay_scale <= 0:
             raise ValueError(f"the reply delay scale must be > 0, not {scenario.reply_delay_scale}")
-        for role, account in (("collapse", scenario.collapse_account), ("crisis", scenario.crisis_account)):
+        for role, account in (
+            ("collapse", scenario.collapse_account),
+            ("silent collapse", scenario.silent_account),
+            ("crisis", scenario.crisis_account),
+        ):
             if account is not None and account not in self.posts_per_day:
                 raise ValueError(
                     f"unknown {role} account {account!r} "
@@ -310,6 +317,7 @@ class _Account:
         "interval_ms",
         "posts",
         "collapse_at",
+        "silent_at",
         "crisis_at",
         "rate",
         "crisis_rate",
@@ -324,6 +332,7 @@ class _Account:
     interval_ms: float
     posts: int
     collapse_at: float | None
+    silent_at: float | None
     crisis_at: float | None
     rate: float
     crisis_rate: float
@@ -342,6 +351,7 @@ class _Post:
         "er",
         "followers",
         "collapsed",
+        "silent",
         "span",
         "k",
         "n",
@@ -357,6 +367,7 @@ class _Post:
     er: float
     followers: int
     collapsed: bool
+    silent: bool
     span: int
     k: int
     n: int
@@ -399,6 +410,7 @@ class EventStream:
         self._last: tuple = (start_ms - 1, 0, None)  # the last event generated
         collapse_at = start_ms if scenario.collapse_at_ms is None else scenario.collapse_at_ms
         crisis_at = start_ms if scenario.crisis_at_ms is None else scenario.crisis_at_ms
+        silent_at = start_ms if scenario.silent_at_ms is None else scenario.silent_at_ms
         rng = self._rng
         entries: list = []  # the agenda at the start: each account's next publication and event, each post's
         backfill: list[_Post] = []
@@ -411,6 +423,7 @@ class EventStream:
             account.interval_ms = self._day_ms / model.posts_per_day[account_id]
             account.posts = 0
             account.collapse_at = collapse_at if account_id == scenario.collapse_account else None
+            account.silent_at = silent_at if account_id == scenario.silent_account else None
             account.crisis_at = crisis_at if account_id == scenario.crisis_account else None
             mix = CONTENT_MIX[platform]
             account.contents = list(mix)
@@ -664,6 +677,8 @@ class EventStream:
                     event["dwell_ms"] = min(600_000, round(lognormvariate(dwell_mu, DWELL_SIGMA)))
                 elif kind == "comment":
                     event["sentiment"] = sentiment(COMMENT_NEGATIVE_SHARE)
+                if post.silent:  # dropped once drawn, so that every other draw stays the same
+                    continue
                 if engaged and post.collapsed and collapse_rnd() >= COLLAPSE_RESIDUAL:
                     event["type"] = "impression"
                     event.pop("sentiment", None)
@@ -747,6 +762,7 @@ class EventStream:
         post.er = account.er_low + account.er_width * rng.random()
         post.followers = followers
         post.collapsed = account.collapse_at is not None and published_at >= account.collapse_at
+        post.silent = account.silent_at is not None and published_at >= account.silent_at
         post.span = 0
         return post
 

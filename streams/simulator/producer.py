@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +22,7 @@ from ..kafka.security import kafka_client_config
 from ..kafka.topics import ensure_topics
 from ..progress import Progress
 from ..settings import Settings
+from .arguments import simulate_parser
 from .model import EventStream, Scenario, TrafficModel
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ async def run_simulator(
     max_events: int | None = None,
     collapse_account: str | None = None,
     collapse_after: float = 60.0,
+    silent_account: str | None = None,
+    silent_after: float = 60.0,
     crisis_account: str | None = None,
     crisis_after: float = 60.0,
     reply_delay_scale: float | None = None,
@@ -60,6 +62,8 @@ async def run_simulator(
     scenario = Scenario(
         collapse_account=collapse_account,
         collapse_at_ms=start_ms + int(collapse_after * 1000) if collapse_account else None,
+        silent_account=silent_account,
+        silent_at_ms=start_ms + int(silent_after * 1000) if silent_account else None,
         crisis_account=crisis_account,
         crisis_at_ms=start_ms + int(crisis_after * 1000) if crisis_account else None,
         reply_delay_scale=settings.simulate_reply_delay_scale if reply_delay_scale is None else reply_delay_scale,
@@ -79,6 +83,8 @@ async def run_simulator(
         "started_at_ms": start_ms,
         "collapse_account": collapse_account,
         "collapse_at_ms": scenario.collapse_at_ms,
+        "silent_account": silent_account,
+        "silent_at_ms": scenario.silent_at_ms,
         "crisis_account": crisis_account,
         "crisis_at_ms": scenario.crisis_at_ms,
     }
@@ -169,72 +175,9 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {text}")
-        return value
-
-    return parse
-
-
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
-    parser = argparse.ArgumentParser(
-        prog="engagement simulate", description="Produce synthetic posts and interaction events into Kafka."
-    )
-    parser.add_argument(
-        "--rate",
-        type=_positive(float),
-        default=settings.simulate_rate,
-        help="mean events per second (default %(default)s)",
-    )
-    parser.add_argument("--duration", type=_positive(float), help="stop after this many seconds")
-    parser.add_argument("--max-events", type=_positive(int), help="stop after this many events")
-    parser.add_argument("--seed", type=int, default=settings.simulate_seed, help="default %(default)s")
-    parser.add_argument(
-        "--accounts",
-        type=_positive(int),
-        default=settings.simulate_accounts,
-        help="number of accounts (default %(default)s)",
-    )
-    parser.add_argument(
-        "--collapse-account",
-        default=settings.simulate_collapse_account or None,
-        help="account whose engagement collapses, e.g. acct-0003 (default: none)",
-    )
-    parser.add_argument(
-        "--collapse-after",
-        type=float,
-        default=settings.simulate_collapse_after_seconds,
-        help="seconds after start when the collapse begins (default %(default)s)",
-    )
-    parser.add_argument(
-        "--crisis-account",
-        default=settings.simulate_crisis_account or None,
-        help="account whose mentions turn into a PR crisis, e.g. acct-0004 (default: none)",
-    )
-    parser.add_argument(
-        "--crisis-after",
-        type=float,
-        default=settings.simulate_crisis_after_seconds,
-        help="seconds after start when the crisis begins (default %(default)s)",
-    )
-    parser.add_argument(
-        "--reply-delay-scale",
-        type=_positive(float),
-        default=settings.simulate_reply_delay_scale,
-        help="factor on the teams' reply delays, median 1 h at 1 (default %(default)s)",
-    )
-    parser.add_argument(
-        "--day-seconds",
-        type=_positive(float),
-        default=settings.simulate_day_seconds,
-        help="length of the model's day: posting intervals and engagement decay scale with it (default %(default)s)",
-    )
-    parser.add_argument("--stats-file", type=Path, help="also write the final stats (JSON) here")
-    args = parser.parse_args(argv)
+    args = simulate_parser(settings).parse_args(argv)
 
     if not settings.kafka_bootstrap_servers:
         print(
@@ -276,6 +219,8 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
             max_events=args.max_events,
             collapse_account=args.collapse_account,
             collapse_after=args.collapse_after,
+            silent_account=args.silent_account,
+            silent_after=args.silent_after,
             crisis_account=args.crisis_account,
             crisis_after=args.crisis_after,
             reply_delay_scale=args.reply_delay_scale,
