@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..metrics import BatchTally, Metrics
-from ..state.partition import Commit
+from ..state.commit import Commit
 from ..state.window import WindowConfig, duration_label
 
 

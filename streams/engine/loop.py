@@ -69,6 +69,7 @@ class Engine:
             load_benchmarks(settings.benchmarks_file),
             (settings.mention_acknowledge_sla_seconds, settings.mention_resolve_sla_seconds),
             self.config.rolling_ms / self.config.benchmark_period_ms,
+            settings.own_baseline_latest_posts,
         )
         self.assignor = RoutingAssignor(web_url)
         self.accounts = AccountBook(settings, self.kafka_config)
@@ -92,6 +93,7 @@ class Engine:
             self.owned,
             self.checkpoint,
             self.posts.post_of,
+            self.posts.arrived,
         )
         self.rebalance = Rebalance(
             settings,

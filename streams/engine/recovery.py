@@ -28,6 +28,7 @@ from ..settings import Settings
 from ..state import PartitionState, WindowConfig
 from ..state.lifetimes import PostOf
 from ..state.replay import apply_journal, load_snapshot
+from ..state.silent import PostArrivals
 from ..state.snapshot import SnapshotReader
 from .checkpoint import Checkpoint
 from .parts import KafkaClients, OwnedPartitions
@@ -53,9 +54,11 @@ class Recovery:
         owned: OwnedPartitions,
         checkpoint: Checkpoint,
         post_of: PostOf,
+        post_arrivals: PostArrivals | None = None,
     ):
         self.settings, self.config, self.kafka_config, self.metrics = settings, config, kafka_config, metrics
         self.clients, self.owned, self.checkpoint, self.post_of = clients, owned, checkpoint, post_of
+        self.post_arrivals = post_arrivals
         # While recover_with_retries runs (monotonic start): the worker is not ready, and its loop,
         # blocked in the recovery, counts as live until the recovery's own deadline (engine/health.py).
         self.recovering_since: float | None = None
@@ -146,7 +149,7 @@ class Recovery:
         A partition with neither starts empty (``PartitionState.start_at`` its first input)."""
         started = time.perf_counter()
         s, cfg = self.settings, self.config
-        states = {p: PartitionState(p, cfg, post_of=self.post_of) for p in partitions}
+        states = {p: PartitionState(p, cfg, post_of=self.post_of, post_arrivals=self.post_arrivals) for p in partitions}
         await self._wait_for_decided([TopicPartition(topic, p) for p in partitions for topic in s.state_topics])
         readers = {p: SnapshotReader() for p in partitions}
         async for message in self._read_to_end(s.topic_snapshots, partitions):

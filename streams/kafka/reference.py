@@ -86,6 +86,10 @@ class ReferenceBook:
         record, rejection = self.validate(message.value)
         if rejection is None:
             self.records[record[self.key_field]] = record
+            self.added(record)
+
+    def added(self, record: dict) -> None:
+        """A hook for books that index their records."""
 
     async def stop(self) -> None:
         if self._task:

@@ -47,6 +47,7 @@ class Metrics:
         benchmarks=None,
         slas_seconds: tuple[float, float] = (43200.0, 86400.0),
         rolling_share_of_period: float = 1 / 168,
+        own_baseline_latest_posts: int = 3,
     ) -> None:
         # The series per account (tens of thousands: a 2 MB exposition) change only when windows close
         # or accounts move, so their text is built at most once per change (``per_account_changed``),
@@ -58,7 +59,9 @@ class Metrics:
         self.accounts = AccountGauges(a, max_account_series, rolling_label)
         self.account_counters = AccountCounters(a, max_account_series)
         self.benchmarks = benchmark_gauge(a, benchmarks or {})
-        self.post_rates = PostRateGauges(a, max_account_series, benchmarks or {}, rolling_share_of_period)
+        self.post_rates = PostRateGauges(
+            a, max_account_series, benchmarks or {}, rolling_share_of_period, own_baseline_latest_posts
+        )
         self.listening = ListeningMetrics(r, max_account_series, *slas_seconds)  # a histogram fed per batch
         self.consumed = Counter(
             "engagement_events_consumed_total",

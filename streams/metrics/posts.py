@@ -9,14 +9,18 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Gauge
 
 from ..model.bands import Benchmarks, band_for
+from .own_baseline import OwnBaselineGauges
 
 ALL = "all"  # the content_type label of an account's mean over all its posts
 RANKED_POSTS = 10  # best and worst posts exported per worker
 
 
 class PostRateGauges:
-    def __init__(self, registry: CollectorRegistry, cap: int, benchmarks: Benchmarks, window_share: float):
-        """``window_share``: the rolling window's length over the benchmark period's."""
+    def __init__(
+        self, registry: CollectorRegistry, cap: int, benchmarks: Benchmarks, window_share: float, latest_posts: int = 3
+    ):
+        """``window_share``: the rolling window's length over the benchmark period's; ``latest_posts``:
+        the posts compared with the account's own baseline (streams.metrics.own_baseline)."""
         self.cap = cap
         self.benchmarks = benchmarks
         self.window_share = window_share
@@ -60,6 +64,7 @@ class PostRateGauges:
             "Accounts left out of the ER-per-post gauges by ENGAGEMENT_MAX_ACCOUNT_SERIES",
             registry=registry,
         )
+        self.own_baseline = OwnBaselineGauges(registry, account, latest_posts)
         self._exported: set[tuple[Gauge, tuple]] = set()
 
     def update(self, samples: dict[str, list[list]], published: dict[str, list], industry_of) -> None:
@@ -85,6 +90,7 @@ class PostRateGauges:
             for _, _, content_type, _, er, *_ in items:
                 groups[ALL].append(er)
                 groups.setdefault(content_type, []).append(er)
+            desired.update(self.own_baseline.desired(lambda c: (account_id, platform, industry, c), items))  # noqa: B023
             for content_type, ers in groups.items():
                 labels = (account_id, platform, industry, content_type)
                 desired[(self.rate, labels)] = sum(ers) / len(ers)

@@ -184,6 +184,12 @@ class Settings(SimulatorSettings, KafkaConnection):
         default=30.0,
         check=NON_NEGATIVE,
     )
+    own_baseline_latest_posts: int = doc(
+        "An account's latest matured posts whose mean ER EngagementPostRateBelowOwnBaseline compares with "
+        "the median ER of its posts of the benchmark period before them (its own baseline per post).",
+        default=3,
+        check=AT_LEAST_1,
+    )
     engaged_types: tuple[str, ...] = doc(
         "Comma-separated interaction types that count as engaged.", default=DEFAULT_ENGAGED_TYPES, check=EVENT_TYPES
     )

@@ -18,6 +18,14 @@ class SimulatorSettings:
     simulate_collapse_after_seconds: float = doc(
         "Seconds after start when the collapse begins.", default=60.0, check=NON_NEGATIVE
     )
+    simulate_silent_account: str = doc(
+        "Account whose new posts the simulator leaves without any event, their records still published "
+        "(a silent collapse; empty: none).",
+        default="",
+    )
+    simulate_silent_after_seconds: float = doc(
+        "Seconds after start when the silent collapse begins.", default=60.0, check=NON_NEGATIVE
+    )
     simulate_crisis_account: str = doc(
         "Account whose mentions the simulator turns into a PR crisis: several "
         "times the volume, mostly negative (empty: none).",

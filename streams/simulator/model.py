@@ -46,7 +46,8 @@ n_accounts`` and with ``day_seconds`` (a shorter day packs a post's engagement i
 A collapsed account keeps its traffic, but its posts published from the collapse on lose their
 engagement: their engaged events become impressions (all but ``COLLAPSE_RESIDUAL`` of them). Posts
 published before keep theirs, so the account's hourly ER falls over hours, its per-post ER with the
-first collapsed posts that mature.
+first collapsed posts that mature. A *silent* collapse goes further: the account's posts published
+from it on get no event at all (their records still come out), so each counts at a post ER of 0.
 
 Collapsing posts (the early warning's case, DOMAIN.md): a healthy account's post that collapses the
 same way from its publication, each post with the probability ``Scenario.collapsing_posts`` (of one
@@ -208,6 +209,8 @@ class Scenario:
 
     collapse_account: str | None = None
     collapse_at_ms: int | None = None  # None: from the start
+    silent_account: str | None = None  # a silent collapse: its new posts get no event at all
+    silent_at_ms: int | None = None  # None: from the start
     crisis_account: str | None = None
     crisis_at_ms: int | None = None  # None: from the start
     reply_delay_scale: float = 1.0  # a test with SLAs shortened by this factor keeps their proportion
@@ -281,6 +284,7 @@ class TrafficModel:
             raise ValueError(f"the reply delay scale must be > 0, not {scenario.reply_delay_scale}")
         for role, account in (
             ("collapse", scenario.collapse_account),
+            ("silent collapse", scenario.silent_account),
             ("crisis", scenario.crisis_account),
             ("stop-closing", scenario.stop_closing_account),
             ("collapsing posts", scenario.collapsing_account),
@@ -333,6 +337,7 @@ class _Account:
         "interval_ms",
         "posts",
         "collapse_at",
+        "silent_at",
         "crisis_at",
         "stop_closing_at",
         "collapsing",
@@ -349,6 +354,7 @@ class _Account:
     interval_ms: float
     posts: int
     collapse_at: float | None
+    silent_at: float | None
     crisis_at: float | None
     stop_closing_at: float | None
     collapsing: bool  # its posts may collapse (Scenario.collapsing_posts)
@@ -369,6 +375,7 @@ class _Post:
         "er",
         "followers",
         "collapsed",
+        "silent",
         "span",
         "k",
         "n",
@@ -384,6 +391,7 @@ class _Post:
     er: float
     followers: int
     collapsed: bool
+    silent: bool
     span: int
     k: int
     n: int
@@ -428,6 +436,7 @@ class EventStream:
         collapse_at = start_ms if scenario.collapse_at_ms is None else scenario.collapse_at_ms
         crisis_at = start_ms if scenario.crisis_at_ms is None else scenario.crisis_at_ms
         stop_closing_at = start_ms if scenario.stop_closing_at_ms is None else scenario.stop_closing_at_ms
+        silent_at = start_ms if scenario.silent_at_ms is None else scenario.silent_at_ms
         rng = self._rng
         entries: list = []  # the agenda at the start: each account's next publication and event, each post's
         backfill: list[_Post] = []
@@ -440,6 +449,7 @@ class EventStream:
             account.interval_ms = self._day_ms / model.posts_per_day[account_id]
             account.posts = 0
             account.collapse_at = collapse_at if account_id == scenario.collapse_account else None
+            account.silent_at = silent_at if account_id == scenario.silent_account else None
             account.crisis_at = crisis_at if account_id == scenario.crisis_account else None
             account.stop_closing_at = stop_closing_at if account_id == scenario.stop_closing_account else None
             account.collapsing = scenario.collapsing_account in (None, account_id)
@@ -696,6 +706,8 @@ class EventStream:
                     event["dwell_ms"] = min(600_000, round(lognormvariate(dwell_mu, DWELL_SIGMA)))
                 elif kind == "comment":
                     event["sentiment"] = sentiment(COMMENT_NEGATIVE_SHARE)
+                if post.silent:  # dropped once drawn, so that every other draw stays the same
+                    continue
                 if engaged and post.collapsed and collapse_rnd() >= COLLAPSE_RESIDUAL:
                     event["type"] = "impression"
                     event.pop("sentiment", None)
@@ -784,6 +796,7 @@ class EventStream:
         post.collapsed = account.collapse_at is not None and published_at >= account.collapse_at
         if account.collapsing and collapses(self._model.seed, post.post_id, self._collapsing):
             post.collapsed = True
+        post.silent = account.silent_at is not None and published_at >= account.silent_at
         post.span = 0
         return post
 

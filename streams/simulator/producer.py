@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,17 +22,13 @@ from ..kafka.security import kafka_client_config
 from ..kafka.topics import ensure_topics
 from ..progress import Progress
 from ..settings import Settings
+from .arguments import simulate_parser
 from .model import EventStream, Scenario, TrafficModel
 
 log = logging.getLogger(__name__)
 
 ACCOUNTS_RESEND_SECONDS = 60.0
 # The scenario's roles: --ROLE-account and --ROLE-after (settings simulate_ROLE_account, _after_seconds).
-SCENARIO_ROLES = (
-    ("collapse", "acct-0003", "whose engagement collapses", "the collapse begins"),
-    ("crisis", "acct-0004", "whose mentions turn into a PR crisis", "the crisis begins"),
-    ("stop-closing", "acct-0005", "whose team stops closing mentions (it still replies)", "the team stops closing"),
-)
 TICK_SECONDS = 0.05
 
 
@@ -47,6 +42,8 @@ async def run_simulator(
     max_events: int | None = None,
     collapse_account: str | None = None,
     collapse_after: float = 60.0,
+    silent_account: str | None = None,
+    silent_after: float = 60.0,
     crisis_account: str | None = None,
     crisis_after: float = 60.0,
     stop_closing_account: str | None = None,
@@ -69,6 +66,8 @@ async def run_simulator(
     scenario = Scenario(
         collapse_account=collapse_account,
         collapse_at_ms=start_ms + int(collapse_after * 1000) if collapse_account else None,
+        silent_account=silent_account,
+        silent_at_ms=start_ms + int(silent_after * 1000) if silent_account else None,
         crisis_account=crisis_account,
         crisis_at_ms=start_ms + int(crisis_after * 1000) if crisis_account else None,
         stop_closing_account=stop_closing_account,
@@ -92,6 +91,8 @@ async def run_simulator(
         "started_at_ms": start_ms,
         "collapse_account": collapse_account,
         "collapse_at_ms": scenario.collapse_at_ms,
+        "silent_account": silent_account,
+        "silent_at_ms": scenario.silent_at_ms,
         "crisis_account": crisis_account,
         "crisis_at_ms": scenario.crisis_at_ms,
         "stop_closing_account": stop_closing_account,
@@ -184,74 +185,9 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {text}")
-        return value
-
-    return parse
-
-
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
-    parser = argparse.ArgumentParser(
-        prog="engagement simulate", description="Produce synthetic posts and interaction events into Kafka."
-    )
-    parser.add_argument(
-        "--rate",
-        type=_positive(float),
-        default=settings.simulate_rate,
-        help="mean events per second (default %(default)s)",
-    )
-    parser.add_argument("--duration", type=_positive(float), help="stop after this many seconds")
-    parser.add_argument("--max-events", type=_positive(int), help="stop after this many events")
-    parser.add_argument("--seed", type=int, default=settings.simulate_seed, help="default %(default)s")
-    parser.add_argument(
-        "--accounts",
-        type=_positive(int),
-        default=settings.simulate_accounts,
-        help="number of accounts (default %(default)s)",
-    )
-    for role, example, what, when in SCENARIO_ROLES:
-        name = role.replace("-", "_")
-        parser.add_argument(
-            f"--{role}-account",
-            default=getattr(settings, f"simulate_{name}_account") or None,
-            help=f"account {what}, e.g. {example} (default: none)",
-        )
-        parser.add_argument(
-            f"--{role}-after",
-            type=float,
-            default=getattr(settings, f"simulate_{name}_after_seconds"),
-            help=f"seconds after start when {when} (default %(default)s)",
-        )
-    parser.add_argument(
-        "--collapsing-posts",
-        type=float,
-        default=settings.simulate_collapsing_posts,
-        help="probability that a post collapses from its publication (default %(default)s)",
-    )
-    parser.add_argument(
-        "--collapsing-account",
-        default=settings.simulate_collapsing_account or None,
-        help="the one account whose posts may collapse (default: every account)",
-    )
-    parser.add_argument(
-        "--reply-delay-scale",
-        type=_positive(float),
-        default=settings.simulate_reply_delay_scale,
-        help="factor on the teams' reply and resolve delays, median 1 h at 1 (default %(default)s)",
-    )
-    parser.add_argument(
-        "--day-seconds",
-        type=_positive(float),
-        default=settings.simulate_day_seconds,
-        help="length of the model's day: posting intervals and engagement decay scale with it (default %(default)s)",
-    )
-    parser.add_argument("--stats-file", type=Path, help="also write the final stats (JSON) here")
-    args = parser.parse_args(argv)
+    args = simulate_parser(settings).parse_args(argv)
 
     if not settings.kafka_bootstrap_servers:
         print(
@@ -293,6 +229,8 @@ async def _run_until_signalled(settings: Settings, args: argparse.Namespace) -> 
             max_events=args.max_events,
             collapse_account=args.collapse_account,
             collapse_after=args.collapse_after,
+            silent_account=args.silent_account,
+            silent_after=args.silent_after,
             crisis_account=args.crisis_account,
             crisis_after=args.crisis_after,
             stop_closing_account=args.stop_closing_account,

@@ -21,19 +21,20 @@ is sealed, and the journal after the latest snapshot rebuilds the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import COMMENT, WindowAggregate
 from . import journal
 from .closing import FollowersOf, close_lives, close_windows
+from .commit import Commit
 from .dedup import DedupMemory, fingerprint
 from .entries import AccountEntry, Buckets, PostEntry, merge_buckets, rolling
 from .lifetimes import PostLifetimes, PostOf
 from .listening import ListeningFold
 from .lives_format import encode_delta
 from .mentions import OpenMentions
+from .silent import PostArrivals, SilentStarts
 from .snapshot import SnapshotWriter
 from .window import WindowConfig
 
@@ -47,25 +48,19 @@ COUNTED, DUPLICATE, LATE = "counted", "duplicate", "late"
 __all__ = ["COUNTED", "DUPLICATE", "LATE", "Commit", "FollowersOf", "PartitionState"]
 
 
-@dataclass
-class Commit:
-    journal: dict | None  # the state changes to journal; None when nothing changed
-    post_records: list[dict]
-    account_records: list[dict]
-    lifetime_records: list[dict]  # posts that reached a record age
-    mention_changes: dict  # mention id -> its record in the mentions topic (None: closed)
-    snapshot_records: list  # (key, value or None) for the snapshot topic
-    replies_unmatched: int = 0  # waiting replies dropped: their mention can no longer be counted
-    mentions_expired: int = 0  # of the mention changes: open mentions past the retention
-
-
 class PartitionState:
     def __init__(
-        self, partition: int, config: WindowConfig, closed_through: int = 0, post_of: PostOf = lambda post_id: None
+        self,
+        partition: int,
+        config: WindowConfig,
+        closed_through: int = 0,
+        post_of: PostOf = lambda post_id: None,
+        post_arrivals: PostArrivals | None = None,
     ):
         self.partition = partition
         self.config = config
         self.post_of = post_of  # the post reference records (streams.kafka.posts)
+        self.silent = SilentStarts(partition, post_arrivals)
         self.posts: Buckets = {}
         self.accounts: Buckets = {}
         self.dedup = DedupMemory(config.dedup_ms, config.dedup_bucket_ms)
@@ -207,6 +202,7 @@ class PartitionState:
         commit moves it. ``take_snapshot``: also write the whole state to the snapshot topic."""
         clock = now_ms if close_at_ms is None else close_at_ms
         windows = journal.encode_windows(self.delta_posts, self.delta_accounts)
+        self.silent.start(self.lifetimes, self.post_of, self.config.close_mark(clock), self.first_input_ms)
         self.lifetimes.adopt_records(self.post_of, self.first_input_ms or now_ms)
         lives = self.lifetimes.take_delta()
         encoded_lives = encode_delta(lives) if lives else None  # before the merge hands the delta over

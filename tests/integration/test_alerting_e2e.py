@@ -57,17 +57,20 @@ POST_SETTINGS = dict(
 RATE, N_ACCOUNTS = 1000, 5
 MODEL = TrafficModel(7, N_ACCOUNTS, rate=RATE, day_seconds=DAY_S)  # the simulator's default seed
 CRISIS = "acct-0004"
-# The collapsed account posts often (its ER per post has posts to go on soon); the others post from
-# once a day to several times an hour, and none of them may alert.
-COLLAPSED = sorted(sorted(set(MODEL.account_ids) - {CRISIS}), key=MODEL.posts_per_day.get)[-2]
-NORMAL = next(a for a in MODEL.account_ids if a not in (COLLAPSED, CRISIS))
+# The collapsed accounts post often (their ER per post has posts to go on soon): the engaged events
+# of one turn into impressions, the other's new posts get no event at all (a silent collapse: its
+# posts count from their records, at 0 %). The others post from once a day to several times an hour,
+# and none of them may alert.
+BY_CADENCE = sorted(sorted(set(MODEL.account_ids) - {CRISIS}), key=MODEL.posts_per_day.get)
+COLLAPSED, SILENT = BY_CADENCE[-2], BY_CADENCE[-1]
+NORMAL = next(a for a in MODEL.account_ids if a not in (COLLAPSED, SILENT, CRISIS))
 # A few posts of a healthy account collapse from their publication (the simulator chooses which): its
 # engagement per post stays inside its band; the posts page PostOffTrack, nothing else does.
 OFF_TRACK, COLLAPSING_POSTS = CRISIS, 0.05
 # The rolling window of this run is 60 s, not the default hour: the rules and dashboards, which
 # assume no window length, must alert and show all the same.
 ROLLING_LABEL = "1m"
-ENGAGEMENT_ALERTS = {"EngagementRateBelowBenchmark", "EngagementDropVsBaseline"}
+ENGAGEMENT_ALERTS = {"EngagementRateBelowBenchmark", "EngagementDropVsBaseline", "EngagementPostRateBelowOwnBaseline"}
 CRISIS_ALERTS = {"EngagementMentionSpike", "EngagementNegativeSentimentSpike", "EngagementMentionUnanswered"}
 # The listening SLAs, shortened, and the retention in the defaults' proportion (3 x the resolve SLA);
 # the simulated teams' reply and resolve delays shrink by the acknowledge SLA's factor (an hour's
@@ -185,6 +188,10 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
             COLLAPSED,
             "--collapse-after",
             "0",
+            "--silent-account",
+            SILENT,
+            "--silent-after",
+            "0",
             "--crisis-account",
             CRISIS,
             "--crisis-after",
@@ -204,18 +211,18 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
         return [a for a in webhook.alerts(path) if a["labels"]["alertname"] in ENGAGEMENT_ALERTS | CRISIS_ALERTS]
 
     try:
-        # The collapsed account's page arrives through Alertmanager at the marketing receiver.
-        fired = wait_for(
-            lambda: [
+        # The collapsed accounts' pages arrive through Alertmanager at the marketing receiver.
+        def below_benchmark():
+            fired = [
                 a
                 for a in webhook.alerts("/hook/marketing")
                 if a["labels"]["alertname"] == "EngagementRateBelowBenchmark"
-            ],
-            300,
-            "EngagementRateBelowBenchmark at the webhook",
-        )
-        assert {a["labels"]["account_id"] for a in fired} == {COLLAPSED}
-        alert = fired[0]
+            ]
+            return fired if {COLLAPSED, SILENT} <= {a["labels"]["account_id"] for a in fired} else None
+
+        fired = wait_for(below_benchmark, 300, "EngagementRateBelowBenchmark of both collapses at the webhook")
+        assert {a["labels"]["account_id"] for a in fired} == {COLLAPSED, SILENT}
+        alert = next(a for a in fired if a["labels"]["account_id"] == COLLAPSED)
         platform = next(r["platform"] for r in MODEL.accounts() if r["account_id"] == COLLAPSED)
         assert alert["labels"]["team"] == "marketing" and alert["labels"]["platform"] == platform
         assert alert["labels"]["severity"] and alert["labels"]["content_type"] == "all"
@@ -258,7 +265,7 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
 
         # Every account has three matured posts (from one post a day to several an hour): from then on
         # the silence of the others means something; they are inside their band, and have mentions.
-        others = set(MODEL.account_ids) - {COLLAPSED}
+        others = set(MODEL.account_ids) - {COLLAPSED, SILENT}
 
         def per_post_of_all():  # the once-a-day account's third post matures about 90 s in
             rates = {
@@ -274,11 +281,11 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
         per_post = wait_for(per_post_of_all, 60, "three matured posts of every account")
         # No other account alerts, at the webhooks or in Prometheus.
         paged = {(a["labels"]["alertname"], a["labels"]["account_id"]) for a in marketing() + community}
-        assert {account for _, account in paged} == {COLLAPSED, CRISIS}, paged
-        assert {name for name, account in paged if account == COLLAPSED} <= ENGAGEMENT_ALERTS
+        assert {account for _, account in paged} == {COLLAPSED, SILENT, CRISIS}, paged
+        assert {name for name, account in paged if account in (COLLAPSED, SILENT)} <= ENGAGEMENT_ALERTS
         assert {name for name, account in paged if account == CRISIS} <= CRISIS_ALERTS
         firing = prom_query(prometheus, 'ALERTS{alertstate="firing",team="marketing"}')
-        assert {s["metric"]["account_id"] for s in firing} == {COLLAPSED, CRISIS}
+        assert {s["metric"]["account_id"] for s in firing} == {COLLAPSED, SILENT, CRISIS}
         # The posts off track are the collapsing account's: no healthy account's post pages.
         assert {a["labels"]["account_id"] for a in off_track()} == {OFF_TRACK}
         assert all(collapses(MODEL.seed, a["labels"]["post_id"], COLLAPSING_POSTS) for a in off_track())
@@ -288,6 +295,7 @@ def test_collapse_and_crisis_page_the_right_receivers_for_those_accounts_only_an
         }
         assert all(per_post[a] >= lows[a] for a in others), (per_post, lows)
         assert per_post[COLLAPSED] < lows[COLLAPSED]
+        assert per_post[SILENT] == 0  # every post it published since the start got nothing
         assert {MODEL.posts_per_day[a] for a in others} >= {1.0} and max(MODEL.posts_per_day[a] for a in others) >= 48
         rates = prom_query(prometheus, 'engagement_rate_ratio{basis="followers"}')
         assert {s["metric"]["account_id"] for s in rates} == set(MODEL.account_ids)

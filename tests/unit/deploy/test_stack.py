@@ -32,6 +32,7 @@ GRAFANA = REPO / "grafana"
 ALERTS = {
     "EngagementRateBelowBenchmark": "marketing",
     "EngagementDropVsBaseline": "marketing",
+    "EngagementPostRateBelowOwnBaseline": "marketing",
     "EngagementMentionUnanswered": "marketing",
     "EngagementMentionSpike": "marketing",
     "EngagementNegativeSentimentSpike": "marketing",

@@ -42,9 +42,10 @@ def followers_of(account_id):
 class Feed:
     """A partition fed in event-time order, committing as the engine does (every few minutes here)."""
 
-    def __init__(self, posts: dict, cfg: WindowConfig = CFG, platform: str = "instagram"):
+    def __init__(self, posts: dict, cfg: WindowConfig = CFG, platform: str = "instagram", arrivals=None):
         self.posts = posts
-        self.state = PartitionState(0, cfg, post_of=posts.get)
+        self.arrivals = arrivals  # the reference book's records in their order of arrival (silent posts)
+        self.state = PartitionState(0, cfg, post_of=posts.get, post_arrivals=arrivals)
         self.state.start_at(T0)  # as the engine does at the first input, which arrived at T0
         self.state.input_from(T0)
         self.platform = platform
@@ -99,7 +100,7 @@ class Feed:
         reader = SnapshotReader()
         for key, value in self.snapshot_topic:
             reader.add(key, value)
-        self.state = PartitionState(0, self.state.config, post_of=self.posts.get)
+        self.state = PartitionState(0, self.state.config, post_of=self.posts.get, post_arrivals=self.arrivals)
         load_snapshot(self.state, reader.snapshot())
         for entry in self.journal:
             if entry["q"] > self.state.seq:

@@ -1,0 +1,54 @@
+"""The post book's arrivals: each partition learns the records of its own accounts' posts, each once
+per record, in the order they came (streams.state.silent starts the lives of those with no event)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import orjson
+
+from streams.kafka.partitioner import partition_for
+from streams.kafka.posts import PostBook
+from streams.settings import Settings
+
+PARTITIONS = 4
+
+
+def message(post_id: str, account_id: str, published_at: int):
+    record = {
+        "post_id": post_id,
+        "account_id": account_id,
+        "platform": "instagram",
+        "published_at": published_at,
+        "content_type": "image",
+    }
+    return SimpleNamespace(key=post_id.encode(), value=orjson.dumps(record))
+
+
+def test_each_partition_reads_its_accounts_posts_once_and_old_ones_leave():
+    book = PostBook(Settings(topic_partitions=PARTITIONS))
+    now = int(time.time() * 1000)
+    accounts = [f"acct-{i}" for i in range(12)]
+    for i, account in enumerate(accounts):
+        book._apply(message(f"p{i}", account, now - 1000 * i))
+    book._apply(SimpleNamespace(key=b"bad", value=b"{}"))  # invalid: no record, no arrival
+    # The partition events of an account go to (the interactions topic is keyed by account_id).
+    expected = {p: [f"p{i}" for i, a in enumerate(accounts) if partition_for(a, PARTITIONS) == p] for p in range(4)}
+    cursors = {}
+    for p in range(PARTITIONS):
+        got, cursors[p] = book.arrived(p, 0)
+        assert got == expected[p]
+    assert sum(len(ids) for ids in expected.values()) == len(accounts)
+    book._apply(message("p-new", accounts[0], now))
+    home = partition_for(accounts[0], PARTITIONS)
+    for p in range(PARTITIONS):
+        assert book.arrived(p, cursors[p])[0] == (["p-new"] if p == home else [])
+
+    # Records past the lifetime leave the book, and their arrivals with them.
+    book.lifetime_ms = 5500
+    book.after_batch()
+    assert set(book.records) == {"p0", "p1", "p2", "p3", "p4", "p5", "p-new"}
+    left = sorted(post_id for p in range(PARTITIONS) for post_id in book.arrived(p, 0)[0])
+    assert left == ["p-new", "p0", "p1", "p2", "p3", "p4", "p5"]
+    assert all(book.arrived(p, cursors[p])[0] == (["p-new"] if p == home else []) for p in range(PARTITIONS))
