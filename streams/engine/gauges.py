@@ -3,15 +3,19 @@ the accounts' and posts' figures after a close, and the listening SLAs of the op
 
 from __future__ import annotations
 
+import logging
+
 from ..kafka.accounts import AccountBook
 from ..metrics import Metrics
 from ..metrics.early import EarlyWarningGauges
 from ..model.early import EarlyWarning
 
+log = logging.getLogger(__name__)
+
 
 def early_warning_gauges(settings, config, metrics: Metrics) -> EarlyWarningGauges:
-    """Beside the ER per post (its registry, cap and benchmarks); a first check age that is no record
-    age before maturity stops the worker at its start."""
+    """Beside the ER per post (its registry, cap and benchmarks); without a record age to check
+    before maturity, the early warning is off, and the log says so once."""
     early = EarlyWarning.at(
         int(settings.early_warning_first_check_seconds * 1000),
         settings.early_warning_min_posts,
@@ -19,6 +23,12 @@ def early_warning_gauges(settings, config, metrics: Metrics) -> EarlyWarningGaug
         config.maturity_ms,
         settings.early_warning_min_expected_engaged,
     )
+    if not early.enabled:
+        log.warning(
+            "no early warning (PostOffTrack): no record age of ENGAGEMENT_POST_LIFETIME_AGES_SECONDS lies from "
+            "ENGAGEMENT_EARLY_WARNING_FIRST_CHECK_SECONDS (%g s) to the maturity",
+            settings.early_warning_first_check_seconds,
+        )
     rates = metrics.post_rates
     return EarlyWarningGauges(metrics.per_account, rates.cap, rates.benchmarks, early, config.post_ages_ms)
 

@@ -17,6 +17,7 @@ a collapse would move it (a Poisson count of 30 has a standard deviation of 18 %
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from statistics import median
 
@@ -45,13 +46,15 @@ class EarlyWarning:
     def at(
         cls, first_check_ms: int, min_posts: int, ages_ms: tuple[int, ...], maturity_ms: int, min_expected: float = 0.0
     ) -> EarlyWarning:
-        """From the settings; the first check age must be a record age before maturity."""
-        if first_check_ms not in ages_ms or first_check_ms >= maturity_ms:
-            raise ValueError(
-                f"ENGAGEMENT_EARLY_WARNING_FIRST_CHECK_SECONDS: {first_check_ms / 1000:g} s is not a record age "
-                f"(ENGAGEMENT_POST_LIFETIME_AGES_SECONDS) before the maturity ({maturity_ms / 1000:g} s)"
-            )
-        return cls(ages_ms.index(first_check_ms), ages_ms.index(maturity_ms), min_posts, min_expected)
+        """From the settings: the checks are the record ages from the first check age on, before
+        maturity. Ages with none there (a deployment's, set before the early warning) leave it off
+        (``enabled``), rather than stopping a worker whose settings were valid before."""
+        maturity = ages_ms.index(maturity_ms)
+        return cls(min(bisect.bisect_left(ages_ms, first_check_ms), maturity), maturity, min_posts, min_expected)
+
+    @property
+    def enabled(self) -> bool:
+        return self.first_check < self.maturity
 
 
 def learn_curves(samples: list[list], early_ages: int) -> dict[str, Curve]:

@@ -167,8 +167,9 @@ class Settings(SimulatorSettings, KafkaConnection):
         check=POSITIVE,
     )
     early_warning_first_check_seconds: float = doc(
-        "The first age (one of ENGAGEMENT_POST_LIFETIME_AGES_SECONDS, before maturity) at which a young post's "
-        "ER at maturity is projected from its account's curve (PostOffTrack; DOMAIN.md, early warning).",
+        "From this age on, at each of ENGAGEMENT_POST_LIFETIME_AGES_SECONDS before maturity, a young post's ER "
+        "at maturity is projected from its account's curve (PostOffTrack; DOMAIN.md, early warning); no record "
+        "age there: no early warning.",
         default=3600.0,
         check=POSITIVE,
     )

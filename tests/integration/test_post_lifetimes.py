@@ -148,7 +148,8 @@ def test_lifetime_records_and_er_per_post_are_exact_across_a_sigkill(kafka_boots
                 "er_followers": engaged / accounts[post["account_id"]]["followers"],
             }
     assert len({p for p, _ in expected}) >= 30 and any(v["complete"] for v in expected.values())
-    assert {p for p, _ in expected if p not in by_post} == {f"{a}-silent{n}" for a in accounts for n in (0, 1)}
+    # The silent posts are among those with no event (a simulated post published late in the run may be too).
+    assert {f"{a}-silent{n}" for a in accounts for n in (0, 1)} <= {p for p, _ in expected if p not in by_post}
 
     def lifetime_records():
         return json_values(run(read_all(settings, settings.topic_post_lifetime, idle_ms=1000)))

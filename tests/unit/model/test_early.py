@@ -74,3 +74,17 @@ def test_a_young_post_is_past_the_first_check_age_before_maturity_and_a_story_wi
     assert checked_age(long_maturity, 3, "story", 23 * hour) == 2
     assert checked_age(long_maturity, 3, "story", 24 * hour) is None
     assert checked_age(long_maturity, 3, "image", 30 * hour) == 2
+
+
+def test_the_first_check_is_the_first_record_age_from_the_setting_on_and_none_before_maturity_is_no_warning():
+    hour, day, week = 3_600_000, 86_400_000, 604_800_000
+    # The setting names a record age: checks from it on.
+    assert EarlyWarning.at(hour, 5, (hour, day, week), day).first_check == 0
+    # Between record ages: from the next one (6 h of 1 h, 6 h, 24 h).
+    assert EarlyWarning.at(2 * hour, 5, (hour, 6 * hour, day, week), day).first_check == 1
+    # Ages that were valid before the early warning (none before maturity) start a worker all the
+    # same, with no young post ever checked.
+    early = EarlyWarning.at(hour, 5, (day, week), day)
+    assert not early.enabled
+    assert all(checked_age(early, done, "video", 0) is None for done in range(4))
+    assert EarlyWarning.at(hour, 5, (hour, day, week), day).enabled
