@@ -88,11 +88,10 @@ def test_a_story_past_24_h_is_no_young_post():
     assert projected == {"fresh": pytest.approx(10 / 10_000 / 0.75)}
 
 
-def test_the_first_check_age_must_be_a_record_age_before_maturity():
-    with pytest.raises(ValueError, match="FIRST_CHECK"):
-        EarlyWarning.at(2 * HOUR, 5, AGES, AGES[1])
-    with pytest.raises(ValueError, match="FIRST_CHECK"):
-        EarlyWarning.at(AGES[1], 5, AGES, AGES[1])
+def test_no_record_age_from_the_first_check_age_to_maturity_leaves_the_early_warning_off():
+    # 2 h with ages 1 h, 24 h, 7 d: the next record age is the maturity (tests/unit/model/test_early.py).
+    assert not EarlyWarning.at(2 * HOUR, 5, AGES, AGES[1]).enabled
+    assert not EarlyWarning.at(AGES[1], 5, AGES, AGES[1]).enabled
 
 
 def test_a_post_is_projected_only_where_its_accounts_median_post_gathers_enough_by_then():
