@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..settings import Settings
 from ..simulator import TrafficModel
-from ..simulator.model import MAX_LATENESS_MS
+from ..simulator.profile import MAX_LATENESS_MS
 from .prometheus import fast_rules
 
 REAL_DAY_SECONDS = 86_400.0

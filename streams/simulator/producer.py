@@ -23,7 +23,9 @@ from ..kafka.topics import ensure_topics
 from ..progress import Progress
 from ..settings import Settings
 from .arguments import simulate_parser
-from .model import EventStream, Scenario, TrafficModel
+from .model import TrafficModel
+from .scenario import Scenario
+from .stream import EventStream
 
 log = logging.getLogger(__name__)
 

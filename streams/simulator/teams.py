@@ -21,7 +21,7 @@ the seed asks for it "in a timely manner", the SLA for it within 24 h of the men
 multiplies every delay (a test with shortened SLAs keeps their proportion).
 
 A team in a crisis handles as many mentions an hour as usual, so most of the crisis waits
-(``streams.simulator.model``); a team that stops closing (``Scenario.stop_closing_account``) still
+(``streams.simulator.agenda``); a team that stops closing (``Scenario.stop_closing_account``) still
 replies to what needs an answer but closes nothing.
 """
 

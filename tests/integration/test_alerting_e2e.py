@@ -28,7 +28,7 @@ from streams.devtools.prometheus import (
     write_prometheus_config,
 )
 from streams.simulator import TrafficModel
-from streams.simulator.model import collapses
+from streams.simulator.profile import collapses
 from tests.fixtures.kafka import isolated_settings, wait_for
 from tests.fixtures.promql import dashboard_queries
 

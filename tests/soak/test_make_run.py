@@ -17,7 +17,7 @@ import pytest
 from streams.devtools.compressed_day import CompressedDay
 from streams.devtools.paths import REPO
 from streams.settings import Settings
-from streams.simulator.model import collapses
+from streams.simulator.profile import collapses
 
 pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is not installed")
 

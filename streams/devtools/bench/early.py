@@ -35,7 +35,7 @@ from ...model.bands import band_for, load_benchmarks
 from ...model.early import STORY, STORY_LIFE_MS, EarlyWarning, off_track
 from ...settings import DEFAULT_ENGAGED_TYPES, Settings
 from ...simulator import TrafficModel
-from ...simulator.model import Scenario
+from ...simulator.scenario import Scenario
 from ...state import PartitionState
 from ...state.dedup import fingerprints
 from ...state.window import WindowConfig

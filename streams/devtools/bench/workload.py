@@ -18,7 +18,7 @@ from ...kafka.topics import ensure_topics
 from ...progress import Progress
 from ...settings import Settings
 from ...simulator import TrafficModel
-from ...simulator.model import POST_LIFE_DAYS, posts_per_day_values
+from ...simulator.profile import POST_LIFE_DAYS, posts_per_day_values
 from .harness import Bench, wall_ms
 
 ACCOUNTS = 2000

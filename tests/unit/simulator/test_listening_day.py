@@ -21,7 +21,7 @@ import yaml
 
 from streams.settings import Settings
 from streams.simulator import TrafficModel
-from streams.simulator.model import Scenario
+from streams.simulator.scenario import Scenario
 from streams.state import PartitionState, WindowConfig
 from streams.state.dedup import fingerprint
 from streams.validation.structs import event_from

@@ -14,7 +14,8 @@ from collections import Counter, defaultdict
 import pytest
 
 from streams.simulator import TrafficModel, producer as simulate
-from streams.simulator.model import Scenario, collapses
+from streams.simulator.profile import collapses
+from streams.simulator.scenario import Scenario
 from tests.fixtures.groundtruth import schema
 from tests.fixtures.paths import REPO
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from streams.simulator import TrafficModel
-from streams.simulator.model import Scenario
+from streams.simulator.scenario import Scenario
 
 START_MS = 1_700_000_000_000
 
