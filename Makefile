@@ -33,7 +33,7 @@ check: $(STAMP)
 	$(VENV)/bin/pytest -q -n auto --dist loadfile tests/unit
 
 test: bootstrap
-	$(VENV)/bin/pytest -m "not soak"
+	$(VENV)/bin/pytest -m "not soak" --durations=15
 
 soak: bootstrap
 	$(VENV)/bin/pytest -m soak

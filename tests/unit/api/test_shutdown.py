@@ -1,6 +1,6 @@
 """streams.api.shutdown: once a stop begins, the process exits after the shutdown timeout whatever it
 is waiting for (a broker gone), saying why. The worker stopped with its broker gone:
-tests/integration/test_broker_absent.py."""
+tests/soak/test_broker_absent.py."""
 
 from __future__ import annotations
 

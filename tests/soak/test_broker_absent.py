@@ -7,13 +7,9 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from streams.devtools.broker import EmbeddedKafka, free_port
 from streams.devtools.processes import http_get
 from tests.fixtures.kafka import isolated_settings, keyed_events, produce, run, wait_for
-
-pytestmark = pytest.mark.integration
 
 EVENTS = 2_000
 

@@ -12,7 +12,6 @@ import signal
 import time
 
 import orjson
-import pytest
 
 from streams.devtools.kafka_tools import console_produce
 from tests.fixtures.groundtruth import ts_ms
@@ -25,8 +24,6 @@ from tests.fixtures.reliability import (
     run_settings,
     wait_for_the_last_close,
 )
-
-pytestmark = pytest.mark.integration
 
 ROUND_ROBIN = "org.apache.kafka.clients.producer.RoundRobinPartitioner"
 ACCOUNTS, POSTS_PER_ACCOUNT, ROUNDS = 6, 10, 5
