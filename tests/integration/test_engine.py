@@ -56,7 +56,7 @@ class Traffic:
         self.seq += 1
         account = account or self.rng.choice(sorted(ACCOUNTS))
         platform = ACCOUNTS[account][0]
-        kind = self.rng.choices(TYPES, weights=(40, 12, 6, 5, 3, 2, 5, 6, 2, 1, 3, 2))[0]
+        kind = self.rng.choices(TYPES, weights=(40, 12, 6, 5, 3, 2, 5, 6, 2, 1, 3, 2, 1))[0]
         event = {
             "event_id": f"ev-{self.seq}",
             "type": kind,
@@ -73,6 +73,8 @@ class Traffic:
             event["sentiment"] = self.rng.choice([-0.9, -0.5, -0.2, 0.0, 0.3, 0.8, 1.0])
         if kind == "reply":
             event["in_reply_to"] = "ev-1"
+        if kind == "resolve":
+            event["resolves"] = "ev-2"
         if self.seq % 3 == 0:  # both ts forms of the contract
             event["ts"] = (
                 time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["ts"] // 1000))

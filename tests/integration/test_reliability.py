@@ -14,7 +14,6 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from streams.devtools.broker import EmbeddedKafka
 from tests.fixtures.groundtruth import schema
 from tests.fixtures.kafka import isolated_settings, produce, read_all, run, wait_for
 from tests.fixtures.reliability import (
@@ -95,28 +94,6 @@ def test_a_first_start_counts_the_backlog_already_in_kafka(kafka_bootstrap, work
     settings = outage_settings(kafka_bootstrap, topics_ready)
     worker = workers(settings)
     exactness_run(settings, [worker], tmp_path, events=9_000, rate=300, disruptions=[(25, worker.start)])
-
-
-@pytest.mark.integration
-def test_broker_restart_mid_run_is_exact(workers, topics_ready, tmp_path):
-    data_dir = tmp_path / "kafka"
-    broker = EmbeddedKafka(data_dir=data_dir).start()
-    try:
-        settings = run_settings(broker.bootstrap, topics_ready, grace_s=30)
-        worker = workers(settings).start()
-
-        def bounce():
-            nonlocal broker
-            port = broker.port
-            broker.stop()
-            time.sleep(3)
-            broker = EmbeddedKafka(port=port, data_dir=data_dir).start()
-
-        exactness_run(settings, [worker], tmp_path, events=15_000, rate=1000, disruptions=[(5, bounce)], grace_s=30)
-        assert worker.proc.poll() is None, "the worker died instead of reconnecting"
-        worker.stop()  # while its broker is still there to say goodbye to
-    finally:
-        broker.stop()
 
 
 # -- hostile input ----------------------------------------------------------------------------------
