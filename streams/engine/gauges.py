@@ -16,13 +16,7 @@ log = logging.getLogger(__name__)
 def early_warning_gauges(settings, config, metrics: Metrics) -> EarlyWarningGauges:
     """Beside the ER per post (its registry, cap and benchmarks); without a record age to check
     before maturity, the early warning is off, and the log says so once."""
-    early = EarlyWarning.at(
-        int(settings.early_warning_first_check_seconds * 1000),
-        settings.early_warning_min_posts,
-        config.post_ages_ms,
-        config.maturity_ms,
-        settings.early_warning_min_expected_engaged,
-    )
+    early = EarlyWarning.of(settings, config)
     if not early.enabled:
         log.warning(
             "no early warning (PostOffTrack): no record age of ENGAGEMENT_POST_LIFETIME_AGES_SECONDS lies from "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from statistics import median
+from typing import Any
 
 STORY = "story"
 STORY_LIFE_MS = 86_400_000  # stories expire after 24 h by design (DOMAIN.md): no projection past it
@@ -51,6 +52,17 @@ class EarlyWarning:
         (``enabled``), rather than stopping a worker whose settings were valid before."""
         maturity = ages_ms.index(maturity_ms)
         return cls(min(bisect.bisect_left(ages_ms, first_check_ms), maturity), maturity, min_posts, min_expected)
+
+    @classmethod
+    def of(cls, settings: Any, config: Any) -> EarlyWarning:
+        """From the settings (ENGAGEMENT_EARLY_WARNING_*) and the window config's record ages."""
+        return cls.at(
+            int(settings.early_warning_first_check_seconds * 1000),
+            settings.early_warning_min_posts,
+            config.post_ages_ms,
+            config.maturity_ms,
+            settings.early_warning_min_expected_engaged,
+        )
 
     @property
     def enabled(self) -> bool:

@@ -100,13 +100,7 @@ def measure(accounts: int, rate: float, days: int, collapsing: float, seed: int)
     config = WindowConfig(
         window_ms=STEP_MS, grace_ms=5_000, rolling_ms=3_600_000, dedup_ms=60_000, engaged_types=DEFAULT_ENGAGED_TYPES
     )
-    early = EarlyWarning.at(
-        int(settings.early_warning_first_check_seconds * 1000),
-        settings.early_warning_min_posts,
-        config.post_ages_ms,
-        config.maturity_ms,
-        settings.early_warning_min_expected_engaged,
-    )
+    early = EarlyWarning.of(settings, config)
     drop, hold_ms = rule_thresholds()
     benchmarks = load_benchmarks(None)
     registry = CollectorRegistry()
