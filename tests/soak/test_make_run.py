@@ -61,8 +61,11 @@ def test_make_run_shows_er_per_post_an_off_track_post_and_the_pages_within_five_
     collapsed, crisis = day.simulate_collapse_account, day.simulate_crisis_account
     wanted = {"ER per post", "benchmark alert", "off-track post", "crisis page"}
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
-    _tmux("new-session", "-d", "-s", SESSION, "-x", "220", "-y", "140", f"cd {REPO} && make run; sleep 60")
-    # Without a client attached, tmux may size the window to its 80-column default: rows would be cut.
+    # The tmux server inherits pytest's environment, whose COLUMNS and LINES (80 x 24) would override the
+    # pane's size for the screen; without a client attached, tmux may size the window to its 80-column
+    # default. Either way the marketing half's rows would be cut and its alerts panel not drawn.
+    run = f"cd {REPO} && env -u COLUMNS -u LINES make run; sleep 60"
+    _tmux("new-session", "-d", "-s", SESSION, "-x", "220", "-y", "140", run)
     _tmux("set-option", "-t", SESSION, "window-size", "manual")
     _tmux("resize-window", "-t", SESSION, "-x", "220", "-y", "140")
     seen: dict[str, float] = {}
