@@ -53,14 +53,15 @@ class AccountTable:
 
 
 class MentionStore:
-    def __init__(self) -> None:
+    def __init__(self, seal_at: int = CHUNK_IDS, ids: MentionIds | None = None) -> None:
+        self.seal_at = seal_at  # pending mentions merged in at once (small only in tests)
         self.pending: dict[int, list] = {}  # key -> [event_id, account, ts, state]: added since the seal
         self.keys = np.zeros(0, np.uint64)
         self.ts = np.zeros(0, np.int64)
         self.accounts = np.zeros(0, np.uint32)
         self.seqs = np.zeros(0, np.uint32)
         self.states = np.zeros(0, np.uint8)
-        self.ids = MentionIds()
+        self.ids = MentionIds() if ids is None else ids
         self.counts = [0, 0]  # held, by state: open, acknowledged
         self._removed = 0  # array entries REMOVED
 
@@ -77,7 +78,7 @@ class MentionStore:
         self.remove(key)
         self.pending[key] = [event_id, account, ts, state]
         self.counts[state] += 1
-        if len(self.pending) >= CHUNK_IDS:
+        if len(self.pending) >= self.seal_at:
             self.seal()
 
     def acknowledge(self, key: int) -> None:

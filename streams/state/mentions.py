@@ -53,11 +53,18 @@ class Waited:
 
 
 class OpenMentions:
-    def __init__(self, acknowledge_ms: int, resolve_ms: int, retention_ms: int, reply_resolves: bool = False):
+    def __init__(
+        self,
+        acknowledge_ms: int,
+        resolve_ms: int,
+        retention_ms: int,
+        reply_resolves: bool = False,
+        held: MentionStore | None = None,
+    ):
         self.acknowledge_ms, self.resolve_ms, self.retention_ms = acknowledge_ms, resolve_ms, retention_ms
         self.reply_resolves = reply_resolves
         self.accounts = AccountTable()
-        self.held = MentionStore()  # open and acknowledged mentions
+        self.held = MentionStore() if held is None else held  # open and acknowledged mentions
         # mention id -> (account_id, reply ts, reply platform, resolve ts), None for the one not read
         self.waiting: dict[str, tuple[str, int | None, str | None, int | None]] = {}
         self._changes: dict[str, list | None] = {}
