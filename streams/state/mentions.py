@@ -26,9 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mention_store import ACKNOWLEDGED as HELD_ACKNOWLEDGED
-from .mention_store import OPEN as HELD_OPEN
-from .mention_store import AccountTable, MentionStore, mention_key, mention_keys
+from .mention_store import (
+    ACKNOWLEDGED as HELD_ACKNOWLEDGED,
+    OPEN as HELD_OPEN,
+    AccountTable,
+    MentionStore,
+    mention_key,
+    mention_keys,
+)
 
 OPEN, ACKNOWLEDGED, WAITING = "m", "a", "r"
 _TAG = {HELD_OPEN: OPEN, HELD_ACKNOWLEDGED: ACKNOWLEDGED}

@@ -9,8 +9,7 @@ from __future__ import annotations
 import tracemalloc
 
 import orjson
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from streams.state.mention_ids import MentionIds
 from streams.state.mention_store import MentionStore
