@@ -69,6 +69,6 @@ class StateGauges:
             scan = state.mentions.scan(now)
             overdue.update(scan.overdue)
         listening.set_overdue(overdue)
-        listening.open.set(sum(len(st.mentions.open) + len(st.mentions.acknowledged) for st in states))
-        listening.acknowledged.set(sum(len(st.mentions.acknowledged) for st in states))
+        listening.open.set(sum(st.mentions.open_count + st.mentions.acknowledged_count for st in states))
+        listening.acknowledged.set(sum(st.mentions.acknowledged_count for st in states))
         listening.waiting.set(sum(len(st.mentions.waiting) for st in states))

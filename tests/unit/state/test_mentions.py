@@ -11,6 +11,7 @@ import statistics
 import orjson
 
 from streams.state import PartitionState, WindowConfig
+from streams.state.mention_store import mention_key
 from streams.state.mentions import OpenMentions
 from streams.validation.structs import event_from
 from tests.fixtures.state import ACCOUNT_VALIDATOR, B0, ENGAGED, PLATFORM, G, W, followers_of
@@ -105,7 +106,8 @@ def test_mentions_past_the_retention_expire_and_close_in_the_topic():
     mentions.mention("kept", "a1", now - KEEP)
     mentions.take_changes()
     scan = mentions.scan(now)
-    assert scan.expired == 1 and set(mentions.open) == {"kept"}
+    assert scan.expired == 1 and mentions.find("old") is None and mentions.open_count == 1
+    assert mentions.find("kept") == ("m", "a1", now - KEEP)
     assert scan.overdue == {"a1": [1, 1, now - KEEP]}
     assert mentions.take_changes() == {"old": None}
     # Counted with the change that closes it (the commit holding it), once: a scan redone after a
@@ -134,8 +136,8 @@ def test_the_compacted_topic_rebuilds_open_mentions_and_waiting_replies():
     restored = OpenMentions(ACK, RESOLVE, KEEP)
     for key, value in topic.items():
         restored.restore(key, None if value is None else orjson.loads(value))
-    assert (restored.open, restored.acknowledged, restored.waiting) == (live.open, live.acknowledged, live.waiting)
-    assert live.open and live.acknowledged and live.waiting
+    assert (restored.unresolved(), restored.waiting) == (live.unresolved(), live.waiting)
+    assert live.open_count and live.acknowledged_count and live.waiting
     assert any(r[1] is None for r in live.waiting.values()) and any(r[3] is None for r in live.waiting.values())
 
 
@@ -184,7 +186,8 @@ def test_response_times_in_the_account_records():
     summary = span[0]["responses"]
     assert summary["mean_ms"] == statistics.mean(responses_ms)
     assert summary["within_acknowledge_sla_share"] == 3 / 4
-    assert state.mentions.open.keys() == {"never"}
+    unresolved = state.mentions.unresolved()
+    assert {key for key, (kind, _, _) in unresolved.items() if kind == "m"} == {mention_key("never")}
 
 
 def test_a_reply_whose_mention_never_comes_is_dropped_once_it_could_no_longer_count():
@@ -219,7 +222,7 @@ def test_open_mentions_of_the_topic_format_before_replies_are_restored():
     restored.restore("old-2", None)
     # A waiting reply as the topic held it before resolves waited there too.
     restored.restore("reply-1", ["r", "a1", 4_000, "x"])
-    assert restored.open == {"old-1": ("a1", 1_000), "new-1": ("a2", 2_000)}
+    assert restored.unresolved() == {mention_key("old-1"): ("m", "a1", 1_000), mention_key("new-1"): ("m", "a2", 2_000)}
     assert restored.waiting == {"reply-1": ("a1", 4_000, "x", None)}
     restored.mention("reply-1", "a1", 3_000)
-    assert restored.acknowledged == {"reply-1": ("a1", 3_000)}
+    assert restored.find("reply-1") == ("a", "a1", 3_000) and restored.acknowledged_count == 1

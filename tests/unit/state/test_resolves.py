@@ -25,7 +25,7 @@ def test_a_reply_acknowledges_a_mention_and_only_a_resolve_closes_it():
     assert mentions.scan(B0 + RESOLVE + 1).overdue == {"a1": [0, 1, B0]}  # not resolved
     assert mentions.resolve("m", "a1", B0 + RESOLVE + 2) is True  # answered, then closed
     assert mentions.take_changes() == {"m": None}
-    assert mentions.scan(B0 + RESOLVE + 3).overdue == {} and not mentions.acknowledged
+    assert mentions.scan(B0 + RESOLVE + 3).overdue == {} and mentions.unresolved() == {}
 
 
 def test_a_mention_closed_without_answer_is_resolved_and_has_no_response_time():
@@ -38,7 +38,7 @@ def test_a_mention_closed_without_answer_is_resolved_and_has_no_response_time():
     state.add(resolve("s2", t + 3 * 60_000, "question"), t + 3 * 60_000)
     state.add(resolve("s3", t + 4 * 60_000, "question"), t + 4 * 60_000)  # a second resolve: nothing
     assert [ms for values in state.take_responses().values() for ms in values] == [2 * 60_000 - 1]
-    assert not state.mentions.open and not state.mentions.acknowledged
+    assert state.mentions.unresolved() == {}
     records = []
     for step in range(0, 6 * W + G, W):
         records += state.commit(t + step, followers_of).account_records
@@ -59,7 +59,7 @@ def test_a_reply_and_a_resolve_read_before_their_mention_wait_for_it():
     assert set(state.mentions.waiting) == {"closed-early", "both-early"}
     state.add(mention("closed-early", t), t + 80)
     state.add(mention("both-early", t + 10), t + 90)
-    assert not state.mentions.waiting and not state.mentions.open and not state.mentions.acknowledged
+    assert not state.mentions.waiting and state.mentions.unresolved() == {}
     assert [ms for values in state.take_responses().values() for ms in values] == [50]
     agg = state.delta_accounts[t - t % W]["a1"].agg
     assert agg.responses is not None and agg.responses[4:] == [2, 1]  # resolved, closed without answer
@@ -78,10 +78,10 @@ def test_with_replies_only_producers_a_reply_resolves_the_mention():
     mentions = OpenMentions(ACK, RESOLVE, KEEP, reply_resolves=True)
     mentions.mention("m", "a1", B0)
     assert mentions.reply("m", "a1", B0 + 10, "x") == B0
-    assert mentions.take_changes() == {"m": None} and not mentions.acknowledged
+    assert mentions.take_changes() == {"m": None} and mentions.unresolved() == {}
     mentions.reply("m2", "a1", B0 + 20, "x")  # read first: the mention is resolved as it comes
     waited = mentions.mention("m2", "a1", B0 + 5)
-    assert waited is not None and waited.resolved and not mentions.acknowledged
+    assert waited is not None and waited.resolved and mentions.unresolved() == {}
     assert mentions.scan(B0 + RESOLVE + 100).overdue == {}
 
 
