@@ -35,7 +35,8 @@ from . import journal
 from .dedup import DedupMemory
 from .entries import Buckets
 from .lifetimes import PostLifetimes
-from .lives_format import encode_lives, encode_samples
+from .lives_format import encode_finals, encode_lives, encode_samples
+from .lives_records import LIVES_PREFIX, SealedLivesRecords, parse_lives_key
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"
@@ -75,6 +76,7 @@ class SnapshotWriter:
     def __init__(self) -> None:
         self.sealed_written: dict[int, list[bytes]] = {}  # bucket start -> the keys of its records
         self.chunks = 0
+        self.lives = SealedLivesRecords()  # the sealed post lives' records
 
     def seal_and_expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
         """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
@@ -106,11 +108,17 @@ class SnapshotWriter:
     ) -> list[Record]:
         """The records of a snapshot of the whole state (the sealed buckets are already written)."""
         marks = {"q": seq, "c": close_mark, "k": counting_since, "o": input_offset, "n": clock, "i": first_input_ms}
+        marks["ls"] = lifetimes.sealed.through
         filling = {
             start: dedup.bucket_parts(start) for start in dedup.bucket_starts() if start not in self.sealed_written
         }
-        encoded = {"L": encode_lives(lifetimes.lives), "b": encode_samples(lifetimes.samples)}
-        records = encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
+        encoded = {
+            "L": encode_lives(lifetimes.lives),
+            "F": encode_finals(lifetimes.sealed),
+            "b": encode_samples(lifetimes.samples),
+        }
+        records = self.lives.records(lifetimes.sealed)
+        records += encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
         self.chunks = sum(1 for key, value in records if key.startswith(CHUNK_PREFIX) and value is not None)
         return records
 
@@ -122,6 +130,8 @@ class Snapshot:
     filling: dict[int, list[bytes]] = field(default_factory=dict)  # dedup bucket start -> its parts
     sealed: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> its parts, in order
     sealed_keys: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> their record keys
+    lives: dict[int, list[bytes]] = field(default_factory=dict)  # sealed post lives: group start -> its parts
+    lives_keys: dict[int, list[bytes]] = field(default_factory=dict)  # group start -> their record keys
 
 
 class SnapshotReader:
@@ -143,6 +153,15 @@ class SnapshotReader:
             if key.startswith(SEALED_PREFIX):
                 bucket, _, part = key[len(SEALED_PREFIX) :].partition(b"/")
                 sealed.setdefault(int(bucket), []).append((int(part or 0), key, value))
+        lives: dict[int, list[tuple[int, bytes, bytes]]] = {}
+        for key, value in self._latest.items():
+            if key.startswith(LIVES_PREFIX):
+                start, part = parse_lives_key(key)
+                lives.setdefault(start, []).append((part, key, value))
+        for start, parts in lives.items():
+            parts.sort()
+            out.lives[start] = [value for _, _, value in parts]
+            out.lives_keys[start] = [key for _, key, _ in parts]
         for start, parts in sealed.items():
             parts.sort()
             out.sealed[start] = [value for _, _, value in parts]
