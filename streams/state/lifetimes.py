@@ -322,7 +322,6 @@ class PostLifetimes:
         previous, self.mark = self.mark, mark
         sealed = self.sealed
         boundary = sealed.boundary(mark, ages[-2]) if sealed.span else None
-        low = sealed.through
         gone, sealing = [], []
         published: dict[str, list] = {}
         since = mark - self.period
@@ -348,7 +347,7 @@ class PostLifetimes:
             elif life.published_at + self.lifetime + self.period <= mark:
                 gone.append(post_id)
                 continue
-            if boundary is not None and life.published_at < boundary and (low is None or life.published_at >= low):
+            if boundary is not None and life.published_at < boundary:
                 sealing.append(post_id)
         for post_id in gone:
             del self.lives[post_id]
@@ -358,9 +357,8 @@ class PostLifetimes:
                 life.total = group.total(i) if final is None else group.total(i).merge(final)
                 on_age(group.post_id(i), life, n - 1)
         sealed.published_since(since, published)
-        if boundary is not None and (low is None or boundary > low):
+        if sealing:
             self._seal(sealing)
-            sealed.through = boundary
         sealed.end_and_expire(mark, self.lifetime, self.period)
         self.published = published
         horizon = mark - self.period
@@ -372,7 +370,8 @@ class PostLifetimes:
                 del self.samples[account_id]
 
     def _seal(self, post_ids: list[str]) -> None:
-        """Move these lives (each past its last-but-one age) into groups by publication span."""
+        """Move these lives (each past its last-but-one age) into groups by publication span; a life
+        that got there after its group was sealed (started late) is appended to it."""
         sealed, n = self.sealed, len(self.ages)
         groups: dict[int, list[str]] = {}
         for post_id in post_ids:
@@ -380,8 +379,10 @@ class PostLifetimes:
             groups.setdefault(published - published % sealed.span, []).append(post_id)
         made = []
         for start, members in groups.items():
-            columns: list[list] = [[] for _ in range(8)]
-            for i, post_id in enumerate(members):
+            columns: list[list] = [[] for _ in range(7)]
+            old = sealed.groups.get(start)
+            base = 0 if old is None else len(old)
+            for i, post_id in enumerate(members, base):
                 life = self.lives.pop(post_id)
                 self._standing_in.discard(post_id)
                 counts, sums, tallies = aggregate_row(life.total)
@@ -399,9 +400,9 @@ class PostLifetimes:
                 final = life.segments.get(n - 1)
                 if final is not None and life.done < n:
                     sealed.finals[(start, i)] = final
-            group = SealedGroup(start, *columns[:7])
+            group = SealedGroup(start, *columns)
             group.set_ids(members)
-            made.append(group)
+            made.append(group if old is None else old.extended(group))
         if made:
             sealed.add_many(made)
 

@@ -150,14 +150,14 @@ def encode_finals(sealed: SealedLives) -> list:
     return [[groups[start].post_id(i), agg.to_state()] for (start, i), agg in sealed.finals.items()]
 
 
-def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals, through: int | None, mark: int) -> None:
+def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals, mark: int) -> None:
     """Start the sealed lives from a snapshot's group records, ``F`` and marks."""
     sealed = lifetimes.sealed
     for start in sorted(groups):
         group = decode_group(sealed, groups[start])
         sealed.groups[group.start] = group
     sealed.add_many([])
-    sealed.through, lifetimes.mark = through, mark
+    lifetimes.mark = mark
     for post_id, state in finals:
         found = sealed.find(post_id)
         if found is not None:

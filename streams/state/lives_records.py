@@ -25,15 +25,19 @@ class SealedLivesRecords:
 
     def __init__(self) -> None:
         self.written: dict[int, list[bytes]] = {}
+        self.posts: dict[int, int] = {}  # group start -> its posts when written (a straggler appended: again)
 
     def records(self, sealed: SealedLives) -> list[tuple[bytes, bytes | None]]:
         """Delete the records of the groups gone; write those sealed since the last snapshot."""
         records: list[tuple[bytes, bytes | None]] = []
         for start in [s for s in self.written if s not in sealed.groups]:
             records += [(key, None) for key in self.written.pop(start)]
+            self.posts.pop(start, None)
         for start, group in sealed.groups.items():
-            if start not in self.written:
+            if start not in self.written or self.posts.get(start) != len(group):
                 parts = encode_group(sealed, group)
-                keys = self.written[start] = [lives_key(start, j) for j in range(len(parts))]
+                keys = [lives_key(start, j) for j in range(len(parts))]
+                records += [(key, None) for key in self.written.get(start, [])[len(parts) :]]
+                self.written[start], self.posts[start] = keys, len(group)
                 records += zip(keys, parts)
         return records

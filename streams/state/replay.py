@@ -31,9 +31,10 @@ def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     state.posts, state.accounts = windows.posts, windows.accounts
     state.lifetimes.restore(decode_lives(snap.entry.get("L", ())))
     add_samples(state.lifetimes, snap.entry.get("b", ()))
-    # A snapshot before the sealed lives ("ls" absent) holds every life in "L": the next close seals them.
-    load_sealed(state.lifetimes, snap.lives, snap.entry.get("F", ()), header.get("ls"), header["c"])
+    # A snapshot from before the sealed lives holds every life in "L": the next close seals them.
+    load_sealed(state.lifetimes, snap.lives, snap.entry.get("F", ()), header["c"])
     state.snapshots.lives.written = dict(snap.lives_keys)
+    state.snapshots.lives.posts = {start: len(group) for start, group in state.lifetimes.sealed.groups.items()}
     for start, parts in snap.filling.items():
         if start not in written:  # a sealed record, written later, holds all of it
             state.dedup.load_bucket_parts(start, parts)

@@ -57,6 +57,25 @@ class SealedGroup:
         self.ids = b"".join(encoded)
         self.id_ends = np.cumsum([len(e) for e in encoded], dtype=np.uint32)
 
+    def extended(self, more: SealedGroup) -> SealedGroup:
+        """This group with ``more``'s posts after its own (positions kept: the final segments' keys)."""
+        def both(a, b):
+            return None if a is None else np.concatenate([a, b])
+
+        group = SealedGroup(
+            self.start,
+            both(self.fps, more.fps),
+            both(self.published, more.published),
+            both(self.accounts, more.accounts),
+            both(self.kinds, more.kinds),
+            both(self.counts, more.counts),
+            both(self.sums, more.sums),
+            both(self.tallies, more.tallies),
+        )
+        if not self.ended:
+            group.ids, group.id_ends = self.ids + more.ids, np.concatenate([self.id_ends, more.id_ends + len(self.ids)])
+        return group
+
     def __len__(self) -> int:
         return len(self.fps)
 
@@ -108,8 +127,6 @@ class SealedLives:
     def __init__(self, span: int):
         self.span = span
         self.groups: dict[int, SealedGroup] = {}  # by start, ascending
-        # Lives published before ``through`` were sealed when it moved (None: nothing sealed yet).
-        self.through: int | None = None
         self.finals: dict[tuple[int, int], WindowAggregate] = {}  # (group start, position) -> final segment
         self.accounts: list[str] = []
         self.platforms: list[str] = []  # of each account

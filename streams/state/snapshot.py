@@ -108,7 +108,6 @@ class SnapshotWriter:
     ) -> list[Record]:
         """The records of a snapshot of the whole state (the sealed buckets are already written)."""
         marks = {"q": seq, "c": close_mark, "k": counting_since, "o": input_offset, "n": clock, "i": first_input_ms}
-        marks["ls"] = lifetimes.sealed.through
         filling = {
             start: dedup.bucket_parts(start) for start in dedup.bucket_starts() if start not in self.sealed_written
         }
