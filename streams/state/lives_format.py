@@ -93,7 +93,7 @@ def encode_group(sealed: SealedLives, group: SealedGroup) -> list[bytes]:
     local_account[accounts] = np.arange(len(accounts), dtype=np.uint32)
     local_kind = np.zeros(len(sealed.kinds), np.uint16)
     local_kind[kinds] = np.arange(len(kinds), dtype=np.uint16)
-    columns = {
+    columns: dict[str, np.ndarray | None] = {
         "fps": group.fps,
         "published": group.published,
         "accounts": local_account[group.accounts],
@@ -110,7 +110,11 @@ def encode_group(sealed: SealedLives, group: SealedGroup) -> list[bytes]:
             "a": [[sealed.accounts[a], sealed.platforms[a]] for a in accounts],
             "k": [list(sealed.kinds[k]) for k in kinds],
             "e": group.ended,
-            **{name: _b64(column[lo:hi], dtype) for name, dtype in _COLUMNS + _TOTALS if (column := columns.get(name)) is not None},
+            **{
+                name: _b64(column[lo:hi], dtype)
+                for name, dtype in _COLUMNS + _TOTALS
+                if (column := columns.get(name)) is not None
+            },
         }
         if not group.ended:
             part["i"] = [group.post_id(i) for i in range(lo, hi)]

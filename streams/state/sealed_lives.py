@@ -48,7 +48,9 @@ class SealedGroup:
         # None once every post is past its lifetime (a tombstone group): the totals and the post ids.
         self.counts = None if counts is None else np.asarray(counts, np.uint32).reshape(len(self.fps), -1)
         self.sums = None if sums is None else np.asarray(sums, np.float64).reshape(-1, 2)  # dwell ms, sentiment
-        self.tallies = None if tallies is None else np.asarray(tallies, np.uint32).reshape(-1, 3)  # counts of both, negatives
+        self.tallies = (
+            None if tallies is None else np.asarray(tallies, np.uint32).reshape(-1, 3)
+        )  # counts of both, negatives
         self.ids = b""
         self.id_ends = np.empty(0, np.uint32)
 
@@ -59,6 +61,7 @@ class SealedGroup:
 
     def extended(self, more: SealedGroup) -> SealedGroup:
         """This group with ``more``'s posts after its own (positions kept: the final segments' keys)."""
+
         def both(a, b):
             return None if a is None else np.concatenate([a, b])
 
@@ -105,7 +108,7 @@ class SealedGroup:
 
     @property
     def nbytes(self) -> int:
-        columns = [self.fps, self.published, self.accounts, self.kinds, self.id_ends]
+        columns: list[np.ndarray] = [self.fps, self.published, self.accounts, self.kinds, self.id_ends]
         columns += [c for c in (self.counts, self.sums, self.tallies) if c is not None]
         return sum(c.nbytes + 112 for c in columns) + len(self.ids) + 120
 
@@ -208,7 +211,9 @@ class SealedLives:
 
     @property
     def nbytes(self) -> int:
-        return sum(g.nbytes for g in self.groups.values()) + self._fps.nbytes + self._locs.nbytes + 400 * len(self.finals)
+        return (
+            sum(g.nbytes for g in self.groups.values()) + self._fps.nbytes + self._locs.nbytes + 400 * len(self.finals)
+        )
 
     # -- what a close mark does to them ---------------------------------------------------------------
     def due(self, previous: int, mark: int, lifetime: int):

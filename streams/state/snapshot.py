@@ -10,6 +10,12 @@ Keys (compaction keeps the latest value of each):
     w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode_windows's
              layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or
              {"q", "u": [bucket start, base64 fingerprints]}: a part of a dedup bucket still filling
+    P/<s>/<j>  part j of a group of sealed post lives (published in [s, s + first age), each past its
+             last-but-one age; streams.state.lives_records): written once in the first snapshot after
+             it is sealed (again only if a life started late joins it), deleted when its benchmark
+             period is over. The chunks carry the young lives ("L") and the sealed ones' final
+             segments ("F"): a snapshot's size follows the young posts and the events, not the 14
+             days of lives and tombstones. (A snapshot without "P/" records holds every life in "L".)
     d/<s>/<j>  part j of a sealed dedup bucket (raw, DedupMemory.bucket_parts), written once when it
              can receive no more ids and deleted (tombstones) when it expires: the largest part of the
              state is never written twice. (``d/<s>``, a whole bucket in one record, is still read.)
@@ -155,8 +161,8 @@ class SnapshotReader:
         lives: dict[int, list[tuple[int, bytes, bytes]]] = {}
         for key, value in self._latest.items():
             if key.startswith(LIVES_PREFIX):
-                start, part = parse_lives_key(key)
-                lives.setdefault(start, []).append((part, key, value))
+                group, number = parse_lives_key(key)
+                lives.setdefault(group, []).append((number, key, value))
         for start, parts in lives.items():
             parts.sort()
             out.lives[start] = [value for _, _, value in parts]
