@@ -32,7 +32,7 @@ from .lifetimes import LifeDelta
 from .lives_format import decode_delta
 
 CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
-DELTA_KEYS = ("p", "a", "l", "b", "L")  # "L": whole post lives, in snapshots only
+DELTA_KEYS = ("p", "a", "l", "b", "L", "F")  # "L": young post lives, "F": sealed ones' final segments: snapshots only
 MARK_KEYS = ("s", "c", "n", "o", "i")
 
 

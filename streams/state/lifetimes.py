@@ -19,8 +19,11 @@ real publication is unknown). Not after its first close: a source that starts af
 its lifetime stays as a tombstone for a benchmark period more,
 so that a late trickle of engagement does not start its life again.
 
+Lives past their last-but-one age are sealed into columns (``sealed_lives``), as are tombstones.
 The state moves like the windows: changes go into the commit's journal entry (``l``: life deltas,
-``b``: new samples), the whole of it into the snapshots (``L``, ``b``); ``lives_format`` encodes them.
+``b``: new samples); the snapshots hold the young lives whole (``L``), the sealed ones' final
+segments (``F``) and samples (``b``), and each sealed group once in records of its own
+(``lives_records``); ``lives_format`` encodes them.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from collections.abc import Callable
 from ..contract import UNKNOWN_CONTENT_TYPE
 from ..model.aggregates import WindowAggregate
 from ..model.rates import engaged_count
+from .sealed_lives import SealedGroup, SealedLives, aggregate_row, post_fingerprint
 
 FROM_RECORD, FROM_FIRST_EVENT = "post_record", "first_event"
 
 PostOf = Callable[[str], "dict | None"]  # post_id -> its post record, if known
-# Measured in-process (docs/performance.md): a life with its meta (a tombstone), an aggregate, a sample.
+# Measured in-process (docs/performance.md): a young life with its meta, an aggregate, a sample (the
+# sealed lives count their columns' bytes: about 111 B within the lifetime, 32 B as tombstones).
 LIFE_BYTES, AGGREGATE_BYTES, SAMPLE_BYTES = 250, 340, 130
 
 
@@ -114,6 +119,9 @@ class PostLifetimes:
         # the journal (``merge``) and the snapshot load (``restore``) alike, so a restart adopts it too.
         self._standing_in: set[str] = set()
         self._accounts: dict[str, str] = {}  # one string per account, however many posts hold it
+        # Lives past their last-but-one age, in columns (not when the maturity is the last age).
+        self.sealed = SealedLives(ages_ms[0] if self.maturity_index < len(ages_ms) - 1 else 0)
+        self.mark = 0  # the latest close mark advanced to
 
     # -- the hot path -------------------------------------------------------------------------------
     def add(
@@ -131,6 +139,11 @@ class PostLifetimes:
         """``input_since``: the arrival time of the partition's first input (whether a post is complete)."""
         life = self.lives.get(post_id)
         if life is None:
+            if self.sealed.groups:
+                found = self.sealed.find(post_id)
+                if found is not None:
+                    self._add_sealed(post_id, *found, ts, type_index, dwell, sentiment)
+                    return
             life = self._start(post_id, account_id, platform, ts, post_of, input_since)
             if life is None:
                 return
@@ -144,6 +157,23 @@ class PostLifetimes:
         agg = delta.segments.get(segment)
         if agg is None:
             agg = delta.segments[segment] = WindowAggregate()
+        agg.add(type_index, dwell, sentiment)
+        if ts > delta.max_ts:
+            delta.max_ts = ts
+
+    def _add_sealed(self, post_id: str, group: SealedGroup, i: int, ts: int, type_index: int, dwell, sentiment) -> None:
+        """An event of a sealed post: into its final segment while its lifetime lasts (one of a segment
+        already published, possible only for a post published just before the boundary, is dropped)."""
+        published = group.published_at(i)
+        age = ts - published
+        if group.ended or published + self.lifetime <= self.mark or not self.ages[-2] <= age < self.lifetime:
+            return
+        delta = self.delta.get(post_id)
+        if delta is None:
+            delta = self.delta[post_id] = LifeDelta()
+        agg = delta.segments.get(len(self.ages) - 1)
+        if agg is None:
+            agg = delta.segments[len(self.ages) - 1] = WindowAggregate()
         agg.add(type_index, dwell, sentiment)
         if ts > delta.max_ts:
             delta.max_ts = ts
@@ -216,6 +246,7 @@ class PostLifetimes:
                     ) = change.meta
                 self._track_standing_in(post_id, life)
             if life is None:
+                self._merge_sealed(post_id, change)
                 continue
             if change.max_ts > life.max_ts:
                 life.max_ts = change.max_ts
@@ -225,6 +256,58 @@ class PostLifetimes:
                     life.segments[segment] = agg
                 else:
                     mine.merge(agg)
+
+    def _merge_sealed(self, post_id: str, change: LifeDelta) -> None:
+        final = change.segments.get(len(self.ages) - 1)
+        found = self.sealed.find(post_id) if final is not None else None
+        if final is None or found is None or found[0].ended:
+            return
+        key = (found[0].start, found[1])
+        mine = self.sealed.finals.get(key)
+        if mine is None:
+            self.sealed.finals[key] = final
+        else:
+            mine.merge(final)
+
+    def knows(self, post_id: str) -> bool:
+        """Whether the post has a life (young, sealed or a tombstone)."""
+        return post_id in self.lives or self.sealed.find(post_id) is not None
+
+    def find(self, post_id: str) -> PostLife | None:
+        """The post's life (a sealed one rebuilt: its meta, ages done, total and final segment)."""
+        life = self.lives.get(post_id)
+        if life is not None or not self.sealed.groups:
+            return life
+        found = self.sealed.find(post_id)
+        if found is None:
+            return None
+        group, i = found
+        life = self._sealed_life(group, i)
+        if group.ended or group.published_at(i) + self.lifetime <= self.mark:
+            life.done = len(self.ages)
+        else:
+            life.total = group.total(i)
+            final = self.sealed.finals.get((group.start, i))
+            if final is not None:
+                life.segments[len(self.ages) - 1] = final
+        return life
+
+    def _sealed_life(self, group: SealedGroup, i: int) -> PostLife:
+        platform, content_type, source, complete = self.sealed.kinds[int(group.kinds[i])]
+        life = PostLife(
+            self.sealed.accounts[int(group.accounts[i])],
+            platform,
+            group.published_at(i),
+            content_type,
+            source,
+            complete,
+        )
+        life.done = len(self.ages) - 1
+        return life
+
+    def count(self) -> int:
+        """Posts with a life, tombstones included."""
+        return len(self.lives) + self.sealed.count()
 
     def restore(self, lives: dict[str, PostLife]) -> None:
         """Start from a snapshot's lives."""
@@ -241,10 +324,14 @@ class PostLifetimes:
 
     def advance(self, mark: int, on_age: Callable[[str, PostLife, int], None] | None = None) -> None:
         """Publish (through ``on_age(post_id, life, age_index)``; a replay passes None) the ages that
-        the close mark has passed; drop tombstones and samples past the benchmark period; count each
-        account's posts of the benchmark period (``published``)."""
+        the close mark has passed; seal the lives past their last-but-one age; drop tombstones and
+        samples past the benchmark period; count each account's posts of the benchmark period
+        (``published``)."""
         ages, n = self.ages, len(self.ages)
-        gone = []
+        previous, self.mark = self.mark, mark
+        sealed = self.sealed
+        boundary = sealed.boundary(mark, ages[-2]) if sealed.span else None
+        gone, sealing = [], []
         published: dict[str, list] = {}
         since = mark - self.period
         for post_id, life in self.lives.items():
@@ -254,23 +341,34 @@ class PostLifetimes:
                     published[life.account_id] = [life.platform, 1]
                 else:
                     count[1] += 1
-            if life.done >= n:
-                if life.published_at + self.lifetime + self.period <= mark:
-                    gone.append(post_id)
+            if life.done < n:
+                while life.done < n and life.published_at + ages[life.done] <= mark:
+                    segment = life.segments.pop(life.done, None)
+                    if segment is not None:
+                        life.total = segment if life.total is None else life.total.merge(segment)
+                    if life.done < self.maturity_index:
+                        life.reached.append(0 if life.total is None else engaged_count(life.total, self.engaged_types))
+                    if on_age is not None:
+                        on_age(post_id, life, life.done)
+                    life.done += 1
+                if life.done >= n:
+                    life.total, life.segments, life.reached = None, {}, []
+            elif life.published_at + self.lifetime + self.period <= mark:
+                gone.append(post_id)
                 continue
-            while life.done < n and life.published_at + ages[life.done] <= mark:
-                segment = life.segments.pop(life.done, None)
-                if segment is not None:
-                    life.total = segment if life.total is None else life.total.merge(segment)
-                if life.done < self.maturity_index:
-                    life.reached.append(0 if life.total is None else engaged_count(life.total, self.engaged_types))
-                if on_age is not None:
-                    on_age(post_id, life, life.done)
-                life.done += 1
-            if life.done >= n:
-                life.total, life.segments, life.reached = None, {}, []
+            if boundary is not None and life.published_at < boundary:
+                sealing.append(post_id)
         for post_id in gone:
             del self.lives[post_id]
+        for group, i, final in sealed.due(previous, mark, self.lifetime):
+            if on_age is not None:
+                life = self._sealed_life(group, i)
+                life.total = group.total(i) if final is None else group.total(i).merge(final)
+                on_age(group.post_id(i), life, n - 1)
+        sealed.published_since(since, published)
+        if sealing:
+            self._seal(sealing)
+        sealed.end_and_expire(mark, self.lifetime, self.period)
         self.published = published
         horizon = mark - self.period
         for account_id in list(self.samples):
@@ -280,14 +378,54 @@ class PostLifetimes:
             else:
                 del self.samples[account_id]
 
+    def _seal(self, post_ids: list[str]) -> None:
+        """Move these lives (each past its last-but-one age) into groups by publication span; a life
+        that got there after its group was sealed (started late) is appended to it."""
+        sealed, n = self.sealed, len(self.ages)
+        groups: dict[int, list[str]] = {}
+        for post_id in post_ids:
+            published = self.lives[post_id].published_at
+            groups.setdefault(published - published % sealed.span, []).append(post_id)
+        made = []
+        for start, members in groups.items():
+            columns: list[list] = [[] for _ in range(7)]
+            old = sealed.groups.get(start)
+            base = 0 if old is None else len(old)
+            for i, post_id in enumerate(members, base):
+                life = self.lives.pop(post_id)
+                self._standing_in.discard(post_id)
+                counts, sums, tallies = aggregate_row(life.total)
+                row = (
+                    post_fingerprint(post_id),
+                    life.published_at - start,
+                    sealed.account(life.account_id, life.platform),
+                    sealed.kind((life.platform, life.content_type, life.source, life.complete)),
+                    counts,
+                    sums,
+                    tallies,
+                )
+                for column, value in zip(columns, row):
+                    column.append(value)
+                final = life.segments.get(n - 1)
+                if final is not None and life.done < n:
+                    sealed.finals[(start, i)] = final
+            group = SealedGroup(start, *columns)
+            group.set_ids(members)
+            made.append(group if old is None else old.extended(group))
+        if made:
+            sealed.add_many(made)
+        self.lives = dict(self.lives)  # a dict keeps its table when emptied: hand the sealed ones' back
+
     def add_sample(self, account_id: str, sample: list) -> None:
         self.samples.setdefault(account_id, []).append(sample)
 
     def memory_bytes(self) -> int:
-        """An estimate from measured sizes (docs/performance.md): a life, and an aggregate."""
+        """An estimate from measured sizes (docs/performance.md): a young life, an aggregate; the
+        sealed lives' columns as they are."""
         aggregates = sum((life.total is not None) + len(life.segments) for life in self.lives.values())
         return (
             LIFE_BYTES * len(self.lives)
+            + self.sealed.nbytes
             + AGGREGATE_BYTES * aggregates
             + SAMPLE_BYTES * sum(len(s) for s in self.samples.values())
         )

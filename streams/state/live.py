@@ -32,7 +32,7 @@ def live_post(state: PartitionState, post_id: str, now_ms: int, followers_of: Fo
 def post_lifetime(state: PartitionState, post_id: str, now_ms: int, followers_of: FollowersOf) -> dict | None:
     """The post's lifetime so far (committed and uncommitted), or None when the partition holds none;
     ``ages_published``: the record ages already on the lifetime topic."""
-    life = state.lifetimes.lives.get(post_id)
+    life = state.lifetimes.find(post_id)
     if life is None:
         return None
     cfg = state.config

@@ -1,10 +1,18 @@
 """The format of post lives in the journal (``l``: a commit's life deltas, ``b``: its new samples)
-and in the snapshots (``L``: every life, ``b``: every sample), its encoders beside its decoders."""
+and in the snapshots (``L``: the young lives, ``F``: the final segments of sealed ones, ``b``: every
+sample; the sealed groups in records of their own), its encoders beside its decoders."""
 
 from __future__ import annotations
 
+import base64
+
+import numpy as np
+import orjson
+
+from ..contract import TYPE_INDEX, TYPES
 from ..model.aggregates import WindowAggregate
 from .lifetimes import LifeDelta, PostLife, PostLifetimes
+from .sealed_lives import POST_TYPE_INDEXES, SealedGroup, SealedLives
 
 
 def encode_delta(delta: dict[str, LifeDelta]) -> list:
@@ -66,3 +74,100 @@ def encode_samples(samples: dict[str, list[list]]) -> list:
 def add_samples(lifetimes: PostLifetimes, items) -> None:
     for account_id, *sample in items:
         lifetimes.add_sample(account_id, sample)
+
+
+# -- sealed lives (streams.state.sealed_lives): one group in records of its own, written once ----------
+GROUP_PART_POSTS = 5000  # posts per record of a group: about 0.6 MB, far under the message limit
+_COLUMNS = (("fps", "<u8"), ("published", "<u4"), ("accounts", "<u4"), ("kinds", "<u2"))
+_TOTALS = (("counts", "<u4"), ("sums", "<f8"), ("tallies", "<u4"))
+
+
+def encode_group(sealed: SealedLives, group: SealedGroup) -> list[bytes]:
+    """A group as records of at most GROUP_PART_POSTS posts: {"s" start, "t" the count types, "a"
+    [[account_id, platform]], "k" [[platform, content_type, source, complete]] (the tables its
+    columns index), "i" post ids, and base64 little-endian columns: fps, published (ms after the
+    start), accounts, kinds, and, unless every post ended ("e"), counts, sums, tallies}."""
+    accounts = sorted(set(group.accounts.tolist()))
+    kinds = sorted(set(group.kinds.tolist()))
+    local_account = np.zeros(len(sealed.accounts), np.uint32)
+    local_account[accounts] = np.arange(len(accounts), dtype=np.uint32)
+    local_kind = np.zeros(len(sealed.kinds), np.uint16)
+    local_kind[kinds] = np.arange(len(kinds), dtype=np.uint16)
+    columns: dict[str, np.ndarray | None] = {
+        "fps": group.fps,
+        "published": group.published,
+        "accounts": local_account[group.accounts],
+        "kinds": local_kind[group.kinds],
+    }
+    if not group.ended:
+        columns.update(counts=group.counts, sums=group.sums, tallies=group.tallies)
+    parts = []
+    for lo in range(0, max(len(group), 1), GROUP_PART_POSTS):
+        hi = min(lo + GROUP_PART_POSTS, len(group))
+        part = {
+            "s": group.start,
+            "t": [TYPES[i] for i in POST_TYPE_INDEXES],
+            "a": [[sealed.accounts[a], sealed.platforms[a]] for a in accounts],
+            "k": [list(sealed.kinds[k]) for k in kinds],
+            "e": group.ended,
+            **{
+                name: _b64(column[lo:hi], dtype)
+                for name, dtype in _COLUMNS + _TOTALS
+                if (column := columns.get(name)) is not None
+            },
+        }
+        if not group.ended:
+            part["i"] = [group.post_id(i) for i in range(lo, hi)]
+        parts.append(orjson.dumps(part))
+    return parts
+
+
+def decode_group(sealed: SealedLives, parts: list[bytes]) -> SealedGroup:
+    """A group from its records (in part order), its tables mapped into ``sealed``'s."""
+    loaded = [orjson.loads(p) for p in parts]
+    first = loaded[0]
+    accounts = np.array([sealed.account(a, platform) for a, platform in first["a"]] or [0], np.uint32)
+    kinds = np.array([sealed.kind(tuple(k)) for k in first["k"]] or [0], np.uint16)
+
+    def column(name: str, dtype: str) -> np.ndarray:
+        return np.concatenate([np.frombuffer(base64.b64decode(p[name]), dtype) for p in loaded])
+
+    fps, published = column("fps", "<u8"), column("published", "<u4")
+    group_accounts, group_kinds = accounts[column("accounts", "<u4")], kinds[column("kinds", "<u2")]
+    if first["e"]:
+        return SealedGroup(first["s"], fps, published, group_accounts, group_kinds)
+    counts = column("counts", "<u4").reshape(len(fps), len(first["t"]))
+    mine = np.zeros((len(fps), len(POST_TYPE_INDEXES)), np.uint32)
+    for j, name in enumerate(first["t"]):  # by name: the contract's types may have changed since
+        if TYPE_INDEX.get(name) in POST_TYPE_INDEXES:
+            mine[:, POST_TYPE_INDEXES.index(TYPE_INDEX[name])] = counts[:, j]
+    group = SealedGroup(
+        first["s"], fps, published, group_accounts, group_kinds, mine, column("sums", "<f8"), column("tallies", "<u4")
+    )
+    group.set_ids([post_id for p in loaded for post_id in p["i"]])
+    return group
+
+
+def encode_finals(sealed: SealedLives) -> list:
+    """``F`` (snapshots): [[post_id, aggregate], ...]: the final segments of sealed lives."""
+    groups = sealed.groups
+    return [[groups[start].post_id(i), agg.to_state()] for (start, i), agg in sealed.finals.items()]
+
+
+def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals, mark: int) -> None:
+    """Start the sealed lives from a snapshot's group records, ``F`` and marks."""
+    sealed = lifetimes.sealed
+    for start in sorted(groups):
+        group = decode_group(sealed, groups[start])
+        sealed.groups[group.start] = group
+    sealed.add_many([])
+    lifetimes.mark = mark
+    for post_id, state in finals:
+        found = sealed.find(post_id)
+        if found is not None:
+            sealed.finals[(found[0].start, found[1])] = WindowAggregate.from_state(state)
+    sealed.end_and_expire(mark, lifetimes.lifetime, lifetimes.period)
+
+
+def _b64(column: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(column, dtype).tobytes()).decode()

@@ -286,7 +286,7 @@ class PartitionState:
         return rolling([self.accounts, self.delta_accounts] if include_delta else [self.accounts], start, end)
 
     def tracked_posts(self) -> int:
-        return len(self.lifetimes.lives)
+        return self.lifetimes.count()
 
     def open_window_count(self) -> int:
         return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())

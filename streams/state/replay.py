@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from . import journal
 from .closing import drop_closed
 from .entries import merge_buckets
-from .lives_format import add_samples, decode_lives
+from .lives_format import add_samples, decode_lives, load_sealed
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -31,6 +31,10 @@ def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     state.posts, state.accounts = windows.posts, windows.accounts
     state.lifetimes.restore(decode_lives(snap.entry.get("L", ())))
     add_samples(state.lifetimes, snap.entry.get("b", ()))
+    # A snapshot from before the sealed lives holds every life in "L": the next close seals them.
+    load_sealed(state.lifetimes, snap.lives, snap.entry.get("F", ()), header["c"])
+    state.snapshots.lives.written = dict(snap.lives_keys)
+    state.snapshots.lives.posts = {start: len(group) for start, group in state.lifetimes.sealed.groups.items()}
     for start, parts in snap.filling.items():
         if start not in written:  # a sealed record, written later, holds all of it
             state.dedup.load_bucket_parts(start, parts)

@@ -48,7 +48,7 @@ class SilentStarts:
             if (
                 record is None
                 or record["published_at"] != published  # replaced: its new record has its own entry
-                or post_id in lifetimes.lives
+                or lifetimes.knows(post_id)
                 or input_since is None  # no input yet: the first comes after this publication
                 or published < input_since
                 or published + lifetimes.lifetime <= mark

@@ -10,6 +10,12 @@ Keys (compaction keeps the latest value of each):
     w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode_windows's
              layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or
              {"q", "u": [bucket start, base64 fingerprints]}: a part of a dedup bucket still filling
+    P/<s>/<j>  part j of a group of sealed post lives (published in [s, s + first age), each past its
+             last-but-one age; streams.state.lives_records): written once in the first snapshot after
+             it is sealed (again only if a life started late joins it), deleted when its benchmark
+             period is over. The chunks carry the young lives ("L") and the sealed ones' final
+             segments ("F"): a snapshot's size follows the young posts and the events, not the 14
+             days of lives and tombstones. (A snapshot without "P/" records holds every life in "L".)
     d/<s>/<j>  part j of a sealed dedup bucket (raw, DedupMemory.bucket_parts), written once when it
              can receive no more ids and deleted (tombstones) when it expires: the largest part of the
              state is never written twice. (``d/<s>``, a whole bucket in one record, is still read.)
@@ -35,7 +41,8 @@ from . import journal
 from .dedup import DedupMemory
 from .entries import Buckets
 from .lifetimes import PostLifetimes
-from .lives_format import encode_lives, encode_samples
+from .lives_format import encode_finals, encode_lives, encode_samples
+from .lives_records import LIVES_PREFIX, SealedLivesRecords, parse_lives_key
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"
@@ -75,6 +82,7 @@ class SnapshotWriter:
     def __init__(self) -> None:
         self.sealed_written: dict[int, list[bytes]] = {}  # bucket start -> the keys of its records
         self.chunks = 0
+        self.lives = SealedLivesRecords()  # the sealed post lives' records
 
     def seal_and_expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
         """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
@@ -109,8 +117,13 @@ class SnapshotWriter:
         filling = {
             start: dedup.bucket_parts(start) for start in dedup.bucket_starts() if start not in self.sealed_written
         }
-        encoded = {"L": encode_lives(lifetimes.lives), "b": encode_samples(lifetimes.samples)}
-        records = encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
+        encoded = {
+            "L": encode_lives(lifetimes.lives),
+            "F": encode_finals(lifetimes.sealed),
+            "b": encode_samples(lifetimes.samples),
+        }
+        records = self.lives.records(lifetimes.sealed)
+        records += encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
         self.chunks = sum(1 for key, value in records if key.startswith(CHUNK_PREFIX) and value is not None)
         return records
 
@@ -122,6 +135,8 @@ class Snapshot:
     filling: dict[int, list[bytes]] = field(default_factory=dict)  # dedup bucket start -> its parts
     sealed: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> its parts, in order
     sealed_keys: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> their record keys
+    lives: dict[int, list[bytes]] = field(default_factory=dict)  # sealed post lives: group start -> its parts
+    lives_keys: dict[int, list[bytes]] = field(default_factory=dict)  # group start -> their record keys
 
 
 class SnapshotReader:
@@ -143,6 +158,15 @@ class SnapshotReader:
             if key.startswith(SEALED_PREFIX):
                 bucket, _, part = key[len(SEALED_PREFIX) :].partition(b"/")
                 sealed.setdefault(int(bucket), []).append((int(part or 0), key, value))
+        lives: dict[int, list[tuple[int, bytes, bytes]]] = {}
+        for key, value in self._latest.items():
+            if key.startswith(LIVES_PREFIX):
+                group, number = parse_lives_key(key)
+                lives.setdefault(group, []).append((number, key, value))
+        for start, parts in lives.items():
+            parts.sort()
+            out.lives[start] = [value for _, _, value in parts]
+            out.lives_keys[start] = [key for _, key, _ in parts]
         for start, parts in sealed.items():
             parts.sort()
             out.sealed[start] = [value for _, _, value in parts]

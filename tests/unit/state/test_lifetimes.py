@@ -256,13 +256,15 @@ def test_state_is_bounded_by_the_lifetime_and_the_benchmark_period():
     for i in range(24):
         feed.event(f"p{i}", T0 + i * H + W)
     feed.finish(T0 + 8 * DAY)
-    assert len(feed.state.lifetimes.lives) == 24  # lives over, kept as tombstones
-    assert all(life.total is None and not life.segments for life in feed.state.lifetimes.lives.values())
+    lifetimes = feed.state.lifetimes
+    assert lifetimes.count() == 24 and lifetimes.lives == {}  # lives over, kept as sealed tombstones
+    assert lifetimes.sealed.nbytes < 24 * 1000  # the columns, not 24 PostLife objects
+    assert all(lifetimes.find(f"p{i}").done == 3 and lifetimes.find(f"p{i}").total is None for i in range(24))
     # A trickle of engagement after a post's life: counted in windows, not in its lifetime.
     feed.event("p0", T0 + 8 * DAY, "like")
     assert feed.state.lifetimes.delta == {}
     feed.finish(T0 + 15 * DAY)  # a lifetime and a benchmark period after the last publication
-    assert feed.state.lifetimes.lives == {} and feed.state.lifetimes.samples == {}
+    assert feed.state.lifetimes.count() == 0 and feed.state.lifetimes.samples == {}
 
 
 def test_the_live_view_sums_what_is_committed_and_what_is_not():

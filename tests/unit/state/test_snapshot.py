@@ -92,6 +92,20 @@ class Run:
         return state
 
 
+def lives_of(state: PartitionState) -> tuple:
+    """Every post's life as the state answers for it (young, sealed or a tombstone), and the counts."""
+    lifetimes = state.lifetimes
+
+    def life(post_id):
+        found = lifetimes.find(post_id)
+        if found is None:
+            return None
+        so_far = found.so_far().to_state()
+        return found.meta(), found.done, so_far, found.reached, post_id in lifetimes.lives
+
+    return {p: life(p) for p in POST_OWNER}, lifetimes.count(), sorted(lifetimes.sealed.groups)
+
+
 def assert_same_from_now_on(a: PartitionState, b: PartitionState, now: int) -> None:
     assert a.closed_through == b.closed_through and a.input_offset == b.input_offset
     assert [probe(a, i, now) for i in ID_POOL] == [probe(b, i, now) for i in ID_POOL]
@@ -99,6 +113,7 @@ def assert_same_from_now_on(a: PartitionState, b: PartitionState, now: int) -> N
     assert {p: life.reached for p, life in a.lifetimes.lives.items()} == {
         p: life.reached for p, life in b.lifetimes.lives.items()
     }
+    assert lives_of(a) == lives_of(b)
     final = now + R + G + W
     ra, rb = a.commit(final, followers_of), b.commit(final, followers_of)
     assert strip_emitted_at(ra.post_records) == strip_emitted_at(rb.post_records)
