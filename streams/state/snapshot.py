@@ -10,6 +10,8 @@ Keys (compaction keeps the latest value of each):
     w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode_windows's
              layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or
              {"q", "u": [bucket start, base64 fingerprints]}: a part of a dedup bucket still filling
+    a/<s>    a sealed account bucket (streams.state.sealed_format): written once when the close mark passes
+             its end, deleted when it leaves the rolling window; the chunks hold the open ones only
     d/<s>/<j>  part j of a sealed dedup bucket (raw, DedupMemory.bucket_parts), written once when it
              can receive no more ids and deleted (tombstones) when it expires: the largest part of the
              state is never written twice. (``d/<s>``, a whole bucket in one record, is still read.)
@@ -36,6 +38,7 @@ from .dedup import DedupMemory
 from .entries import Buckets
 from .lifetimes import PostLifetimes
 from .lives_format import encode_lives, encode_samples
+from .sealed_format import ACCOUNT_BUCKET_PREFIX, SealedBucketRecords
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"
@@ -75,6 +78,7 @@ class SnapshotWriter:
     def __init__(self) -> None:
         self.sealed_written: dict[int, list[bytes]] = {}  # bucket start -> the keys of its records
         self.chunks = 0
+        self.account_buckets = SealedBucketRecords()  # the sealed account buckets, each written once
 
     def seal_and_expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
         """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
@@ -122,6 +126,7 @@ class Snapshot:
     filling: dict[int, list[bytes]] = field(default_factory=dict)  # dedup bucket start -> its parts
     sealed: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> its parts, in order
     sealed_keys: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> their record keys
+    account_buckets: dict[int, bytes] = field(default_factory=dict)  # sealed account bucket start -> its record
 
 
 class SnapshotReader:
@@ -143,6 +148,8 @@ class SnapshotReader:
             if key.startswith(SEALED_PREFIX):
                 bucket, _, part = key[len(SEALED_PREFIX) :].partition(b"/")
                 sealed.setdefault(int(bucket), []).append((int(part or 0), key, value))
+            elif key.startswith(ACCOUNT_BUCKET_PREFIX):
+                out.account_buckets[int(key[len(ACCOUNT_BUCKET_PREFIX) :])] = value
         for start, parts in sealed.items():
             parts.sort()
             out.sealed[start] = [value for _, _, value in parts]
