@@ -92,8 +92,16 @@ class Run:
         return state
 
 
+def rolling_now(state: PartitionState, now: int) -> dict:
+    """Every account's rolling aggregate of the window ending after ``now``, as the live reads merge it."""
+    end = now - now % W + W
+    return {account: e.agg.to_state() for account, e in state.rolling(end - R, end, include_delta=True).items()}
+
+
 def assert_same_from_now_on(a: PartitionState, b: PartitionState, now: int) -> None:
     assert a.closed_through == b.closed_through and a.input_offset == b.input_offset
+    assert a.sealed.starts() == b.sealed.starts() and sorted(a.accounts) == sorted(b.accounts)
+    assert rolling_now(a, now) == rolling_now(b, now)
     assert [probe(a, i, now) for i in ID_POOL] == [probe(b, i, now) for i in ID_POOL]
     assert a.lifetimes.samples == b.lifetimes.samples
     assert {p: life.reached for p, life in a.lifetimes.lives.items()} == {
