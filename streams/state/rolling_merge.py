@@ -14,7 +14,7 @@ import numpy as np
 
 from ..model.aggregates import WindowAggregate
 from .entries import AccountEntry, Buckets
-from .sealed import DWELL_COUNT, N_TYPES, NEGATIVES, RESPONSE_FIELDS, SENTIMENT_COUNT, SealedAccounts
+from .sealed import DWELL_COUNT, N_TYPES, NEGATIVES, RESPONSE_FIELDS, SENTIMENT_COUNT, SealedAccounts, distinct
 
 RESPONSE_MAX = 2  # the one response field merged by max
 
@@ -106,7 +106,7 @@ def _distinct_posts(sealed: SealedAccounts, parts: list, accounts: np.ndarray, p
     post indices returned."""
     width = max(len(sealed.posts.names), 1)
     row_accounts = np.repeat(accounts, np.concatenate([b.post_counts() for b in parts]))
-    pairs = np.unique(row_accounts * width + np.concatenate([b.posts for b in parts]))
+    pairs = distinct(row_accounts * width + np.concatenate([b.posts for b in parts]))
     pair_accounts = pairs // width
     lo = np.searchsorted(pair_accounts, present, side="left")
     hi = np.searchsorted(pair_accounts, present, side="right")
