@@ -92,7 +92,8 @@ def merge_sealed(sealed: SealedAccounts, start: int, end: int, account_id: str |
         row = ints_l[k]
         agg = WindowAggregate()
         agg.counts = row[:N_TYPES]
-        agg.dwell_count, agg.sentiment_count, agg.sentiment_negative = row[DWELL_COUNT], row[SENTIMENT_COUNT], row[NEGATIVES]
+        agg.dwell_count, agg.sentiment_count = row[DWELL_COUNT], row[SENTIMENT_COUNT]
+        agg.sentiment_negative = row[NEGATIVES]
         agg.dwell_ms_sum, agg.sentiment_sum = dwell_l[k], sentiment_l[k]
         agg.posts = PostIds(post_names, post_indexes[lo_l[k] : hi_l[k]])  # type: ignore[assignment]
         if answered[a]:

@@ -59,7 +59,8 @@ def decode_bucket(value: bytes, sealed: SealedAccounts) -> SealedBucket:
     """A bucket of ``encode_bucket``, its ids interned in ``sealed``'s tables."""
     raw_header, _, body = value.partition(b"\n")
     header = orjson.loads(raw_header)
-    rows, types, n_posts, n_responses = len(header["accounts"]), header["types"], header["post_ids"], header["responses"]
+    rows, types = len(header["accounts"]), header["types"]
+    n_posts, n_responses = header["post_ids"], header["responses"]
     offset = 0
 
     def take(dtype: str, count: int) -> np.ndarray:

@@ -66,8 +66,14 @@ def ground_truth(events, start: int, end: int) -> dict[str, dict]:
             continue
         t = out.setdefault(
             account,
-            {"platform": platform_of(account), "counts": dict.fromkeys(TYPES, 0), "dwell": [0, 0],
-             "sentiment": [0.0, 0, 0], "posts": set(), "responses": None},
+            {
+                "platform": platform_of(account),
+                "counts": dict.fromkeys(TYPES, 0),
+                "dwell": [0, 0],
+                "sentiment": [0.0, 0, 0],
+                "posts": set(),
+                "responses": None,
+            },
         )
         t["counts"][type_] += 1
         if dwell is not None:

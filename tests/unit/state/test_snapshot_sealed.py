@@ -27,7 +27,8 @@ def chunk_account_starts(result) -> set[int]:
 
 
 def likes_and_posts(state: PartitionState, start: int, end: int) -> dict[str, tuple[int, int]]:
-    return {a: (e.agg.count("like"), len(e.agg.posts)) for a, e in state.rolling(start, end, include_delta=True).items()}
+    merged = state.rolling(start, end, include_delta=True)
+    return {a: (e.agg.count("like"), len(e.agg.posts)) for a, e in merged.items()}
 
 
 def test_a_sealed_account_bucket_is_written_once_then_deleted_when_it_leaves_the_rolling_window():
