@@ -15,8 +15,8 @@ The parts, each in its module:
 Windows close by the partition's clock (the engine passes the wall clock when caught up, the
 broker's arrival time of the input while catching up). The dedup memory holds fingerprints of event
 ids by arrival time (``streams.state.dedup``). What a restore needs is bounded by the snapshots:
-every snapshot interval the whole state goes to the snapshot topic, each dedup bucket once when it
-is sealed, and the journal after the latest snapshot rebuilds the rest.
+every snapshot interval the open state goes to the snapshot topic, each dedup bucket and closed
+account bucket (``sealed``) once when sealed, and the journal after the latest snapshot the rest.
 """
 
 from __future__ import annotations
