@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..model.records import lifetime_record, window_record
-from .entries import Buckets, rolling
+from .entries import Buckets
 from .lifetimes import PostLife, PostLifetimes
+from .rolling_merge import rolling
+from .sealed import SealedAccounts
 from .window import WindowConfig
 
 FollowersOf = Callable[[str], "int | None"]
@@ -25,6 +27,7 @@ class ClosingState(Protocol):
     config: WindowConfig
     posts: Buckets
     accounts: Buckets
+    sealed: SealedAccounts
     closed_through: int
     counting_since: int | None
     lifetimes: PostLifetimes
@@ -76,8 +79,10 @@ def close_windows(
                         now_ms,
                     )
                 )
-    for end in rolling_ends(state, mark):
-        for account_id, e in rolling([state.accounts], end - cfg.rolling_ms, end).items():
+    ends = rolling_ends(state, mark)
+    seal_closed(state, mark)  # every bucket a rolling window ending by the mark spans is closed
+    for end in ends:
+        for account_id, e in rolling(state.sealed, [state.accounts], end - cfg.rolling_ms, end).items():
             account_records.append(
                 window_record(
                     types,
@@ -100,7 +105,7 @@ def rolling_ends(state: ClosingState, mark: int) -> list[int]:
     and hold traffic (a window ending at E spans the buckets starting in [E - rolling, E))."""
     cfg = state.config
     ends: set[int] = set()
-    for start in state.accounts:
+    for start in [*state.accounts, *state.sealed.starts()]:
         first = max(start + cfg.window_ms, state.closed_through + cfg.window_ms)
         last = min(start + cfg.rolling_ms, mark)
         ends.update(range(first, last + 1, cfg.window_ms))
@@ -112,11 +117,19 @@ def drop_closed(state: ClosingState, mark: int) -> None:
     cfg = state.config
     for start in [s for s in state.posts if s + cfg.window_ms <= mark]:
         del state.posts[start]
-    for start in [s for s in state.accounts if s + cfg.rolling_ms <= mark]:
-        del state.accounts[start]
+    seal_closed(state, mark)
+    state.sealed.drop_before(mark - cfg.rolling_ms + 1)
     state.closed_through = mark
     if state.counting_since is None:
         state.counting_since = mark
+
+
+def seal_closed(state: ClosingState, mark: int) -> None:
+    """Seal the account buckets ``mark`` closed (in window order): they are kept for the rolling window
+    only, and no event can change them any more."""
+    window_ms = state.config.window_ms
+    for start in sorted(s for s in state.accounts if s + window_ms <= mark):
+        state.sealed.seal(start, state.accounts.pop(start))
 
 
 def close_lives(state: ClosingState, mark: int, now_ms: int, followers_of: FollowersOf, records: list[dict]) -> list:

@@ -67,7 +67,7 @@ def live_account(
     cfg = state.config
     if rolling:
         end = now_ms - now_ms % cfg.window_ms + cfg.window_ms
-        entry = state.rolling(end - cfg.rolling_ms, end, include_delta=True).get(account_id)
+        entry = state.rolling(end - cfg.rolling_ms, end, include_delta=True, account_id=account_id).get(account_id)
         if entry is None:
             return []
         return [

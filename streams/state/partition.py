@@ -15,8 +15,8 @@ The parts, each in its module:
 Windows close by the partition's clock (the engine passes the wall clock when caught up, the
 broker's arrival time of the input while catching up). The dedup memory holds fingerprints of event
 ids by arrival time (``streams.state.dedup``). What a restore needs is bounded by the snapshots:
-every snapshot interval the whole state goes to the snapshot topic, each dedup bucket once when it
-is sealed, and the journal after the latest snapshot rebuilds the rest.
+every snapshot interval the open state goes to the snapshot topic, each dedup bucket and closed
+account bucket (``sealed``) once when sealed, and the journal after the latest snapshot the rest.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from . import journal
 from .closing import FollowersOf, close_lives, close_windows
 from .commit import Commit
 from .dedup import DedupMemory, fingerprint
-from .entries import AccountEntry, Buckets, PostEntry, merge_buckets, rolling
+from .entries import AccountEntry, Buckets, PostEntry, merge_buckets
 from .lifetimes import PostLifetimes, PostOf
 from .listening import ListeningFold
 from .lives_format import encode_delta
 from .mentions import OpenMentions
+from .rolling_merge import rolling
+from .sealed import SealedAccounts
 from .silent import PostArrivals, SilentStarts
 from .snapshot import SnapshotWriter
 from .window import WindowConfig
@@ -62,7 +64,8 @@ class PartitionState:
         self.post_of = post_of  # the post reference records (streams.kafka.posts)
         self.silent = SilentStarts(partition, post_arrivals)
         self.posts: Buckets = {}
-        self.accounts: Buckets = {}
+        self.accounts: Buckets = {}  # the open account buckets; the closed ones kept for the rolling window:
+        self.sealed = SealedAccounts()
         self.dedup = DedupMemory(config.dedup_ms, config.dedup_bucket_ms)
         self.closed_through = closed_through
         # The first close mark this partition's state has known: rolling windows that start before it
@@ -231,6 +234,7 @@ class PartitionState:
             samples = close_lives(self, mark, now_ms, followers_of, lifetime_records)
             close_windows(self, mark, now_ms, followers_of, post_records, account_records)
         records, expired = self.snapshots.seal_and_expire(self.dedup, clock)
+        records += self.snapshots.account_buckets.sync(self.sealed)
         self.clock = max(self.clock, clock)
         entry = None
         if (
@@ -280,13 +284,17 @@ class PartitionState:
             self.mentions.take_expired(),
         )
 
-    def rolling(self, start: int, end: int, include_delta: bool = False) -> dict[str, AccountEntry]:
-        """Per account: its entry merged over its buckets starting in [start, end); with the
-        uncommitted delta too when ``include_delta`` (live reads)."""
-        return rolling([self.accounts, self.delta_accounts] if include_delta else [self.accounts], start, end)
+    def rolling(
+        self, start: int, end: int, include_delta: bool = False, account_id: str | None = None
+    ) -> dict[str, AccountEntry]:
+        """Per account (or only ``account_id``): its entry merged over its buckets starting in
+        [start, end); with the uncommitted delta too when ``include_delta`` (live reads)."""
+        sources = [self.accounts, self.delta_accounts] if include_delta else [self.accounts]
+        return rolling(self.sealed, sources, start, end, account_id)
 
     def tracked_posts(self) -> int:
         return self.lifetimes.count()
 
     def open_window_count(self) -> int:
-        return sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())
+        held = sum(len(b) for b in self.posts.values()) + sum(len(b) for b in self.accounts.values())
+        return held + self.sealed.entry_count()

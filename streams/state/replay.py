@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import journal
-from .closing import drop_closed
+from .closing import drop_closed, seal_closed
 from .entries import merge_buckets
 from .lives_format import add_samples, decode_lives, load_sealed
+from .sealed_format import decode_bucket
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -24,11 +25,18 @@ def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     for start, parts in snap.sealed.items():
         state.dedup.load_bucket_parts(start, parts)
         written[start] = snap.sealed_keys[start]
+    for start, value in sorted(snap.account_buckets.items()):
+        state.sealed.add(start, decode_bucket(value, state.sealed))
+    state.snapshots.account_buckets.written = set(snap.account_buckets)
     if snap.header is None:
         return
     header = snap.header
     windows = journal.decode({**snap.entry, "q": header["q"]})
-    state.posts, state.accounts = windows.posts, windows.accounts
+    state.posts = windows.posts
+    # A sealed record written after the snapshot holds all of its bucket; an older snapshot has its
+    # closed buckets in the chunks: they are sealed here.
+    state.accounts = {s: b for s, b in windows.accounts.items() if s not in state.sealed}
+    seal_closed(state, header["c"])
     state.lifetimes.restore(decode_lives(snap.entry.get("L", ())))
     add_samples(state.lifetimes, snap.entry.get("b", ()))
     # A snapshot from before the sealed lives holds every life in "L": the next close seals them.
@@ -48,7 +56,8 @@ def apply_journal(state: PartitionState, raw: dict) -> None:
     entry = journal.decode(raw)
     state.seq = max(state.seq, entry.seq)
     merge_buckets(state.posts, entry.posts)
-    merge_buckets(state.accounts, entry.accounts)
+    # A bucket sealed from its record (written after the snapshot, once closed) holds these deltas.
+    merge_buckets(state.accounts, {s: b for s, b in entry.accounts.items() if s not in state.sealed})
     state.lifetimes.merge(entry.lives)
     add_samples(state.lifetimes, entry.samples)
     written = state.snapshots.sealed_written

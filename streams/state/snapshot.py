@@ -16,6 +16,8 @@ Keys (compaction keeps the latest value of each):
              period is over. The chunks carry the young lives ("L") and the sealed ones' final
              segments ("F"): a snapshot's size follows the young posts and the events, not the 14
              days of lives and tombstones. (A snapshot without "P/" records holds every life in "L".)
+    a/<s>    a sealed account bucket (streams.state.sealed_format): written once when the close mark passes
+             its end, deleted when it leaves the rolling window; the chunks hold the open ones only
     d/<s>/<j>  part j of a sealed dedup bucket (raw, DedupMemory.bucket_parts), written once when it
              can receive no more ids and deleted (tombstones) when it expires: the largest part of the
              state is never written twice. (``d/<s>``, a whole bucket in one record, is still read.)
@@ -43,6 +45,7 @@ from .entries import Buckets
 from .lifetimes import PostLifetimes
 from .lives_format import encode_finals, encode_lives, encode_samples
 from .lives_records import LIVES_PREFIX, SealedLivesRecords, parse_lives_key
+from .sealed_format import ACCOUNT_BUCKET_PREFIX, SealedBucketRecords
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"
@@ -83,6 +86,7 @@ class SnapshotWriter:
         self.sealed_written: dict[int, list[bytes]] = {}  # bucket start -> the keys of its records
         self.chunks = 0
         self.lives = SealedLivesRecords()  # the sealed post lives' records
+        self.account_buckets = SealedBucketRecords()  # the sealed account buckets, each written once
 
     def seal_and_expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
         """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
@@ -137,6 +141,7 @@ class Snapshot:
     sealed_keys: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> their record keys
     lives: dict[int, list[bytes]] = field(default_factory=dict)  # sealed post lives: group start -> its parts
     lives_keys: dict[int, list[bytes]] = field(default_factory=dict)  # group start -> their record keys
+    account_buckets: dict[int, bytes] = field(default_factory=dict)  # sealed account bucket start -> its record
 
 
 class SnapshotReader:
@@ -154,15 +159,16 @@ class SnapshotReader:
     def snapshot(self) -> Snapshot:
         out = Snapshot()
         sealed: dict[int, list[tuple[int, bytes, bytes]]] = {}
+        lives: dict[int, list[tuple[int, bytes, bytes]]] = {}
         for key, value in self._latest.items():
             if key.startswith(SEALED_PREFIX):
                 bucket, _, part = key[len(SEALED_PREFIX) :].partition(b"/")
                 sealed.setdefault(int(bucket), []).append((int(part or 0), key, value))
-        lives: dict[int, list[tuple[int, bytes, bytes]]] = {}
-        for key, value in self._latest.items():
-            if key.startswith(LIVES_PREFIX):
+            elif key.startswith(LIVES_PREFIX):
                 group, number = parse_lives_key(key)
                 lives.setdefault(group, []).append((number, key, value))
+            elif key.startswith(ACCOUNT_BUCKET_PREFIX):
+                out.account_buckets[int(key[len(ACCOUNT_BUCKET_PREFIX) :])] = value
         for start, parts in lives.items():
             parts.sort()
             out.lives[start] = [value for _, _, value in parts]

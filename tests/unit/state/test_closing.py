@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from streams.contract import TYPES
 from streams.state import COUNTED, PartitionState
 from streams.state.closing import close_lives, close_windows, drop_closed
+from streams.state.sealed import SealedAccounts
 from tests.fixtures.paths import SCHEMAS
 from tests.fixtures.state import B0, CFG, R, W, ev, followers_of, rolling, tumbling, validate
 
@@ -207,13 +208,15 @@ def test_drop_closed_keeps_what_a_rolling_window_still_needs():
     state = SimpleNamespace(
         config=CFG,
         posts={B0: {}, B0 + W: {}},
-        accounts={B0 - R: {}, B0 - R + W: {}, B0 - R + 2 * W: {}, B0: {}},
+        accounts={B0 - R: {}, B0 - R + W: {}, B0 - R + 2 * W: {}, B0: {}, B0 + W: {}},
+        sealed=SealedAccounts(),
         closed_through=B0 - W,
         counting_since=None,
     )
     drop_closed(state, B0 + W)
     assert list(state.posts) == [B0 + W]  # its window ends after the mark
-    assert list(state.accounts) == [B0 - R + 2 * W, B0]  # in the rolling window ending at B0 + 2W
+    assert list(state.accounts) == [B0 + W]  # open
+    assert state.sealed.starts() == [B0 - R + 2 * W, B0]  # closed, in the rolling window ending at B0 + 2W
     assert (state.closed_through, state.counting_since) == (B0 + W, B0 + W)
     drop_closed(state, B0 + 2 * W)
     assert (state.closed_through, state.counting_since) == (B0 + 2 * W, B0 + W)  # the first mark stays
