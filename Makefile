@@ -6,7 +6,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: bootstrap system-deps jars run check test soak bench bench-scale clean
+.PHONY: bootstrap system-deps jars run check test soak bench bench-scale bench-week clean
 
 bootstrap: system-deps $(STAMP) jars
 
@@ -46,6 +46,13 @@ bench: bootstrap
 bench-scale: bootstrap
 	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 	$(PY) -m streams.devtools.bench.scale $(SCALE_ARGS)
+
+# One worker at the state a week of uptime gives it (pre-filled), 20 minutes at 5,000 events/s, two
+# SIGKILLs: state sizes, RSS and restore peaks, snapshot bytes per interval (docs/performance.md).
+# Short dev run: make bench-week WEEK_ARGS="--minutes 3 --accounts 200 --prefill-days 1"
+bench-week: bootstrap
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	$(PY) -m streams.devtools.bench.week $(WEEK_ARGS)
 
 clean:
 	rm -rf .run .pytest_cache .hypothesis .mypy_cache .ruff_cache

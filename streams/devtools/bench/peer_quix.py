@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         state_dir=args.state_dir,
     )
     events = app.dataframe(app.topic(args.input, value_deserializer="json"))
-    counts = events.tumbling_window(timedelta(seconds=60), grace_ms=timedelta(seconds=300)).count()
-    counts = counts.final() if args.emit == "final" else counts.current()
+    window = events.tumbling_window(timedelta(seconds=60), grace_ms=timedelta(seconds=300)).count()
+    counts = window.final() if args.emit == "final" else window.current()
     counts.to_topic(app.topic(args.output, value_serializer="json"))
     app.run()  # until SIGTERM
 

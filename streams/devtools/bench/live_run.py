@@ -1,0 +1,185 @@
+"""The live part of the long benchmarks (``make bench-scale``, ``make bench-week``): one worker and the
+simulator as child processes, the worker's RSS and /metrics sampled every few seconds, SIGKILL
+restarts timed from spawn to /health answering, to counting again and to caught up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ...settings import Settings
+from ..processes import http_get, scrape, spawn, stop
+
+SAMPLE_SECONDS = 5.0
+RESTART_POLL_SECONDS = 0.1
+CAUGHT_UP_SECONDS_OF_TRAFFIC = 1.0  # caught up: the consumer lag is under this much traffic
+RESTART_TIMEOUT_SECONDS = 180.0
+
+
+# What every sample holds of /metrics, beside the RSS: name in the sample -> the gauge.
+GAUGES = {
+    "counted": "engagement_events_counted_total",
+    "dedup_ids": "engagement_dedup_remembered_ids",
+    "open_windows": "engagement_open_windows",
+}
+
+
+def log(message: str, tag: str = "scale") -> None:
+    print(f"[{tag} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float | None:
+    """The process's resident memory (``VmHWM``: its peak so far), MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def lag_messages(samples: dict[str, float]) -> float | None:
+    lags = [v for k, v in samples.items() if k.startswith("engagement_consumer_lag_messages{")]
+    return sum(lags) if lags else None
+
+
+class LiveRun:
+    """``gauges``: what each sample holds of /metrics beside GAUGES (name -> gauge)."""
+
+    def __init__(
+        self, settings: Settings, rate: float, accounts: int, run_dir: Path, gauges: dict[str, str] | None = None
+    ):
+        self.settings, self.rate, self.accounts, self.run_dir = settings, rate, accounts, run_dir
+        self.gauges = {**GAUGES, **(gauges or {})}
+        self.url = f"http://127.0.0.1:{settings.web_port}"
+        self.worker: subprocess.Popen = None  # type: ignore[assignment]  # spawned by start()
+        self.simulator: subprocess.Popen = None  # type: ignore[assignment]  # spawned by start()
+        self.started = time.monotonic()
+        self.samples: list[dict] = []
+        self.restarts: list[dict] = []
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 2)
+
+    def spawn_worker(self) -> None:
+        self.worker = spawn(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            self.settings.as_env(),
+            self.run_dir / f"worker-{len(self.restarts)}.log",
+        )
+
+    def start(self, simulator_at: float | None = None) -> None:
+        """Spawn the worker, and once it answers the simulator (at ``simulator_at``, epoch s, if given)."""
+        self.spawn_worker()
+        self._wait_for_health()
+        if simulator_at is not None:
+            time.sleep(max(0.0, simulator_at - time.time()))
+        self.simulator = spawn(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "simulate",
+                "--rate",
+                str(self.rate),
+                "--accounts",
+                str(self.accounts),
+            ],
+            self.settings.as_env(),
+            self.run_dir / "simulator.log",
+        )
+        self.started = time.monotonic()
+
+    def metrics(self) -> dict[str, float] | None:
+        try:
+            return scrape(f"{self.url}/metrics")
+        except (OSError, ValueError):  # not answering yet, or 503 while the engine starts
+            return None
+
+    def wait_until(self, ready, what: str, timeout: float = RESTART_TIMEOUT_SECONDS) -> float:
+        begun = time.monotonic()
+        while time.monotonic() - begun < timeout:
+            if self.worker.poll() is not None:
+                raise RuntimeError(f"the worker exited ({self.worker.returncode}) waiting for {what}")
+            if ready(self.metrics()):
+                return round(time.monotonic() - begun, 2)
+            time.sleep(RESTART_POLL_SECONDS)
+        raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+
+    def sample(self) -> None:
+        m = self.metrics() or {}
+        self.samples.append(
+            {
+                "t": self.elapsed(),
+                "rss_mb": rss_mb(self.worker.pid),
+                "rss_peak_mb": rss_mb(self.worker.pid, "VmHWM"),
+                "lag_messages": lag_messages(m),
+                "dedup_mb": round(m.get("engagement_dedup_memory_bytes", 0) / 2**20, 1),
+                **{name: m.get(gauge) for name, gauge in self.gauges.items()},
+            }
+        )
+
+    def run_until(self, t: float) -> None:
+        while self.elapsed() < t:
+            if self.simulator.poll() is not None:
+                raise RuntimeError(f"the simulator exited ({self.simulator.returncode})")
+            self.sample()
+            time.sleep(max(0.0, min(SAMPLE_SECONDS, t - self.elapsed())))
+
+    def restart(self) -> dict:
+        """SIGKILL the worker, spawn another; seconds from spawn to each milestone."""
+        uptime = self.elapsed()
+        log(f"SIGKILL after {uptime / 60:.1f} min; spawning a new worker")
+        stop(self.worker, sig=9)
+        spawned = time.monotonic()
+        self.spawn_worker()
+        self._wait_for_health()
+        health = time.monotonic() - spawned
+        self.wait_until(lambda m: m and m.get("engagement_events_counted_total", 0) > 0, "counting again")
+        counting = time.monotonic() - spawned
+        threshold = self.rate * CAUGHT_UP_SECONDS_OF_TRAFFIC
+        self.wait_until(
+            lambda m: (
+                m
+                and m.get("engagement_events_counted_total", 0) > 0
+                and lag_messages(m) is not None
+                and lag_messages(m) < threshold  # type: ignore[operator]  # not None
+            ),
+            "caught up",
+        )
+        caught_up = time.monotonic() - spawned
+        restore = (self.metrics() or {}).get("engagement_last_restore_duration_seconds")
+        result = {
+            "at_uptime_s": uptime,
+            "restore_peak_rss_mb": rss_mb(self.worker.pid, "VmHWM"),  # the new worker's peak: its restore
+            "health_s": round(health, 2),
+            "counting_again_s": round(counting, 2),
+            "caught_up_s": round(caught_up, 2),
+            "restore_s": restore,
+        }
+        log(
+            f"restart: /health {health:.2f} s, counting {counting:.2f} s, caught up {caught_up:.2f} s "
+            f"after spawn (restore {restore} s)"
+        )
+        self.restarts.append(result)
+        return result
+
+    def _wait_for_health(self) -> None:
+        begun = time.monotonic()
+        while time.monotonic() - begun < RESTART_TIMEOUT_SECONDS:
+            try:
+                status, body = http_get(f"{self.url}/health", timeout=1)
+                if status == 200 and json.loads(body)["partitions"]:
+                    return
+            except OSError:
+                pass
+            time.sleep(RESTART_POLL_SECONDS)
+        raise TimeoutError("/health")
+
+    def stop(self) -> None:
+        stop(self.simulator)
+        stop(self.worker)

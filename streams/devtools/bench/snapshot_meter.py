@@ -1,0 +1,52 @@
+"""The bytes a worker writes to the snapshot topic, per snapshot interval: a reader in a thread of its
+own that tails the topic (every partition, from its end when started) and adds up each record's key
+and value by the interval of its broker timestamp."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from aiokafka import TopicPartition
+
+from ...kafka.clients import reader
+from ...settings import Settings
+
+
+class SnapshotMeter:
+    def __init__(self, settings: Settings, kafka_config: dict, interval_s: float):
+        self.settings, self.kafka_config, self.interval_ms = settings, kafka_config, int(interval_s * 1000)
+        self.bytes_by_interval: dict[int, int] = {}  # interval start (epoch ms) -> bytes written in it
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._tail()), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+    def per_interval(self) -> list[dict]:
+        """[{start_ms, bytes}] in time order; the last interval (still filling) left out."""
+        starts = sorted(self.bytes_by_interval)[:-1]
+        return [{"start_ms": s, "bytes": self.bytes_by_interval[s]} for s in starts]
+
+    async def _tail(self) -> None:
+        # read_uncommitted: what the worker writes, aborted transactions included (they were written too)
+        consumer = reader(self.settings, self.kafka_config, isolation_level="read_uncommitted")
+        await consumer.start()
+        try:
+            topic = self.settings.topic_snapshots
+            tps = [TopicPartition(topic, p) for p in range(self.settings.topic_partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=500)
+                for messages in batch.values():
+                    for m in messages:
+                        start = m.timestamp - m.timestamp % self.interval_ms
+                        size = len(m.key or b"") + len(m.value or b"")
+                        self.bytes_by_interval[start] = self.bytes_by_interval.get(start, 0) + size
+        finally:
+            await consumer.stop()
