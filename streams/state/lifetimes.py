@@ -35,13 +35,14 @@ from collections.abc import Callable
 from ..contract import UNKNOWN_CONTENT_TYPE
 from ..model.aggregates import WindowAggregate
 from ..model.rates import engaged_count
+from .benchmark_samples import BenchmarkSamples
 from .post_life import FROM_FIRST_EVENT, FROM_RECORD, LifeDelta, PostLife, PostOf
 from .sealed_lifetimes import SealedLifetimes
 from .sealed_lives import SealedLives
 
-# Measured in-process (docs/performance.md): a young life with its meta, an aggregate, a sample (the
-# sealed lives count their columns' bytes: about 111 B within the lifetime, 32 B as tombstones).
-LIFE_BYTES, AGGREGATE_BYTES, SAMPLE_BYTES = 250, 340, 130
+# Measured in-process (docs/performance.md): a young life with its meta, an aggregate (the sealed lives
+# and the samples count their columns' bytes: about 111 B a sealed life, 32 B a tombstone, 34 B a sample).
+LIFE_BYTES, AGGREGATE_BYTES = 250, 340
 
 
 class PostLifetimes:
@@ -53,8 +54,9 @@ class PostLifetimes:
         self.period = period_ms
         # Lives started since the last commit are here already (their meta; their events are in delta).
         self.lives: dict[str, PostLife] = {}
-        # account_id -> [[post_id, platform, content_type, published_at, er]]: its matured posts' ERs
-        self.samples: dict[str, list[list]] = {}
+        # account_id -> its matured posts' ERs, compact (rows [post_id, platform, content_type, published_at,
+        # er, early ERs])
+        self.samples = BenchmarkSamples(self.maturity_index)
         self.delta: dict[str, LifeDelta] = {}
         # account_id -> [platform, posts published in the benchmark period], as of the latest close
         self.published: dict[str, list] = {}
@@ -257,24 +259,13 @@ class PostLifetimes:
             self.lives = dict(self.lives)  # a dict keeps its table when emptied: hand the sealed ones' back
         sealed.end_and_expire(mark, self.lifetime, self.period)
         self.published = published
-        horizon = mark - self.period
-        for account_id in list(self.samples):
-            kept = [s for s in self.samples[account_id] if s[3] >= horizon]
-            if kept:
-                self.samples[account_id] = kept
-            else:
-                del self.samples[account_id]
+        self.samples.seal_and_expire(mark - self.period)
 
     def add_sample(self, account_id: str, sample: list) -> None:
-        self.samples.setdefault(account_id, []).append(sample)
+        self.samples.add(account_id, sample)
 
     def memory_bytes(self) -> int:
         """An estimate from measured sizes (docs/performance.md): a young life, an aggregate; the
-        sealed lives' columns as they are."""
+        sealed lives' and the samples' columns as they are."""
         aggregates = sum((life.total is not None) + len(life.segments) for life in self.lives.values())
-        return (
-            LIFE_BYTES * len(self.lives)
-            + self.sealed.nbytes
-            + AGGREGATE_BYTES * aggregates
-            + SAMPLE_BYTES * sum(len(s) for s in self.samples.values())
-        )
+        return LIFE_BYTES * len(self.lives) + self.sealed.nbytes + AGGREGATE_BYTES * aggregates + self.samples.nbytes
