@@ -26,7 +26,7 @@ from ..kafka.clients import (
 from ..metrics import Metrics
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
-from ..state.lifetimes import PostOf
+from ..state.post_life import PostOf
 from ..state.replay import apply_journal, load_snapshot
 from ..state.silent import PostArrivals
 from ..state.snapshot import SnapshotReader

@@ -9,7 +9,7 @@ from .aggregates import WindowAggregate
 from .rates import engaged_count, rates, ratio
 
 if TYPE_CHECKING:
-    from ..state.lifetimes import PostLife
+    from ..state.post_life import PostLife
 
 
 def window_record(
@@ -80,7 +80,7 @@ def lifetime_record(
     now_ms: int,
 ) -> dict:
     """A post's aggregates from its publication to publication + age (schemas/post-lifetime.schema.json);
-    ``life``: a streams.state.lifetimes.PostLife whose ``total`` holds exactly that span."""
+    ``life``: a streams.state.post_life.PostLife whose ``total`` holds exactly that span."""
     agg = life.total if life.total is not None else WindowAggregate()
     engaged = engaged_count(agg, engaged_types)
     return {

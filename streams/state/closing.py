@@ -13,7 +13,8 @@ from typing import Protocol
 
 from ..model.records import lifetime_record, window_record
 from .entries import Buckets
-from .lifetimes import PostLife, PostLifetimes
+from .lifetimes import PostLifetimes
+from .post_life import PostLife
 from .rolling_merge import rolling
 from .sealed import SealedAccounts
 from .window import WindowConfig

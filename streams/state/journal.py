@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 from ..model.aggregates import WindowAggregate
 from .entries import AccountEntry, Buckets, PostEntry
-from .lifetimes import LifeDelta
 from .lives_format import decode_delta
+from .post_life import LifeDelta
 
 CHUNK_KEYS = 4000  # window keys per journal message, to stay well under the message size limit
 DELTA_KEYS = ("p", "a", "l", "b", "L", "F")  # "L": young post lives, "F": sealed ones' final segments: snapshots only

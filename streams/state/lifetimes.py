@@ -19,7 +19,8 @@ real publication is unknown). Not after its first close: a source that starts af
 its lifetime stays as a tombstone for a benchmark period more,
 so that a late trickle of engagement does not start its life again.
 
-Lives past their last-but-one age are sealed into columns (``sealed_lives``), as are tombstones.
+Lives past their last-but-one age are sealed into columns (``sealed_lives``, under the rules of
+``sealed_lifetimes``), as are tombstones.
 The state moves like the windows: changes go into the commit's journal entry (``l``: life deltas,
 ``b``: new samples); the snapshots hold the young lives whole (``L``), the sealed ones' final
 segments (``F``) and samples (``b``), and each sealed group once in records of its own
@@ -34,71 +35,14 @@ from collections.abc import Callable
 from ..contract import UNKNOWN_CONTENT_TYPE
 from ..model.aggregates import WindowAggregate
 from ..model.rates import engaged_count
-from .sealed_lives import SealedGroup, SealedLives, aggregate_row, post_fingerprint
+from .benchmark_samples import BenchmarkSamples
+from .post_life import FROM_FIRST_EVENT, FROM_RECORD, LifeDelta, PostLife, PostOf
+from .sealed_lifetimes import SealedLifetimes
+from .sealed_lives import SealedLives
 
-FROM_RECORD, FROM_FIRST_EVENT = "post_record", "first_event"
-
-PostOf = Callable[[str], "dict | None"]  # post_id -> its post record, if known
-# Measured in-process (docs/performance.md): a young life with its meta, an aggregate, a sample (the
-# sealed lives count their columns' bytes: about 111 B within the lifetime, 32 B as tombstones).
-LIFE_BYTES, AGGREGATE_BYTES, SAMPLE_BYTES = 250, 340, 130
-
-
-class PostLife:
-    """One post: who and what it is, the ages published so far, and its aggregates by segment."""
-
-    __slots__ = (
-        "account_id",
-        "platform",
-        "published_at",
-        "content_type",
-        "source",
-        "complete",
-        "max_ts",
-        "done",
-        "total",
-        "segments",
-        "reached",
-    )
-
-    def __init__(
-        self,
-        account_id: str,
-        platform: str,
-        published_at: int,
-        content_type: str,
-        source: str,
-        complete: bool,
-        max_ts: int = 0,
-    ):
-        self.account_id, self.platform, self.published_at = account_id, platform, published_at
-        self.content_type, self.source, self.complete = content_type, source, complete
-        self.max_ts = max_ts  # the latest event ts counted: whether a late post record can be adopted
-        self.done = 0  # ages published
-        self.total: WindowAggregate | None = None  # the segments of the ages published, merged
-        self.segments: dict[int, WindowAggregate] = {}
-        self.reached: list[int] = []  # engaged at each age before maturity: the curve (model/early.py)
-
-    def meta(self) -> list:
-        return [self.account_id, self.platform, self.published_at, self.content_type, self.source, self.complete]
-
-    def so_far(self) -> WindowAggregate:
-        """Everything counted for the post (the live view)."""
-        agg = self.total.copy() if self.total is not None else WindowAggregate()
-        for segment in self.segments.values():
-            agg.merge(segment)
-        return agg
-
-
-class LifeDelta:
-    """A commit's change to one post's life: its segments' new events, the latest ts, and the life's
-    meta when the commit started it or gave it its record."""
-
-    __slots__ = ("meta", "max_ts", "segments")
-
-    def __init__(self, meta: list | None = None, max_ts: int = 0):
-        self.meta, self.max_ts = meta, max_ts
-        self.segments: dict[int, WindowAggregate] = {}
+# Measured in-process (docs/performance.md): a young life with its meta, an aggregate (the sealed lives
+# and the samples count their columns' bytes: about 111 B a sealed life, 32 B a tombstone, 34 B a sample).
+LIFE_BYTES, AGGREGATE_BYTES = 250, 340
 
 
 class PostLifetimes:
@@ -110,8 +54,9 @@ class PostLifetimes:
         self.period = period_ms
         # Lives started since the last commit are here already (their meta; their events are in delta).
         self.lives: dict[str, PostLife] = {}
-        # account_id -> [[post_id, platform, content_type, published_at, er]]: its matured posts' ERs
-        self.samples: dict[str, list[list]] = {}
+        # account_id -> its matured posts' ERs, compact (rows [post_id, platform, content_type, published_at,
+        # er, early ERs])
+        self.samples = BenchmarkSamples(self.maturity_index)
         self.delta: dict[str, LifeDelta] = {}
         # account_id -> [platform, posts published in the benchmark period], as of the latest close
         self.published: dict[str, list] = {}
@@ -121,6 +66,7 @@ class PostLifetimes:
         self._accounts: dict[str, str] = {}  # one string per account, however many posts hold it
         # Lives past their last-but-one age, in columns (not when the maturity is the last age).
         self.sealed = SealedLives(ages_ms[0] if self.maturity_index < len(ages_ms) - 1 else 0)
+        self.sealed_lifetimes = SealedLifetimes(self.sealed, ages_ms)
         self.mark = 0  # the latest close mark advanced to
 
     # -- the hot path -------------------------------------------------------------------------------
@@ -139,11 +85,10 @@ class PostLifetimes:
         """``input_since``: the arrival time of the partition's first input (whether a post is complete)."""
         life = self.lives.get(post_id)
         if life is None:
-            if self.sealed.groups:
-                found = self.sealed.find(post_id)
-                if found is not None:
-                    self._add_sealed(post_id, *found, ts, type_index, dwell, sentiment)
-                    return
+            if self.sealed.groups and self.sealed_lifetimes.add(
+                post_id, self.delta, self.mark, ts, type_index, dwell, sentiment
+            ):
+                return
             life = self._start(post_id, account_id, platform, ts, post_of, input_since)
             if life is None:
                 return
@@ -157,23 +102,6 @@ class PostLifetimes:
         agg = delta.segments.get(segment)
         if agg is None:
             agg = delta.segments[segment] = WindowAggregate()
-        agg.add(type_index, dwell, sentiment)
-        if ts > delta.max_ts:
-            delta.max_ts = ts
-
-    def _add_sealed(self, post_id: str, group: SealedGroup, i: int, ts: int, type_index: int, dwell, sentiment) -> None:
-        """An event of a sealed post: into its final segment while its lifetime lasts (one of a segment
-        already published, possible only for a post published just before the boundary, is dropped)."""
-        published = group.published_at(i)
-        age = ts - published
-        if group.ended or published + self.lifetime <= self.mark or not self.ages[-2] <= age < self.lifetime:
-            return
-        delta = self.delta.get(post_id)
-        if delta is None:
-            delta = self.delta[post_id] = LifeDelta()
-        agg = delta.segments.get(len(self.ages) - 1)
-        if agg is None:
-            agg = delta.segments[len(self.ages) - 1] = WindowAggregate()
         agg.add(type_index, dwell, sentiment)
         if ts > delta.max_ts:
             delta.max_ts = ts
@@ -246,7 +174,7 @@ class PostLifetimes:
                     ) = change.meta
                 self._track_standing_in(post_id, life)
             if life is None:
-                self._merge_sealed(post_id, change)
+                self.sealed_lifetimes.merge(post_id, change)
                 continue
             if change.max_ts > life.max_ts:
                 life.max_ts = change.max_ts
@@ -257,18 +185,6 @@ class PostLifetimes:
                 else:
                     mine.merge(agg)
 
-    def _merge_sealed(self, post_id: str, change: LifeDelta) -> None:
-        final = change.segments.get(len(self.ages) - 1)
-        found = self.sealed.find(post_id) if final is not None else None
-        if final is None or found is None or found[0].ended:
-            return
-        key = (found[0].start, found[1])
-        mine = self.sealed.finals.get(key)
-        if mine is None:
-            self.sealed.finals[key] = final
-        else:
-            mine.merge(final)
-
     def knows(self, post_id: str) -> bool:
         """Whether the post has a life (young, sealed or a tombstone)."""
         return post_id in self.lives or self.sealed.find(post_id) is not None
@@ -278,32 +194,7 @@ class PostLifetimes:
         life = self.lives.get(post_id)
         if life is not None or not self.sealed.groups:
             return life
-        found = self.sealed.find(post_id)
-        if found is None:
-            return None
-        group, i = found
-        life = self._sealed_life(group, i)
-        if group.ended or group.published_at(i) + self.lifetime <= self.mark:
-            life.done = len(self.ages)
-        else:
-            life.total = group.total(i)
-            final = self.sealed.finals.get((group.start, i))
-            if final is not None:
-                life.segments[len(self.ages) - 1] = final
-        return life
-
-    def _sealed_life(self, group: SealedGroup, i: int) -> PostLife:
-        platform, content_type, source, complete = self.sealed.kinds[int(group.kinds[i])]
-        life = PostLife(
-            self.sealed.accounts[int(group.accounts[i])],
-            platform,
-            group.published_at(i),
-            content_type,
-            source,
-            complete,
-        )
-        life.done = len(self.ages) - 1
-        return life
+        return self.sealed_lifetimes.find(post_id, self.mark)
 
     def count(self) -> int:
         """Posts with a life, tombstones included."""
@@ -360,72 +251,21 @@ class PostLifetimes:
                 sealing.append(post_id)
         for post_id in gone:
             del self.lives[post_id]
-        for group, i, final in sealed.due(previous, mark, self.lifetime):
-            if on_age is not None:
-                life = self._sealed_life(group, i)
-                life.total = group.total(i) if final is None else group.total(i).merge(final)
-                on_age(group.post_id(i), life, n - 1)
+        self.sealed_lifetimes.publish_due(previous, mark, on_age)
         sealed.published_since(since, published)
         if sealing:
-            self._seal(sealing)
+            self._standing_in.difference_update(sealing)
+            self.sealed_lifetimes.seal(self.lives, sealing)
+            self.lives = dict(self.lives)  # a dict keeps its table when emptied: hand the sealed ones' back
         sealed.end_and_expire(mark, self.lifetime, self.period)
         self.published = published
-        horizon = mark - self.period
-        for account_id in list(self.samples):
-            kept = [s for s in self.samples[account_id] if s[3] >= horizon]
-            if kept:
-                self.samples[account_id] = kept
-            else:
-                del self.samples[account_id]
-
-    def _seal(self, post_ids: list[str]) -> None:
-        """Move these lives (each past its last-but-one age) into groups by publication span; a life
-        that got there after its group was sealed (started late) is appended to it."""
-        sealed, n = self.sealed, len(self.ages)
-        groups: dict[int, list[str]] = {}
-        for post_id in post_ids:
-            published = self.lives[post_id].published_at
-            groups.setdefault(published - published % sealed.span, []).append(post_id)
-        made = []
-        for start, members in groups.items():
-            columns: list[list] = [[] for _ in range(7)]
-            old = sealed.groups.get(start)
-            base = 0 if old is None else len(old)
-            for i, post_id in enumerate(members, base):
-                life = self.lives.pop(post_id)
-                self._standing_in.discard(post_id)
-                counts, sums, tallies = aggregate_row(life.total)
-                row = (
-                    post_fingerprint(post_id),
-                    life.published_at - start,
-                    sealed.account(life.account_id, life.platform),
-                    sealed.kind((life.platform, life.content_type, life.source, life.complete)),
-                    counts,
-                    sums,
-                    tallies,
-                )
-                for column, value in zip(columns, row):
-                    column.append(value)
-                final = life.segments.get(n - 1)
-                if final is not None and life.done < n:
-                    sealed.finals[(start, i)] = final
-            group = SealedGroup(start, *columns)
-            group.set_ids(members)
-            made.append(group if old is None else old.extended(group))
-        if made:
-            sealed.add_many(made)
-        self.lives = dict(self.lives)  # a dict keeps its table when emptied: hand the sealed ones' back
+        self.samples.seal_and_expire(mark - self.period)
 
     def add_sample(self, account_id: str, sample: list) -> None:
-        self.samples.setdefault(account_id, []).append(sample)
+        self.samples.add(account_id, sample)
 
     def memory_bytes(self) -> int:
         """An estimate from measured sizes (docs/performance.md): a young life, an aggregate; the
-        sealed lives' columns as they are."""
+        sealed lives' and the samples' columns as they are."""
         aggregates = sum((life.total is not None) + len(life.segments) for life in self.lives.values())
-        return (
-            LIFE_BYTES * len(self.lives)
-            + self.sealed.nbytes
-            + AGGREGATE_BYTES * aggregates
-            + SAMPLE_BYTES * sum(len(s) for s in self.samples.values())
-        )
+        return LIFE_BYTES * len(self.lives) + self.sealed.nbytes + AGGREGATE_BYTES * aggregates + self.samples.nbytes

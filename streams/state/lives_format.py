@@ -11,7 +11,8 @@ import orjson
 
 from ..contract import TYPE_INDEX, TYPES
 from ..model.aggregates import WindowAggregate
-from .lifetimes import LifeDelta, PostLife, PostLifetimes
+from .lifetimes import PostLifetimes
+from .post_life import LifeDelta, PostLife
 from .sealed_lives import POST_TYPE_INDEXES, SealedGroup, SealedLives
 
 

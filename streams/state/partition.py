@@ -30,10 +30,11 @@ from .closing import FollowersOf, close_lives, close_windows
 from .commit import Commit
 from .dedup import DedupMemory, fingerprint
 from .entries import AccountEntry, Buckets, PostEntry, merge_buckets
-from .lifetimes import PostLifetimes, PostOf
+from .lifetimes import PostLifetimes
 from .listening import ListeningFold
 from .lives_format import encode_delta
 from .mentions import OpenMentions
+from .post_life import PostOf
 from .rolling_merge import rolling
 from .sealed import SealedAccounts
 from .silent import PostArrivals, SilentStarts

@@ -19,7 +19,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
-from .lifetimes import FROM_RECORD, LifeDelta, PostLife, PostLifetimes, PostOf
+from .lifetimes import PostLifetimes
+from .post_life import FROM_RECORD, LifeDelta, PostLife, PostOf
 
 # (partition, cursor) -> (the post ids of the partition's accounts that arrived from ``cursor`` on, the next cursor)
 PostArrivals = Callable[[int, int], "tuple[list[str], int]"]

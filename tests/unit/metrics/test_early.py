@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from streams.metrics.early import EarlyWarningGauges
 from streams.model.bands import load_benchmarks
 from streams.model.early import EarlyWarning
-from streams.state.lifetimes import PostLife
+from streams.state.post_life import PostLife
 
 HOUR = 3_600_000
 AGES = (HOUR, 86_400 * 1000, 7 * 86_400 * 1000)

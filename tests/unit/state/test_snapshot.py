@@ -230,9 +230,13 @@ def test_post_lifetimes_and_benchmark_samples_survive_in_the_snapshot_and_the_jo
     run.commit(6 * W + G, take_snapshot=True)  # p1 matured (B0 + 6W): its sample is in the snapshot
     # With its ER at 2W (the like of B0, a clock skew, counts in the first segment) for the curve.
     assert run.live.lifetimes.samples == {"a1": [["p1", "instagram", "reel", B0 + W, 2 / 2000, [1 / 2000]]]}
+    assert len(run.live.lifetimes.samples["a1"].rows) == 1  # sealed into the columns at the close
     run.live.add(ev("l9", run.now, "share", "a1", "p2"), run.now)
     run.commit(2 * W, take_snapshot=False)
     restored = run.restored()
+    assert restored.lifetimes.samples == run.live.lifetimes.samples
+    restored.lifetimes.samples.seal_and_expire(0)  # the snapshot's samples, sealed, read back the same
+    assert len(restored.lifetimes.samples["a1"].rows) == 1
     assert restored.lifetimes.samples == run.live.lifetimes.samples
     assert_same_from_now_on(run.live, restored, run.now)
 

@@ -1,0 +1,46 @@
+import tracemalloc
+
+from streams.state.benchmark_samples import BenchmarkSamples
+
+DAY = 86_400_000
+T0 = 1_700_000_000_000
+
+
+def test_samples_read_back_as_they_came_and_expire_by_publication():
+    samples = BenchmarkSamples(early_ages=2)
+    truth = [
+        ["a1-p000002", "instagram", "reel", T0 + 5, 0.25, [0.125, 0.0625]],
+        ["a1-p000001", "instagram", "image", T0, 0.1, [0.05]],  # fewer early ERs than the config's
+        ["zz", "instagram", "reel", T0 + 1, 0.3],  # an encoding before the curves: no early ERs
+        ["a1-é", "instagram", "story", T0 + DAY, 1e-300, [3.0, 4.0]],
+    ]
+    for sample in truth[:2]:
+        samples.add("a1", sample)
+    samples.seal_and_expire(0)
+    for sample in truth[2:]:
+        samples.add("a1", sample)  # the tail, not sealed yet
+    assert list(samples["a1"]) == truth and samples["a1"][-1] == truth[-1] and len(samples["a1"]) == 4
+    samples.seal_and_expire(0)
+    assert samples.keys() == {"a1"} and list(samples["a1"]) == truth
+    assert samples["a1"].tail == [] and len(samples["a1"].rows) == 4  # sealed into the columns
+    samples.seal_and_expire(T0 + 2)
+    assert list(samples["a1"]) == [truth[0], truth[3]]
+    samples.seal_and_expire(T0 + DAY + 1)
+    assert dict(samples) == {}
+
+
+def test_a_sample_takes_at_most_40_bytes():
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    samples = BenchmarkSamples(early_ages=1)
+    for a in range(100):
+        for k in range(116):
+            post_id = f"acct-{a:04d}-p{k:06d}"
+            samples.add(
+                f"acct-{a:04d}", [post_id, "instagram", ("reel", "image")[k % 2], T0 + k * 5_000_000, k / 7, [k / 9]]
+            )
+    samples.seal_and_expire(0)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert used / 11_600 <= 40
+    assert abs(samples.nbytes - used) / used < 0.2  # memory_bytes() counts what it takes
