@@ -80,7 +80,10 @@ def partition_records(isolation=fetcher.READ_COMMITTED):
 
 def columns(messages: list) -> Fetched:
     return Fetched(
-        [m.key for m in messages], [m.value for m in messages], [m.offset for m in messages], [m.timestamp for m in messages]
+        [m.key for m in messages],
+        [m.value for m in messages],
+        [m.offset for m in messages],
+        [m.timestamp for m in messages],
     )
 
 
@@ -153,6 +156,8 @@ def test_getall_returns_nothing_of_a_paused_or_sought_partition(change):
         result = fetch_result(subscription)
         subscription.pause(TP) if change == "pause" else subscription.seek(TP, 3)
         assert aiokafka_fetch._getall(result, 1000) is None and not result.has_more()
-        assert subscription.subscription.assignment.state_value(TP).position == (FETCH_OFFSET if change == "pause" else 3)
+        assert subscription.subscription.assignment.state_value(TP).position == (
+            FETCH_OFFSET if change == "pause" else 3
+        )
 
     asyncio.run(read())
