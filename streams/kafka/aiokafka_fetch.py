@@ -35,6 +35,8 @@ class GuardedPartitionRecords(UNGUARDED_PARTITION_RECORDS):
     ``records.next_batch()``; nothing public sees a batch before the fetcher iterates it. Read either
     as aiokafka does (ConsumerRecords) or by ``take`` (columns), not both."""
 
+    next_fetch_offset: int  # aiokafka's: where the consumer's position goes once these are read
+
     def __init__(self, tp, records, *args, **kwargs):
         super().__init__(tp, GuardedRecords(records), *args, **kwargs)
         self._batch = None  # the records left of a batch that a take stopped in (max_records)
