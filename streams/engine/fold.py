@@ -18,6 +18,7 @@ import msgspec
 import orjson
 from aiokafka import TopicPartition
 
+from ..kafka.fetched import Fetched
 from ..kafka.partitioner import partition_for
 from ..kafka.undecodable import UndecodableBatch
 from ..metrics import BatchTally
@@ -29,8 +30,8 @@ from ..validation.framing import framing_problem, unframe
 from ..validation.structs import InteractionEvent
 from .outbox import Outbox
 
-_EVENT_ID, _TIMESTAMP = attrgetter("event_id"), attrgetter("timestamp")
-Routed = tuple[list[InteractionEvent], list]  # events of one partition, and the messages they came in
+_EVENT_ID = attrgetter("event_id")
+Routed = tuple[list[InteractionEvent], list[int]]  # events of one partition, and their messages' indices
 
 
 class BatchFolder:
@@ -45,14 +46,14 @@ class BatchFolder:
         }
         self._partition_of: dict[str, int] = {}  # account_id -> its partition (murmur2 is not free)
 
-    def fold(self, tp: TopicPartition, messages: list, states: dict[int, PartitionState], now: int) -> None:
+    def fold(self, tp: TopicPartition, messages: Fetched, states: dict[int, PartitionState], now: int) -> None:
         """Fold a slice of partition ``tp``'s messages into ``states`` (the worker's, by partition;
         ``tp``'s among them): each event into its account's partition."""
-        arrival = messages[0].timestamp
+        arrival = messages.timestamps[0]
         tally = BatchTally(now)
-        originals = Originals()
+        originals = Originals(messages)
         homes = self._decode_and_route(tp, messages, now, tally, originals, states)
-        latest = max(map(_TIMESTAMP, messages))
+        latest = max(messages.timestamps)
         for home, (events, owners) in homes.items():
             state = states[home]
             if not state.closed_through:
@@ -64,7 +65,7 @@ class BatchFolder:
             tally.duplicate += duplicates
             tally.add_counted(counted)
             if late:
-                self._reject_late(tp, events, owners, late, state, originals, tally)
+                self._reject_late(tp, messages, events, owners, late, state, originals, tally)
             for platform, response_ms in state.take_responses().items():
                 tally.response_ms.setdefault(platform, []).extend(response_ms)
         self.outbox.add_tally(tally)  # counted once the transaction holding this input commits
@@ -72,23 +73,25 @@ class BatchFolder:
     def _reject_late(
         self,
         tp: TopicPartition,
+        messages: Fetched,
         events: list[InteractionEvent],
-        owners: list,
+        owners: list[int],
         late: list[InteractionEvent],
         state: PartitionState,
         originals: Originals,
         tally: BatchTally,
     ) -> None:
-        owner_of = {id(event): message for event, message in zip(events, owners)}
+        owner_of = {id(event): i for event, i in zip(events, owners)}
         for event in late:
-            message = owner_of[id(event)]
+            i = owner_of[id(event)]
             self._reject(
                 tp,
-                message,
+                messages,
+                i,
                 Rejection(
                     "late",
                     f"window of ts {event.ts} closed at {state.closed_through} + grace",
-                    originals.of(message, event),
+                    originals.of(i, event),
                 ),
                 tally,
             )
@@ -96,7 +99,7 @@ class BatchFolder:
     def _decode_and_route(
         self,
         tp: TopicPartition,
-        messages: list,
+        messages: Fetched,
         now: int,
         tally: BatchTally,
         originals: Originals,
@@ -105,64 +108,76 @@ class BatchFolder:
         """Decode; reject what is invalid, forward what belongs to a partition another worker owns;
         per partition of this worker, (its events, their messages) of the rest. The whole slice is
         decoded at once when it can be, else message by message."""
-        values, tally.framed = unframe([message.value for message in messages])
+        values, tally.framed = unframe(messages.values)
         if tally.framed:
-            originals.payloads = {id(m): v for m, v in zip(messages, values) if v is not m.value}
+            originals.payloads = {i: v for i, (v, m) in enumerate(zip(values, messages.values)) if v is not m}
         decoded = decode_slice(values, now, **self.limits)
         if decoded is None:
-            decoded = [self._decode_one(tp, message, value, now, tally) for message, value in zip(messages, values)]
+            decoded = [self._decode_one(tp, messages, i, value, now, tally) for i, value in enumerate(values)]
         partition, partitions = tp.partition, self.settings.topic_partitions
         partition_of = self._partition_of
         events: list[InteractionEvent] = []
-        owners: list = []
+        owners: list[int] = []
         homes: dict[int, Routed] = {partition: (events, owners)}
-        for message, item in zip(messages, decoded):
+        for i, item in enumerate(decoded):
             for event in item if type(item) is list else (item,):
                 home = partition_of.get(event.account_id)
                 if home is None:
                     home = partition_of[event.account_id] = partition_for(event.account_id, partitions)
                 if home == partition:
                     events.append(event)
-                    owners.append(message)
+                    owners.append(i)
                 elif home in states:
                     routed = homes.get(home)
                     if routed is None:
                         routed = homes[home] = ([], [])
                     routed[0].append(event)
-                    routed[1].append(message)
+                    routed[1].append(i)
                 else:
-                    self._forward(event, originals.of(message, event), home, tally)
+                    self._forward(event, originals.of(i, event), home, tally)
         tally.consumed += sum(len(routed) for routed, _ in homes.values())
         return homes
 
-    def _decode_one(self, tp: TopicPartition, message, value: bytes | None, now: int, tally: BatchTally) -> list:
-        """One message's events; its rejections to the DLQ. ``value``: its JSON payload (unframed)."""
+    def _decode_one(
+        self, tp: TopicPartition, messages: Fetched, i: int, value: bytes | None, now: int, tally: BatchTally
+    ) -> list:
+        """The i-th message's events; its rejections to the DLQ. ``value``: its JSON payload (unframed)."""
         if type(value) is UndecodableBatch:  # a whole batch counts as one message rejected whole
             tally.consumed += 1
             tally.undecodable[value.codec] += value.offsets
-            self._reject(tp, message, Rejection("undecodable_batch", value.describe(), b""), tally, value.first_offset)
+            self._reject(
+                tp, messages, i, Rejection("undecodable_batch", value.describe(), b""), tally, value.first_offset
+            )
             return []
         events, rejections = decode_message(value, now, **self.limits)
         tally.consumed += len(rejections)
         for rejection in rejections:
-            if rejection.reason == "malformed_json" and (problem := framing_problem(message.value or b"")):
-                rejection = Rejection(rejection.reason, f"{problem} ({rejection.error})", message.value)
-            self._reject(tp, message, rejection, tally)
+            original = messages.values[i]
+            if rejection.reason == "malformed_json" and (problem := framing_problem(original or b"")):
+                rejection = Rejection(rejection.reason, f"{problem} ({rejection.error})", original)
+            self._reject(tp, messages, i, rejection, tally)
         return events
 
     def _reject(
-        self, tp: TopicPartition, message, rejection: Rejection, tally: BatchTally, offset: int | None = None
+        self,
+        tp: TopicPartition,
+        messages: Fetched,
+        i: int,
+        rejection: Rejection,
+        tally: BatchTally,
+        offset: int | None = None,
     ) -> None:
+        """The i-th message's rejection to the DLQ (``offset``: another than the message's)."""
         tally.rejected[rejection.reason] += 1
         record = dlq_record(
             rejection,
             tp.topic,
             tp.partition,
-            message.offset if offset is None else offset,
-            message.timestamp,
+            messages.offsets[i] if offset is None else offset,
+            messages.timestamps[i],
             self.settings.max_message_bytes,
         )
-        self.outbox.add(self.settings.topic_dlq, message.key, record)
+        self.outbox.add(self.settings.topic_dlq, messages.keys[i], record)
 
     def _forward(self, event: InteractionEvent, original: bytes, partition: int, tally: BatchTally) -> None:
         tally.forwarded += 1  # consumed when it is read again in its own partition
@@ -174,16 +189,18 @@ class Originals:
     DLQ record): the message's JSON (without a Schema Registry frame), or its item of a batch. Rare
     paths, so a batch is decoded again, once per message (its events are handled in order)."""
 
-    def __init__(self) -> None:
-        self._message = None
+    def __init__(self, messages: Fetched) -> None:
+        self._messages = messages
+        self._message = -1
         self._value = b""
         self._items: dict = {}
-        self.payloads: dict[int, bytes] = {}  # id(message) -> its payload, for the framed messages
+        self.payloads: dict[int, bytes] = {}  # message index -> its payload, for the framed messages
 
-    def of(self, message, event: InteractionEvent) -> bytes:
-        if message is not self._message:
-            self._message = message
-            self._value = self.payloads.get(id(message), message.value)
+    def of(self, i: int, event: InteractionEvent) -> bytes:
+        """What the i-th message carried of ``event``."""
+        if i != self._message:
+            self._message = i
+            self._value = self.payloads.get(i, self._messages.values[i])
             data = orjson.loads(self._value)
             self._items = (
                 {}

@@ -2,9 +2,10 @@
 publish state changes, final window records, rejects and input offsets in ONE Kafka transaction.
 
 Why not one Faust agent per event: an agent costs ~80 us per message before any work (about 12,000
-messages/s), and a changelogged table write per event more. Here a ``getmany`` batch is decoded and
-validated in one msgspec pass (structs generated from the schema) and folded into per-partition dict
-deltas (``fold``); each commit then writes one journal entry per partition (``checkpoint``).
+messages/s), and a changelogged table write per event more. Here a fetch (``getmany_raw``: columns,
+no object per message) is decoded and validated in one msgspec pass (structs generated from the
+schema) and folded into per-partition dict deltas (``fold``); each commit then writes one journal
+entry per partition (``checkpoint``).
 Exactness: outputs, the state journal and the consumer offsets commit atomically (read_committed
 everywhere), so a crash redoes exactly the uncommitted work (``recovery``). The parts:
 
@@ -31,9 +32,11 @@ from itertools import accumulate
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..kafka.accounts import AccountBook
+from ..kafka.aiokafka_fetch import getmany_raw
 from ..kafka.aiokafka_internals import group_membership
 from ..kafka.clients import admin, engine_consumer, transactional_producer
 from ..kafka.fencing import GroupFenced
+from ..kafka.fetched import Fetched
 from ..kafka.membership import instance_id, leave_group
 from ..kafka.posts import PostBook
 from ..kafka.topics import ensure_topics
@@ -181,7 +184,7 @@ class Engine:
             self.heartbeat = time.monotonic()
             now = now_ms()
             due = checkpoint.due(now)
-            batch = await self.clients.consumer.getmany(timeout_ms=max(0, due - now), max_records=FETCH_MAX_RECORDS)
+            batch = await getmany_raw(self.clients.consumer, max(0, due - now), FETCH_MAX_RECORDS)
             if batch:
                 await self._process(batch)
             if now_ms() >= due:
@@ -194,7 +197,7 @@ class Engine:
                     await self.recovery.recover_with_retries()
                 checkpoint.attempted(now_ms())
 
-    async def _process(self, batch: dict) -> None:
+    async def _process(self, batch: dict[TopicPartition, Fetched]) -> None:
         """Fold a fetched batch into the state, a slice at a time: between slices the consumer's
         heartbeats run, so a batch of large messages never costs the group membership. Under the
         state lock for the whole batch, so that a rebalance's commit waits for the batch to be folded
@@ -206,20 +209,20 @@ class Engine:
                         break
                     await asyncio.sleep(0)
 
-    def _fold_slice(self, tp: TopicPartition, messages: list) -> bool:
+    def _fold_slice(self, tp: TopicPartition, messages: Fetched) -> bool:
         """False when the partition is not (yet) ours."""
         if tp.partition not in self.owned.states:  # revoked, or still restoring: read these again when (if) it is ours
-            self.clients.consumer.seek(tp, messages[0].offset)  # type: ignore[union-attr]  # set while it runs
+            self.clients.consumer.seek(tp, messages.offsets[0])  # type: ignore[union-attr]  # set while it runs
             return False
         self.folder.fold(tp, messages, self.owned.states, now_ms())
-        self.checkpoint.store_offset(tp, messages[-1].offset + 1, messages[-1].timestamp)
+        self.checkpoint.store_offset(tp, messages.offsets[-1] + 1, messages.timestamps[-1])
         return True
 
 
-def slices(messages: list, max_bytes: int) -> list[list]:
+def slices(messages: Fetched, max_bytes: int) -> list[Fetched]:
     """The messages in runs of about max_bytes of values (the last message of a run passes it), each
     at least one message."""
-    ends = list(accumulate(len(m.value) if m.value else 0 for m in messages))
+    ends = list(accumulate(len(value) if value else 0 for value in messages.values))
     if not ends or ends[-1] < max_bytes:
         return [messages] if messages else []
     runs, start = [], 0

@@ -1,8 +1,8 @@
 """Every use of aiokafka's private internals by the service, each with why no public API does.
 
 On an aiokafka upgrade, run ``tests/unit/kafka/test_aiokafka_internals.py``: each of its tests checks one of
-these internals and names it when it fails. Nothing else in ``streams/`` touches a private name of
-aiokafka.
+these internals and names it when it fails. Nothing else in ``streams/`` (but its sibling
+``streams.kafka.aiokafka_fetch``) touches a private name of aiokafka.
 
 - the consumer's group coordinator: its generation, member id and instance id (``group_membership``)
   and its rejoin request (``request_rejoin``), for zombie fencing (``streams.kafka.fencing``);
@@ -10,26 +10,25 @@ aiokafka.
 - the admin client's request to one broker (``send_to_node``): LeaveGroup by instance id;
 - the transactional producer's sender and transaction manager (``MemberFencedSender``,
   ``abort_transaction_with``): offset commits that name the group member, and their refusal;
-- the fetcher's ``PartitionRecords`` (``guard_fetched_batches``): record batches decoded ahead
-  (``streams.kafka.undecodable``).
+- on the fetch path, in ``streams.kafka.aiokafka_fetch`` (it mirrors three of aiokafka's methods): the
+  fetcher's ``PartitionRecords`` (``guard_fetched_batches``), record batches decoded ahead
+  (``streams.kafka.undecodable``) and taken as columns; the consumer's fetcher, subscription and
+  fetch results (``getmany_raw``): a fetch without a ConsumerRecord per message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import CoordinationType
-from aiokafka.consumer import fetcher
 from aiokafka.errors import GroupAuthorizationFailedError
 from aiokafka.producer.sender import Sender, TxnOffsetCommitHandler
 from aiokafka.producer.transaction_manager import TransactionState
 
 from .fencing import STALE_MEMBER_CODES, GroupFenced, Membership, MemberTxnOffsetCommitRequest
-from .undecodable import GuardedRecords
 
 
 # -- the consumer --------------------------------------------------------------------------------
@@ -133,21 +132,3 @@ def fence_offset_commits(producer: AIOKafkaProducer, membership: Callable[[], Me
     producer._sender.__class__ = MemberFencedSender
     producer._sender.membership = membership
     return producer
-
-
-# -- the fetcher ----------------------------------------------------------------------------------
-UNGUARDED_PARTITION_RECORDS: Any = fetcher.PartitionRecords
-
-
-class GuardedPartitionRecords(UNGUARDED_PARTITION_RECORDS):
-    """aiokafka's records of one fetched partition, over the fetch's batches each decoded ahead: the
-    fetcher builds one per fetched partition from its module global, and iterates
-    ``records.next_batch()``; nothing public sees a batch before the fetcher iterates it."""
-
-    def __init__(self, tp, records, *args, **kwargs):
-        super().__init__(tp, GuardedRecords(records), *args, **kwargs)
-
-
-def guard_fetched_batches() -> None:
-    """Every consumer of this process from now on (idempotent)."""
-    fetcher.PartitionRecords = GuardedPartitionRecords

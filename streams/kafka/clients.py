@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ..settings import Settings
-from .aiokafka_internals import fence_offset_commits, guard_fetched_batches
+from .aiokafka_fetch import guard_fetched_batches
+from .aiokafka_internals import fence_offset_commits
 from .fencing import Membership
 from .topics import MAX_MESSAGE_BYTES
 

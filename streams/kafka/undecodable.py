@@ -9,7 +9,7 @@ reader rejects) saying which offsets, which codec and why; the consumer's positi
 batch, so the engine sends it to the DLQ and commits past it in its transaction.
 
 The fetcher's records of a partition are wrapped in ``GuardedRecords`` by
-``streams.kafka.aiokafka_internals.guard_fetched_batches`` (the one place that reaches into the
+``streams.kafka.aiokafka_fetch.guard_fetched_batches`` (the one place that reaches into the
 fetcher). A batch's ``validate_crc()`` reads the batch's buffer, which decompressing replaces: so the
 CRC is checked here, before the batch is decoded ahead.
 """

@@ -16,7 +16,7 @@ import pytest
 from aiokafka.consumer import fetcher
 
 from streams.devtools.kafka_tools import console_produce
-from streams.kafka import aiokafka_internals, undecodable
+from streams.kafka import aiokafka_fetch, undecodable
 from tests.fixtures.kafka import isolated_settings, json_values, read_all, run, wait_for
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,7 @@ def test_every_codec_from_the_console_producer_counts_exactly(kafka_bootstrap, w
     # stand-in naming its codec, and together they span every record sent with it.
     for name in ("has_gzip", "has_snappy", "has_lz4", "has_zstd"):
         monkeypatch.setattr(aiokafka.codec, name, lambda: False)
-    monkeypatch.setattr(fetcher, "PartitionRecords", aiokafka_internals.GuardedPartitionRecords)
+    monkeypatch.setattr(fetcher, "PartitionRecords", aiokafka_fetch.GuardedPartitionRecords)
     spans = Counter()
     for message in run(read_all(settings, settings.topic_interactions)):
         assert type(message.value) is undecodable.UndecodableBatch

@@ -5,7 +5,6 @@ after a snapshot, the journal of its partitions is deleted up to its end."""
 from __future__ import annotations
 
 import asyncio
-from collections import namedtuple
 
 import orjson
 import pytest
@@ -20,6 +19,7 @@ from streams.kafka.accounts import AccountBook
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import PartitionState, WindowConfig
+from tests.fixtures.fetched import Message, fetched
 from tests.fixtures.kafka_fakes import FakeAdmin, FakeConsumer, FakeProducer
 
 WINDOW, GRACE = 60_000, 300_000  # the default window and grace
@@ -237,13 +237,12 @@ def test_counters_move_only_with_the_transaction_that_commits_the_work(monkeypat
     """A failed transaction is redone from the committed offsets (the engine's recovery: the work
     discarded, the state restored, the input read again): its counters must not move twice, so that
     consumed = counted + duplicate + rejected holds."""
-    Message = namedtuple("Message", "offset timestamp key value")
     ts = MARK + 1_000  # in the window [MARK, MARK + WINDOW), open at NOW
     values = [event_value("e1", ts), event_value("e2", ts), event_value("e1", ts), b"{not json"]
     messages = [Message(i, NOW - 1_000, b"acct", v) for i, v in enumerate(values)]
 
     def fold_and_commit(rig: Rig) -> None:
-        BatchFolder(S, rig.config, rig.checkpoint.outbox).fold(tp(0), messages, rig.owned.states, rig.now)
+        BatchFolder(S, rig.config, rig.checkpoint.outbox).fold(tp(0), fetched(messages), rig.owned.states, rig.now)
         rig.now = MARK + WINDOW + GRACE + 1_000  # the window closes at this commit
         rig.read(0, len(messages))
         rig.commit()

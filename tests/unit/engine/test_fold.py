@@ -5,7 +5,7 @@ The broker tests with Kafka's own console producer are in test_real_producers.py
 from __future__ import annotations
 
 import base64
-from collections import Counter, namedtuple
+from collections import Counter
 
 import orjson
 import pytest
@@ -18,9 +18,9 @@ from streams.kafka.undecodable import UndecodableBatch
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import PartitionState, WindowConfig
+from tests.fixtures.fetched import Message, fetched
 from tests.fixtures.producers import ACCOUNT, NOW, event, framed
 
-Message = namedtuple("Message", "offset timestamp key value")
 SETTINGS = Settings.from_env({})
 CFG = WindowConfig.from_settings(SETTINGS)
 TP = TopicPartition(SETTINGS.topic_interactions, partition_for(ACCOUNT, SETTINGS.topic_partitions))
@@ -32,7 +32,7 @@ def fold(values: list[bytes], first_offset: int = 0):
     folder = BatchFolder(SETTINGS, CFG, outbox)
     state = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
     messages = [Message(first_offset + i, NOW, ACCOUNT.encode(), value) for i, value in enumerate(values)]
-    folder.fold(TP, messages, {TP.partition: state}, NOW)
+    folder.fold(TP, fetched(messages), {TP.partition: state}, NOW)
     for tally in outbox.take_tallies():  # as the checkpoint does once the transaction has committed
         metrics.add_batch(tally)
     dlq = [orjson.loads(value) for topic, _, value, _ in outbox.records if topic == SETTINGS.topic_dlq]
@@ -98,7 +98,7 @@ def test_the_fold_moves_no_counter_before_its_input_commits():
     metrics, outbox = Metrics(), Outbox()
     state = PartitionState(TP.partition, CFG, closed_through=CFG.close_mark(NOW))
     BatchFolder(SETTINGS, CFG, outbox).fold(
-        TP, [Message(0, NOW, ACCOUNT.encode(), event(1))], {TP.partition: state}, NOW
+        TP, fetched([Message(0, NOW, ACCOUNT.encode(), event(1))]), {TP.partition: state}, NOW
     )
     assert sample(metrics, "engagement_events_consumed_total") == 0
     assert sample(metrics, "engagement_events_counted_total") == 0
@@ -114,7 +114,7 @@ def misrouted(states: dict[int, PartitionState]) -> tuple[Outbox, list]:
     partitioner is not murmur2 places them: (the outbox, the records it holds)."""
     outbox = Outbox()
     messages = [Message(i, NOW, ACCOUNT.encode(), event(i)) for i in range(2)]
-    BatchFolder(SETTINGS, CFG, outbox).fold(OTHER, messages, states, NOW)
+    BatchFolder(SETTINGS, CFG, outbox).fold(OTHER, fetched(messages), states, NOW)
     return outbox, outbox.take()
 
 

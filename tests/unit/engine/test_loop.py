@@ -3,13 +3,10 @@ event loop runs heartbeats and the web server. Against a message-by-message refe
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from hypothesis import given, settings, strategies as st
 
 from streams.engine.loop import slices
-
-Message = namedtuple("Message", "value")
+from tests.fixtures.fetched import Message, fetched
 
 
 def reference(messages: list, max_bytes: int) -> list[list]:
@@ -26,7 +23,7 @@ def reference(messages: list, max_bytes: int) -> list[list]:
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.binary(max_size=60)), max_size=40), st.integers(1, 300))
 def test_runs_are_those_of_the_reference(values, max_bytes):
-    messages = [Message(v) for v in values]
-    runs = slices(messages, max_bytes)
-    assert runs == reference(messages, max_bytes)
-    assert [m for run in runs for m in run] == messages
+    messages = [Message(i, 1_000 + i, b"k", v) for i, v in enumerate(values)]
+    runs = slices(fetched(messages), max_bytes)
+    assert runs == [fetched(run) for run in reference(messages, max_bytes)]
+    assert [row for run in runs for row in run.rows()] == fetched(messages).rows()

@@ -5,6 +5,7 @@ built without connecting (test_fencing.py runs them against the real broker)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 
 import aiokafka.codec
@@ -18,7 +19,7 @@ from aiokafka.producer.transaction_manager import TransactionManager, Transactio
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 
-from streams.kafka import aiokafka_internals
+from streams.kafka import aiokafka_fetch, aiokafka_internals
 
 TP = TopicPartition("t", 0)
 
@@ -123,12 +124,12 @@ def batch(codec: int, values: list[bytes], base_offset: int) -> bytes:
 def test_the_fetchers_partition_records_go_past_an_undecodable_batch(monkeypatch):
     """The fetcher's module global PartitionRecords, its constructor's arguments, and its iteration of
     next_batch(): after the stand-in, the next batch's records come, and the position is past both."""
-    assert aiokafka_internals.UNGUARDED_PARTITION_RECORDS.__name__ == "PartitionRecords", (
+    assert aiokafka_fetch.UNGUARDED_PARTITION_RECORDS.__name__ == "PartitionRecords", (
         "aiokafka.consumer.fetcher.PartitionRecords is gone (guard_fetched_batches)"
     )
     fetch = batch(4, [b'{"a":1}'] * 4, 0) + batch(1, [b'{"b":2}'], 4)
     monkeypatch.setattr(aiokafka.codec, "has_zstd", lambda: False)
-    records = aiokafka_internals.GuardedPartitionRecords(
+    records = aiokafka_fetch.GuardedPartitionRecords(
         TP, MemoryRecords(fetch), [], 0, None, None, True, fetcher.READ_COMMITTED
     )
     out = list(records)
@@ -139,14 +140,32 @@ def test_the_fetchers_partition_records_go_past_an_undecodable_batch(monkeypatch
 @pytest.fixture
 def unguarded_fetcher():
     yield
-    fetcher.PartitionRecords = aiokafka_internals.UNGUARDED_PARTITION_RECORDS
+    fetcher.PartitionRecords = aiokafka_fetch.UNGUARDED_PARTITION_RECORDS
 
 
 def test_guard_fetched_batches_replaces_the_fetchers_partition_records(unguarded_fetcher):
-    aiokafka_internals.guard_fetched_batches()
-    assert fetcher.PartitionRecords is aiokafka_internals.GuardedPartitionRecords, (
+    aiokafka_fetch.guard_fetched_batches()
+    assert fetcher.PartitionRecords is aiokafka_fetch.GuardedPartitionRecords, (
         "aiokafka.consumer.fetcher.PartitionRecords is not read from the module (guard_fetched_batches)"
     )
     assert "PartitionRecords(" in inspect.getsource(fetcher.Fetcher._proc_fetch_request), (
         "aiokafka's Fetcher._proc_fetch_request no longer builds PartitionRecords (guard_fetched_batches)"
+    )
+
+
+MIRRORED = {  # aiokafka's methods that getmany_raw mirrors, and the digest of their source it mirrors
+    "AIOKafkaConsumer.getmany": (AIOKafkaConsumer.getmany, "afb0125a4ae4"),
+    "Fetcher.fetched_records": (fetcher.Fetcher.fetched_records, "484d07c52b41"),
+    "FetchResult.getall": (fetcher.FetchResult.getall, "f3e53579949a"),
+    "PartitionRecords._unpack_records": (fetcher.PartitionRecords._unpack_records, "5b877f8b149e"),
+}
+
+
+@pytest.mark.parametrize("name", MIRRORED)
+def test_the_fetch_path_getmany_raw_mirrors_is_unchanged(name):
+    """streams.kafka.aiokafka_fetch copies these methods' logic (tests/unit/kafka/test_aiokafka_fetch.py
+    compares the two paths): a new aiokafka that changes one needs the copy checked, then the digest."""
+    method, digest = MIRRORED[name]
+    assert hashlib.sha1(inspect.getsource(method).encode()).hexdigest()[:12] == digest, (
+        f"aiokafka's {name} changed (getmany_raw in streams/kafka/aiokafka_fetch.py mirrors it)"
     )
