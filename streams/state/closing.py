@@ -16,7 +16,7 @@ from .entries import Buckets
 from .lifetimes import PostLifetimes
 from .post_life import PostLife
 from .rolling_merge import rolling
-from .sealed import SealedAccounts
+from .sealed_accounts import SealedAccounts
 from .window import WindowConfig
 
 FollowersOf = Callable[[str], "int | None"]

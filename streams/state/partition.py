@@ -2,15 +2,7 @@
 
 Events fold into a *delta* (per window and key, ``add_many``) that is merged into the state once per
 commit and journaled then: one changelog entry per partition per commit, not one write per event.
-The parts, each in its module:
-
-    partition  this one: the fold, and the commit that merges, journals and closes
-    entries    the window buckets and their typed entries; the rolling merge
-    closing    what a close mark makes final: the window and lifetime records, and dropping them
-    journal    the journal's format: encoder and decoder side by side
-    snapshot   the snapshot's format, and what the snapshot topic holds of this state
-    replay     rebuilding a state from a snapshot and the journal after it (a restart, a rebalance)
-    live       the live reads of the HTTP API
+The other parts of the state, each in its module, are listed in ``streams.state``.
 
 Windows close by the partition's clock (the engine passes the wall clock when caught up, the
 broker's arrival time of the input while catching up). The dedup memory holds fingerprints of event
@@ -36,7 +28,7 @@ from .lives_format import encode_delta
 from .mentions import OpenMentions
 from .post_life import PostOf
 from .rolling_merge import rolling
-from .sealed import SealedAccounts
+from .sealed_accounts import SealedAccounts
 from .silent import PostArrivals, SilentStarts
 from .snapshot import SnapshotWriter
 from .window import WindowConfig

@@ -12,7 +12,7 @@ from . import journal
 from .closing import drop_closed, seal_closed
 from .entries import merge_buckets
 from .lives_format import add_samples, decode_lives, load_sealed
-from .sealed_format import decode_bucket
+from .sealed_accounts_format import decode_bucket
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..model.aggregates import WindowAggregate
 from .entries import AccountEntry, Buckets
-from .sealed import DWELL_COUNT, N_TYPES, NEGATIVES, RESPONSE_FIELDS, SENTIMENT_COUNT, SealedAccounts, distinct
+from .sealed_accounts import DWELL_COUNT, N_TYPES, NEGATIVES, RESPONSE_FIELDS, SENTIMENT_COUNT, SealedAccounts, distinct
 
 RESPONSE_MAX = 2  # the one response field merged by max
 

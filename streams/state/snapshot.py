@@ -16,7 +16,7 @@ Keys (compaction keeps the latest value of each):
              period is over. The chunks carry the young lives ("L") and the sealed ones' final
              segments ("F"): a snapshot's size follows the young posts and the events, not the 14
              days of lives and tombstones. (A snapshot without "P/" records holds every life in "L".)
-    a/<s>    a sealed account bucket (streams.state.sealed_format): written once when the close mark passes
+    a/<s>    a sealed account bucket (streams.state.sealed_accounts_format): written once when the close mark passes
              its end, deleted when it leaves the rolling window; the chunks hold the open ones only
     d/<s>/<j>  part j of a sealed dedup bucket (raw, DedupMemory.bucket_parts), written once when it
              can receive no more ids and deleted (tombstones) when it expires: the largest part of the
@@ -45,7 +45,7 @@ from .entries import Buckets
 from .lifetimes import PostLifetimes
 from .lives_format import encode_finals, encode_lives, encode_samples
 from .lives_records import LIVES_PREFIX, SealedLivesRecords, parse_lives_key
-from .sealed_format import ACCOUNT_BUCKET_PREFIX, SealedBucketRecords
+from .sealed_accounts_format import ACCOUNT_BUCKET_PREFIX, SealedBucketRecords
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from streams.contract import TYPES
 from streams.state import COUNTED, PartitionState
 from streams.state.closing import close_lives, close_windows, drop_closed
-from streams.state.sealed import SealedAccounts
+from streams.state.sealed_accounts import SealedAccounts
 from tests.fixtures.paths import SCHEMAS
 from tests.fixtures.state import B0, CFG, R, W, ev, followers_of, rolling, tumbling, validate
 

@@ -120,7 +120,7 @@ class SealedAccounts:
         )
 
     def add(self, start: int, bucket: SealedBucket) -> None:
-        """A bucket read back from the snapshot (``streams.state.sealed_format``)."""
+        """A bucket read back from the snapshot (``streams.state.sealed_accounts_format``)."""
         self.buckets[start] = bucket
         self.buckets = dict(sorted(self.buckets.items()))
 

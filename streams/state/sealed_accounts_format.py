@@ -1,4 +1,4 @@
-"""The snapshot records of the sealed account buckets (``streams.state.sealed``): one record per bucket,
+"""The snapshot records of the sealed account buckets (``streams.state.sealed_accounts``): one record per bucket,
 key ``a/<window start>``, written once when the bucket is sealed and deleted (tombstone) when it leaves
 the rolling window; the per-interval snapshot writes only the open buckets.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from .sealed import INT_COLUMNS, N_TYPES, RESPONSE_FIELDS, SealedAccounts, SealedBucket
+from .sealed_accounts import INT_COLUMNS, N_TYPES, RESPONSE_FIELDS, SealedAccounts, SealedBucket
 
 ACCOUNT_BUCKET_PREFIX = b"a/"
 Record = tuple[bytes, "bytes | None"]  # as streams.state.snapshot's

@@ -1,4 +1,4 @@
-"""Sealed account buckets (streams.state.sealed, rolling_merge, sealed_format), no Kafka: the rolling
+"""Sealed account buckets (streams.state.sealed_accounts, rolling_merge, sealed_accounts_format), no Kafka: the rolling
 merge over sealed buckets, open buckets, or both, equals a ground truth summed here from the raw
 events; the distinct posts are those of the union over the buckets; a sealed bucket read back from
 its snapshot record merges the same; the id tables stay bounded as buckets come and go.
@@ -14,8 +14,8 @@ from streams.contract import TYPE_INDEX, TYPES
 from streams.model.aggregates import WindowAggregate
 from streams.state.entries import AccountEntry
 from streams.state.rolling_merge import rolling
-from streams.state.sealed import COMPACT_SLACK, SealedAccounts
-from streams.state.sealed_format import decode_bucket, encode_bucket
+from streams.state.sealed_accounts import COMPACT_SLACK, SealedAccounts
+from streams.state.sealed_accounts_format import decode_bucket, encode_bucket
 from tests.fixtures.state import B0, W
 
 PLATFORMS = ("instagram", "tiktok", "x")
