@@ -4,13 +4,18 @@ restarts timed from spawn to /health answering, to counting again and to caught 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ...settings import Settings
+from ...settings import Settings, topics_named
+from ..broker import EmbeddedKafka, free_port
+from ..paths import REPO, RUN_DIR
 from ..processes import http_get, scrape, spawn, stop
 
 SAMPLE_SECONDS = 5.0
@@ -29,6 +34,42 @@ GAUGES = {
 
 def log(message: str, tag: str = "scale") -> None:
     print(f"[{tag} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def bench_stack(kind: str, **overrides) -> Iterator[tuple[Path, Settings]]:
+    """A run directory, and the settings of a run with topics and a group of its own (``<kind>-<tag>``)
+    on the cluster KAFKA_BOOTSTRAP_SERVERS names, else on an embedded broker stopped on exit."""
+    run_dir = RUN_DIR / f"bench-{kind}" / time.strftime("%Y%m%dT%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    broker = None
+    bootstrap = Settings.from_env().kafka_bootstrap_servers
+    if not bootstrap:
+        broker = EmbeddedKafka().start()
+        bootstrap = broker.bootstrap
+    name = f"{kind}-{uuid.uuid4().hex[:8]}"
+    try:
+        yield (
+            run_dir,
+            Settings.from_env(
+                kafka_bootstrap_servers=bootstrap,
+                app_id=name,
+                web_port=free_port(),
+                log_level="info",
+                **topics_named(name),  # type: ignore[arg-type]  # topic names only, never "env"
+                **overrides,
+            ),
+        )
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def write_result(kind: str, result: dict) -> Path:
+    """bench/results/<kind>-<UTC time>.json"""
+    out = REPO / "bench" / "results" / f"{kind}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return out
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float | None:
@@ -122,6 +163,15 @@ class LiveRun:
                 **{name: m.get(gauge) for name, gauge in self.gauges.items()},
             }
         )
+
+    def sample_until(self, ready: Callable[[dict], bool], timeout_s: float) -> dict:
+        """Sample every second until ``ready(sample)`` or ``timeout_s``: the last sample."""
+        deadline = time.monotonic() + timeout_s
+        self.sample()
+        while not ready(self.samples[-1]) and time.monotonic() < deadline:
+            time.sleep(1.0)
+            self.sample()
+        return dict(self.samples[-1])
 
     def run_until(self, t: float) -> None:
         while self.elapsed() < t:

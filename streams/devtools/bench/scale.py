@@ -16,16 +16,12 @@ import asyncio
 import datetime
 import json
 import sys
-import time
-import uuid
 from pathlib import Path
 
 from ...kafka.security import kafka_client_config
 from ...kafka.topics import ensure_topics
-from ...settings import Settings, topics_named
-from ..broker import EmbeddedKafka, free_port
-from ..paths import REPO, RUN_DIR
-from .live_run import LiveRun, log
+from ..paths import REPO
+from .live_run import LiveRun, bench_stack, log, write_result
 
 TARGETS = {"rss_plateau_mb": 250, "counting_again_s": 5, "caught_up_s": 15, "restart_ratio": 1.2}
 
@@ -107,39 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tail", type=float, default=1.0, help="minutes of traffic after the last restart")
     args = parser.parse_args(argv)
-    run_dir = RUN_DIR / "bench-scale" / time.strftime("%Y%m%dT%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    broker = None
-    bootstrap = Settings.from_env().kafka_bootstrap_servers
-    if not bootstrap:
-        broker = EmbeddedKafka().start()
-        bootstrap = broker.bootstrap
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings.from_env(
-        kafka_bootstrap_servers=bootstrap,
-        app_id=f"scale-{tag}",
-        web_port=free_port(),
-        log_level="info",
-        **topics_named(f"scale-{tag}"),  # type: ignore[arg-type]  # topic names only, never "env"
-    )
-    run = LiveRun(settings, args.rate, args.accounts, run_dir)
-    first = args.first_restart * 60
-    try:
-        asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
-        run.start()
-        log(
-            f"{args.rate:.0f} events/s over {args.accounts} accounts; restarts at {first / 60:.1f} and "
-            f"{2 * first / 60:.1f} min; logs in {run_dir}"
-        )
-        run.run_until(first)
-        run.restart()
-        run.run_until(2 * first)
-        run.restart()
-        run.run_until(2 * first + args.tail * 60)
-    finally:
-        run.stop()
-        if broker is not None:
-            broker.stop()
+    with bench_stack("scale") as (run_dir, settings):
+        run = LiveRun(settings, args.rate, args.accounts, run_dir)
+        first = args.first_restart * 60
+        try:
+            asyncio.run(ensure_topics(settings, kafka_client_config(settings)))
+            run.start()
+            log(
+                f"{args.rate:.0f} events/s over {args.accounts} accounts; restarts at {first / 60:.1f} and "
+                f"{2 * first / 60:.1f} min; logs in {run_dir}"
+            )
+            run.run_until(first)
+            run.restart()
+            run.run_until(2 * first)
+            run.restart()
+            run.run_until(2 * first + args.tail * 60)
+        finally:
+            run.stop()
     result = {
         "kind": "scale",
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -154,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "samples": run.samples,
     }
     result.update(summarize(run))
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out = REPO / "bench" / "results" / f"scale-{stamp}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    out = write_result("scale", result)
     plot(result, REPO / "docs" / "scale.png")
     print(
         json.dumps(

@@ -17,13 +17,11 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 
 from ...kafka.security import kafka_client_config
-from ...settings import Settings, topics_named
-from ..broker import EmbeddedKafka, free_port
-from ..paths import REPO, RUN_DIR
-from .live_run import LiveRun, log
+from ...settings import Settings
+from ..paths import REPO
+from .live_run import LiveRun, bench_stack, log, write_result
 from .snapshot_meter import SnapshotMeter
 from .week_report import STATE_GAUGES, plot, summarize, table
 
@@ -51,6 +49,9 @@ def prefill(settings: Settings, args: argparse.Namespace, now_ms: int, live_star
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+RESTORED_GAUGES_SECONDS = 60.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engagement bench-week", description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000.0, help="events/s (default %(default)s)")
@@ -71,49 +72,35 @@ def main(argv: list[str] | None = None) -> int:
         "after the pre-filled week ends, its backfill posts being the pre-fill's (default %(default)s)",
     )
     args = parser.parse_args(argv)
-    run_dir = RUN_DIR / "bench-week" / time.strftime("%Y%m%dT%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    broker = None
-    bootstrap = Settings.from_env().kafka_bootstrap_servers
-    if not bootstrap:
-        broker = EmbeddedKafka().start()
-        bootstrap = broker.bootstrap
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings.from_env(
-        kafka_bootstrap_servers=bootstrap,
-        app_id=f"week-{tag}",
-        web_port=free_port(),
-        log_level="info",
-        simulate_accounts=args.accounts,
-        **topics_named(f"week-{tag}"),  # type: ignore[arg-type]  # topic names only, never "env"
-    )
-    run = LiveRun(settings, args.rate, args.accounts, run_dir, STATE_GAUGES)
-    meter = SnapshotMeter(settings, kafka_client_config(settings), settings.snapshot_interval_seconds)
-    third = args.minutes * 60 / 3
-    now_ms = int(time.time() * 1000)
-    live_start_ms = now_ms + int(args.prefill_budget * 1000)
-    try:
-        log(f"pre-filling {args.prefill_days:g} days of {args.accounts} accounts at {args.rate:.0f}/s", "week")
-        filled = prefill(settings, args, now_ms, live_start_ms)
-        log(f"pre-filled: {json.dumps(filled)}", "week")
-        late = time.time() * 1000 - live_start_ms
-        if late > 0:
-            log(f"the pre-fill took {late / 1000:.0f} s past its budget: the live posts' publications differ", "week")
-        meter.start()
-        run.start(simulator_at=live_start_ms / 1000)
-        run.sample()
-        restored = dict(run.samples[-1])
-        log(f"restored: {json.dumps(restored)}; live for {args.minutes:g} min; logs in {run_dir}", "week")
-        run.run_until(third)
-        run.restart()
-        run.run_until(2 * third)
-        run.restart()
-        run.run_until(3 * third)
-    finally:
-        meter.stop()
-        run.stop()
-        if broker is not None:
-            broker.stop()
+    with bench_stack("week", simulate_accounts=args.accounts) as (run_dir, settings):
+        run = LiveRun(settings, args.rate, args.accounts, run_dir, STATE_GAUGES)
+        meter = SnapshotMeter(settings, kafka_client_config(settings), settings.snapshot_interval_seconds)
+        third = args.minutes * 60 / 3
+        now_ms = int(time.time() * 1000)
+        live_start_ms = now_ms + int(args.prefill_budget * 1000)
+        try:
+            log(f"pre-filling {args.prefill_days:g} days of {args.accounts} accounts at {args.rate:.0f}/s", "week")
+            filled = prefill(settings, args, now_ms, live_start_ms)
+            log(f"pre-filled: {json.dumps(filled)}", "week")
+            late = time.time() * 1000 - live_start_ms
+            if late > 0:
+                log(
+                    f"the pre-fill took {late / 1000:.0f} s past its budget: the live posts' publications differ",
+                    "week",
+                )
+            meter.start()
+            run.start(simulator_at=live_start_ms / 1000)
+            # The state gauges are set by the worker's first scan after its restore, not at /health.
+            restored = run.sample_until(lambda sample: bool(sample.get("tracked_posts")), RESTORED_GAUGES_SECONDS)
+            log(f"restored: {json.dumps(restored)}; live for {args.minutes:g} min; logs in {run_dir}", "week")
+            run.run_until(third)
+            run.restart()
+            run.run_until(2 * third)
+            run.restart()
+            run.run_until(3 * third)
+        finally:
+            meter.stop()
+            run.stop()
     result = {
         "kind": "week",
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -133,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "snapshot_bytes": meter.per_interval(),
     }
     result.update(summarize(result))
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out = REPO / "bench" / "results" / f"week-{stamp}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    out = write_result("week", result)
     plot(result, REPO / "docs" / "week.png")
     print(table(result), flush=True)
     print(f"results: {out.relative_to(REPO)}; figure: docs/week.png", flush=True)
