@@ -43,19 +43,3 @@ def merge_buckets(into: Buckets, delta: Buckets) -> None:
                 target[key] = entry
             else:
                 existing.agg.merge(entry.agg)
-
-
-def rolling(sources: list[Buckets], start: int, end: int) -> dict[str, AccountEntry]:
-    """Per account: its platform and the merge of its account buckets starting in [start, end), over
-    every buckets of ``sources`` (the committed state, and for live reads the uncommitted delta)."""
-    merged: dict[str, AccountEntry] = {}
-    for buckets in sources:
-        for bucket_start, bucket in buckets.items():
-            if start <= bucket_start < end:
-                for account_id, entry in bucket.items():
-                    slot = merged.get(account_id)
-                    if slot is None:
-                        merged[account_id] = entry.copy()
-                    else:
-                        slot.agg.merge(entry.agg)
-    return merged

@@ -1,6 +1,6 @@
 """The rolling merge over sealed account buckets, vectorised, then the open buckets on top.
 
-Same results as merging the aggregates one by one (``streams.state.entries.rolling``): integer
+Same results as merging the aggregates one by one (``WindowAggregate.merge``, as the open buckets are): integer
 columns are summed per account, the float sums with ``np.bincount`` (which adds in row order, the
 buckets' window order: the same additions as the one-by-one merge), the platform is the account's
 first row's, the posts the union of its rows' posts (a lazy set over the post table), the responses

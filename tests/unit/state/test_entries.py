@@ -1,8 +1,9 @@
 """The window buckets' typed entries (streams.state.entries), no Kafka: a post entry carries its
 account and platform beside its aggregate, an account entry its platform; ``copy`` is deep;
 ``merge_buckets`` hands a commit's delta over to the state (new windows and keys by reference, a key
-both hold by merging aggregates); ``rolling`` merges an account's buckets of [start, end) over every
-source into fresh entries, leaving the sources as they were.
+both hold by merging aggregates); the rolling merge (streams.state.rolling_merge, here with no bucket
+sealed) merges an account's buckets of [start, end) over every source into fresh entries, leaving the
+sources as they were.
 
 The expected counts are worked out here from the aggregates each test builds."""
 
@@ -12,10 +13,17 @@ import pytest
 
 from streams.contract import TYPE_INDEX
 from streams.model.aggregates import WindowAggregate
-from streams.state.entries import AccountEntry, PostEntry, merge_buckets, rolling
+from streams.state import rolling_merge
+from streams.state.entries import AccountEntry, Buckets, PostEntry, merge_buckets
+from streams.state.sealed_accounts import SealedAccounts
 from tests.fixtures.state import B0, W
 
 LIKE, SHARE, DWELL, COMMENT = (TYPE_INDEX[t] for t in ("like", "share", "dwell", "comment"))
+
+
+def rolling(sources: list[Buckets], start: int, end: int) -> dict[str, AccountEntry]:
+    """The rolling merge over open buckets only (no bucket sealed yet)."""
+    return rolling_merge.rolling(SealedAccounts(), sources, start, end)
 
 
 def agg(likes: int = 0, shares: int = 0, posts: tuple[str, ...] | None = None) -> WindowAggregate:
