@@ -16,24 +16,10 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .intern import InternTable
+
 _NO_EARLY = 255  # the ``early`` flag of a sample without early ERs
 _SEALED: list[list] = []  # the tail of every account with none (never appended to: a list each costs 56 B)
-
-
-class SampleTables:
-    """The strings the samples' indexes point into (platforms, content types), shared by all accounts."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self._index: dict[str, int] = {}
-
-    def index(self, name: str) -> int:
-        i = self._index.get(name)
-        if i is None:
-            assert len(self.names) < 255, "the samples' table indexes are one byte"
-            i = self._index[name] = len(self.names)
-            self.names.append(name)
-        return i
 
 
 class AccountSamples(Sequence):
@@ -41,7 +27,7 @@ class AccountSamples(Sequence):
 
     __slots__ = ("tables", "dtype", "rows", "prefix", "ids", "tail")
 
-    def __init__(self, tables: SampleTables, dtype: np.dtype):
+    def __init__(self, tables: InternTable, dtype: np.dtype):
         self.tables, self.dtype = tables, dtype
         self.rows = np.empty(0, dtype)
         self.prefix = ""  # of every sealed post id
@@ -112,8 +98,9 @@ class AccountSamples(Sequence):
         prefix = os.path.commonprefix(post_ids) if post_ids else ""
         encoded = [p[len(prefix) :].encode() for p in post_ids]
         rows["id_end"] = np.cumsum([len(e) for e in encoded], dtype=np.uint32) if encoded else 0
-        rows["platform"] = [self.tables.index(s[1]) for s in samples]
-        rows["content_type"] = [self.tables.index(s[2]) for s in samples]
+        rows["platform"] = [self.tables.of(s[1]) for s in samples]
+        rows["content_type"] = [self.tables.of(s[2]) for s in samples]
+        assert len(self.tables.names) <= 255, "the samples' table indexes are one byte"
         rows["published"] = [s[3] for s in samples]
         rows["er"] = [s[4] for s in samples]
         counts, early_ers = [], [[0.0] * width for _ in samples]
@@ -155,7 +142,7 @@ class BenchmarkSamples(dict):
 
     def __init__(self, early_ages: int):
         super().__init__()
-        self.tables = SampleTables()
+        self.tables = InternTable()
         self.dtype = sample_dtype(early_ages)
 
     def add(self, account_id: str, sample: list) -> None:

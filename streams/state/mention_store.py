@@ -1,7 +1,7 @@
 """The unresolved mentions (open or acknowledged) in about 29 bytes each, for the days they are held.
 
 A mention is kept by the 64-bit key of its event id's fingerprint (``mention_key``), its ts, its
-account (an index into ``AccountTable``) and its state, in numpy arrays sorted by key (8 + 8 + 4 + 1
+account (an index into an ``InternTable``) and its state, in numpy arrays sorted by key (8 + 8 + 4 + 1
 bytes), with the seq of its id in ``MentionIds`` (4 bytes, and the compressed id: ~3 bytes for the
 simulator's ids) to close it in the topic when it expires. The mentions added since the last seal wait
 in a dict (up to CHUNK_IDS of them, ~200 bytes each) and are merged in at once. A lookup is the dict,
@@ -35,21 +35,6 @@ def mention_key(event_id: str) -> int:
 def mention_keys(event_ids: list[str]) -> np.ndarray:
     """``mention_key`` of each id, the loop in C."""
     return np.frombuffer(b"".join(fingerprints(event_ids)), [("key", "<u8"), ("rest", "V8")])["key"].astype(np.uint64)
-
-
-class AccountTable:
-    """One index per account id, for the arrays; never shrinks (accounts are few)."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self._index: dict[str, int] = {}
-
-    def index(self, account_id: str) -> int:
-        at = self._index.get(account_id)
-        if at is None:
-            at = self._index[account_id] = len(self.ids)
-            self.ids.append(account_id)
-        return at
 
 
 class MentionStore:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .intern import InternTable
 from .mention_store import (
     ACKNOWLEDGED as HELD_ACKNOWLEDGED,
     OPEN as HELD_OPEN,
-    AccountTable,
     MentionStore,
     mention_key,
     mention_keys,
@@ -68,7 +68,7 @@ class OpenMentions:
     ):
         self.acknowledge_ms, self.resolve_ms, self.retention_ms = acknowledge_ms, resolve_ms, retention_ms
         self.reply_resolves = reply_resolves
-        self.accounts = AccountTable()
+        self.accounts = InternTable()
         self.held = MentionStore() if held is None else held  # open and acknowledged mentions
         # mention id -> (account_id, reply ts, reply platform, resolve ts), None for the one not read
         self.waiting: dict[str, tuple[str, int | None, str | None, int | None]] = {}
@@ -90,19 +90,19 @@ class OpenMentions:
         """The unresolved mention of this id: (OPEN or ACKNOWLEDGED, account_id, ts)."""
         self._settle()
         held = self.held.get(mention_key(event_id))
-        return None if held is None else (_TAG[held[0]], self.accounts.ids[held[1]], held[2])
+        return None if held is None else (_TAG[held[0]], self.accounts.names[held[1]], held[2])
 
     def unresolved(self) -> dict[int, tuple[str, str, int]]:
         """Every unresolved mention by its key (``mention_key``): (state, account_id, ts)."""
         self._settle()
-        ids = self.accounts.ids
+        ids = self.accounts.names
         return {key: (_TAG[state], ids[account], ts) for key, (state, account, ts) in self.held.entries().items()}
 
     def mention(self, event_id: str, account_id: str, ts: int) -> Waited | None:
         """Open a mention; what was waiting for it, if anything (it acknowledges or closes it at once)."""
         self._settle()
-        account = self.accounts.index(account_id)
-        account_id = self.accounts.ids[account]
+        account = self.accounts.of(account_id)
+        account_id = self.accounts.names[account]
         key = mention_key(event_id)
         waiting = self.waiting.pop(event_id, None)
         if waiting is None:
@@ -132,7 +132,7 @@ class OpenMentions:
                 self._changes[mention_id] = None
             else:
                 self.held.acknowledge(key)
-                self._changes[mention_id] = [ACKNOWLEDGED, self.accounts.ids[account], mention_ts]
+                self._changes[mention_id] = [ACKNOWLEDGED, self.accounts.names[account], mention_ts]
             return mention_ts
         if held is None:
             waiting = self.waiting.get(mention_id)
@@ -161,7 +161,7 @@ class OpenMentions:
     def _wait(
         self, mention_id: str, account_id: str, reply_ts: int | None, platform: str | None, resolve_ts: int | None
     ):
-        account_id = self.accounts.ids[self.accounts.index(account_id)]
+        account_id = self.accounts.names[self.accounts.of(account_id)]
         self.waiting[mention_id] = (account_id, reply_ts, platform, resolve_ts)
         self._changes[mention_id] = [WAITING, account_id, reply_ts, platform, resolve_ts]
 
@@ -191,7 +191,7 @@ class OpenMentions:
         overdue: dict[int, list] = {}
         for states, accounts, ts in self.held.columns():
             _count_overdue(states, accounts, ts, acknowledge_before, resolve_before, overdue)
-        ids = self.accounts.ids
+        ids = self.accounts.names
         return MentionScan({ids[account]: counts for account, counts in overdue.items()}, len(expired))
 
     def take_expired(self) -> int:
@@ -210,7 +210,7 @@ class OpenMentions:
             self.waiting.pop(mention_id, None)
         if value is not None and value[0] == WAITING and len(value) > 3:
             account_id, reply_ts, platform, resolve_ts = (*value[1:], None)[:4]  # a reply alone: 4 elements
-            account_id = self.accounts.ids[self.accounts.index(account_id)]
+            account_id = self.accounts.names[self.accounts.of(account_id)]
             self.waiting[mention_id] = (account_id, reply_ts, platform, resolve_ts)
             value = None  # no mention held
         self._restored.ids.append(mention_id)
@@ -260,7 +260,7 @@ class _RestoredRecords:
         self.ids: list[str] = []
         self.values: list[list | None] = []
 
-    def apply(self, store: MentionStore, accounts: AccountTable) -> None:
+    def apply(self, store: MentionStore, accounts: InternTable) -> None:
         keys = mention_keys(self.ids)
         distinct, last_reversed = np.unique(keys[::-1], return_index=True)
         for key in distinct.tolist() if store.counts != [0, 0] else ():
@@ -272,7 +272,7 @@ class _RestoredRecords:
         store.add_many(
             keys[kept],
             [self.ids[i] for i in kept],
-            np.fromiter((accounts.index(v[-2]) for v in values), np.uint32, len(values)),
+            np.fromiter((accounts.of(v[-2]) for v in values), np.uint32, len(values)),
             np.fromiter((v[-1] for v in values), np.int64, len(values)),
             np.fromiter(
                 (HELD_ACKNOWLEDGED if len(v) == 3 and v[0] == ACKNOWLEDGED else HELD_OPEN for v in values),

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..contract import TYPES
 from .entries import AccountEntry
+from .intern import InternTable
 
 N_TYPES = len(TYPES)
 # The integer columns: the counts per type, then the dwell count, sentiment count and negatives.
@@ -29,34 +30,6 @@ def distinct(values: np.ndarray) -> np.ndarray:
     keep[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
-
-
-class InternTable:
-    """Names and their indices. Compaction makes a new table, so a list handed out stays valid."""
-
-    __slots__ = ("names", "index")
-
-    def __init__(self, names: list[str] | None = None):
-        self.names: list[str] = names or []
-        self.index = {name: i for i, name in enumerate(self.names)}
-
-    def indexes(self, names) -> np.ndarray:
-        index, table = self.index, self.names
-        out = np.empty(len(names), np.int32)
-        for i, name in enumerate(names):
-            j = index.get(name)
-            if j is None:
-                j = index[name] = len(table)
-                table.append(name)
-            out[i] = j
-        return out
-
-    def compacted(self, used: np.ndarray) -> tuple[InternTable, np.ndarray]:
-        """A table of the ``used`` indices' names (sorted ascending), and the map old index -> new."""
-        remap = np.full(len(self.names), -1, np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        names = self.names
-        return InternTable([names[i] for i in used.tolist()]), remap
 
 
 class SealedBucket:
