@@ -28,6 +28,7 @@ from aiokafka.admin import RecordsToDelete
 from ..kafka.accounts import AccountBook
 from ..kafka.clients import FETCH_MAX_WAIT_MS
 from ..metrics import Metrics
+from ..process_tuning import return_free_memory
 from ..settings import Settings
 from ..state import journal
 from ..state.window import WindowConfig
@@ -66,6 +67,7 @@ class Checkpoint:
         self._next_snapshot_ms: dict[int, int] = {}
         self._mentions_scanned_at = 0
         self._attempted_at = now_ms()  # the last commit's start, failed or not: the interval runs from it
+        self._memory_returned_at = 0.0
 
     def store_offset(self, tp: TopicPartition, next_offset: int, arrival_ms: int) -> None:
         """Input read up to ``next_offset`` (its last message arrived at ``arrival_ms``): the next
@@ -163,6 +165,10 @@ class Checkpoint:
             self.gauges.after_commit(list(self.owned.states.values()))
             if close_gauges is not None:
                 close_gauges()
+            if snapshotted and ended - self._memory_returned_at >= self.config.snapshot_ms / 1000:
+                # What the snapshots' encoding and the closes freed, once per interval (streams.process_tuning).
+                self._memory_returned_at = ended
+                return_free_memory()
 
     def _held_offsets(self) -> dict[TopicPartition, int]:
         """The next input offset of each owned partition, as its state journals it."""

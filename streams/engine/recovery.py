@@ -24,6 +24,7 @@ from ..kafka.clients import (
     reader,
 )
 from ..metrics import Metrics
+from ..process_tuning import return_free_memory
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
 from ..state.post_life import PostOf
@@ -167,6 +168,7 @@ class Recovery:
             states[message.partition].mentions.restore(
                 message.key.decode(), None if message.value is None else orjson.loads(message.value)
             )
+        return_free_memory()  # the decoded snapshots and journal, freed (streams.process_tuning)
         self.metrics.restore_seconds.set(time.perf_counter() - started)
         log.info(
             "partitions %s restored from %d snapshots and %d journal entries in %.2f s",

@@ -149,10 +149,11 @@ def decode_group(sealed: SealedLives, parts: list[bytes]) -> SealedGroup:
     return group
 
 
-def encode_finals(sealed: SealedLives) -> list:
-    """``F`` (snapshots): [[post_id, aggregate], ...]: the final segments of sealed lives."""
+def encode_finals(sealed: SealedLives, finals) -> list:
+    """``F`` (snapshots): [[post_id, aggregate], ...]: final segments of sealed lives, ``finals``
+    being ((group start, position), aggregate) pairs as ``SealedLives.finals`` holds them."""
     groups = sealed.groups
-    return [[groups[start].post_id(i), agg.to_state()] for (start, i), agg in sealed.finals.items()]
+    return [[groups[start].post_id(i), agg.to_state()] for (start, i), agg in finals]
 
 
 def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals, mark: int) -> None:
@@ -163,10 +164,10 @@ def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals
         sealed.groups[group.start] = group
     sealed.add_many([])
     lifetimes.mark = mark
-    for post_id, state in finals:
-        found = sealed.find(post_id)
-        if found is not None:
-            sealed.finals[(found[0].start, found[1])] = WindowAggregate.from_state(state)
+    finals = list(finals)
+    for (_, state), at in zip(finals, sealed.positions([post_id for post_id, _ in finals])):
+        if at is not None:
+            sealed.finals[at] = WindowAggregate.from_state(state)
     sealed.end_and_expire(mark, lifetimes.lifetime, lifetimes.period)
 
 

@@ -48,7 +48,8 @@ def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
             state.dedup.load_bucket_parts(start, parts)
     state.seq, state.closed_through, state.counting_since = header["q"], header["c"], header["k"]
     state.input_offset, state.clock, state.first_input_ms = header["o"], header["n"], header.get("i")
-    state.snapshots.chunks = header["chunks"]
+    state.snapshots.chunks = header.get("chunks", 0)
+    state.snapshots.parts.restored(snap.parts)
 
 
 def apply_journal(state: PartitionState, raw: dict) -> None:

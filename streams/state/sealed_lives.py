@@ -166,6 +166,20 @@ class SealedLives:
         loc = int(self._locs[i])
         return self._slots[loc >> _POS_BITS], loc & ((1 << _POS_BITS) - 1)
 
+    def positions(self, post_ids: list[str]) -> list[tuple[int, int] | None]:
+        """``find`` for many at once (a restore's final segments): (group start, position) or None."""
+        fps = self._fps
+        if not len(fps) or not post_ids:
+            return [None] * len(post_ids)
+        wanted = np.fromiter((post_fingerprint(p) for p in post_ids), np.uint64, len(post_ids))
+        at = np.minimum(np.searchsorted(fps, wanted), len(fps) - 1)
+        found = fps[at] == wanted
+        locs = self._locs[at].tolist()
+        mask = (1 << _POS_BITS) - 1
+        return [
+            (self._slots[loc >> _POS_BITS].start, loc & mask) if hit else None for loc, hit in zip(locs, found.tolist())
+        ]
+
     def add_many(self, groups: list[SealedGroup]) -> None:
         for group in groups:
             self.groups[group.start] = group

@@ -6,10 +6,13 @@ work is bounded by the snapshot interval, not by uptime.
 Keys (compaction keeps the latest value of each):
 
     w        header: {"q", "c" close mark, "k" counting since, "o" input offset, "n" clock, "i" first input,
-             "chunks": how many "w/<i>" records make this snapshot}
-    w/<i>    chunk i: {"q", "p": post window entries, "a": account window entries} (journal.encode_windows's
-             layout; "L": whole post lives, "b": benchmark samples, streams.state.lifetimes), or
-             {"q", "u": [bucket start, base64 fingerprints]}: a part of a dedup bucket still filling
+             "parts": how many "S/" records make this snapshot}
+    S/<name>/<group>/<j>  a part of the open state (streams.state.snapshot_parts): the post and account
+             windows still open, the young lives ("L"), the sealed ones' final segments ("F"), the
+             benchmark samples ("b"), the dedup buckets still filling ("u"); each written when its
+             value changed, deleted when it went away
+    w/<i>    chunk i of a snapshot of earlier releases (header "chunks"): the whole open state, read
+             and deleted by the next snapshot
     P/<s>/<j>  part j of a group of sealed post lives (published in [s, s + first age), each past its
              last-but-one age; streams.state.lives_records): written once in the first snapshot after
              it is sealed (again only if a life started late joins it), deleted when its benchmark
@@ -27,9 +30,9 @@ message limit however hot the partition (one record per bucket passed 16 MiB abo
 events/s on one partition).
 
 All records of a snapshot are written in the transaction of the commit they describe, so a reader
-sees a whole snapshot or the previous one. Chunks left over from a larger previous snapshot are
-deleted in the same transaction. ``SnapshotWriter`` writes them, ``SnapshotReader`` reads them back;
-``streams.state.replay`` loads what it read into a partition's state.
+sees a whole snapshot or the previous one: the parts written then and those unchanged since.
+``SnapshotWriter`` writes them, ``SnapshotReader`` reads them back; ``streams.state.replay`` loads
+what it read into a partition's state.
 """
 
 from __future__ import annotations
@@ -43,9 +46,9 @@ from . import journal
 from .dedup import DedupMemory
 from .entries import Buckets
 from .lifetimes import PostLifetimes
-from .lives_format import encode_finals, encode_lives, encode_samples
 from .lives_records import LIVES_PREFIX, SealedLivesRecords, parse_lives_key
 from .sealed_accounts_format import ACCOUNT_BUCKET_PREFIX, SealedBucketRecords
+from .snapshot_parts import PARTS_PREFIX, ChangedParts, state_parts
 
 HEADER = b"w"
 CHUNK_PREFIX = b"w/"
@@ -58,33 +61,14 @@ def sealed_key(start: int, part: int) -> bytes:
     return SEALED_PREFIX + f"{start}/{part}".encode()
 
 
-def encode_windows(
-    marks: dict, posts, accounts, lifetimes: dict, filling: dict[int, list[bytes]], previous_chunks: int
-) -> list[Record]:
-    """The header and chunks of a snapshot; ``lifetimes``: {"L": lives, "b": samples}, encoded;
-    ``filling``: dedup bucket start -> the parts of the buckets not sealed yet. Deletes the chunks of
-    a previous, larger snapshot."""
-    q = marks["q"]
-    state = {**journal.encode_windows(posts, accounts), **{k: v for k, v in lifetimes.items() if v}}
-    chunks = [{**chunk, "q": q} for chunk in journal.chunks(state)]
-    chunks += [
-        {"q": q, "u": [start, base64.b64encode(part).decode()]}
-        for start, parts in sorted(filling.items())
-        for part in parts
-    ]
-    records: list[Record] = [(CHUNK_PREFIX + str(i).encode(), orjson.dumps(chunk)) for i, chunk in enumerate(chunks)]
-    records += [(CHUNK_PREFIX + str(i).encode(), None) for i in range(len(chunks), previous_chunks)]
-    records.append((HEADER, orjson.dumps({**marks, "chunks": len(chunks)})))
-    return records
-
-
 class SnapshotWriter:
     """What of a partition's state the snapshot topic holds: the sealed dedup buckets (each written
-    once), and how many chunks the latest snapshot has (a smaller one deletes the rest)."""
+    once), the parts of the open state, and the chunks of an earlier release's snapshot, if any."""
 
     def __init__(self) -> None:
         self.sealed_written: dict[int, list[bytes]] = {}  # bucket start -> the keys of its records
-        self.chunks = 0
+        self.parts = ChangedParts()
+        self.chunks = 0  # "w/<i>" records of an earlier release's snapshot, deleted by the next one
         self.lives = SealedLivesRecords()  # the sealed post lives' records
         self.account_buckets = SealedBucketRecords()  # the sealed account buckets, each written once
 
@@ -116,19 +100,17 @@ class SnapshotWriter:
         lifetimes: PostLifetimes,
         dedup: DedupMemory,
     ) -> list[Record]:
-        """The records of a snapshot of the whole state (the sealed buckets are already written)."""
+        """The records of a snapshot of the whole state: the sealed lives written since the last one,
+        the parts of the open state that changed, and the header (the sealed buckets are already written)."""
         marks = {"q": seq, "c": close_mark, "k": counting_since, "o": input_offset, "n": clock, "i": first_input_ms}
         filling = {
             start: dedup.bucket_parts(start) for start in dedup.bucket_starts() if start not in self.sealed_written
         }
-        encoded = {
-            "L": encode_lives(lifetimes.lives),
-            "F": encode_finals(lifetimes.sealed),
-            "b": encode_samples(lifetimes.samples),
-        }
         records = self.lives.records(lifetimes.sealed)
-        records += encode_windows(marks, posts, accounts, encoded, filling, self.chunks)
-        self.chunks = sum(1 for key, value in records if key.startswith(CHUNK_PREFIX) and value is not None)
+        records += self.parts.records(state_parts(posts, accounts, lifetimes, filling))
+        records += [(CHUNK_PREFIX + str(i).encode(), None) for i in range(self.chunks)]
+        self.chunks = 0
+        records.append((HEADER, orjson.dumps({**marks, "parts": len(self.parts)})))
         return records
 
 
@@ -142,6 +124,7 @@ class Snapshot:
     lives: dict[int, list[bytes]] = field(default_factory=dict)  # sealed post lives: group start -> its parts
     lives_keys: dict[int, list[bytes]] = field(default_factory=dict)  # group start -> their record keys
     account_buckets: dict[int, bytes] = field(default_factory=dict)  # sealed account bucket start -> its record
+    parts: dict[bytes, bytes] = field(default_factory=dict)  # the open state's parts: key -> value
 
 
 class SnapshotReader:
@@ -181,13 +164,25 @@ class SnapshotReader:
         if raw is None:
             return out
         out.header = orjson.loads(raw)
-        for i in range(out.header["chunks"]):
-            chunk = orjson.loads(self._latest[CHUNK_PREFIX + str(i).encode()])
-            if chunk["q"] != out.header["q"]:
-                raise ValueError(f"snapshot chunk {i} is of commit {chunk['q']}, its header of {out.header['q']}")
+        out.parts = {key: value for key, value in self._latest.items() if key.startswith(PARTS_PREFIX)}
+        if "chunks" in out.header:
+            chunks = [self._chunk(i, out.header["q"]) for i in range(out.header["chunks"])]
+        elif len(out.parts) != out.header["parts"]:
+            raise ValueError(
+                f"snapshot of commit {out.header['q']}: {len(out.parts)} parts, its header says {out.header['parts']}"
+            )
+        else:
+            chunks = [orjson.loads(value) for value in out.parts.values()]
+        for chunk in chunks:
             if "u" in chunk:
                 start, blob = chunk["u"]
                 out.filling.setdefault(start, []).append(base64.b64decode(blob))
             for name in journal.DELTA_KEYS:
                 out.entry.setdefault(name, []).extend(chunk.get(name, ()))
         return out
+
+    def _chunk(self, i: int, q: int) -> dict:
+        chunk = orjson.loads(self._latest[CHUNK_PREFIX + str(i).encode()])
+        if chunk["q"] != q:
+            raise ValueError(f"snapshot chunk {i} is of commit {chunk['q']}, its header of {q}")
+        return chunk

@@ -1,6 +1,7 @@
 """The bytes a worker writes to the snapshot topic, per snapshot interval: a reader in a thread of its
 own that tails the topic (every partition, from its end when started) and adds up each record's key
-and value by the interval of its broker timestamp."""
+and value by the interval of its broker timestamp, and by the kind of record its key names
+(streams.state.snapshot: "S/p" the open post windows' parts, "d" sealed dedup buckets, ...)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class SnapshotMeter:
     def __init__(self, settings: Settings, kafka_config: dict, interval_s: float):
         self.settings, self.kafka_config, self.interval_ms = settings, kafka_config, int(interval_s * 1000)
         self.bytes_by_interval: dict[int, int] = {}  # interval start (epoch ms) -> bytes written in it
+        self.kinds_by_interval: dict[int, dict[str, int]] = {}  # interval start -> record kind -> bytes
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._tail()), daemon=True)
 
@@ -28,9 +30,9 @@ class SnapshotMeter:
         self._thread.join(timeout=10)
 
     def per_interval(self) -> list[dict]:
-        """[{start_ms, bytes}] in time order; the last interval (still filling) left out."""
+        """[{start_ms, bytes, kinds}] in time order; the last interval (still filling) left out."""
         starts = sorted(self.bytes_by_interval)[:-1]
-        return [{"start_ms": s, "bytes": self.bytes_by_interval[s]} for s in starts]
+        return [{"start_ms": s, "bytes": self.bytes_by_interval[s], "kinds": self.kinds_by_interval[s]} for s in starts]
 
     async def _tail(self) -> None:
         # read_uncommitted: what the worker writes, aborted transactions included (they were written too)
@@ -48,5 +50,14 @@ class SnapshotMeter:
                         start = m.timestamp - m.timestamp % self.interval_ms
                         size = len(m.key or b"") + len(m.value or b"")
                         self.bytes_by_interval[start] = self.bytes_by_interval.get(start, 0) + size
+                        kinds = self.kinds_by_interval.setdefault(start, {})
+                        kind = record_kind(m.key or b"")
+                        kinds[kind] = kinds.get(kind, 0) + size
         finally:
             await consumer.stop()
+
+
+def record_kind(key: bytes) -> str:
+    """ "S/<name>" for a part of the open state, else the key's first segment ("d", "P", "a", "w")."""
+    segments = key.decode(errors="replace").split("/")
+    return "/".join(segments[:2]) if segments[0] == "S" else segments[0]

@@ -47,6 +47,12 @@ def table(result: dict) -> str:
         rows.append(f"{name:32} {result['restored'].get(name)!s:>12} {end.get(name)!s:>10}")
     expected = result["prefill"]["expected"]
     rows.append("pre-filled (from the model): " + ", ".join(f"{k} {v}" for k, v in expected.items()))
+    if result["snapshot_bytes"]:
+        largest = max(result["snapshot_bytes"], key=lambda x: x["bytes"])
+        kinds = sorted(largest.get("kinds", {}).items(), key=lambda kv: -kv[1])
+        rows.append(
+            "largest snapshot interval, MiB by record kind: " + ", ".join(f"{k} {v / 2**20:.2f}" for k, v in kinds)
+        )
     for r in result["restarts"]:
         rows.append(
             f"restart at {r['at_uptime_s'] / 60:.1f} min: counting again {r['counting_again_s']} s, caught up "

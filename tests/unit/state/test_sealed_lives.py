@@ -4,8 +4,11 @@ counts are the events the test sends; the restored state is compared with the li
 
 from __future__ import annotations
 
+import numpy as np
+
 from streams.state import PartitionState
 from streams.state.lives_records import LIVES_PREFIX
+from streams.state.sealed_lives import SealedGroup, SealedLives, post_fingerprint
 from tests.fixtures.state import B0, W, ev, followers_of
 from tests.unit.state.test_snapshot import CFG, Run, assert_same_from_now_on, lives_of, post_of
 
@@ -95,3 +98,19 @@ def test_an_event_of_a_sealed_post_is_found_by_its_fingerprint_and_counted_once(
     state.commit(now, followers_of)
     life = state.lifetimes.find("p1")
     assert (life.so_far().count("like"), life.so_far().count("share")) == (1, 2) and life.done == 2
+
+
+def test_a_restore_finds_many_sealed_posts_at_once_at_their_places_in_their_groups():
+    sealed = SealedLives(W)
+    posts = {B0: [f"p{i}" for i in range(50)], B0 + W: [f"q{i}" for i in range(30)]}
+    groups = []
+    for start, ids in posts.items():
+        n = len(ids)
+        fps = np.array([post_fingerprint(p) for p in ids], np.uint64)
+        zeros = np.zeros(n, np.uint32)
+        groups.append(SealedGroup(start, fps, zeros, zeros, np.zeros(n, np.uint16)))
+    sealed.add_many(groups)
+    asked = ["q29", "p0", "never", "p49", "q0", "p17", "gone"]
+    expected = {p: (start, i) for start, ids in posts.items() for i, p in enumerate(ids)}
+    assert sealed.positions(asked) == [expected.get(p) for p in asked]
+    assert SealedLives(W).positions(["p0"]) == [None] and sealed.positions([]) == []

@@ -15,7 +15,8 @@ from hypothesis import given, settings, strategies as st
 
 from streams.state import PartitionState
 from streams.state.replay import apply_journal, load_snapshot
-from streams.state.snapshot import CHUNK_PREFIX, SnapshotReader
+from streams.state.snapshot import SnapshotReader
+from streams.state.snapshot_parts import PARTS_PREFIX, POST_SHARDS
 from tests.fixtures.state import (
     B0,
     CFG as WINDOWS_CFG,
@@ -172,19 +173,19 @@ def test_sealed_dedup_buckets_are_written_once_and_deleted_when_they_expire():
     assert probe(run.restored(), "x", run.now) == "counted"  # forgotten after a restore too
 
 
-def test_a_smaller_snapshot_deletes_the_chunks_of_a_larger_one():
+def test_the_parts_of_windows_closed_and_lives_over_are_deleted():
     run = Run()
     run.live.start_at(B0)
-    for i in range(9000):  # more window keys than one chunk holds
+    for i in range(9000):  # more window keys than one part holds
         run.live.add(ev(f"e{i}", B0 + 1, "like", "a1", f"p{i}"), B0 + 1)
     run.commit(1, take_snapshot=True)
-    chunks = {key for key, value in run.topic if key.startswith(CHUNK_PREFIX) and value is not None}
-    assert len(chunks) >= 3
-    # Every post window closed, every post's life over and its tombstone gone: one chunk (the account
-    # buckets) left.
+    parts = {key for key, value in run.topic if key.startswith(PARTS_PREFIX) and value is not None}
+    assert len({key for key in parts if key.startswith(b"S/p/")}) == POST_SHARDS
+    # Every post window closed, every post's life over and its tombstone gone: the account bucket
+    # (sealed now) and the samples were the last parts.
     run.commit(W + G + CFG.lifetime_ms + CFG.benchmark_period_ms, take_snapshot=True)
     last = {key: value for key, value in run.topic}
-    assert sum(1 for key in chunks if last[key] is not None) < len(chunks)
+    assert [key for key in parts if last[key] is not None] == []
     assert_same_from_now_on(run.live, run.restored(), run.now)
 
 

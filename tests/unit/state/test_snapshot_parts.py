@@ -1,0 +1,96 @@
+"""Incremental snapshots (no Kafka): a snapshot writes the parts of the open state that changed since
+the last one, deletes those that went away, and a restore (from them, or from an earlier release's
+chunks) is the live state; a restored state's own snapshots go on from what the topic holds."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.state import PartitionState
+from streams.state.replay import load_snapshot
+from streams.state.snapshot import SnapshotReader
+from streams.state.snapshot_parts import PARTS_PREFIX
+from tests.fixtures.state import B0, G, W, ev, followers_of
+from tests.unit.state.test_snapshot import CFG, Run, assert_same_from_now_on, post_of
+
+
+def parts_written(records) -> dict[bytes, bytes | None]:
+    return {key: value for key, value in records if key.startswith(PARTS_PREFIX)}
+
+
+def post_rows(value: bytes) -> list[str]:
+    return [row[1] for row in orjson.loads(value).get("p", ())]
+
+
+def test_a_snapshot_writes_only_the_parts_the_interval_changed():
+    run = Run()
+    run.live.start_at(B0)
+    for i in range(200):
+        run.live.add(ev(f"e{i}", B0 + 1, "like", "a1", f"p{i}"), B0 + 1)
+    first = parts_written(run.commit(1, take_snapshot=True).snapshot_records)
+    before = dict(run.topic)
+    run.live.add(ev("again", B0 + 2, "like", "a1", "p7"), B0 + 2)
+    second = parts_written(run.commit(1, take_snapshot=True).snapshot_records)
+    assert all(value is not None and before.get(key) != value for key, value in second.items())
+    written_posts = [post_rows(value) for key, value in second.items() if key.startswith(b"S/p/")]
+    assert len(written_posts) == 1 and "p7" in written_posts[0]
+    assert len([key for key in first if key.startswith(b"S/p/")]) > 10  # 200 posts: in most of the shards
+    assert parts_written(run.commit(1, take_snapshot=True).snapshot_records) == {}  # nothing changed
+    assert_same_from_now_on(run.live, run.restored(), run.now)
+
+
+def test_a_restored_state_rewrites_no_unchanged_part_and_deletes_the_parts_gone():
+    run = Run()
+    run.live.start_at(B0)
+    run.live.input_from(B0)
+    for i in range(50):
+        run.live.add(ev(f"e{i}", B0 + 1, "like", f"a{1 + i % 2}", f"p{i}"), B0 + 1)
+    run.commit(1, take_snapshot=True)
+    restored = run.restored()  # a new owner of the partition: its writer knows what the topic holds
+    assert parts_written(restored.commit(run.now, followers_of, take_snapshot=True).snapshot_records) == {}
+    # Both close B0's windows; the new owner's snapshot must delete their parts from the topic.
+    run.now += W + G
+    for state in (run.live, restored):
+        state.add(ev("late-news", run.now, "like", "a1", "p1"), run.now)
+    run.live.commit(run.now, followers_of, take_snapshot=True)
+    records = restored.commit(run.now, followers_of, take_snapshot=True).snapshot_records
+    assert {key for key, value in parts_written(records).items() if value is None} >= {
+        key for key, value in run.topic if key.startswith(b"S/p/%d/" % B0)
+    }
+    run.topic.extend(records)  # the topic as the new owner left it
+    run.journal = []
+    assert_same_from_now_on(run.live, run.restored(), run.now)
+
+
+def test_an_earlier_release_snapshot_in_chunks_loads_and_the_next_snapshot_deletes_the_chunks():
+    post_rows_b0 = [[B0, f"p{i}", "a1", "instagram", [[0, 3] + [0] * 12, 0.0, 0, 0.0, 0, 0, None]] for i in range(3)]
+    header = {"q": 4, "c": B0, "k": B0, "o": 9, "n": B0 + 1, "i": B0, "chunks": 2}
+    reader = SnapshotReader()
+    reader.add(b"w/0", orjson.dumps({"q": 4, "p": post_rows_b0[:2]}))
+    reader.add(b"w/1", orjson.dumps({"q": 4, "p": post_rows_b0[2:]}))
+    reader.add(b"w", orjson.dumps(header))
+    state = PartitionState(0, CFG, post_of=post_of)
+    load_snapshot(state, reader.snapshot())
+    assert {post: entry.agg.count("like") for post, entry in state.posts[B0].items()} == {"p0": 3, "p1": 3, "p2": 3}
+    records = state.commit(B0 + 2, followers_of, take_snapshot=True).snapshot_records
+    assert [(key, value) for key, value in records if key.startswith(b"w/")] == [(b"w/0", None), (b"w/1", None)]
+    assert orjson.loads(dict(records)[b"w"])["parts"] == len(parts_written(records))
+    for key, value in records:
+        reader.add(key, value)
+    again = PartitionState(0, CFG, post_of=post_of)
+    load_snapshot(again, reader.snapshot())
+    assert {post: entry.agg.count("like") for post, entry in again.posts[B0].items()} == {"p0": 3, "p1": 3, "p2": 3}
+
+
+def test_a_snapshot_missing_a_part_is_refused():
+    run = Run()
+    run.live.start_at(B0)
+    run.live.add(ev("x", B0 + 1, "like", "a1", "p1"), B0 + 1)
+    run.commit(1, take_snapshot=True)
+    reader = SnapshotReader()
+    for key, value in run.topic:
+        reader.add(key, value)
+    reader.add(next(key for key, _ in run.topic if key.startswith(b"S/p/")), None)
+    with pytest.raises(ValueError, match="parts, its header says"):
+        reader.snapshot()

@@ -1,0 +1,33 @@
+"""The worker's allocator tuning, in a process of its own (pytest's heap would blur the figures):
+the free memory a restore or a close leaves in glibc's heap goes back to the system when asked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAP_CHURN = """
+from streams.process_tuning import return_free_memory, return_large_blocks_to_the_system
+
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+
+return_large_blocks_to_the_system()
+base = rss()
+blocks = [bytes(2000) + bytes([i % 256]) for i in range(40_000)]  # 80 MB of small heap blocks
+keep = blocks[-1]  # the last one stays: the heap's top cannot shrink past it
+del blocks
+freed = rss()
+returned = return_free_memory()
+print(freed - base, rss() - base, returned)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
+def test_the_heap_freed_by_a_restore_goes_back_to_the_system():
+    out = subprocess.run([sys.executable, "-c", HEAP_CHURN], capture_output=True, text=True, check=True).stdout
+    held, after, returned = out.split()
+    assert int(held) > 70_000_000  # freed, but still the process's
+    assert int(after) < 5_000_000 and returned == "True"
