@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import MutableMapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -18,17 +19,25 @@ log = logging.getLogger(__name__)
 
 class ReferenceBook:
     """The records of ``topic`` by key; ``validate(value) -> (record, rejection)``; ``key_field``
-    names the record's key."""
+    names the record's key; ``records``: where they are kept (a dict unless a book brings its own)."""
 
     name = "reference"
 
-    def __init__(self, settings: Settings, topic: str, validate, key_field: str, kafka_config: dict | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        validate,
+        key_field: str,
+        kafka_config: dict | None = None,
+        records: MutableMapping[str, dict] | None = None,
+    ):
         self.settings = settings
         self.topic = topic
         self.validate = validate
         self.key_field = key_field
         self.kafka_config = dict(kafka_config or {})
-        self.records: dict[str, dict] = {}
+        self.records: MutableMapping[str, dict] = {} if records is None else records
         self.caught_up = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None

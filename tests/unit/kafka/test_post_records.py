@@ -1,0 +1,218 @@
+"""The post book's records held compactly (streams.kafka.post_records): what ``post_of``, ``records``
+and ``arrived`` give is what the book gave when it held a dict per record and a list of arrivals
+(the model here, computed as that code did), through re-sent records, tombstones and prunes; and a
+record costs a few tens of bytes beyond its post id."""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import tracemalloc
+from types import SimpleNamespace
+
+import orjson
+import pytest
+
+from streams.contract import CONTENT_TYPES
+from streams.kafka.partitioner import partition_for
+from streams.kafka.post_records import PLATFORMS
+from streams.kafka.posts import PostBook
+from streams.settings import Settings
+
+PARTITIONS = 4
+T0 = 1_750_000_000_000
+DAY = 86_400_000
+
+
+def message(key: str | None, record: dict | None):
+    return SimpleNamespace(
+        key=None if key is None else key.encode(), value=None if record is None else orjson.dumps(record)
+    )
+
+
+class Model:
+    """The book as it was: post_id -> record, and [(arrival number, partition, post_id)]."""
+
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+        self.arrivals: list[tuple[int, int, str]] = []
+        self.arrived_count = 0
+
+    def apply(self, key: str | None, record: dict | None) -> None:
+        if record is None:
+            self.records.pop(key, None)  # type: ignore[arg-type]
+            return
+        self.records[record["post_id"]] = record
+        self.arrivals.append((self.arrived_count, partition_for(record["account_id"], PARTITIONS), record["post_id"]))
+        self.arrived_count += 1
+
+    def prune(self, horizon: int) -> None:
+        for post_id in [p for p, r in self.records.items() if r["published_at"] < horizon]:
+            del self.records[post_id]
+        self.arrivals = [a for a in self.arrivals if a[2] in self.records]
+
+    def arrived(self, partition: int, cursor: int) -> list[str]:
+        return [p for n, owner, p in self.arrivals if n >= cursor and owner == partition]
+
+
+def a_record(rng: random.Random, post_id: str) -> dict:
+    record = {
+        "post_id": post_id,
+        "account_id": f"acct-{rng.randrange(40):04d}",
+        "platform": rng.choice(PLATFORMS),
+        "published_at": T0 + rng.randrange(7 * DAY),
+        "content_type": rng.choice(CONTENT_TYPES),
+    }
+    odd = rng.random()
+    if odd < 0.03:
+        record["campaign"] = {"name": "spring", "tags": [1, 2]}  # a field the contract does not name
+    elif odd < 0.05:
+        record["published_at"] = float(record["published_at"])  # valid: an integral float is an integer
+    elif odd < 0.06:
+        record["published_at"] = 2**63 + 7  # valid, past a signed 64-bit column
+    if rng.random() < 0.5:
+        record = dict(reversed(list(record.items())))  # another field order
+    return record
+
+
+def assert_same(book: PostBook, model: Model, seen: set[str]) -> None:
+    for post_id in seen:
+        assert book.post_of(post_id) == model.records.get(post_id), post_id
+        assert (post_id in book.records) == (post_id in model.records)
+    assert len(book.records) == len(model.records)
+    assert sorted(book.records) == sorted(model.records)
+    assert dict(book.records.items()) == model.records and sorted(book.records.keys()) == sorted(model.records)
+    last = model.arrived_count
+    for partition in range(PARTITIONS):
+        for cursor in {0, 1, last // 3, last // 2, last - 1, last, last + 5}:
+            ids, next_cursor = book.arrived(partition, cursor)
+            assert ids == model.arrived(partition, cursor), (partition, cursor)
+            assert next_cursor == last
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_records_and_arrivals_are_those_of_a_dict_and_a_list_through_resends_tombstones_and_prunes(seed):
+    rng = random.Random(seed)
+    book, model = PostBook(Settings(topic_partitions=PARTITIONS)), Model()
+    book.records.seal_at = rng.choice([1, 3, 16, 1000])  # the ids merged into the sorted index early or late
+    seen: set[str] = set()
+    ids = [f"acct-{i % 40:04d}-p{i:06d}" for i in range(300)]
+    for step in range(900):
+        roll = rng.random()
+        if roll < 0.6:  # a new post, or a record re-sent (latest wins; each arrival listed)
+            post_id = rng.choice(ids) if rng.random() < 0.25 else ids[rng.randrange(len(ids))] + "n"
+            key, record = post_id, a_record(rng, post_id)
+        elif roll < 0.75:  # a tombstone: a held post, a removed one, an unknown one, or no key
+            key = rng.choice(sorted(seen)) if seen and rng.random() < 0.8 else rng.choice([f"gone-{step}", None])
+            record = None
+        elif roll < 0.78:  # an invalid record: nothing held, no arrival
+            book._apply(SimpleNamespace(key=b"bad", value=b'{"post_id": "bad"}'))
+            continue
+        elif roll < 0.82:
+            horizon = T0 + rng.randrange(-DAY, 8 * DAY) if rng.random() < 0.7 else T0 - DAY  # nothing old
+            book.records.prune(horizon)
+            model.prune(horizon)
+            assert_same(book, model, seen)
+            continue
+        else:
+            continue
+        if key is not None:
+            seen.add(key)
+        book._apply(message(key, record))
+        model.apply(key, record)
+        if step % 50 == 0:
+            assert_same(book, model, seen)
+    assert_same(book, model, seen)
+    book.records.prune(T0 + 8 * DAY)
+    model.prune(T0 + 8 * DAY)
+    assert_same(book, model, seen)
+    # What is left: the records published past 64 bits (never old), and just their arrivals' rows.
+    assert all(r["published_at"] > 2**63 for r in model.records.values())
+    assert len(book.records.ids) == len(model.arrivals) and len(book.records.whole) == len(model.records)
+
+
+def test_a_resent_record_is_listed_at_each_arrival_and_a_removed_one_until_the_prune():
+    book = PostBook(Settings(topic_partitions=PARTITIONS))
+    book.records.seal_at = 2
+    first = {"post_id": "p", "account_id": "a1", "platform": "x", "published_at": T0, "content_type": "text"}
+    book._apply(message("p", first))
+    book._apply(message("q", {**first, "post_id": "q"}))
+    book._apply(message("r", {**first, "post_id": "r"}))
+    moved = {**first, "account_id": "a2", "published_at": T0 + 5, "content_type": "reel"}  # another partition maybe
+    book._apply(message("p", moved))
+    assert book.post_of("p") == moved
+    listed = [(p, book.arrived(p, 0)[0]) for p in range(PARTITIONS)]
+    home1, home2 = partition_for("a1", PARTITIONS), partition_for("a2", PARTITIONS)
+    assert sorted(post_id for _, ids in listed for post_id in ids) == ["p", "p", "q", "r"]
+    assert "p" in book.arrived(home1, 0)[0] and "p" in book.arrived(home2, 3)[0]
+    book._apply(message("q", None))
+    assert book.post_of("q") is None and "q" in book.arrived(home1, 0)[0]  # listed until the prune
+    book.records.prune(T0 + 1)  # p's latest record is kept: both its arrivals stay; r's is older: gone
+    assert book.post_of("r") is None and book.post_of("p") == moved
+    assert sorted(post_id for p in range(PARTITIONS) for post_id in book.arrived(p, 0)[0]) == ["p", "p"]
+    assert book.arrived(home2, 3) == (["p"], 4)  # arrival numbers survive the prune
+
+
+class Colliding(str):
+    """A post id whose hash every other one shares."""
+
+    def __hash__(self) -> int:
+        return 42
+
+
+def test_ids_of_equal_hash_are_different_posts():
+    book = PostBook(Settings(topic_partitions=PARTITIONS))
+    book.records.seal_at = 3
+    ids = [Colliding(f"post-{i}") for i in range(10)]
+    records = {}
+    for i, post_id in enumerate(ids):
+        records[post_id] = {
+            "post_id": post_id,
+            "account_id": "a",
+            "platform": "x",
+            "published_at": T0 + i,
+            "content_type": "text",
+        }
+        book.records[post_id] = records[post_id]
+    book.records[ids[4]] = records[ids[4]] = {**records[ids[4]], "content_type": "reel"}
+    del book.records[ids[6]], records[ids[6]]
+    book.records.prune(T0 + 2)
+    del records[ids[0]], records[ids[1]]
+    assert {p: book.post_of(p) for p in ids} == {p: records.get(p) for p in ids}
+    assert book.post_of(Colliding("post-x")) is None and len(book.records) == 7
+
+
+def test_a_week_of_records_costs_a_few_tens_of_bytes_each_beyond_the_post_id():
+    """Beyond the id string (the book hands ids out), a record holds 24 bytes of columns, 8 of the
+    id list and 12 of the index (~44), plus the arrays' growth and the pending ids (at most 4,095,
+    ~100 bytes each: <= 9 bytes a record here): 64 is the bound. A dict per record with its own
+    account, platform and content type strings and a tuple per arrival took ~520."""
+    n = 50_000
+    rng = random.Random(7)
+    records = [
+        {
+            "post_id": f"acct-{i % 2000:04d}-p{i // 2000:06d}",
+            "account_id": f"acct-{i % 2000:04d}",
+            "platform": PLATFORMS[i % 2000 % len(PLATFORMS)],
+            "published_at": T0 + i * 2_600,
+            "content_type": rng.choice(CONTENT_TYPES),
+        }
+        for i in range(n)
+    ]
+    messages = [message(r["post_id"], r) for r in records]
+    id_bytes = sum(sys.getsizeof(r["post_id"]) for r in records)
+    del records
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        book = PostBook(Settings(topic_partitions=PARTITIONS))
+        for m in messages:
+            book._apply(m)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(book.records) == n
+    assert (held - id_bytes) / n <= 64, (held - id_bytes) / n
