@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from .gauge_family import GaugeFamily
+
 
 class AccountGauges:
     """Per-account gauges from each account's latest final rolling-window record: ER by followers and
@@ -15,23 +17,23 @@ class AccountGauges:
     def __init__(self, registry: CollectorRegistry, cap: int, window_label: str):
         self.cap = cap
         self.window = window_label
-        self.rate = Gauge(
+        self.rate = GaugeFamily(
             "engagement_rate_ratio",
             "Engagement rate over the rolling window (0..1)",
             ["account_id", "platform", "industry", "basis", "window"],
-            registry=registry,
+            registry,
         )
-        self.sentiment = Gauge(
+        self.sentiment = GaugeFamily(
             "engagement_sentiment_score",
             "Mean sentiment over the rolling window (-1..1)",
             ["account_id", "platform", "window"],
-            registry=registry,
+            registry,
         )
-        self.negative = Gauge(
+        self.negative = GaugeFamily(
             "engagement_sentiment_negative_ratio",
             "Share of negative sentiments over the rolling window",
             ["account_id", "platform", "window"],
-            registry=registry,
+            registry,
         )
         self.dropped = Gauge(
             "engagement_account_series_dropped",
@@ -39,7 +41,6 @@ class AccountGauges:
             registry=registry,
         )
         self.latest: dict[str, tuple[dict, str]] = {}  # account_id -> (rolling record, industry)
-        self._exported: set[tuple[Gauge, tuple]] = set()
 
     def update(self, rolling_records: list[dict], mark: int, industry_of) -> None:
         """Take the records of windows ending at ``mark`` (the close mark just reached)."""
@@ -56,22 +57,23 @@ class AccountGauges:
         ranked = sorted(self.latest.values(), key=lambda ri: sum(ri[0]["counts"].values()), reverse=True)
         kept = ranked[: self.cap]
         self.dropped.set(len(ranked) - len(kept))
-        desired: dict[tuple[Gauge, tuple], float] = {}
+        rate: dict[tuple, float] = {}
+        sentiment: dict[tuple, float] = {}
+        negative: dict[tuple, float] = {}
         for record, industry in kept:
             account, platform, rates = record["account_id"], record["platform"], record["rates"]
             window = self.window
             for basis in ("followers", "impressions"):
                 value = rates[f"er_{basis}"]
                 if value is not None:
-                    desired[(self.rate, (account, platform, industry, basis, window))] = value
+                    rate[(account, platform, industry, basis, window)] = value
             if rates["sentiment_mean"] is not None:
-                desired[(self.sentiment, (account, platform, window))] = rates["sentiment_mean"]
-                desired[(self.negative, (account, platform, window))] = rates["sentiment_negative_share"]
-        for gauge, labels in self._exported - desired.keys():
-            gauge.remove(*labels)
-        for (gauge, labels), value in desired.items():
-            gauge.labels(*labels).set(value)
-        self._exported = set(desired)
+                labels = (account, platform, window)
+                sentiment[labels] = rates["sentiment_mean"]
+                negative[labels] = rates["sentiment_negative_share"]
+        self.rate.publish(rate)
+        self.sentiment.publish(sentiment)
+        self.negative.publish(negative)
 
 
 class AccountCounters:

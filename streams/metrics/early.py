@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from ..model.bands import Benchmarks, band_for
 from ..model.early import EarlyWarning, checked_age, enough_to_tell, learn_curves, median_post_er, projected_er
 from ..state.window import duration_label
+from .gauge_family import GaugeFamily
 
 PROJECTED_POSTS = 50  # young posts exported per worker, the lowest against their band first
 
@@ -27,43 +28,43 @@ class EarlyWarningGauges:
         self.cap, self.benchmarks, self.early, self.ages_ms = cap, benchmarks, early, ages_ms
         account = ["account_id", "platform", "content_type"]
         post = ["post_id", "account_id", "platform", "industry", "content_type"]
-        self.share = Gauge(
+        self.share = GaugeFamily(
             "engagement_account_curve_share_ratio",
             "Share of its ER at maturity an account's posts (of a content type) reach by each record age: "
             "the median over its matured posts of the benchmark period",
             [*account, "age"],
-            registry=registry,
+            registry,
         )
-        self.curve_posts = Gauge(
+        self.curve_posts = GaugeFamily(
             "engagement_account_curve_posts",
             "Matured posts behind engagement_account_curve_share_ratio (those with an ER at maturity above 0)",
             account,
-            registry=registry,
+            registry,
         )
-        self.median = Gauge(
+        self.median = GaugeFamily(
             "engagement_account_curve_median_rate_ratio",
             "Median post ER at maturity of the account's matured posts of the content type: its own baseline",
             account,
-            registry=registry,
+            registry,
         )
-        self.projected = Gauge(
+        self.projected = GaugeFamily(
             "engagement_post_projected_rate_ratio",
             "A young post's projected ER at maturity: its ER at the latest check age passed / the share its "
             f"account's curve reaches by then ({PROJECTED_POSTS} posts per worker, the lowest against their band)",
             post,
-            registry=registry,
+            registry,
         )
-        self.band_low = Gauge(
+        self.band_low = GaugeFamily(
             "engagement_post_benchmark_low_ratio",
             "The band's low bound a projected post is compared with: its content type's, else its account's",
             post,
-            registry=registry,
+            registry,
         )
-        self.checked = Gauge(
+        self.checked = GaugeFamily(
             "engagement_post_checked_age_seconds",
             "The latest check age a projected post has passed",
             post,
-            registry=registry,
+            registry,
         )
         self.min_posts = Gauge(
             "engagement_early_warning_min_matured_posts",
@@ -76,7 +77,7 @@ class EarlyWarningGauges:
             f"Young posts with a projection left out of the gauges (more than {PROJECTED_POSTS})",
             registry=registry,
         )
-        self._exported: set[tuple[Gauge, tuple]] = set()
+        self.age_labels = tuple(duration_label(age_ms) for age_ms in ages_ms)  # one string per age, shared
 
     def update(self, states: list, mark: int, followers_of, industry_of) -> None:
         """From the post lifetimes of the partitions this worker owns, as of the close ``mark``."""
@@ -85,7 +86,9 @@ class EarlyWarningGauges:
         for state in states:
             samples.update(state.lifetimes.samples)
         accounts = sorted(samples, key=lambda a: len(samples[a]), reverse=True)[: self.cap]
-        desired: dict[tuple[Gauge, tuple], float] = {}
+        curve_shares: dict[tuple, float] = {}
+        curve_posts: dict[tuple, float] = {}
+        curve_medians: dict[tuple, float] = {}
         curves: dict[str, dict] = {}
         baselines: dict[str, dict] = {}
         for account_id in accounts:
@@ -95,10 +98,10 @@ class EarlyWarningGauges:
             baselines[account_id] = medians = median_post_er(items)
             for content_type, curve in learned.items():
                 labels = (account_id, platform, content_type)
-                desired[(self.curve_posts, labels)] = curve.posts
-                desired[(self.median, labels)] = medians[content_type]
-                for age_ms, share in zip(self.ages_ms, curve.shares):
-                    desired[(self.share, (*labels, duration_label(age_ms)))] = share
+                curve_posts[labels] = curve.posts
+                curve_medians[labels] = medians[content_type]
+                for age, share in zip(self.age_labels, curve.shares):
+                    curve_shares[(*labels, age)] = share
         posts = []
         for state in states:
             for post_id, life in state.lifetimes.lives.items():
@@ -122,12 +125,10 @@ class EarlyWarningGauges:
                 posts.append((projected / band[0] if band[0] else projected, post, projected, band[0], index))
         posts.sort(key=lambda p: p[0])
         self.dropped.set(max(0, len(posts) - PROJECTED_POSTS))
-        for _, post, projected, low, index in posts[:PROJECTED_POSTS]:
-            desired[(self.projected, post)] = projected
-            desired[(self.band_low, post)] = low
-            desired[(self.checked, post)] = self.ages_ms[index] / 1000
-        for gauge, labels in self._exported - desired.keys():
-            gauge.remove(*labels)
-        for (gauge, labels), value in desired.items():
-            gauge.labels(*labels).set(value)
-        self._exported = set(desired)
+        shown = posts[:PROJECTED_POSTS]
+        self.share.publish(curve_shares)
+        self.curve_posts.publish(curve_posts)
+        self.median.publish(curve_medians)
+        self.projected.publish({post: projected for _, post, projected, _, _ in shown})
+        self.band_low.publish({post: low for _, post, _, low, _ in shown})
+        self.checked.publish({post: self.ages_ms[index] / 1000 for _, post, _, _, index in shown})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from .gauge_family import GaugeFamily
 from .histogram import BulkHistogram
 
 # Seconds: a minute to a week; the configured SLAs are added, so "within the SLA" is a bucket.
@@ -16,18 +17,18 @@ SLAS = ("acknowledge", "resolve")
 class ListeningMetrics:
     def __init__(self, registry: CollectorRegistry, cap: int, acknowledge_seconds: float, resolve_seconds: float):
         self.cap = cap
-        self.unanswered = Gauge(
+        self.unanswered = GaugeFamily(
             "engagement_mentions_unanswered",
             "Mentions of the account older than the listening SLA (engagement_mention_sla_seconds) and "
             "not done with: past acknowledge, neither replied to nor resolved; past resolve, not resolved",
             ["account_id", "sla"],
-            registry=registry,
+            registry,
         )
-        self.oldest = Gauge(
+        self.oldest = GaugeFamily(
             "engagement_mentions_unanswered_oldest_timestamp_seconds",
             "Event time of the account's oldest mention past an SLA (epoch s)",
             ["account_id"],
-            registry=registry,
+            registry,
         )
         sla = Gauge(
             "engagement_mention_sla_seconds",
@@ -71,22 +72,18 @@ class ListeningMetrics:
             "platform",
         )
         registry.register(self.response)
-        self._exported: set[str] = set()
 
     def set_overdue(self, overdue: dict[str, list]) -> None:
         """account_id -> [past acknowledge, past resolve, oldest ts ms]: the accounts with the most
         mentions past the resolve SLA (it pages), then the acknowledge SLA, at most ``cap``; the others'
         series are removed."""
-        kept = dict(sorted(overdue.items(), key=lambda item: (item[1][1], item[1][0]), reverse=True)[: self.cap])
-        for account in self._exported - kept.keys():
-            for name in SLAS:
-                self.unanswered.remove(account, name)
-            self.oldest.remove(account)
-        for account, (acknowledge, resolve, oldest_ms) in kept.items():
-            self.unanswered.labels(account, "acknowledge").set(acknowledge)
-            self.unanswered.labels(account, "resolve").set(resolve)
-            self.oldest.labels(account).set(oldest_ms / 1000)
-        self._exported = set(kept)
+        kept = sorted(overdue.items(), key=lambda item: (item[1][1], item[1][0]), reverse=True)[: self.cap]
+        unanswered: dict[tuple, float] = {}
+        for account, (acknowledge, resolve, _) in kept:
+            unanswered[(account, "acknowledge")] = acknowledge
+            unanswered[(account, "resolve")] = resolve
+        self.unanswered.publish(unanswered)
+        self.oldest.publish({(account,): oldest_ms / 1000 for account, (_, _, oldest_ms) in kept})
 
 
 def _whole(seconds: float) -> float | int:

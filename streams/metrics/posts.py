@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Gauge
 
 from ..model.bands import Benchmarks, band_for
+from .gauge_family import GaugeFamily
 from .own_baseline import OwnBaselineGauges
 
 ALL = "all"  # the content_type label of an account's mean over all its posts
@@ -25,39 +26,39 @@ class PostRateGauges:
         self.benchmarks = benchmarks
         self.window_share = window_share
         account = ["account_id", "platform", "industry", "content_type"]
-        self.rate = Gauge(
+        self.rate = GaugeFamily(
             "engagement_account_post_rate_ratio",
             "Account ER per post: mean ER by followers at the maturity age of the account's posts "
             "published in the benchmark period (content_type=all: all of them)",
             account,
-            registry=registry,
+            registry,
         )
-        self.posts = Gauge(
+        self.posts = GaugeFamily(
             "engagement_account_matured_posts",
             "Posts in engagement_account_post_rate_ratio",
             account,
-            registry=registry,
+            registry,
         )
-        self.band = Gauge(
+        self.band = GaugeFamily(
             "engagement_account_post_benchmark_ratio",
             "The benchmark band an account's ER per post is compared with: its industry's row, else "
             "its platform's; for a content type only where the benchmarks file gives one",
             [*account, "bound"],
-            registry=registry,
+            registry,
         )
-        self.ranked = Gauge(
+        self.ranked = GaugeFamily(
             "engagement_post_rate_ratio",
             f"ER by followers at the maturity age of the {RANKED_POSTS} best and worst posts of "
             "the benchmark period (rank=top, bottom)",
             ["post_id", "account_id", "platform", "content_type", "rank"],
-            registry=registry,
+            registry,
         )
-        self.cadence = Gauge(
+        self.cadence = GaugeFamily(
             "engagement_account_posts_per_rolling_window",
             "Posts the account published per rolling window, over the benchmark period: "
             "below about one, its rolling ER swings with the age of its latest post",
             ["account_id", "platform"],
-            registry=registry,
+            registry,
         )
         self.dropped = Gauge(
             "engagement_account_post_series_dropped",
@@ -65,7 +66,7 @@ class PostRateGauges:
             registry=registry,
         )
         self.own_baseline = OwnBaselineGauges(registry, account, latest_posts)
-        self._exported: set[tuple[Gauge, tuple]] = set()
+        self.families = (self.rate, self.posts, self.band, self.ranked, self.cadence, *self.own_baseline.families)
 
     def update(self, samples: dict[str, list[list]], published: dict[str, list], industry_of) -> None:
         """``samples``: account_id -> [[post_id, platform, content_type, published_at, er], ...];
@@ -78,11 +79,12 @@ class PostRateGauges:
         )
         kept_accounts = accounts[: self.cap]
         self.dropped.set(len(accounts) - len(kept_accounts))
-        desired: dict[tuple[Gauge, tuple], float] = {}
+        desired: dict[GaugeFamily, dict[tuple, float]] = {family: {} for family in self.families}
+        rate, posts, band_of, cadence = (desired[f] for f in (self.rate, self.posts, self.band, self.cadence))
         for account_id in kept_accounts:
             if account_id in published:
                 platform, count = published[account_id]
-                desired[(self.cadence, (account_id, platform))] = count * self.window_share
+                cadence[(account_id, platform)] = count * self.window_share
         kept = [(a, samples[a]) for a in kept_accounts if a in samples]
         for account_id, items in kept:
             platform, industry = items[-1][1], industry_of(account_id)
@@ -90,27 +92,25 @@ class PostRateGauges:
             for _, _, content_type, _, er, *_ in items:
                 groups[ALL].append(er)
                 groups.setdefault(content_type, []).append(er)
-            desired.update(self.own_baseline.desired(lambda c: (account_id, platform, industry, c), items))  # noqa: B023
+            labels_of = {c: (account_id, platform, industry, c) for c in groups}  # a tuple shared by families
+            self.own_baseline.add(desired, labels_of, items)
             for content_type, ers in groups.items():
-                labels = (account_id, platform, industry, content_type)
-                desired[(self.rate, labels)] = sum(ers) / len(ers)
-                desired[(self.posts, labels)] = len(ers)
+                labels = labels_of[content_type]
+                rate[labels] = sum(ers) / len(ers)
+                posts[labels] = len(ers)
                 band = band_for(self.benchmarks, platform, industry, "" if content_type == ALL else content_type)
                 if band is not None:
-                    desired[(self.band, (*labels, "low"))] = band[0]
-                    desired[(self.band, (*labels, "high"))] = band[1]
-        posts = sorted(((account_id, *s) for account_id, items in kept for s in items), key=lambda s: s[5])
-        for rank, chosen in (("bottom", posts[:RANKED_POSTS]), ("top", posts[-RANKED_POSTS:])):
+                    band_of[(*labels, "low")] = band[0]
+                    band_of[(*labels, "high")] = band[1]
+        ranked = sorted(((account_id, *s) for account_id, items in kept for s in items), key=lambda s: s[5])
+        for rank, chosen in (("bottom", ranked[:RANKED_POSTS]), ("top", ranked[-RANKED_POSTS:])):
             for account_id, post_id, platform, content_type, _, er, *_ in chosen:
-                desired[(self.ranked, (post_id, account_id, platform, content_type, rank))] = er
-        for gauge, labels in self._exported - desired.keys():
-            gauge.remove(*labels)
-        for (gauge, labels), value in desired.items():
-            gauge.labels(*labels).set(value)
-        self._exported = set(desired)
+                desired[self.ranked][(post_id, account_id, platform, content_type, rank)] = er
+        for family, series in desired.items():
+            family.publish(series)
 
     def forget(self, moved) -> None:
         """Drop the series of the accounts for which ``moved(account_id)`` holds (their partition left)."""
-        for gauge, labels in [(g, ls) for g, ls in self._exported if moved(ls[1] if g is self.ranked else ls[0])]:
-            gauge.remove(*labels)
-            self._exported.discard((gauge, labels))
+        for family in self.families:
+            account = 1 if family is self.ranked else 0  # engagement_post_rate_ratio's labels begin with post_id
+            family.remove_where(lambda labels: moved(labels[account]))  # noqa: B023

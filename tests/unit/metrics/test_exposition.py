@@ -18,8 +18,8 @@ def test_series_per_account_show_after_a_change_and_are_built_once_per_change(mo
     monkeypatch.setattr(
         metrics_module, "generate_latest", lambda registry: built.append(registry) or original(registry)
     )
-    gauge = metrics.accounts.rate.labels("a1", "x", "retail", "reach", "1h")
-    gauge.set(0.25)
+    series = ("a1", "x", "retail", "reach", "1h")
+    metrics.accounts.rate.publish({series: 0.25})
     metrics.per_account_changed()
     assert _rate_line(metrics.exposition()) == [
         'engagement_rate_ratio{account_id="a1",basis="reach",industry="retail",platform="x",window="1h"} 0.25'
@@ -28,7 +28,7 @@ def test_series_per_account_show_after_a_change_and_are_built_once_per_change(mo
     body = metrics.exposition()  # no change per account: only the live registry is built again
     assert "engagement_events_counted_total 7.0" in body.decode()
     assert [r is metrics.per_account for r in built] == [True, False, False]
-    gauge.set(0.5)
+    metrics.accounts.rate.publish({series: 0.5})
     metrics.per_account_changed()
     assert _rate_line(metrics.exposition())[0].endswith(" 0.5")
 

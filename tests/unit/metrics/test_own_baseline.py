@@ -31,7 +31,7 @@ def samples(posts, platform="instagram"):
 
 
 def value(gauge, labels):
-    return gauge._metrics[labels]._value.get()
+    return gauge.series[labels]
 
 
 def test_median_of_the_earlier_posts_and_mean_of_the_latest_three():
@@ -51,8 +51,8 @@ def test_median_of_the_earlier_posts_and_mean_of_the_latest_three():
     assert value(own.baseline_posts, image) == 1
     assert value(own.latest, image) == pytest.approx((0.025 + 0.010 + 0.008) / 3)
     # Reels p2, p4, p6, and the account with three posts: no post before the latest three, no baseline.
-    exported = {labels for gauge in (own.median, own.baseline_posts, own.latest) for labels in gauge._metrics}
+    exported = {labels for gauge in (own.median, own.baseline_posts, own.latest) for labels in gauge.series}
     assert exported == {every, image}
 
     gauges.update({"few": samples(FEW)}, {}, lambda a: "")  # brand's posts left the period
-    assert not own.median._metrics and not own.latest._metrics and not own.baseline_posts._metrics
+    assert not own.median.series and not own.latest.series and not own.baseline_posts.series

@@ -141,11 +141,11 @@ def test_domain_worked_example_three_posts_at_24_hours():
 
     gauges = PostRateGauges(CollectorRegistry(), cap=10, benchmarks=load_benchmarks(None), window_share=1 / 168)
     gauges.update(feed.state.lifetimes.samples, feed.state.lifetimes.published, lambda a: "")
-    assert gauges.cadence._metrics[("brand", "instagram")]._value.get() == 3 / 168  # 3 posts in 7 days of hours
-    reg = gauges.rate._metrics
-    assert abs(reg[("brand", "instagram", "", "all")]._value.get() - 0.013) < 1e-12
-    assert reg[("brand", "instagram", "", "reel")]._value.get() == 0.02
-    assert gauges.posts._metrics[("brand", "instagram", "", "all")]._value.get() == 3
+    assert gauges.cadence.series[("brand", "instagram")] == 3 / 168  # 3 posts in 7 days of hours
+    rates = gauges.rate.series
+    assert abs(rates[("brand", "instagram", "", "all")] - 0.013) < 1e-12
+    assert rates[("brand", "instagram", "", "reel")] == 0.02
+    assert gauges.posts.series[("brand", "instagram", "", "all")] == 3
     table = load_benchmarks(None)
     assert 0.013 < band_for(table, "instagram", "")[0]  # below benchmark on instagram
     low, high = band_for(table, "facebook", "")
