@@ -109,6 +109,8 @@ class DedupMemory:
         # Fingerprints remembered since the last flush: the caller's test is ``seen_before or in pending``,
         # and it adds each accepted event's fingerprint here.
         self.pending: set[bytes] = set()
+        # Per bucket start, the ids added since the snapshot topic last got them (``take_unwritten``).
+        self._unwritten: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def seen_before(self, fingerprints: list[bytes]) -> list[bool]:
         """Per fingerprint of a slice, in order: remembered in a flushed bucket? The pending set is
@@ -136,17 +138,30 @@ class DedupMemory:
             start = bucket_arrival_ms - bucket_arrival_ms % self.bucket_ms
             keys, checks = self._split(blob)
             self._buckets[start] = _merge(self._buckets.get(start), keys, checks, self.key_bits)
+            self._unwritten.setdefault(start, []).append((keys, checks))
+
+    def take_unwritten(self) -> dict[int, list[bytes]]:
+        """Per bucket start, the ids added since the last call (by ``add``, ``flush`` or
+        ``load_bucket_parts(..., written=False)``), as bucket blobs of at most BLOB_PART_IDS ids:
+        the snapshot topic gets each id once, whatever the size of its bucket."""
+        taken = {}
+        for start, added in self._unwritten.items():
+            keys = np.concatenate([k for k, _ in added]).astype("<u8")
+            checks = np.concatenate([c for _, c in added]).astype("<u4")
+            taken[start] = [
+                keys[i : i + BLOB_PART_IDS].tobytes() + checks[i : i + BLOB_PART_IDS].tobytes()
+                for i in range(0, len(keys), BLOB_PART_IDS)
+            ]
+        self._unwritten = {}
+        return taken
 
     def expire(self, clock_ms: int) -> list[int]:
         """Drop the buckets wholly beyond the horizon at clock_ms; returns their starts, oldest first."""
         gone = [s for s in sorted(self._buckets) if s + self.bucket_ms <= clock_ms - self.horizon_ms]
         for start in gone:
             del self._buckets[start]
+            self._unwritten.pop(start, None)
         return gone
-
-    def sealed(self, clock_ms: int) -> list[int]:
-        """Starts of the buckets that can receive no more ids at clock_ms, oldest first."""
-        return [s for s in sorted(self._buckets) if s + self.bucket_ms <= clock_ms]
 
     def bucket_blob(self, start: int) -> bytes:
         """A bucket as bytes for a snapshot record: its keys, then its checks (12 bytes per id)."""
@@ -164,18 +179,10 @@ class DedupMemory:
             checks = np.frombuffer(blob, "<u4", n, offset=8 * n).astype(np.uint32)
             self._buckets[start] = _merge(None, keys, checks, self.key_bits)
 
-    def bucket_parts(self, start: int) -> list[bytes]:
-        """A bucket as blobs of at most BLOB_PART_IDS ids each (at least one), each a valid blob:
-        a snapshot record stays far under the topic's message limit however hot the partition."""
-        bucket = self._buckets[start]
-        keys, checks = bucket.keys.astype("<u8"), bucket.checks.astype("<u4")
-        return [
-            keys[i : i + BLOB_PART_IDS].tobytes() + checks[i : i + BLOB_PART_IDS].tobytes()
-            for i in range(0, max(len(keys), 1), BLOB_PART_IDS)
-        ]
-
-    def load_bucket_parts(self, start: int, parts: list[bytes]) -> None:
-        """The inverse of ``bucket_parts``, the parts in their order."""
+    def load_bucket_parts(self, start: int, parts: list[bytes], written: bool = True) -> None:
+        """A bucket from blobs (``bucket_blob``'s format, ``take_unwritten``'s parts) holding its ids
+        between them, in any order; ``written=False``: ids the snapshot topic holds in another form
+        (a snapshot of an earlier release), to be written again (``take_unwritten``)."""
         keys, checks = [], []
         for part in parts:
             n, odd = divmod(len(part), _STORED_BYTES)
@@ -184,6 +191,9 @@ class DedupMemory:
             keys.append(part[: 8 * n])
             checks.append(part[8 * n :])
         self.load_bucket(start, b"".join(keys) + b"".join(checks))
+        if not written and start in self._buckets:
+            bucket = self._buckets[start]
+            self._unwritten.setdefault(start, []).append((bucket.keys, bucket.checks))
 
     def bucket_starts(self) -> list[int]:
         """Starts of the buckets held, oldest first."""
@@ -196,7 +206,8 @@ class DedupMemory:
     def memory_bytes(self) -> int:
         """The arrays' bytes, and the pending set's with its fingerprints."""
         pending = sys.getsizeof(self.pending) + len(self.pending) * _PENDING_ID_BYTES
-        return pending + sum(b.nbytes for b in self._buckets.values())
+        unwritten = sum(k.nbytes + c.nbytes for added in self._unwritten.values() for k, c in added)
+        return pending + unwritten + sum(b.nbytes for b in self._buckets.values())
 
     def _split(self, blob: bytes) -> tuple[np.ndarray, np.ndarray]:
         """The kept bits of concatenated fingerprints: (keys, checks). ValueError: not 16 bytes each."""

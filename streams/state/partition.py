@@ -226,7 +226,7 @@ class PartitionState:
         if closes:
             samples = close_lives(self, mark, now_ms, followers_of, lifetime_records)
             close_windows(self, mark, now_ms, followers_of, post_records, account_records)
-        records, expired = self.snapshots.seal_and_expire(self.dedup, clock)
+        records, expired = self.snapshots.expire(self.dedup, clock)
         records += self.snapshots.account_buckets.sync(self.sealed)
         self.clock = max(self.clock, clock)
         entry = None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     """Start from a snapshot (then replay the journal entries after ``state.seq``)."""
-    written = state.snapshots.sealed_written
+    written = state.snapshots.dedup_keys
     for start, parts in snap.sealed.items():
         state.dedup.load_bucket_parts(start, parts)
         written[start] = snap.sealed_keys[start]
@@ -43,9 +43,9 @@ def load_snapshot(state: PartitionState, snap: Snapshot) -> None:
     load_sealed(state.lifetimes, snap.lives, snap.entry.get("F", ()), header["c"])
     state.snapshots.lives.written = dict(snap.lives_keys)
     state.snapshots.lives.posts = {start: len(group) for start, group in state.lifetimes.sealed.groups.items()}
-    for start, parts in snap.filling.items():
+    for start, parts in snap.filling.items():  # an earlier release's: the buckets still filling then
         if start not in written:  # a sealed record, written later, holds all of it
-            state.dedup.load_bucket_parts(start, parts)
+            state.dedup.load_bucket_parts(start, parts, written=False)
     state.seq, state.closed_through, state.counting_since = header["q"], header["c"], header["k"]
     state.input_offset, state.clock, state.first_input_ms = header["o"], header["n"], header.get("i")
     state.snapshots.chunks = header.get("chunks", 0)
@@ -61,11 +61,8 @@ def apply_journal(state: PartitionState, raw: dict) -> None:
     merge_buckets(state.accounts, {s: b for s, b in entry.accounts.items() if s not in state.sealed})
     state.lifetimes.merge(entry.lives)
     add_samples(state.lifetimes, entry.samples)
-    written = state.snapshots.sealed_written
-    if entry.seen is not None:
-        arrival, fingerprints = entry.seen
-        if arrival - arrival % state.config.dedup_bucket_ms not in written:
-            state.dedup.add(arrival, fingerprints)
+    if entry.seen is not None:  # ids the snapshot topic does not hold yet: written at the next snapshot
+        state.dedup.add(*entry.seen)
     if entry.input_offset is not None:
         state.input_offset = max(state.input_offset or 0, entry.input_offset)
     if entry.first_input_ms is not None:
@@ -79,4 +76,4 @@ def apply_journal(state: PartitionState, raw: dict) -> None:
     if entry.committed_at is not None:
         state.clock = max(state.clock, entry.committed_at)
         for start in state.dedup.expire(entry.committed_at):
-            written.pop(start, None)
+            state.snapshots.dedup_keys.pop(start, None)

@@ -9,8 +9,7 @@ Keys (compaction keeps the latest value of each):
              "parts": how many "S/" records make this snapshot}
     S/<name>/<group>/<j>  a part of the open state (streams.state.snapshot_parts): the post and account
              windows still open, the young lives ("L"), the sealed ones' final segments ("F"), the
-             benchmark samples ("b"), the dedup buckets still filling ("u"); each written when its
-             value changed, deleted when it went away
+             benchmark samples ("b"); each written when its value changed, deleted when it went away
     w/<i>    chunk i of a snapshot of earlier releases (header "chunks"): the whole open state, read
              and deleted by the next snapshot
     P/<s>/<j>  part j of a group of sealed post lives (published in [s, s + first age), each past its
@@ -21,11 +20,11 @@ Keys (compaction keeps the latest value of each):
              days of lives and tombstones. (A snapshot without "P/" records holds every life in "L".)
     a/<s>    a sealed account bucket (streams.state.sealed_accounts_format): written once when the close mark passes
              its end, deleted when it leaves the rolling window; the chunks hold the open ones only
-    d/<s>/<j>  part j of a sealed dedup bucket (raw, DedupMemory.bucket_parts), written once when it
-             can receive no more ids and deleted (tombstones) when it expires: the largest part of the
-             state is never written twice. (``d/<s>``, a whole bucket in one record, is still read.)
+    d/<s>/<j>  part j of dedup bucket s: the ids it got since the snapshot before (raw,
+             DedupMemory.take_unwritten), so each id is written once; all of them deleted (key
+             tombstones) when the bucket expires. (``d/<s>``, a whole bucket in one record, is still read.)
 
-A bucket is written in parts of at most BLOB_PART_IDS ids, so that no record nears the topic's
+A bucket's ids are written in parts of at most BLOB_PART_IDS ids, so that no record nears the topic's
 message limit however hot the partition (one record per bucket passed 16 MiB above about 17,500
 events/s on one partition).
 
@@ -66,25 +65,27 @@ class SnapshotWriter:
     once), the parts of the open state, and the chunks of an earlier release's snapshot, if any."""
 
     def __init__(self) -> None:
-        self.sealed_written: dict[int, list[bytes]] = {}  # bucket start -> the keys of its records
+        self.dedup_keys: dict[int, list[bytes]] = {}  # dedup bucket start -> the keys of its records
         self.parts = ChangedParts()
         self.chunks = 0  # "w/<i>" records of an earlier release's snapshot, deleted by the next one
         self.lives = SealedLivesRecords()  # the sealed post lives' records
         self.account_buckets = SealedBucketRecords()  # the sealed account buckets, each written once
 
-    def seal_and_expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
-        """Drop the dedup buckets beyond the horizon (and their records), then write each bucket that
-        can take no more ids, once; (the records, whether any bucket expired)."""
-        records: list[Record] = []
+    def expire(self, dedup: DedupMemory, clock: int) -> tuple[list[Record], bool]:
+        """Drop the dedup buckets beyond the horizon, and delete their records; (the records, whether
+        any bucket expired)."""
         expired = dedup.expire(clock)
-        for start in expired:
-            records += [(key, None) for key in self.sealed_written.pop(start, ())]
-        for start in dedup.sealed(clock):
-            if start not in self.sealed_written:
-                parts = dedup.bucket_parts(start)
-                keys = self.sealed_written[start] = [sealed_key(start, j) for j in range(len(parts))]
-                records += zip(keys, parts)
-        return records, bool(expired)
+        return [(key, None) for start in expired for key in self.dedup_keys.pop(start, ())], bool(expired)
+
+    def dedup_records(self, dedup: DedupMemory) -> list[Record]:
+        """The ids remembered since the last snapshot, as more parts of their buckets."""
+        records: list[Record] = []
+        for start, blobs in dedup.take_unwritten().items():
+            keys = self.dedup_keys.setdefault(start, [])
+            for blob in blobs:
+                keys.append(sealed_key(start, len(keys)))
+                records.append((keys[-1], blob))
+        return records
 
     def whole(
         self,
@@ -100,14 +101,12 @@ class SnapshotWriter:
         lifetimes: PostLifetimes,
         dedup: DedupMemory,
     ) -> list[Record]:
-        """The records of a snapshot of the whole state: the sealed lives written since the last one,
-        the parts of the open state that changed, and the header (the sealed buckets are already written)."""
+        """The records of a snapshot of the whole state: the dedup ids and sealed lives new since the
+        last one, the parts of the open state that changed, and the header."""
         marks = {"q": seq, "c": close_mark, "k": counting_since, "o": input_offset, "n": clock, "i": first_input_ms}
-        filling = {
-            start: dedup.bucket_parts(start) for start in dedup.bucket_starts() if start not in self.sealed_written
-        }
-        records = self.lives.records(lifetimes.sealed)
-        records += self.parts.records(state_parts(posts, accounts, lifetimes, filling))
+        records = self.dedup_records(dedup)
+        records += self.lives.records(lifetimes.sealed)
+        records += self.parts.records(state_parts(posts, accounts, lifetimes))
         records += [(CHUNK_PREFIX + str(i).encode(), None) for i in range(self.chunks)]
         self.chunks = 0
         records.append((HEADER, orjson.dumps({**marks, "parts": len(self.parts)})))
@@ -118,7 +117,7 @@ class SnapshotWriter:
 class Snapshot:
     header: dict | None = None  # None: no snapshot of this partition yet
     entry: dict = field(default_factory=dict)  # the windows and lives, as one journal-like entry
-    filling: dict[int, list[bytes]] = field(default_factory=dict)  # dedup bucket start -> its parts
+    filling: dict[int, list[bytes]] = field(default_factory=dict)  # an earlier release's: bucket start -> its parts
     sealed: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> its parts, in order
     sealed_keys: dict[int, list[bytes]] = field(default_factory=dict)  # bucket start -> their record keys
     lives: dict[int, list[bytes]] = field(default_factory=dict)  # sealed post lives: group start -> its parts

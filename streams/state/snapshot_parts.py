@@ -9,7 +9,6 @@ The open state is cut into parts along the lines its changes follow, ``S/<name>/
     L  the young post lives, by the hour they were published in (old ones get few events)
     F  the final segments of the sealed lives, by sealed group
     b  the benchmark samples, by account (a close adds the samples of the few posts that matured)
-    u  the dedup buckets still filling, by bucket start
 
 A part's value is a journal-like entry without a sequence number (``{name: items}``, chunked as
 ``journal.chunks`` chunks, ``j`` numbering them), so an unchanged part has the same bytes as when it
@@ -19,7 +18,6 @@ the topic holds, and a digest of each, is kept (``ChangedParts``), and set from 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import zlib
 from collections.abc import Iterator
@@ -38,19 +36,12 @@ LIVES_GROUP_MS = 3_600_000  # young lives: a part per hour of publication
 Record = tuple[bytes, "bytes | None"]
 
 
-def state_parts(
-    posts: Buckets, accounts: Buckets, lifetimes: PostLifetimes, filling: dict[int, list[bytes]]
-) -> dict[bytes, bytes]:
+def state_parts(posts: Buckets, accounts: Buckets, lifetimes: PostLifetimes) -> dict[bytes, bytes]:
     """Every part of the open state: key -> value."""
     parts: dict[bytes, bytes] = {}
     for name, group, items in _groups(posts, accounts, lifetimes):
         for j, chunk in enumerate(journal.chunks({name: items})):
             parts[PARTS_PREFIX + f"{name}/{group}/{j}".encode()] = orjson.dumps(chunk)
-    for start, blobs in filling.items():
-        for j, blob in enumerate(blobs):
-            parts[PARTS_PREFIX + f"u/{start}/{j}".encode()] = orjson.dumps(
-                {"u": [start, base64.b64encode(blob).decode()]}
-            )
     return parts
 
 

@@ -160,16 +160,22 @@ def test_a_restore_reads_the_snapshot_and_only_the_journal_after_it():
     assert_same_from_now_on(run.live, restored, run.now)
 
 
-def test_sealed_dedup_buckets_are_written_once_and_deleted_when_they_expire():
+def test_each_remembered_id_is_written_once_and_its_buckets_records_deleted_when_it_expires():
     run = Run()
     run.live.start_at(B0)
     run.live.add(ev("x", B0 + 1), B0 + 1)
-    sealed_at = B0 - B0 % CFG.dedup_bucket_ms + CFG.dedup_bucket_ms
+    bucket = B0 - B0 % CFG.dedup_bucket_ms
     dedup_records = lambda result: [r for r in result.snapshot_records if r[0].startswith(b"d/")]  # noqa: E731
-    writes = [r for step in (1, sealed_at - B0, W) for r in dedup_records(run.commit(step, False))]
-    assert [(key, value is None) for key, value in writes] == [(b"d/%d/0" % (sealed_at - CFG.dedup_bucket_ms), False)]
-    gone = dedup_records(run.commit(CFG.dedup_ms, False))
-    assert gone == [(writes[0][0], None)]
+    assert dedup_records(run.commit(1, take_snapshot=False)) == []  # in the journal only, until a snapshot
+    written = dedup_records(run.commit(1, take_snapshot=True))
+    assert [(key, len(value)) for key, value in written] == [(b"d/%d/0" % bucket, 12)]  # one id: 12 bytes
+    run.live.add(ev("y", run.now), run.now)
+    written = dedup_records(run.commit(1, take_snapshot=True))
+    assert [(key, len(value)) for key, value in written] == [(b"d/%d/1" % bucket, 12)]  # only the new one
+    assert dedup_records(run.commit(1, take_snapshot=True)) == []
+    assert probe(run.restored(), "x", run.now) == "duplicate" and probe(run.restored(), "y", run.now) == "duplicate"
+    gone = dedup_records(run.commit(CFG.dedup_ms + CFG.dedup_bucket_ms, take_snapshot=False))
+    assert sorted(gone) == [(b"d/%d/0" % bucket, None), (b"d/%d/1" % bucket, None)]
     assert probe(run.restored(), "x", run.now) == "counted"  # forgotten after a restore too
 
 

@@ -4,10 +4,13 @@ chunks) is the live state; a restored state's own snapshots go on from what the 
 
 from __future__ import annotations
 
+import base64
+
 import orjson
 import pytest
 
 from streams.state import PartitionState
+from streams.state.dedup import fingerprint
 from streams.state.replay import load_snapshot
 from streams.state.snapshot import SnapshotReader
 from streams.state.snapshot_parts import PARTS_PREFIX
@@ -94,3 +97,23 @@ def test_a_snapshot_missing_a_part_is_refused():
     reader.add(next(key for key, _ in run.topic if key.startswith(b"S/p/")), None)
     with pytest.raises(ValueError, match="parts, its header says"):
         reader.snapshot()
+
+
+def test_the_ids_of_an_earlier_release_snapshots_filling_bucket_are_written_as_parts_of_their_bucket():
+    ids = [fingerprint(f"old-{i}") for i in range(5)]
+    memory = PartitionState(0, CFG).dedup
+    memory.add(B0, b"".join(ids))
+    [blob] = memory.take_unwritten()[B0]
+    header = {"q": 4, "c": B0, "k": B0, "o": 9, "n": B0 + 1, "i": B0, "chunks": 1}
+    reader = SnapshotReader()
+    reader.add(b"w/0", orjson.dumps({"q": 4, "u": [B0, base64.b64encode(blob).decode()]}))
+    reader.add(b"w", orjson.dumps(header))
+    state = PartitionState(0, CFG, post_of=post_of)
+    load_snapshot(state, reader.snapshot())
+    records = state.commit(B0 + 2, followers_of, take_snapshot=True).snapshot_records
+    assert [(key, len(value)) for key, value in records if key.startswith(b"d/")] == [(b"d/%d/0" % B0, 5 * 12)]
+    for key, value in records:
+        reader.add(key, value)
+    again = PartitionState(0, CFG, post_of=post_of)
+    load_snapshot(again, reader.snapshot())
+    assert again.dedup.seen_before(ids + [fingerprint("new")]) == [True] * 5 + [False]
