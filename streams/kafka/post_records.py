@@ -162,16 +162,20 @@ class PostRecords(MutableMapping):
         return record
 
     # -- arrivals -------------------------------------------------------------------------------
-    def arrived(self, partition: int, cursor: int) -> tuple[list[str], int]:
-        """The post ids of ``partition``'s accounts whose records arrived from ``cursor`` on (the
-        arrivals of posts still held), and the cursor to read on from."""
+    def arrived(self, partition: int, cursor: int) -> tuple[list[tuple[int | float, str]], int]:
+        """(published_at, post id) of each record of ``partition``'s accounts that arrived from
+        ``cursor`` on (the arrivals of posts still held), and the cursor to read on from. The
+        publication is the record's (an arrival whose post was re-sent since has its own)."""
         n = len(self.ids)
         start = int(np.frombuffer(self.arrivals, np.int64).searchsorted(cursor)) if n else 0
         if start >= n:
             return [], self.next_arrival
-        rows = np.flatnonzero(np.frombuffer(self.owners, np.uint16)[start:] == partition)
-        ids = self.ids
-        return [ids[row] for row in (rows + start).tolist()], self.next_arrival
+        rows = (np.flatnonzero(np.frombuffer(self.owners, np.uint16)[start:] == partition) + start).tolist()
+        published = np.frombuffer(self.published, np.int64)[rows].tolist()
+        ids, whole = self.ids, self.whole
+        for i in [i for i, row in enumerate(rows) if row in whole] if whole else ():
+            published[i] = whole[rows[i]]["published_at"]
+        return [(at, ids[row]) for at, row in zip(published, rows)], self.next_arrival
 
     # -- pruning --------------------------------------------------------------------------------
     def prune(self, horizon: int) -> int:

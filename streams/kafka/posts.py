@@ -31,9 +31,9 @@ class PostBook(ReferenceBook):
         self._pruned_at = 0.0
         self.partitions = settings.topic_partitions
 
-    def arrived(self, partition: int, cursor: int) -> tuple[list[str], int]:
-        """The post ids of ``partition``'s accounts whose records arrived from ``cursor`` on (a cursor
-        is an arrival number), and the cursor to read on from."""
+    def arrived(self, partition: int, cursor: int) -> tuple[list[tuple[int | float, str]], int]:
+        """(published_at, post id) of the records of ``partition``'s accounts that arrived from
+        ``cursor`` on (a cursor is an arrival number), and the cursor to read on from."""
         return self.records.arrived(partition, cursor)
 
     def post_of(self, post_id: str) -> dict | None:

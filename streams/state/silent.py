@@ -10,8 +10,9 @@ partition's first input arrived (the others never count in the benchmark) and st
 lifetime get one.
 
 Cost: the post book lists its records in the order they arrived, each with its account's partition
-(``PostArrivals``); at each commit a partition reads what arrived since its last read (once all of
-it, after a restore) and keeps its own posts by publication time until its close mark passes them.
+and its publication (``PostArrivals``); at each commit a partition reads what arrived since its last
+read (once all of it, after a restore) and keeps its own posts by publication time until its close
+mark passes them, then looks up the record only of those that have no life yet.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from collections.abc import Callable
 from .lifetimes import PostLifetimes
 from .post_life import FROM_RECORD, LifeDelta, PostLife, PostOf
 
-# (partition, cursor) -> (the post ids of the partition's accounts that arrived from ``cursor`` on, the next cursor)
-PostArrivals = Callable[[int, int], "tuple[list[str], int]"]
+# (partition, cursor) -> ((published_at, post id) of the records of the partition's accounts that
+# arrived from ``cursor`` on, the next cursor)
+PostArrivals = Callable[[int, int], "tuple[list[tuple[int | float, str]], int]"]
 
 
 class SilentStarts:
@@ -31,32 +33,37 @@ class SilentStarts:
         self.partition = partition
         self.arrivals = arrivals
         self.cursor = 0  # read from the book's arrivals up to here (not journaled: the book is re-read too)
-        self.due: list[tuple[int, str]] = []  # (published_at, post_id), a heap: posts not passed yet
+        self.due: list[tuple[int | float, str]] = []  # (published_at, post_id), a heap: posts not passed yet
 
     def start(self, lifetimes: PostLifetimes, post_of: PostOf, mark: int, input_since: int | None) -> None:
         """Start the lives of the posts the close ``mark`` passes whose life no event has started."""
         if self.arrivals is None:
             return
-        post_ids, self.cursor = self.arrivals(self.partition, self.cursor)
-        for post_id in post_ids:
-            record = post_of(post_id)
-            if record is not None:
-                heapq.heappush(self.due, (record["published_at"], post_id))
+        arrived, self.cursor = self.arrivals(self.partition, self.cursor)
         due = self.due
+        if arrived:  # after a restore, every post of the book: one heapify, not a push each
+            due.extend(arrived)
+            heapq.heapify(due)
         while due and due[0][0] <= mark:
             published, post_id = heapq.heappop(due)
-            record = post_of(post_id)
+            # The checks without a lookup first: after a restore nearly every post has a life already.
             if (
-                record is None
-                or record["published_at"] != published  # replaced: its new record has its own entry
-                or lifetimes.knows(post_id)
-                or input_since is None  # no input yet: the first comes after this publication
+                input_since is None  # no input yet: the first comes after this publication
                 or published < input_since
                 or published + lifetimes.lifetime <= mark
+                or lifetimes.knows(post_id)
             ):
                 continue
+            record = post_of(post_id)
+            if record is None or record["published_at"] != published:  # removed, or replaced: its new
+                continue  # record has its own entry
             life = PostLife(
-                record["account_id"], record["platform"], published, record["content_type"], FROM_RECORD, True
+                record["account_id"],
+                record["platform"],
+                record["published_at"],
+                record["content_type"],
+                FROM_RECORD,
+                True,
             )
             lifetimes.lives[post_id] = life
             lifetimes.delta[post_id] = LifeDelta(life.meta())

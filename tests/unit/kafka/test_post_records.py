@@ -6,6 +6,7 @@ record costs a few tens of bytes beyond its post id."""
 from __future__ import annotations
 
 import gc
+import math
 import random
 import sys
 import tracemalloc
@@ -32,11 +33,11 @@ def message(key: str | None, record: dict | None):
 
 
 class Model:
-    """The book as it was: post_id -> record, and [(arrival number, partition, post_id)]."""
+    """The book as it was: post_id -> record, and [(arrival number, partition, post_id, published_at)]."""
 
     def __init__(self):
         self.records: dict[str, dict] = {}
-        self.arrivals: list[tuple[int, int, str]] = []
+        self.arrivals: list[tuple[int, int, str, int | float]] = []
         self.arrived_count = 0
 
     def apply(self, key: str | None, record: dict | None) -> None:
@@ -44,7 +45,8 @@ class Model:
             self.records.pop(key, None)  # type: ignore[arg-type]
             return
         self.records[record["post_id"]] = record
-        self.arrivals.append((self.arrived_count, partition_for(record["account_id"], PARTITIONS), record["post_id"]))
+        owner = partition_for(record["account_id"], PARTITIONS)
+        self.arrivals.append((self.arrived_count, owner, record["post_id"], record["published_at"]))
         self.arrived_count += 1
 
     def prune(self, horizon: int) -> None:
@@ -52,8 +54,15 @@ class Model:
             del self.records[post_id]
         self.arrivals = [a for a in self.arrivals if a[2] in self.records]
 
-    def arrived(self, partition: int, cursor: int) -> list[str]:
-        return [p for n, owner, p in self.arrivals if n >= cursor and owner == partition]
+    def arrived(self, partition: int, cursor: int) -> list[tuple[int | float, str]]:
+        """The arrivals' (published_at, post id): the record's own for the latest arrival of a post
+        held; an earlier one's, or a removed post's, to the millisecond (floored, within 64 bits)."""
+        latest = {p: n for n, _, p, _ in self.arrivals}
+        return [
+            (at if p in self.records and latest[p] == n else max(-(2**63), min(2**63 - 1, math.floor(at))), p)
+            for n, owner, p, at in self.arrivals
+            if n >= cursor and owner == partition
+        ]
 
 
 def a_record(rng: random.Random, post_id: str) -> dict:
@@ -86,8 +95,8 @@ def assert_same(book: PostBook, model: Model, seen: set[str]) -> None:
     last = model.arrived_count
     for partition in range(PARTITIONS):
         for cursor in {0, 1, last // 3, last // 2, last - 1, last, last + 5}:
-            ids, next_cursor = book.arrived(partition, cursor)
-            assert ids == model.arrived(partition, cursor), (partition, cursor)
+            arrived, next_cursor = book.arrived(partition, cursor)
+            assert arrived == model.arrived(partition, cursor), (partition, cursor)
             assert next_cursor == last
 
 
@@ -142,16 +151,16 @@ def test_a_resent_record_is_listed_at_each_arrival_and_a_removed_one_until_the_p
     moved = {**first, "account_id": "a2", "published_at": T0 + 5, "content_type": "reel"}  # another partition maybe
     book._apply(message("p", moved))
     assert book.post_of("p") == moved
-    listed = [(p, book.arrived(p, 0)[0]) for p in range(PARTITIONS)]
+    listed = [(p, [post_id for _, post_id in book.arrived(p, 0)[0]]) for p in range(PARTITIONS)]
     home1, home2 = partition_for("a1", PARTITIONS), partition_for("a2", PARTITIONS)
     assert sorted(post_id for _, ids in listed for post_id in ids) == ["p", "p", "q", "r"]
-    assert "p" in book.arrived(home1, 0)[0] and "p" in book.arrived(home2, 3)[0]
+    assert (T0, "p") in book.arrived(home1, 0)[0] and (T0 + 5, "p") in book.arrived(home2, 3)[0]
     book._apply(message("q", None))
-    assert book.post_of("q") is None and "q" in book.arrived(home1, 0)[0]  # listed until the prune
+    assert book.post_of("q") is None and (T0, "q") in book.arrived(home1, 0)[0]  # listed until the prune
     book.records.prune(T0 + 1)  # p's latest record is kept: both its arrivals stay; r's is older: gone
     assert book.post_of("r") is None and book.post_of("p") == moved
-    assert sorted(post_id for p in range(PARTITIONS) for post_id in book.arrived(p, 0)[0]) == ["p", "p"]
-    assert book.arrived(home2, 3) == (["p"], 4)  # arrival numbers survive the prune
+    assert sorted(post_id for p in range(PARTITIONS) for _, post_id in book.arrived(p, 0)[0]) == ["p", "p"]
+    assert book.arrived(home2, 3) == ([(T0 + 5, "p")], 4)  # arrival numbers survive the prune
 
 
 class Colliding(str):
