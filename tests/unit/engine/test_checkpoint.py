@@ -175,7 +175,7 @@ def test_a_snapshot_goes_in_the_transaction_then_the_journal_is_deleted_up_to_it
     [(key, header)] = snapshots[0][1]  # an empty state: the header alone
     assert key == b"w"
     # "n": the worker's clock, partition 1's last fetch (the earlier of the two)
-    assert orjson.loads(header) == {"q": 2, "c": MARK, "k": MARK, "o": 11, "n": NOW - 30, "i": None, "chunks": 0}
+    assert orjson.loads(header) == {"q": 2, "c": MARK, "k": MARK, "o": 11, "n": NOW - 30, "i": None, "parts": 0}
     assert second.offsets == [({tp(0): 11}, GROUP)]
     assert rig.deleted() == [{TopicPartition(S.topic_state, 0): -1}]
 
