@@ -14,7 +14,8 @@ restart or a rebalance. The parts, each in its module:
                        listening: what a mention, reply or resolve does
     journal            the journal's format (lives_format: the post lives' part of it)
     snapshot           the snapshot's format (lives_records, sealed_accounts_format: what is
-                       written once); replay: a state rebuilt from a snapshot and the journal
+                       written once; snapshot_parts: the open state, written when changed);
+                       replay: a state rebuilt from a snapshot and the journal
     intern             names held once, referred to by index from the columns
     live               the live reads of the HTTP API
 """
