@@ -60,11 +60,8 @@ def _groups(posts: Buckets, accounts: Buckets, lifetimes: PostLifetimes) -> Iter
         hours.setdefault(life.published_at - life.published_at % LIVES_GROUP_MS, {})[post_id] = life
     for hour, lives in hours.items():
         yield "L", hour, encode_lives(lives)
-    by_group: dict[int, list] = {}
-    for (start, i), agg in lifetimes.sealed.finals.items():
-        by_group.setdefault(start, []).append(((start, i), agg))
-    for start, finals in by_group.items():
-        yield "F", start, encode_finals(lifetimes.sealed, finals)
+    for start, finals in lifetimes.sealed.finals.by_group():
+        yield "F", start, encode_finals(lifetimes.sealed.groups[start], finals)
     for account_id, samples in lifetimes.samples.items():
         if len(samples):
             yield "b", account_id, encode_samples({account_id: samples})
