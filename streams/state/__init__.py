@@ -7,7 +7,9 @@ restart or a rebalance. The parts, each in its module:
     rolling_merge      the rolling merge over sealed and open account buckets
     closing            what a close mark makes final: the window and lifetime records
     lifetimes          post lifetimes (post_life: one post); sealed_lives, sealed_lifetimes: the
-                       lives past their last-but-one age, in columns; benchmark_samples: the ERs
+                       lives past their last-but-one age, in columns (final_segments: their last
+                       age's aggregates; aggregate_rows: an aggregate as a row); benchmark_samples:
+                       the ERs
     silent             posts known from their record that get no event
     dedup              the event ids within the horizon, as fingerprints
     mentions           open mentions (mention_store: their columns; mention_ids: their ids);

@@ -11,9 +11,10 @@ import orjson
 
 from ..contract import TYPE_INDEX, TYPES
 from ..model.aggregates import WindowAggregate
+from .aggregate_rows import POST_TYPE_INDEXES
 from .lifetimes import PostLifetimes
 from .post_life import LifeDelta, PostLife
-from .sealed_lives import POST_TYPE_INDEXES, SealedGroup, SealedLives
+from .sealed_lives import SealedGroup, SealedLives
 
 
 def encode_delta(delta: dict[str, LifeDelta]) -> list:
@@ -149,11 +150,10 @@ def decode_group(sealed: SealedLives, parts: list[bytes]) -> SealedGroup:
     return group
 
 
-def encode_finals(sealed: SealedLives, finals) -> list:
-    """``F`` (snapshots): [[post_id, aggregate], ...]: final segments of sealed lives, ``finals``
-    being ((group start, position), aggregate) pairs as ``SealedLives.finals`` holds them."""
-    groups = sealed.groups
-    return [[groups[start].post_id(i), agg.to_state()] for (start, i), agg in finals]
+def encode_finals(group: SealedGroup, finals: list[tuple[int, list]]) -> list:
+    """``F`` (snapshots): [[post_id, aggregate], ...]: final segments of the sealed lives of ``group``,
+    ``finals`` being (position, aggregate state) pairs as ``FinalSegments.by_group`` gives them."""
+    return [[group.post_id(i), state] for i, state in finals]
 
 
 def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals, mark: int) -> None:
@@ -167,7 +167,7 @@ def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals
     finals = list(finals)
     for (_, state), at in zip(finals, sealed.positions([post_id for post_id, _ in finals])):
         if at is not None:
-            sealed.finals[at] = WindowAggregate.from_state(state)
+            sealed.finals.set_state(at, state)
     sealed.end_and_expire(mark, lifetimes.lifetime, lifetimes.period)
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..model.aggregates import WindowAggregate
+from .aggregate_rows import aggregate_row
 from .post_life import LifeDelta, PostLife
-from .sealed_lives import SealedGroup, SealedLives, aggregate_row, post_fingerprint
+from .sealed_lives import SealedGroup, SealedLives, post_fingerprint
 
 
 class SealedLifetimes:
@@ -51,15 +52,11 @@ class SealedLifetimes:
         found = self.sealed.find(post_id) if final is not None else None
         if final is None or found is None or found[0].ended:
             return
-        key = (found[0].start, found[1])
-        mine = self.sealed.finals.get(key)
-        if mine is None:
-            self.sealed.finals[key] = final
-        else:
-            mine.merge(final)
+        self.sealed.finals.merge((found[0].start, found[1]), final)
 
     def find(self, post_id: str, mark: int) -> PostLife | None:
-        """The sealed post's life rebuilt: its meta, ages done, total and final segment."""
+        """The sealed post's life rebuilt: its meta, ages done, total and final segment (read from the
+        columns: a change to it is not kept; a sealed post's events reach its final through ``merge``)."""
         found = self.sealed.find(post_id)
         if found is None:
             return None
@@ -127,7 +124,7 @@ class SealedLifetimes:
                     column.append(value)
                 final = life.segments.get(self.final)
                 if final is not None and life.done < len(self.ages):
-                    sealed.finals[(start, i)] = final
+                    sealed.finals.set((start, i), final)
             group = SealedGroup(start, *columns)
             group.set_ids(members)
             made.append(group if old is None else old.extended(group))

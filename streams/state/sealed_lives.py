@@ -5,9 +5,10 @@ most posts get few events in it. The lives of the posts published in one *span* 
 age, 1 h by default) are sealed together, once every one of them has passed its last-but-one age,
 into a ``SealedGroup``: numpy columns (64-bit fingerprint of the post id, publication time, account
 and kind (platform, content type, source, complete) as indexes into shared tables, the merged total's
-fields, the post ids in one blob). The final segment of the few posts that get events after sealing
-lives in a sparse dict. Once every post of a group is past its lifetime, the group keeps only what a
-tombstone needs (fingerprint, publication time, account), until the benchmark period has passed too.
+fields, the post ids in one blob). The final segments of the posts that get events in their last age
+are rows too (``final_segments``). Once every post of a group is past its lifetime, the group keeps
+only what a tombstone needs (fingerprint, publication time, account), until the benchmark period has
+passed too.
 
 A lookup goes through one index over all groups: the fingerprints sorted, each with where it is.
 A post that reaches its last-but-one age after its group was sealed (a *straggler*: a life started
@@ -20,11 +21,10 @@ from __future__ import annotations
 import numpy as np
 import xxhash
 
-from ..contract import POST_LEVEL_TYPES, TYPE_INDEX
 from ..model.aggregates import WindowAggregate
+from .aggregate_rows import row_aggregate
+from .final_segments import FinalSegments
 
-# The counts a post's aggregate can hold (only post-level events fold into a life).
-POST_TYPE_INDEXES = tuple(sorted(TYPE_INDEX[t] for t in POST_LEVEL_TYPES))
 _POS_BITS = 22  # an index entry: group slot << _POS_BITS | position in the group
 _EMPTY_U64 = np.empty(0, np.uint64)
 
@@ -94,12 +94,7 @@ class SealedGroup:
         return self.start + int(self.published[i])
 
     def total(self, i: int) -> WindowAggregate:
-        agg = WindowAggregate()
-        for index, n in zip(POST_TYPE_INDEXES, self.counts[i].tolist()):  # type: ignore[index]
-            agg.counts[index] = n
-        agg.dwell_ms_sum, agg.sentiment_sum = self.sums[i].tolist()  # type: ignore[index]
-        agg.dwell_count, agg.sentiment_count, agg.sentiment_negative = self.tallies[i].tolist()  # type: ignore[index]
-        return agg
+        return row_aggregate(self.counts[i].tolist(), self.sums[i].tolist(), self.tallies[i].tolist())  # type: ignore[index]
 
     def end(self) -> None:
         """Keep what a tombstone needs (and its kind, for the live view of an ended post)."""
@@ -113,24 +108,13 @@ class SealedGroup:
         return sum(c.nbytes + 112 for c in columns) + len(self.ids) + 120
 
 
-def aggregate_row(agg: WindowAggregate | None) -> tuple[list, list, list]:
-    """An aggregate's fields as a group's row: counts, sums, tallies (zeros for None)."""
-    if agg is None:
-        return [0] * len(POST_TYPE_INDEXES), [0.0, 0.0], [0, 0, 0]
-    return (
-        [agg.counts[i] for i in POST_TYPE_INDEXES],
-        [agg.dwell_ms_sum, agg.sentiment_sum],
-        [agg.dwell_count, agg.sentiment_count, agg.sentiment_negative],
-    )
-
-
 class SealedLives:
     """The sealed groups by start, the tables their indexes point into, and the index over them."""
 
     def __init__(self, span: int):
         self.span = span
         self.groups: dict[int, SealedGroup] = {}  # by start, ascending
-        self.finals: dict[tuple[int, int], WindowAggregate] = {}  # (group start, position) -> final segment
+        self.finals = FinalSegments()  # (group start, position) -> final segment
         self.accounts: list[str] = []
         self.platforms: list[str] = []  # of each account
         self.kinds: list[tuple] = []  # (platform, content_type, source, complete)
@@ -189,7 +173,7 @@ class SealedLives:
     def drop(self, starts: list[int]) -> None:
         for start in starts:
             del self.groups[start]
-            self.finals = {k: v for k, v in self.finals.items() if k[0] != start}
+            self.finals.drop(start)
         if starts:
             self._reindex()
 
@@ -225,9 +209,7 @@ class SealedLives:
 
     @property
     def nbytes(self) -> int:
-        return (
-            sum(g.nbytes for g in self.groups.values()) + self._fps.nbytes + self._locs.nbytes + 400 * len(self.finals)
-        )
+        return sum(g.nbytes for g in self.groups.values()) + self._fps.nbytes + self._locs.nbytes + self.finals.nbytes
 
     # -- what a close mark does to them ---------------------------------------------------------------
     def due(self, previous: int, mark: int, lifetime: int):
@@ -237,7 +219,7 @@ class SealedLives:
                 continue
             ends = group.published.astype(np.int64) + (group.start + lifetime)
             for i in np.flatnonzero((ends > previous) & (ends <= mark)).tolist():
-                yield group, i, self.finals.pop((group.start, i), None)
+                yield group, i, self.finals.pop((group.start, i))
 
     def end_and_expire(self, mark: int, lifetime: int, period: int) -> None:
         """Groups whose every post is past its lifetime keep their tombstones; those a benchmark

@@ -67,11 +67,12 @@ def _groups(posts: Buckets, accounts: Buckets, lifetimes: PostLifetimes) -> Iter
         hours.setdefault((hour, zlib.crc32(post_id.encode()) % LIVES_SHARDS), {})[post_id] = life
     for (hour, shard), lives in hours.items():
         yield "L", f"{hour}/{shard}", encode_lives(lives)
-    by_group: dict[tuple[int, int], list] = {}
-    for (start, i), agg in lifetimes.sealed.finals.items():
-        by_group.setdefault((start, i % LIVES_SHARDS), []).append(((start, i), agg))
-    for (start, shard), finals in by_group.items():
-        yield "F", f"{start}/{shard}", encode_finals(lifetimes.sealed, finals)
+    for start, finals in lifetimes.sealed.finals.by_group():
+        final_shards: dict[int, list] = {}
+        for i, state in finals:
+            final_shards.setdefault(i % LIVES_SHARDS, []).append((i, state))
+        for shard, shard_finals in final_shards.items():
+            yield "F", f"{start}/{shard}", encode_finals(lifetimes.sealed.groups[start], shard_finals)
     for account_id, samples in lifetimes.samples.items():
         if len(samples):
             yield "b", account_id, encode_samples({account_id: samples})

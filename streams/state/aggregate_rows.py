@@ -1,0 +1,79 @@
+"""A post's aggregate as a row of numbers and back: the sealed lives keep their totals
+(``sealed_lives.SealedGroup``) and their final segments (``final_segments``) as rows of columns.
+
+Only post-level events fold into a post's aggregate (``PostLifetimes.add``), so its counts of
+POST_TYPE_INDEXES, dwell ms sum and count, sentiment sum, count and negatives are every field it can
+hold: ``posts`` (distinct posts) and ``responses`` (mentions answered) are an account's."""
+
+from __future__ import annotations
+
+from operator import itemgetter
+
+import numpy as np
+
+from ..contract import POST_LEVEL_TYPES, TYPE_INDEX, TYPES
+from ..model.aggregates import WindowAggregate
+
+# The counts a post's aggregate can hold (only post-level events fold into a life).
+POST_TYPE_INDEXES = tuple(sorted(TYPE_INDEX[t] for t in POST_LEVEL_TYPES))
+_post_counts = itemgetter(*POST_TYPE_INDEXES)
+# Every type's count from a post's counts followed by a zero (the count of the other types).
+_all_counts = itemgetter(
+    *(POST_TYPE_INDEXES.index(t) if t in POST_TYPE_INDEXES else len(POST_TYPE_INDEXES) for t in range(len(TYPES)))
+)
+
+
+def aggregate_row(agg: WindowAggregate | None) -> tuple[list, list, list]:
+    """An aggregate's fields as a group's row: counts, sums, tallies (zeros for None)."""
+    if agg is None:
+        return [0] * len(POST_TYPE_INDEXES), [0.0, 0.0], [0, 0, 0]
+    return (
+        [agg.counts[i] for i in POST_TYPE_INDEXES],
+        [agg.dwell_ms_sum, agg.sentiment_sum],
+        [agg.dwell_count, agg.sentiment_count, agg.sentiment_negative],
+    )
+
+
+def row_aggregate(counts, sums, tallies) -> WindowAggregate:
+    """The aggregate of a row: counts of POST_TYPE_INDEXES, (dwell ms, sentiment) sums, (dwell count,
+    sentiment count, negatives)."""
+    agg = WindowAggregate()
+    agg.counts = list(_all_counts((*counts, 0)))
+    agg.dwell_ms_sum, agg.sentiment_sum = sums
+    agg.dwell_count, agg.sentiment_count, agg.sentiment_negative = tallies
+    return agg
+
+
+def post_counts(agg: WindowAggregate) -> tuple[int, ...]:
+    """The counts of POST_TYPE_INDEXES of a post's aggregate; an aggregate holding more than a row can
+    (another type's count, distinct posts, responses) is refused rather than cut."""
+    counts = agg.counts
+    post = _post_counts(counts)
+    if agg.posts is not None or agg.responses is not None or sum(post) != sum(counts):  # counts are >= 0
+        raise ValueError(f"not a post's aggregate: {agg!r}")
+    return post
+
+
+def state_row(state: list) -> tuple[tuple[int, ...], tuple]:
+    """A post's aggregate state (``WindowAggregate.to_state``; a short count list, written before a
+    type was added, reads as zeros) as the counts of POST_TYPE_INDEXES and (dwell ms sum, sentiment sum,
+    dwell count, sentiment count, negatives); refused as ``post_counts`` refuses."""
+    counts = state[0]
+    if len(counts) < len(TYPES):
+        counts = [*counts, *[0] * (len(TYPES) - len(counts))]
+    post = _post_counts(counts)
+    if state[6] is not None or len(state) > 7 or sum(post) != sum(counts):
+        raise ValueError(f"not a post's aggregate: {state!r}")
+    return post, (state[1], state[3], state[2], state[4], state[5])
+
+
+def row_states(counts: np.ndarray, sums: np.ndarray, tallies: np.ndarray) -> list[list]:
+    """``WindowAggregate.to_state`` of each row of these columns, at once."""
+    full = np.zeros((len(counts), len(TYPES)), np.int64)
+    full[:, POST_TYPE_INDEXES] = counts
+    return [
+        [c, dwell, dwell_count, sentiment, sentiment_count, negative, None]
+        for c, (dwell, sentiment), (dwell_count, sentiment_count, negative) in zip(
+            full.tolist(), sums.tolist(), tallies.tolist()
+        )
+    ]
