@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-import orjson
 from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
 
+from .. import json_bytes
 from ..kafka.accounts import AccountBook
 from ..kafka.clients import FETCH_MAX_WAIT_MS
 from ..metrics import Metrics
@@ -250,16 +250,16 @@ class Checkpoint:
         s = self.settings
         if result.journal is not None:
             for chunk in journal.chunks(result.journal):
-                sends.append((s.topic_state, None, orjson.dumps(chunk), partition))
+                sends.append((s.topic_state, None, json_bytes.dumps(chunk), partition))
         for key, value in result.snapshot_records:
             sends.append((s.topic_snapshots, key, value, partition))
         for event_id, mention in result.mention_changes.items():
             sends.append(
-                (s.topic_mentions, event_id.encode(), None if mention is None else orjson.dumps(mention), partition)
+                (s.topic_mentions, event_id.encode(), None if mention is None else json_bytes.dumps(mention), partition)
             )
         for record in result.post_records:
-            sends.append((s.topic_post_metrics, record["post_id"].encode(), orjson.dumps(record), None))
+            sends.append((s.topic_post_metrics, record["post_id"].encode(), json_bytes.dumps(record), None))
         for record in result.account_records:
-            sends.append((s.topic_account_metrics, record["account_id"].encode(), orjson.dumps(record), None))
+            sends.append((s.topic_account_metrics, record["account_id"].encode(), json_bytes.dumps(record), None))
         for record in result.lifetime_records:
-            sends.append((s.topic_post_lifetime, record["post_id"].encode(), orjson.dumps(record), None))
+            sends.append((s.topic_post_lifetime, record["post_id"].encode(), json_bytes.dumps(record), None))

@@ -18,6 +18,7 @@ import msgspec
 import orjson
 from aiokafka import TopicPartition
 
+from .. import json_bytes
 from ..kafka.fetched import Fetched
 from ..kafka.partitioner import partition_for
 from ..kafka.undecodable import UndecodableBatch
@@ -212,4 +213,4 @@ class Originals:
         if not self._items:  # a message of one event
             return self._value
         item = self._items.get(event.event_id)
-        return orjson.dumps(item) if item is not None else msgspec.json.encode(event)
+        return json_bytes.dumps(item) if item is not None else msgspec.json.encode(event)

@@ -9,6 +9,7 @@ import base64
 import numpy as np
 import orjson
 
+from .. import json_bytes
 from ..contract import TYPE_INDEX, TYPES
 from ..model.aggregates import WindowAggregate
 from .aggregate_rows import POST_TYPE_INDEXES
@@ -120,7 +121,7 @@ def encode_group(sealed: SealedLives, group: SealedGroup) -> list[bytes]:
         }
         if not group.ended:
             part["i"] = [group.post_id(i) for i in range(lo, hi)]
-        parts.append(orjson.dumps(part))
+        parts.append(json_bytes.dumps(part))
     return parts
 
 

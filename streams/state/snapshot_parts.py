@@ -29,8 +29,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator
 
-import orjson
-
+from .. import json_bytes
 from . import journal
 from .entries import Buckets
 from .lifetimes import PostLifetimes
@@ -48,7 +47,7 @@ def state_parts(posts: Buckets, accounts: Buckets, lifetimes: PostLifetimes) -> 
     """Every part of the open state, (key, value), made as it is asked for."""
     for name, group, items in _groups(posts, accounts, lifetimes):
         for j, chunk in enumerate(journal.chunks({name: items})):
-            yield PARTS_PREFIX + f"{name}/{group}/{j}".encode(), orjson.dumps(chunk)
+            yield PARTS_PREFIX + f"{name}/{group}/{j}".encode(), json_bytes.dumps(chunk)
 
 
 def _groups(posts: Buckets, accounts: Buckets, lifetimes: PostLifetimes) -> Iterator[tuple[str, object, list]]:

@@ -7,7 +7,7 @@ import base64
 import time
 from dataclasses import dataclass
 
-import orjson
+from .. import json_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ def dlq_record(
 ) -> bytes:
     """The dead-letter record of one rejection (schemas/dlq.schema.json)."""
     original = rejection.original
-    return orjson.dumps(
+    return json_bytes.dumps(
         {
             "reason": rejection.reason,
             "error": rejection.error[:2000],

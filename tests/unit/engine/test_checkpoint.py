@@ -5,6 +5,7 @@ after a snapshot, the journal of its partitions is deleted up to its end."""
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 
 import orjson
 import pytest
@@ -19,6 +20,7 @@ from streams.kafka.accounts import AccountBook
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import PartitionState, WindowConfig
+from streams.state.commit import Commit
 from tests.fixtures.fetched import Message, fetched
 from tests.fixtures.kafka_fakes import FakeAdmin, FakeConsumer, FakeProducer
 
@@ -270,3 +272,22 @@ def event_value(event_id: str, ts: int) -> bytes:
     return orjson.dumps(
         {"event_id": event_id, "type": "like", "ts": ts, "platform": "x", "account_id": "acct", "post_id": "p1"}
     )
+
+
+def test_the_records_queued_for_a_transaction_take_their_size_not_a_serializer_buffer(monkeypatch):
+    """A close queues tens of thousands of records until its transaction is sent: each must hold its
+    bytes, not orjson's 4 KiB output buffer (streams.json_bytes)."""
+    rig = Rig(monkeypatch)
+    records = [{"post_id": f"p{i}", "account_id": "a1", "window_start": MARK, "likes": i} for i in range(1000)]
+    mentions = {f"m{i}": {"account_id": "a1", "at": MARK} for i in range(1000)}
+    result = Commit({"q": 1, "c": MARK}, records, records, records, mentions, [])
+    sends: list = []
+    tracemalloc.start()
+    try:
+        rig.checkpoint._add_records(0, result, sends)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    content = sum(len(value) for _, _, value, _ in sends)
+    assert len(sends) == 4001
+    assert held < content + 400 * len(sends)  # each value's header and its key; 4 KiB each before
