@@ -16,9 +16,10 @@ and the journal never holds more than a snapshot interval.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from aiokafka import TopicPartition
@@ -164,7 +165,7 @@ class Checkpoint:
                 )
             self.gauges.after_commit(list(self.owned.states.values()))
             if close_gauges is not None:
-                close_gauges()
+                await close_gauges()
             if snapshotted and ended - self._memory_returned_at >= self.config.snapshot_ms / 1000:
                 # What the snapshots' encoding and the closes freed, once per interval (streams.process_tuning).
                 self._memory_returned_at = ended
@@ -193,7 +194,7 @@ class Checkpoint:
                 extra={"partitions": partitions},
             )
 
-    async def _collect(self) -> tuple[list, dict, int, list[int], Callable[[], None] | None, CommitCounts]:
+    async def _collect(self) -> tuple[list, dict, int, list[int], Callable[[], Awaitable[None]] | None, CommitCounts]:
         """The next transaction's records and input offsets, how many of the records are final
         window records (of the windows this call closes), the partitions it snapshots, and, when it
         closes windows, the update of the gauges they change: run once the transaction is committed,
@@ -234,6 +235,7 @@ class Checkpoint:
                         rolling_records.append(record)
                 counts.add_commit(result, self.config)
                 self._add_records(partition, result, sends)
+                await asyncio.sleep(0)  # a partition's snapshot can take a second: let the heartbeats run
             close_gauges = None
             if any(st.closed_through > marks_before[p] for p, st in self.owned.states.items()):
                 mark = max(st.closed_through for st in self.owned.states.values())

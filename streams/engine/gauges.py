@@ -3,6 +3,7 @@ the accounts' and posts' figures after a close, and the listening SLAs of the op
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from ..kafka.accounts import AccountBook
@@ -37,15 +38,18 @@ class StateGauges:
         metrics.dedup_ids.set(sum(len(st.dedup) for st in states))
         metrics.dedup_bytes.set(sum(st.dedup.memory_bytes() for st in states))
 
-    def after_close(self, rolling_records: list, tumbling_records: list, mark: int, states: list) -> None:
+    async def after_close(self, rolling_records: list, tumbling_records: list, mark: int, states: list) -> None:
         """After the transaction: folds may have run since the collect, but they touch neither the
         samples nor the published counts read here; only a commit does, and this one holds the
-        transaction lock."""
+        transaction lock. Each step gives the loop a turn: at a week's state they take seconds
+        together, longer than a session without heartbeats lasts."""
         metrics = self.metrics
         metrics.accounts.update(rolling_records, mark, self.accounts.industry_of)
         metrics.account_counters.add(tumbling_records, mark)
         metrics.closed_through.set(mark / 1000)
+        await asyncio.sleep(0)
         self._post_gauges(states)
+        await asyncio.sleep(0)
         self.early.update(states, mark, self.accounts.followers_of, self.accounts.industry_of)
         metrics.per_account_changed()
 

@@ -159,6 +159,7 @@ class Recovery:
             readers[partition].add(key, value)
         for p in partitions:  # each partition's records freed once loaded: the blobs are the dedup memory
             load_snapshot(states[p], readers.pop(p).snapshot())
+            await asyncio.sleep(0)  # a week's partition loads in about a second: let the heartbeats run
         snapshot_seq = {p: state.seq for p, state in states.items()}
         entries = 0
         async for partition, _, value in self._read_to_end(s.topic_state, partitions):

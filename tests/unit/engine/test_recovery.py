@@ -160,3 +160,38 @@ def test_recover_with_retries_gives_up_after_its_deadline(monkeypatch):
     assert clock.slept == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
     assert [at for at, _ in attempts] == [100.0, 100.5, 101.5, 103.5, 107.5, 112.5, 117.5, 122.5]
     assert rig.recovery.recovering_since is None
+
+
+def test_a_restore_lets_the_loop_run_between_partitions(monkeypatch):
+    """A week's partition takes about a second to load: the heartbeats must run between them, or a
+    worker restoring 8 partitions misses its session and is fenced, to restore again."""
+    clients = KafkaClients(FakeAdmin(), FakeProducer)
+    recovery = Recovery(S, CONFIG, {}, Metrics(), clients, OwnedPartitions(), None, None)
+    ticks = 0
+    loaded_at: list[int] = []
+
+    async def nothing_to_wait(_tps):
+        return None
+
+    async def empty_topic(_topic, _partitions):
+        return
+        yield
+
+    monkeypatch.setattr(recovery, "_wait_for_decided", nothing_to_wait)
+    monkeypatch.setattr(recovery, "_read_to_end", empty_topic)
+    monkeypatch.setattr(recovery_module, "load_snapshot", lambda state, snapshot: loaded_at.append(ticks))
+
+    async def heartbeat():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def run():
+        beating = asyncio.create_task(heartbeat())
+        await asyncio.sleep(0)
+        await recovery.restore([0, 1, 2])
+        beating.cancel()
+
+    asyncio.run(run())
+    assert len(loaded_at) == 3 and loaded_at[0] < loaded_at[1] < loaded_at[2]
