@@ -23,6 +23,7 @@ from streams.state import PartitionState, WindowConfig
 from streams.state.commit import Commit
 from tests.fixtures.fetched import Message, fetched
 from tests.fixtures.kafka_fakes import FakeAdmin, FakeConsumer, FakeProducer
+from tests.fixtures.loop_turns import LoopTurns
 
 WINDOW, GRACE = 60_000, 300_000  # the default window and grace
 MARK = 1_700_000_400_000  # a window end (a multiple of WINDOW)
@@ -297,46 +298,12 @@ def test_a_commit_lets_the_loop_run_between_partitions_and_the_gauges_of_a_close
     """Each partition's commit (a snapshot of a week's state takes about a second) and each step of
     the close's gauges give the loop a turn: heartbeats missed for a session get the worker fenced."""
     rig = Rig(monkeypatch, partitions=(0, 1, 2), closed_through=MARK - WINDOW)
-    ticks = 0
-    seen: list[tuple[str, int]] = []
+    turns = LoopTurns()
     for p, state in rig.owned.states.items():
-        commit = state.commit
-
-        def recorded(*args, _commit=commit, _p=p, **kwargs):
-            seen.append((f"commit {_p}", ticks))
-            return _commit(*args, **kwargs)
-
-        monkeypatch.setattr(state, "commit", recorded)
+        turns.record(monkeypatch, state, "commit", f"commit {p}")
     gauges = rig.checkpoint.gauges
-    for step in ("_post_gauges",):
-        original = getattr(gauges, step)
-
-        def recorded_step(*args, _original=original, _step=step, **kwargs):
-            seen.append((_step, ticks))
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(gauges, step, recorded_step)
-    early = gauges.early.update
-
-    def recorded_early(*args, **kwargs):
-        seen.append(("early", ticks))
-        return early(*args, **kwargs)
-
-    monkeypatch.setattr(gauges.early, "update", recorded_early)
-
-    async def heartbeat():
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    async def run():
-        beating = asyncio.create_task(heartbeat())
-        await asyncio.sleep(0)
-        await rig.checkpoint.commit()
-        beating.cancel()
-
-    asyncio.run(run())
-    assert [name for name, _ in seen] == ["commit 0", "commit 1", "commit 2", "_post_gauges", "early"]
-    at = [tick for _, tick in seen]
-    assert all(a < b for a, b in zip(at, at[1:])), seen
+    turns.record(monkeypatch, gauges, "_post_gauges", "_post_gauges")
+    turns.record(monkeypatch, gauges.early, "update", "early")
+    turns.run(rig.checkpoint.commit())
+    assert [name for name, _ in turns.calls] == ["commit 0", "commit 1", "commit 2", "_post_gauges", "early"]
+    assert turns.each_call_after_a_turn(), turns.calls

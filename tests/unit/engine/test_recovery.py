@@ -19,6 +19,7 @@ from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import PartitionState, WindowConfig
 from tests.fixtures.kafka_fakes import FakeAdmin, FakeConsumer, FakeProducer
+from tests.fixtures.loop_turns import LoopTurns
 
 S = Settings(topic_partitions=4)
 CONFIG = WindowConfig.from_settings(S)
@@ -167,8 +168,7 @@ def test_a_restore_lets_the_loop_run_between_partitions(monkeypatch):
     worker restoring 8 partitions misses its session and is fenced, to restore again."""
     clients = KafkaClients(FakeAdmin(), FakeProducer)
     recovery = Recovery(S, CONFIG, {}, Metrics(), clients, OwnedPartitions(), None, None)
-    ticks = 0
-    loaded_at: list[int] = []
+    turns = LoopTurns()
 
     async def nothing_to_wait(_tps):
         return None
@@ -179,19 +179,7 @@ def test_a_restore_lets_the_loop_run_between_partitions(monkeypatch):
 
     monkeypatch.setattr(recovery, "_wait_for_decided", nothing_to_wait)
     monkeypatch.setattr(recovery, "_read_to_end", empty_topic)
-    monkeypatch.setattr(recovery_module, "load_snapshot", lambda state, snapshot: loaded_at.append(ticks))
-
-    async def heartbeat():
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    async def run():
-        beating = asyncio.create_task(heartbeat())
-        await asyncio.sleep(0)
-        await recovery.restore([0, 1, 2])
-        beating.cancel()
-
-    asyncio.run(run())
-    assert len(loaded_at) == 3 and loaded_at[0] < loaded_at[1] < loaded_at[2]
+    monkeypatch.setattr(recovery_module, "load_snapshot", lambda state, snapshot: None)
+    turns.record(monkeypatch, recovery_module, "load_snapshot", "load")
+    turns.run(recovery.restore([0, 1, 2]))
+    assert len(turns.calls) == 3 and turns.each_call_after_a_turn(), turns.calls
