@@ -11,12 +11,15 @@ series are rebuilt from the partitions owned at each close: an account that move
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Gauge
 
 from ..model.bands import Benchmarks, band_for
-from ..model.early import EarlyWarning, checked_age, enough_to_tell, learn_curves, median_post_er, projected_er
+from ..model.early import Curve, EarlyWarning, checked_age, enough_to_tell, learn_curves, median_post_er, projected_er
 from ..state.window import duration_label
 from .gauge_family import GaugeFamily
+from .samples_cache import SamplesCache
 
 PROJECTED_POSTS = 50  # young posts exported per worker, the lowest against their band first
 
@@ -78,6 +81,12 @@ class EarlyWarningGauges:
             registry=registry,
         )
         self.age_labels = tuple(duration_label(age_ms) for age_ms in ages_ms)  # one string per age, shared
+        self.learned = SamplesCache(self.learn)
+
+    def learn(self, items: Sequence[list]) -> tuple[str, dict[str, Curve], dict[str, float]]:
+        """One account's platform, curves and median post ERs, from its samples (read once)."""
+        items = list(items)
+        return items[-1][1], learn_curves(items, self.early.maturity), median_post_er(items)
 
     def update(self, states: list, mark: int, followers_of, industry_of) -> None:
         """From the post lifetimes of the partitions this worker owns, as of the close ``mark``."""
@@ -89,13 +98,10 @@ class EarlyWarningGauges:
         curve_shares: dict[tuple, float] = {}
         curve_posts: dict[tuple, float] = {}
         curve_medians: dict[tuple, float] = {}
-        curves: dict[str, dict] = {}
-        baselines: dict[str, dict] = {}
-        for account_id in accounts:
-            items = samples[account_id]
-            platform = items[-1][1]
-            curves[account_id] = learned = learn_curves(items, early.maturity)
-            baselines[account_id] = medians = median_post_er(items)
+        curves: dict[str, dict[str, Curve]] = {}
+        baselines: dict[str, dict[str, float]] = {}
+        for account_id, (platform, learned, medians) in self.learned.of(samples, accounts).items():
+            curves[account_id], baselines[account_id] = learned, medians
             for content_type, curve in learned.items():
                 labels = (account_id, platform, content_type)
                 curve_posts[labels] = curve.posts

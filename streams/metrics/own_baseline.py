@@ -7,6 +7,7 @@ latest posts are left out of the median, so that a collapse does not pull down i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from statistics import median
 
 from prometheus_client import CollectorRegistry
@@ -41,23 +42,31 @@ class OwnBaselineGauges:
         )
         self.families = (self.median, self.baseline_posts, self.latest)
 
-    def add(
-        self, desired: dict[GaugeFamily, dict[tuple, float]], labels_of: dict[str, tuple], items: list[list]
-    ) -> None:
-        """Add the series of one account to ``desired`` (family -> its series): ``items`` its samples
-        ([post_id, platform, content_type, published_at, er]); ``labels_of[content_type]`` the labels
-        of its series (all, and each content type of its samples)."""
+    def summarize(self, items: Sequence[list]) -> dict[str, tuple[float, int, float]]:
+        """Content type (and all) -> (median ER of the earlier posts, their number, mean ER of the
+        latest), from one account's samples ([post_id, platform, content_type, published_at, er])."""
         groups: dict[str, list[list]] = {ALL: []}
         for sample in sorted(items, key=lambda s: (s[3], s[0])):  # by publication
             groups[ALL].append(sample)
             groups.setdefault(sample[2], []).append(sample)
-        median_of, baseline_posts, latest_of = desired[self.median], desired[self.baseline_posts], desired[self.latest]
         n = self.latest_posts
-        for content_type, group in groups.items():
-            if len(group) <= n:
-                continue
-            earlier, latest = group[:-n], group[-n:]
+        return {
+            content_type: (median(s[4] for s in group[:-n]), len(group) - n, sum(s[4] for s in group[-n:]) / n)
+            for content_type, group in groups.items()
+            if len(group) > n
+        }
+
+    def add(
+        self,
+        desired: dict[GaugeFamily, dict[tuple, float]],
+        labels_of: dict[str, tuple],
+        summary: dict[str, tuple[float, int, float]],
+    ) -> None:
+        """Add the series of one account to ``desired`` (family -> its series): ``summary`` as
+        ``summarize`` made it; ``labels_of[content_type]`` the labels of its series."""
+        median_of, baseline_posts, latest_of = desired[self.median], desired[self.baseline_posts], desired[self.latest]
+        for content_type, (earlier_median, earlier, latest_mean) in summary.items():
             labels = labels_of[content_type]
-            median_of[labels] = median(s[4] for s in earlier)
-            baseline_posts[labels] = len(earlier)
-            latest_of[labels] = sum(s[4] for s in latest) / n
+            median_of[labels] = earlier_median
+            baseline_posts[labels] = earlier
+            latest_of[labels] = latest_mean

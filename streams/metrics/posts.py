@@ -6,14 +6,28 @@ accounts with the most posts first); the best and worst posts are exported, a fe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 from prometheus_client import CollectorRegistry, Gauge
 
 from ..model.bands import Benchmarks, band_for
 from .gauge_family import GaugeFamily
 from .own_baseline import OwnBaselineGauges
+from .samples_cache import SamplesCache
 
 ALL = "all"  # the content_type label of an account's mean over all its posts
 RANKED_POSTS = 10  # best and worst posts exported per worker
+
+
+class AccountPosts(NamedTuple):
+    """What the gauges take from one account's samples."""
+
+    platform: str
+    groups: dict[str, tuple[float, int]]  # content type (and all) -> (mean ER, posts)
+    own: dict[str, tuple[float, int, float]]  # its own baseline (OwnBaselineGauges.summarize)
+    lowest: list[tuple]  # (post_id, platform, content_type, er): its RANKED_POSTS lowest ERs ...
+    highest: list[tuple]  # ... and highest, each in a stable order by ER
 
 
 class PostRateGauges:
@@ -66,6 +80,7 @@ class PostRateGauges:
             registry=registry,
         )
         self.own_baseline = OwnBaselineGauges(registry, account, latest_posts)
+        self.summaries = SamplesCache(self.summarize)
         self.families = (self.rate, self.posts, self.band, self.ranked, self.cadence, *self.own_baseline.families)
 
     def update(self, samples: dict[str, list[list]], published: dict[str, list], industry_of) -> None:
@@ -85,29 +100,44 @@ class PostRateGauges:
             if account_id in published:
                 platform, count = published[account_id]
                 cadence[(account_id, platform)] = count * self.window_share
-        kept = [(a, samples[a]) for a in kept_accounts if a in samples]
-        for account_id, items in kept:
-            platform, industry = items[-1][1], industry_of(account_id)
-            groups: dict[str, list[float]] = {ALL: []}
-            for _, _, content_type, _, er, *_ in items:
-                groups[ALL].append(er)
-                groups.setdefault(content_type, []).append(er)
-            labels_of = {c: (account_id, platform, industry, c) for c in groups}  # a tuple shared by families
-            self.own_baseline.add(desired, labels_of, items)
-            for content_type, ers in groups.items():
+        summaries = self.summaries.of(samples, [a for a in kept_accounts if a in samples])
+        for account_id, summary in summaries.items():
+            platform, industry = summary.platform, industry_of(account_id)
+            labels_of = {c: (account_id, platform, industry, c) for c in summary.groups}  # shared by families
+            self.own_baseline.add(desired, labels_of, summary.own)
+            for content_type, (mean, count) in summary.groups.items():
                 labels = labels_of[content_type]
-                rate[labels] = sum(ers) / len(ers)
-                posts[labels] = len(ers)
+                rate[labels] = mean
+                posts[labels] = count
                 band = band_for(self.benchmarks, platform, industry, "" if content_type == ALL else content_type)
                 if band is not None:
                     band_of[(*labels, "low")] = band[0]
                     band_of[(*labels, "high")] = band[1]
-        ranked = sorted(((account_id, *s) for account_id, items in kept for s in items), key=lambda s: s[5])
-        for rank, chosen in (("bottom", ranked[:RANKED_POSTS]), ("top", ranked[-RANKED_POSTS:])):
-            for account_id, post_id, platform, content_type, _, er, *_ in chosen:
+        # Each account's lowest and highest in a stable order by ER: the worker's are among them, in the
+        # same order as if all its samples were sorted.
+        lowest = sorted(((a, *s) for a, summary in summaries.items() for s in summary.lowest), key=lambda s: s[4])
+        highest = sorted(((a, *s) for a, summary in summaries.items() for s in summary.highest), key=lambda s: s[4])
+        for rank, chosen in (("bottom", lowest[:RANKED_POSTS]), ("top", highest[-RANKED_POSTS:])):
+            for account_id, post_id, platform, content_type, er in chosen:
                 desired[self.ranked][(post_id, account_id, platform, content_type, rank)] = er
         for family, series in desired.items():
             family.publish(series)
+
+    def summarize(self, items: Sequence[list]) -> AccountPosts:
+        """One account's figures from its samples, in the order they came (read once)."""
+        items = list(items)
+        groups: dict[str, list[float]] = {ALL: []}
+        for _, _, content_type, _, er, *_ in items:
+            groups[ALL].append(er)
+            groups.setdefault(content_type, []).append(er)
+        by_er = sorted(((s[0], s[1], s[2], s[4]) for s in items), key=lambda s: s[3])
+        return AccountPosts(
+            items[-1][1],
+            {content_type: (sum(ers) / len(ers), len(ers)) for content_type, ers in groups.items()},
+            self.own_baseline.summarize(items),
+            by_er[:RANKED_POSTS],
+            by_er[-RANKED_POSTS:],
+        )
 
     def forget(self, moved) -> None:
         """Drop the series of the accounts for which ``moved(account_id)`` holds (their partition left)."""

@@ -26,7 +26,7 @@ STORY = "story"
 STORY_LIFE_MS = 86_400_000  # stories expire after 24 h by design (DOMAIN.md): no projection past it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the close's gauges keep one per account and content type
 class Curve:
     posts: int  # matured posts that gave a share
     shares: tuple[float, ...]  # share of the ER at maturity reached at each record age before maturity

@@ -7,6 +7,7 @@ An account's samples read as rows ``[post_id, platform, content_type, published_
 as one numpy record array (publication, ER, early ERs, platform and content type as indexes into
 shared tables, the end of the post id) and the post ids as one blob after their common prefix (ids of
 one account share most of it); new samples wait in a short list until the next close seals them in.
+``version`` moves whenever an account's samples change: the close's gauges read again only those.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _SEALED: list[list] = []  # the tail of every account with none (never appended 
 class AccountSamples(Sequence):
     """One account's samples, in the order they came (a sequence of rows)."""
 
-    __slots__ = ("tables", "dtype", "rows", "prefix", "ids", "tail")
+    __slots__ = ("tables", "dtype", "rows", "prefix", "ids", "tail", "version")
 
     def __init__(self, tables: InternTable, dtype: np.dtype):
         self.tables, self.dtype = tables, dtype
@@ -33,11 +34,13 @@ class AccountSamples(Sequence):
         self.prefix = ""  # of every sealed post id
         self.ids = b""  # the sealed post ids after the prefix, UTF-8, one after the other
         self.tail: list[list] = _SEALED  # samples since the last seal, as rows
+        self.version = 0  # moves with every sample added or expired (a seal changes no sample)
 
     def append(self, sample: list) -> None:
         if self.tail is _SEALED:
             self.tail = []
         self.tail.append(sample)
+        self.version += 1
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.tail)
@@ -53,8 +56,24 @@ class AccountSamples(Sequence):
         return self._row(i)
 
     def __iter__(self) -> Iterator[list]:
-        for i in range(len(self.rows)):
-            yield self._row(i)
+        """Column by column (a row's fields read one by one from numpy cost 20 times as much)."""
+        rows, names = self.rows, self.tables.names
+        if len(rows):
+            early_counts = rows["early"].tolist()
+            columns = zip(
+                self.post_ids(),
+                [names[i] for i in rows["platform"].tolist()],
+                [names[i] for i in rows["content_type"].tolist()],
+                rows["published"].tolist(),
+                rows["er"].tolist(),
+                early_counts,
+                rows["early_ers"].tolist() if any(n != _NO_EARLY for n in early_counts) else early_counts,
+            )
+            for post_id, platform, content_type, published, er, early, early_ers in columns:
+                if early == _NO_EARLY:
+                    yield [post_id, platform, content_type, published, er]
+                else:
+                    yield [post_id, platform, content_type, published, er, early_ers[:early]]
         yield from self.tail
 
     def __eq__(self, other) -> bool:
@@ -90,6 +109,7 @@ class AccountSamples(Sequence):
         if (len(published) and int(published.min()) < horizon) or any(s[3] < horizon for s in self.tail):
             kept = [s for s in self if s[3] >= horizon]
             self._rebuild(kept, len(kept))
+            self.version += 1
 
     def _rebuild(self, samples: list[list], n: int) -> None:
         width = self.dtype["early_ers"].shape[0] if self.dtype["early_ers"].shape else 1

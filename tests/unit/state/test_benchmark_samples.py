@@ -44,3 +44,21 @@ def test_a_sample_takes_at_most_40_bytes():
     tracemalloc.stop()
     assert used / 11_600 <= 40
     assert abs(samples.nbytes - used) / used < 0.2  # memory_bytes() counts what it takes
+
+
+def test_the_version_moves_when_the_samples_change_and_only_then():
+    """The close's gauges keep what they computed from an account's samples until its version moves."""
+    samples = BenchmarkSamples(early_ages=1)
+    samples.add("a1", ["p1", "instagram", "reel", T0, 0.1, [0.05]])
+    account = samples["a1"]
+    versions = [account.version]
+    samples.seal_and_expire(0)  # sealed: the same rows
+    versions.append(account.version)
+    samples.add("a1", ["p2", "instagram", "reel", T0 + DAY, 0.2, [0.1]])
+    versions.append(account.version)
+    samples.seal_and_expire(T0)  # nothing published before T0
+    versions.append(account.version)
+    samples.seal_and_expire(T0 + 1)  # p1 expires
+    versions.append(account.version)
+    assert versions[0] == versions[1] < versions[2] == versions[3] < versions[4]
+    assert [s[0] for s in account] == ["p2"]
