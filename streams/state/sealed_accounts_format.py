@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
+from .compression import compressed, decompressed
 from .sealed_accounts import INT_COLUMNS, N_TYPES, RESPONSE_FIELDS, SealedAccounts, SealedBucket
 
 ACCOUNT_BUCKET_PREFIX = b"a/"
@@ -56,8 +57,9 @@ def encode_bucket(sealed: SealedAccounts, start: int) -> bytes:
 
 
 def decode_bucket(value: bytes, sealed: SealedAccounts) -> SealedBucket:
-    """A bucket of ``encode_bucket``, its ids interned in ``sealed``'s tables."""
-    raw_header, _, body = value.partition(b"\n")
+    """A bucket of ``encode_bucket`` (its record's value, compressed or not), its ids interned in
+    ``sealed``'s tables."""
+    raw_header, _, body = decompressed(value).partition(b"\n")
     header = orjson.loads(raw_header)
     rows, types = len(header["accounts"]), header["types"]
     n_posts, n_responses = header["post_ids"], header["responses"]
@@ -101,6 +103,8 @@ class SealedBucketRecords:
 
     def sync(self, sealed: SealedAccounts) -> list[Record]:
         records: list[Record] = [(bucket_key(s), None) for s in sorted(self.written) if s not in sealed]
-        records += [(bucket_key(s), encode_bucket(sealed, s)) for s in sealed.starts() if s not in self.written]
+        records += [
+            (bucket_key(s), compressed(encode_bucket(sealed, s))) for s in sealed.starts() if s not in self.written
+        ]
         self.written = set(sealed.starts())
         return records

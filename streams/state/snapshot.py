@@ -28,6 +28,8 @@ A bucket's ids are written in parts of at most BLOB_PART_IDS ids, so that no rec
 message limit however hot the partition (one record per bucket passed 16 MiB above about 17,500
 events/s on one partition).
 
+The "S/" parts and the "a/" buckets are written compressed (streams.state.compression).
+
 All records of a snapshot are written in the transaction of the commit they describe, so a reader
 sees a whole snapshot or the previous one: the parts written then and those unchanged since.
 ``SnapshotWriter`` writes them, ``SnapshotReader`` reads them back; ``streams.state.replay`` loads
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from . import journal
+from .compression import decompressed
 from .dedup import DedupMemory
 from .entries import Buckets
 from .lifetimes import PostLifetimes
@@ -163,7 +166,7 @@ class SnapshotReader:
         if raw is None:
             return out
         out.header = orjson.loads(raw)
-        out.parts = {key: value for key, value in self._latest.items() if key.startswith(PARTS_PREFIX)}
+        out.parts = {key: decompressed(value) for key, value in self._latest.items() if key.startswith(PARTS_PREFIX)}
         if "chunks" in out.header:
             chunks = [self._chunk(i, out.header["q"]) for i in range(out.header["chunks"])]
         elif len(out.parts) != out.header["parts"]:

@@ -21,6 +21,8 @@ was written and is still the state at a later snapshot. A part that went away is
 the topic holds, and a digest of each, is kept (``ChangedParts``), and set from what a restore read.
 The parts are made and compared one at a time, so a snapshot holds the bytes of the changed ones
 only, not the whole open state serialized.
+
+A part is written compressed (streams.state.compression); its digest is of its JSON.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Iterable, Iterator
 
 from .. import json_bytes
 from . import journal
+from .compression import compressed
 from .entries import Buckets
 from .lifetimes import PostLifetimes
 from .lives_format import encode_finals, encode_lives, encode_samples
@@ -93,7 +96,7 @@ class ChangedParts:
             digest = _digest(value)
             if self.digests.get(key) != digest:
                 self.digests[key] = digest
-                written.append((key, value))
+                written.append((key, compressed(value)))
         gone = sorted(self.digests.keys() - seen)
         for key in gone:
             del self.digests[key]

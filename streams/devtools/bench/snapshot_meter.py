@@ -1,7 +1,8 @@
 """The bytes a worker writes to the snapshot topic, per snapshot interval: a reader in a thread of its
 own that tails the topic (every partition, from its end when started) and adds up each record's key
 and value by the interval of its broker timestamp, and by the kind of record its key names
-(streams.state.snapshot: "S/p" the open post windows' parts, "d" sealed dedup buckets, ...)."""
+(streams.state.snapshot: "S/p" the open post windows' parts, "d" sealed dedup buckets, ...); and
+what the same records would have taken with the parts' JSON uncompressed (``plain``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiokafka import TopicPartition
 
 from ...kafka.clients import reader
 from ...settings import Settings
+from ...state.compression import decompressed
 
 
 class SnapshotMeter:
@@ -19,6 +21,7 @@ class SnapshotMeter:
         self.settings, self.kafka_config, self.interval_ms = settings, kafka_config, int(interval_s * 1000)
         self.bytes_by_interval: dict[int, int] = {}  # interval start (epoch ms) -> bytes written in it
         self.kinds_by_interval: dict[int, dict[str, int]] = {}  # interval start -> record kind -> bytes
+        self.plain_by_interval: dict[int, int] = {}  # interval start -> bytes with the parts uncompressed
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._tail()), daemon=True)
 
@@ -30,9 +33,17 @@ class SnapshotMeter:
         self._thread.join(timeout=10)
 
     def per_interval(self) -> list[dict]:
-        """[{start_ms, bytes, kinds}] in time order; the last interval (still filling) left out."""
+        """[{start_ms, bytes, plain, kinds}] in time order; the last interval (still filling) left out."""
         starts = sorted(self.bytes_by_interval)[:-1]
-        return [{"start_ms": s, "bytes": self.bytes_by_interval[s], "kinds": self.kinds_by_interval[s]} for s in starts]
+        return [
+            {
+                "start_ms": s,
+                "bytes": self.bytes_by_interval[s],
+                "plain": self.plain_by_interval[s],
+                "kinds": self.kinds_by_interval[s],
+            }
+            for s in starts
+        ]
 
     async def _tail(self) -> None:
         # read_uncommitted: what the worker writes, aborted transactions included (they were written too)
@@ -53,6 +64,8 @@ class SnapshotMeter:
                         kinds = self.kinds_by_interval.setdefault(start, {})
                         kind = record_kind(m.key or b"")
                         kinds[kind] = kinds.get(kind, 0) + size
+                        plain = len(m.key or b"") + len(decompressed(m.value) if m.value else b"")
+                        self.plain_by_interval[start] = self.plain_by_interval.get(start, 0) + plain
         finally:
             await consumer.stop()
 

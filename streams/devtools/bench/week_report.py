@@ -53,6 +53,8 @@ def table(result: dict) -> str:
         rows.append(
             "largest snapshot interval, MiB by record kind: " + ", ".join(f"{k} {v / 2**20:.2f}" for k, v in kinds)
         )
+        if "plain" in largest:  # the runs before the parts were compressed have no such figure
+            rows.append(f"the same interval with the parts' JSON uncompressed: {largest['plain'] / 2**20:.2f} MiB")
     for r in result["restarts"]:
         rows.append(
             f"restart at {r['at_uptime_s'] / 60:.1f} min: counting again {r['counting_again_s']} s, caught up "

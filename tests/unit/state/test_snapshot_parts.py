@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 
+import cramjam
 import orjson
 import pytest
 
@@ -22,8 +23,13 @@ def parts_written(records) -> dict[bytes, bytes | None]:
     return {key: value for key, value in records if key.startswith(PARTS_PREFIX)}
 
 
+def decoded(value: bytes) -> dict:
+    """A part's value: a zstd frame of its JSON."""
+    return orjson.loads(bytes(cramjam.zstd.decompress(value)))
+
+
 def post_rows(value: bytes) -> list[str]:
-    return [row[1] for row in orjson.loads(value).get("p", ())]
+    return [row[1] for row in decoded(value).get("p", ())]
 
 
 def test_a_snapshot_writes_only_the_parts_the_interval_changed():
@@ -122,7 +128,7 @@ def test_the_ids_of_an_earlier_release_snapshots_filling_bucket_are_written_as_p
 def rows_of(records, name: str) -> list[list]:
     """The rows of kind ``name`` in the ``S/<name>/`` parts written."""
     prefix = PARTS_PREFIX + name.encode() + b"/"
-    return [orjson.loads(value)[name] for key, value in parts_written(records).items() if key.startswith(prefix)]
+    return [decoded(value)[name] for key, value in parts_written(records).items() if key.startswith(prefix)]
 
 
 def test_an_event_on_one_young_post_rewrites_a_few_lives_not_its_whole_hour():
@@ -171,3 +177,26 @@ def test_the_parts_are_compared_one_at_a_time_not_all_held_at_once():
     parts = state_parts(run.live.posts, run.live.accounts, run.live.lifetimes)
     assert not isinstance(parts, (dict, list))  # a generator: a part at a time
     assert next(iter(parts))[0].startswith(PARTS_PREFIX)
+
+
+def test_parts_are_written_compressed_and_an_earlier_releases_uncompressed_parts_are_still_read():
+    run = Run()
+    run.live.start_at(B0)
+    for i in range(400):
+        run.live.add(ev(f"e{i}", B0 + 1, "like", f"a{1 + i % 2}", f"p{i}"), B0 + 1)
+    written = parts_written(run.commit(1, take_snapshot=True).snapshot_records)
+    plain = {key: bytes(cramjam.zstd.decompress(value)) for key, value in written.items()}
+    assert sorted(post for value in written.values() for post in post_rows(value)) == sorted(
+        f"p{i}" for i in range(400)
+    )
+    assert sum(map(len, written.values())) * 3 < sum(map(len, plain.values()))
+
+    reader = SnapshotReader()
+    for key, value in run.topic:  # as an earlier release wrote them: the parts' JSON as it is
+        reader.add(key, plain.get(key, value))
+    state, again = PartitionState(0, CFG, post_of=post_of), PartitionState(0, CFG, post_of=post_of)
+    load_snapshot(state, reader.snapshot())
+    load_snapshot(again, reader.snapshot())  # the digests are of the JSON: nothing to rewrite
+    assert parts_written(again.commit(run.now, followers_of, take_snapshot=True).snapshot_records) == {}
+    assert_same_from_now_on(run.restored(), state, run.now)
+    assert_same_from_now_on(run.live, run.restored(), run.now)
