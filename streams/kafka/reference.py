@@ -1,6 +1,7 @@
 """Reference data: every worker reads a whole compacted topic into memory, all partitions, without a
 consumer group; the latest record of a key wins, a tombstone removes it. An invalid record is skipped
-here (the app's agents send it to the DLQ, once)."""
+here (the app's agents send it to the DLQ, once), and so is one that ``validate`` says is past what
+the book holds, removing the record it replaces."""
 
 from __future__ import annotations
 
@@ -93,9 +94,11 @@ class ReferenceBook:
             self.records.pop(key, None)  # type: ignore[arg-type]  # a keyless tombstone pops nothing
             return
         record, rejection = self.validate(message.value)
-        if rejection is None:
+        if record is not None:
             self.records[record[self.key_field]] = record
             self.added(record)
+        elif rejection is None:  # past what the book holds (``validate`` says): as if deleted
+            self.records.pop(key, None)  # type: ignore[arg-type]
 
     def added(self, record: dict) -> None:
         """A hook for books that index their records."""

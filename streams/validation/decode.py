@@ -187,16 +187,24 @@ def validate_account(value: bytes | None) -> tuple[dict | None, Rejection | None
     return _validate_reference(value, _validate_account)
 
 
-def validate_post(value: bytes | None) -> tuple[dict | None, Rejection | None]:
-    """(post reference record, None), or (None, the rejection saying what is wrong)."""
-    return _validate_reference(value, _validate_post)
+def validate_post(value: bytes | None, published_since: int | None = None) -> tuple[dict | None, Rejection | None]:
+    """(post reference record, None), or (None, the rejection saying what is wrong). With
+    ``published_since`` (epoch ms), a record published before it is (None, None), not validated:
+    past what the caller holds (the post book's lifetime)."""
+    return _validate_reference(value, _validate_post, published_since)
 
 
-def _validate_reference(value: bytes | None, validate: Callable[[Any], Any]) -> tuple[dict | None, Rejection | None]:
+def _validate_reference(
+    value: bytes | None, validate: Callable[[Any], Any], published_since: int | None = None
+) -> tuple[dict | None, Rejection | None]:
     try:
         data = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         return None, Rejection("malformed_json", str(exc), value or b"")
+    if published_since is not None and isinstance(data, dict):
+        published_at = data.get("published_at")
+        if type(published_at) is int and published_at < published_since:
+            return None, None
     try:
         validate(data)
     except fastjsonschema.JsonSchemaValueException as exc:

@@ -52,3 +52,16 @@ def test_each_partition_reads_its_accounts_posts_once_and_old_ones_leave():
     left = sorted(post_id for p in range(PARTITIONS) for _, post_id in book.arrived(p, 0)[0])
     assert left == ["p-new", "p0", "p1", "p2", "p3", "p4", "p5"]
     assert all(book.arrived(p, cursors[p])[0] == ([(now, "p-new")] if p == home else []) for p in range(PARTITIONS))
+
+
+def test_a_record_past_the_lifetime_is_not_held_and_removes_the_one_it_replaces():
+    """A start reads the posts topic's lifetime and benchmark period: half of it past the lifetime,
+    which the book would only drop at its next prune (validated and inserted first)."""
+    book = PostBook(Settings(topic_partitions=PARTITIONS, post_lifetime_seconds=3600))
+    now = int(time.time() * 1000)
+    book._apply(message("young", "acct-1", now - 60_000))
+    book._apply(message("old", "acct-1", now - 3_601_000))
+    book._apply(message("redated", "acct-2", now - 60_000))
+    book._apply(message("redated", "acct-2", now - 7_200_000))  # its latest record: past the lifetime
+    assert set(book.records) == {"young"}
+    assert "old" not in [post_id for p in range(PARTITIONS) for _, post_id in book.arrived(p, 0)[0]]

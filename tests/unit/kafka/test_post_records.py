@@ -9,6 +9,7 @@ import gc
 import math
 import random
 import sys
+import time
 import tracemalloc
 from types import SimpleNamespace
 
@@ -22,8 +23,8 @@ from streams.kafka.posts import PostBook
 from streams.settings import Settings
 
 PARTITIONS = 4
-T0 = 1_750_000_000_000
 DAY = 86_400_000
+T0 = int(time.time() * 1000) - DAY  # the book holds no record older than its lifetime (7 days) before now
 
 
 def message(key: str | None, record: dict | None):

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from streams.validation import Rejection, decode_message, validate_event
+from streams.validation import Rejection, decode_message, validate_event, validate_post
 from streams.validation.structs import InteractionEvent
 from tests.fixtures.paths import REPO
 
@@ -383,3 +383,17 @@ def test_arbitrary_json_never_raises(data, ascii_only):
             return  # e.g. integers beyond 64 bits: the whole message is malformed_json
         # a parsed batch: one outcome per item, each rejection at its own index
         assert len(events) + len(rejections) == len(data)
+
+
+def test_a_post_record_published_before_the_horizon_is_neither_held_nor_validated():
+    """The post book reads a topic holding the lifetime and a benchmark period; what is past the
+    lifetime it skips unvalidated (the app's agents validate every record for the DLQ)."""
+    t = 1_700_000_000_000
+    record = {"post_id": "p1", "account_id": "a1", "platform": "x", "published_at": t, "content_type": "text"}
+    assert validate_post(orjson.dumps(record), published_since=t) == (record, None)
+    assert validate_post(orjson.dumps(record), published_since=t + 1) == (None, None)
+    invalid = {"post_id": "p1", "published_at": t}  # no account: rejected when it is validated
+    assert validate_post(orjson.dumps(invalid))[1].reason.startswith("schema")
+    assert validate_post(orjson.dumps(invalid), published_since=t + 1) == (None, None)
+    for dated in (str(t), t - 0.5, None):  # not an epoch ms: validated, and rejected
+        assert validate_post(orjson.dumps({**invalid, "published_at": dated}), published_since=t + 1)[1] is not None
