@@ -18,6 +18,7 @@ FOLLOW, UNFOLLOW = TYPE_INDEX["follow"], TYPE_INDEX["unfollow"]
 
 
 RESPONSE_FIELDS = 6  # the length of WindowAggregate.responses
+_TYPE_COUNT = len(TYPES)
 
 
 def _padded(values: list, length: int) -> list:
@@ -138,13 +139,13 @@ class WindowAggregate:
 
     @classmethod
     def from_state(cls, state: list) -> WindowAggregate:
-        agg = cls(track_posts=state[6] is not None)
-        agg.counts = _padded(state[0], len(TYPES))
+        """Without ``__init__``'s defaults, each replaced at once: a restore makes hundreds of thousands."""
+        agg = cls.__new__(cls)
+        counts = state[0]
+        agg.counts = counts[:] if len(counts) == _TYPE_COUNT else _padded(counts, _TYPE_COUNT)
         (agg.dwell_ms_sum, agg.dwell_count, agg.sentiment_sum, agg.sentiment_count, agg.sentiment_negative) = state[1:6]
-        if state[6] is not None:
-            agg.posts = set(state[6])
-        if len(state) > 7:
-            agg.responses = _padded(state[7], RESPONSE_FIELDS)
+        agg.posts = None if state[6] is None else set(state[6])
+        agg.responses = _padded(state[7], RESPONSE_FIELDS) if len(state) > 7 else None
         return agg
 
     def __eq__(self, other: object) -> bool:
