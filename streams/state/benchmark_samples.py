@@ -53,27 +53,10 @@ class AccountSamples(Sequence):
             i += len(self)
         if i >= n:
             return self.tail[i - n]
-        return self._row(i)
+        return next(self._sealed(i, i + 1))
 
     def __iter__(self) -> Iterator[list]:
-        """Column by column (a row's fields read one by one from numpy cost 20 times as much)."""
-        rows, names = self.rows, self.tables.names
-        if len(rows):
-            early_counts = rows["early"].tolist()
-            columns = zip(
-                self.post_ids(),
-                [names[i] for i in rows["platform"].tolist()],
-                [names[i] for i in rows["content_type"].tolist()],
-                rows["published"].tolist(),
-                rows["er"].tolist(),
-                early_counts,
-                rows["early_ers"].tolist() if any(n != _NO_EARLY for n in early_counts) else early_counts,
-            )
-            for post_id, platform, content_type, published, er, early, early_ers in columns:
-                if early == _NO_EARLY:
-                    yield [post_id, platform, content_type, published, er]
-                else:
-                    yield [post_id, platform, content_type, published, er, early_ers[:early]]
+        yield from self._sealed(0, len(self.rows))
         yield from self.tail
 
     def __eq__(self, other) -> bool:
@@ -84,19 +67,32 @@ class AccountSamples(Sequence):
     def __repr__(self) -> str:
         return repr(list(self))
 
-    def _row(self, i: int) -> list:
-        row = self.rows[i]
-        names = self.tables.names
-        begin = int(self.rows[i - 1]["id_end"]) if i else 0
-        post_id = self.prefix + self.ids[begin : int(row["id_end"])].decode()
-        sample = [post_id, names[row["platform"]], names[row["content_type"]], int(row["published"]), float(row["er"])]
-        if row["early"] != _NO_EARLY:
-            sample.append(row["early_ers"].tolist()[: row["early"]])
-        return sample
+    def _sealed(self, lo: int, hi: int) -> Iterator[list]:
+        """The sealed samples ``lo``..``hi`` as rows, column by column (a row's fields read one by one
+        from numpy cost 20 times as much)."""
+        rows, names = self.rows[lo:hi], self.tables.names
+        columns = zip(
+            self._post_ids(lo, hi),
+            [names[i] for i in rows["platform"].tolist()],
+            [names[i] for i in rows["content_type"].tolist()],
+            rows["published"].tolist(),
+            rows["er"].tolist(),
+            rows["early"].tolist(),
+            rows["early_ers"].tolist(),
+        )
+        for post_id, platform, content_type, published, er, early, early_ers in columns:
+            if early == _NO_EARLY:
+                yield [post_id, platform, content_type, published, er]
+            else:
+                yield [post_id, platform, content_type, published, er, early_ers[:early]]
 
     def post_ids(self) -> list[str]:
-        ends = self.rows["id_end"].tolist()
-        return [self.prefix + self.ids[b:e].decode() for b, e in zip([0, *ends], ends)]
+        return self._post_ids(0, len(self.rows))
+
+    def _post_ids(self, lo: int, hi: int) -> list[str]:
+        ends = self.rows["id_end"][lo:hi].tolist()
+        begin = int(self.rows["id_end"][lo - 1]) if lo else 0
+        return [self.prefix + self.ids[b:e].decode() for b, e in zip([begin, *ends], ends)]
 
     def seal(self) -> None:
         """The tail into the arrays (their size exact: no growth slack)."""

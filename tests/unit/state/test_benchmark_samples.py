@@ -23,6 +23,7 @@ def test_samples_read_back_as_they_came_and_expire_by_publication():
     samples.seal_and_expire(0)
     assert samples.keys() == {"a1"} and list(samples["a1"]) == truth
     assert samples["a1"].tail == [] and len(samples["a1"].rows) == 4  # sealed into the columns
+    assert [samples["a1"][i] for i in (2, 0, -1)] == [truth[2], truth[0], truth[3]]  # one sealed row each
     samples.seal_and_expire(T0 + 2)
     assert list(samples["a1"]) == [truth[0], truth[3]]
     samples.seal_and_expire(T0 + DAY + 1)
