@@ -8,11 +8,9 @@ into the contract's enums: 1 + 1). ``get`` makes the record's dict again from it
 has more fields than the contract's five, or a value the columns cannot hold exactly (a float
 published_at, one past 64 bits), is kept as it came, by row (``whole``).
 
-The index post id -> row of its latest record: the ids' ``hash`` (cached in each string: no hashing
-cost) sorted in a numpy array with the rows (8 + 4 bytes), searched and then checked against the
-row's post id, so two ids of equal hash are still two records. The ids added since the last seal
-wait in a dict (up to SEAL_AT of them, ~100 bytes each) and are merged in at once. A re-sent record
-gets a row of its own (its arrival) and the index points to it; a tombstone removes the index entry.
+The index post id -> row of its latest record is a ``PostIndex`` (streams.kafka.post_index, ~12 bytes
+a post). A re-sent record gets a row of its own (its arrival) and the index points to it; a tombstone
+removes the index entry. ``add_posts`` adds a run of records in bulk, as many ``__setitem__`` would.
 
 An arrival row stays as long as its post has a record that is kept (so a re-sent post is listed at
 each of its arrivals, a removed one until the next prune), as the list of arrivals did before.
@@ -27,19 +25,19 @@ from array import array
 from collections.abc import Iterator, MutableMapping
 from itertools import compress
 
+import msgspec
 import numpy as np
 
 from ..contract import CONTENT_TYPES, POST_SCHEMA
 from ..state.intern import InternTable
 from .partitioner import partition_for
+from .post_index import SEAL_AT, PostIndex
 
 PLATFORMS: tuple[str, ...] = tuple(POST_SCHEMA["properties"]["platform"]["enum"])
 _PLATFORM_INDEX = {name: i for i, name in enumerate(PLATFORMS)}
 _CONTENT_INDEX = {name: i for i, name in enumerate(CONTENT_TYPES)}
 _FIELDS = frozenset(("post_id", "account_id", "platform", "published_at", "content_type"))
 WHOLE = 255  # in the platform column: the row's record is kept as it came (``whole``)
-REMOVED = -1  # in the index's rows: the entry's record was removed (dropped at the next prune)
-SEAL_AT = 4096  # ids added before they are merged into the sorted index
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -49,7 +47,6 @@ class PostRecords(MutableMapping):
 
     def __init__(self, partitions: int, seal_at: int = SEAL_AT):
         self.partitions = partitions
-        self.seal_at = seal_at
         # The rows: one per record received, in order of arrival.
         self.ids: list[str] = []
         self.arrivals = array("q")  # arrival number (a cursor of ``arrived``)
@@ -63,20 +60,12 @@ class PostRecords(MutableMapping):
         self._account_ids = self.account_names.names  # by index (never compacted: accounts are few)
         self._account_partitions: list[int] = []  # by account index
         self.next_arrival = 0
-        # The index: post id -> row of its latest record.
-        self.pending: dict[str, int] = {}
-        self.hashes = np.zeros(0, np.int64)  # hash(post_id), sorted
-        self.rows = np.zeros(0, np.int32)  # aligned with hashes; REMOVED: no record
-        self._held = 0
+        self.index = PostIndex(seal_at)  # post id -> row of its latest record
 
     # -- the mapping ----------------------------------------------------------------------------
     def get(self, post_id: str, default=None):  # the hot path: no KeyError
-        row = self.pending.get(post_id)
-        if row is None:
-            row = self._row(post_id)
-            if row < 0:
-                return default
-        return self._record(row)
+        row = self.index.row(post_id, self.ids)
+        return default if row < 0 else self._record(row)
 
     def __getitem__(self, post_id: str) -> dict:
         record = self.get(post_id)
@@ -85,23 +74,17 @@ class PostRecords(MutableMapping):
         return record
 
     def __contains__(self, post_id: object) -> bool:
-        return isinstance(post_id, str) and (post_id in self.pending or self._at(post_id) >= 0)
+        return isinstance(post_id, str) and self.index.row(post_id, self.ids) >= 0
 
     def __len__(self) -> int:
-        return self._held
+        return self.index.held
 
     def __iter__(self) -> Iterator[str]:
-        ids = self.ids
-        yield from list(self.pending)
-        yield from [ids[row] for row in self.rows[self.rows >= 0].tolist()]
+        yield from self.index.held_ids(self.ids)
 
     def __setitem__(self, post_id: str, record: dict) -> None:
         """Hold ``record`` as the latest of ``post_id`` (its ``post_id``), arrived now."""
-        account_id = record["account_id"]
-        account = self.account_names.index.get(account_id)
-        if account is None:
-            account = self.account_names.of(account_id)
-            self._account_partitions.append(partition_for(account_id, self.partitions))
+        account = self._account(record["account_id"])
         row = len(self.ids)
         published = record["published_at"]
         platform = _PLATFORM_INDEX.get(record["platform"])
@@ -126,33 +109,40 @@ class PostRecords(MutableMapping):
         self.accounts.append(account)
         self.platforms.append(platform)
         self.contents.append(content)
-
-        old = self.pending.get(post_id)
-        if old is not None:
-            self.pending[post_id] = row
-        else:
-            at = self._at(post_id)
-            if at >= 0:
-                old = int(self.rows[at])
-                self.rows[at] = row
-            else:
-                self.pending[post_id] = row
-                self._held += 1
-                if len(self.pending) >= self.seal_at:
-                    self._seal()
-        if old is not None:
+        old = self.index.put(post_id, row, self.ids)
+        if old >= 0:
             self.whole.pop(old, None)  # the row stays an arrival; its record is no longer read
 
+    def add_posts(self, posts: list) -> None:
+        """``self[post.post_id] = post`` for each of ``posts`` in turn (post record structs, of the
+        contract's five fields), in bulk: a column extended once, the index searched once."""
+        published = [post.published_at for post in posts]
+        if max(published) > _INT64_MAX:  # past the column: kept whole (the schema bounds it below)
+            for post in posts:
+                self[post.post_id] = msgspec.structs.asdict(post)
+            return
+        post_ids = [post.post_id for post in posts]
+        accounts = [self._account(post.account_id) for post in posts]
+        first, n = len(self.ids), len(posts)
+        self.ids.extend(post_ids)
+        self.arrivals.extend(range(self.next_arrival, self.next_arrival + n))
+        self.next_arrival += n
+        partitions = self._account_partitions
+        self.owners.extend([partitions[account] for account in accounts])
+        self.published.extend(published)
+        self.accounts.extend(accounts)
+        self.platforms.extend([_PLATFORM_INDEX[post.platform] for post in posts])
+        self.contents.extend([_CONTENT_INDEX[post.content_type] for post in posts])
+        replaced = self.index.put_run(post_ids, first, self.ids)
+        if self.whole:
+            for old in replaced:
+                self.whole.pop(old, None)
+
     def __delitem__(self, post_id: str) -> None:
-        row = self.pending.pop(post_id, None)
-        if row is None:
-            at = self._at(post_id)
-            if at < 0:
-                raise KeyError(post_id)
-            row = int(self.rows[at])
-            self.rows[at] = REMOVED
+        row = self.index.remove(post_id, self.ids)
+        if row < 0:
+            raise KeyError(post_id)
         self.whole.pop(row, None)
-        self._held -= 1
 
     def pop(self, post_id: str, default=None):  # a tombstone: no dict made
         if post_id not in self:
@@ -181,20 +171,18 @@ class PostRecords(MutableMapping):
     def prune(self, horizon: int) -> int:
         """Drop the records published before ``horizon`` and the arrivals of posts with no record
         left; the rows dropped."""
-        self._seal()
+        current = self.index.held_rows()
         n = len(self.ids)
         if not n:
             return 0
-        held = self.rows >= 0
-        current = self.rows[held]
         keep = np.zeros(n, bool)
         keep[current] = np.frombuffer(self.published, np.int64)[current] >= horizon
         superseded = np.ones(n, bool)
         superseded[current] = False
-        ids, rows = self.ids, self.rows
+        ids, index = self.ids, self.index
         for row in np.flatnonzero(superseded).tolist():  # re-sent or removed posts' earlier arrivals: few
-            at = self._at(ids[row])
-            keep[row] = at >= 0 and keep[rows[at]]
+            latest = index.row(ids[row], ids)
+            keep[row] = latest >= 0 and keep[latest]
         if keep.all():
             return 0
         renumber = np.cumsum(keep, dtype=np.int64) - 1
@@ -211,46 +199,17 @@ class PostRecords(MutableMapping):
             kept.frombytes(np.frombuffer(column, dtype)[keep].tobytes())
             setattr(self, name, kept)
         self.ids = list(compress(ids, keep.tolist()))
-        entries = held.copy()
-        entries[held] = keep[current]
-        self.hashes = self.hashes[entries]
-        self.rows = renumber[rows[entries]].astype(np.int32)
+        self.index.keep(keep[current], renumber)
         self.whole = {int(renumber[row]): record for row, record in self.whole.items() if keep[row]}
-        self._held = len(self.rows)
         return n - len(self.ids)
 
-    # -- the index ------------------------------------------------------------------------------
-    def _at(self, post_id: str) -> int:
-        """Where the index's sorted part holds ``post_id``'s record, or -1."""
-        hashes, rows, ids = self.hashes, self.rows, self.ids
-        h = hash(post_id)
-        at = hashes.searchsorted(h).item()
-        n = len(hashes)
-        while at < n and hashes.item(at) == h:
-            row = rows.item(at)
-            if row >= 0 and ids[row] == post_id:
-                return at
-            at += 1
-        return -1
-
-    def _row(self, post_id: str) -> int:
-        """The row of ``post_id``'s record in the index's sorted part, or -1."""
-        at = self._at(post_id)
-        return -1 if at < 0 else self.rows.item(at)
-
-    def _seal(self) -> None:
-        """Merge the pending ids into the sorted index."""
-        pending = self.pending
-        if not pending:
-            return
-        keys = np.fromiter(map(hash, pending), np.int64, len(pending))
-        rows = np.fromiter(pending.values(), np.int32, len(pending))
-        order = np.argsort(keys, kind="stable")
-        keys, rows = keys[order], rows[order]
-        at = np.searchsorted(self.hashes, keys)
-        self.hashes = np.insert(self.hashes, at, keys)
-        self.rows = np.insert(self.rows, at, rows)
-        self.pending = {}
+    # -- rows ---------------------------------------------------------------------------------
+    def _account(self, account_id: str) -> int:
+        account = self.account_names.index.get(account_id)
+        if account is None:
+            account = self.account_names.of(account_id)
+            self._account_partitions.append(partition_for(account_id, self.partitions))
+        return account
 
     def _record(self, row: int) -> dict:
         platform = self.platforms[row]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from ..settings import Settings
-from ..validation import validate_post
+from ..validation import decode_post, validate_post
 from .post_records import PostRecords
 from .reference import ReferenceBook
 
@@ -35,6 +35,23 @@ class PostBook(ReferenceBook):
         """A record past the lifetime is nothing to hold (the topic keeps a benchmark period more, half
         of what a start reads): not validated, and it removes the record of its post it replaces."""
         return validate_post(value, published_since=int(time.time() * 1000) - self.lifetime_ms)
+
+    def apply(self, keys: list[bytes | None], values: list[bytes | None]) -> None:
+        """The runs of current records the struct decodes are added in bulk (a start reads ~500,000);
+        a tombstone, a record past the lifetime, and one the struct refuses go one by one."""
+        since = int(time.time() * 1000) - self.lifetime_ms
+        run: list = []
+        for key, value in zip(keys, values):
+            post = decode_post(value)
+            if post is not None and post.published_at >= since:
+                run.append(post)
+                continue
+            if run:
+                self.records.add_posts(run)
+                run = []
+            self._apply(key, value)
+        if run:
+            self.records.add_posts(run)
 
     def arrived(self, partition: int, cursor: int) -> tuple[list[tuple[int | float, str]], int]:
         """(published_at, post id) of the records of ``partition``'s accounts that arrived from

@@ -12,10 +12,13 @@ from collections.abc import MutableMapping
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ..settings import Settings
+from .aiokafka_fetch import getmany_raw, guard_fetched_batches
 from .aiokafka_internals import cluster_metadata
 from .clients import reader
 
 log = logging.getLogger(__name__)
+
+FETCH_RECORDS = 10_000  # messages taken from the fetched responses at a time
 
 
 class ReferenceBook:
@@ -44,6 +47,7 @@ class ReferenceBook:
         self._task: asyncio.Task | None = None
 
     async def start(self, catch_up_timeout: float = 30.0) -> None:
+        guard_fetched_batches()  # getmany_raw: a fetch in columns, no ConsumerRecord per message
         self._consumer = reader(self.settings, self.kafka_config, isolation_level="read_uncommitted")
         await self._consumer.start()
         topic = self.topic
@@ -72,10 +76,9 @@ class ReferenceBook:
             if not self.caught_up.is_set() and await self._reached(ends):
                 self.caught_up.set()
                 log.info("%s: %d records loaded", self.name, len(self.records))
-            batch = await self._consumer.getmany(timeout_ms=1000)
-            for messages in batch.values():
-                for message in messages:
-                    self._apply(message)
+            batch = await getmany_raw(self._consumer, 1000, FETCH_RECORDS)
+            for fetched in batch.values():
+                self.apply(fetched.keys, fetched.values)
             self.after_batch()
 
     def after_batch(self) -> None:
@@ -88,20 +91,21 @@ class ReferenceBook:
                 return False
         return True
 
-    def _apply(self, message) -> None:
-        key = message.key.decode("utf-8", "replace") if message.key else None
-        if message.value is None:  # tombstone: the record was removed
+    def apply(self, keys: list[bytes | None], values: list[bytes | None]) -> None:
+        """The messages of one partition, in offset order (a book may take them in bulk)."""
+        for key, value in zip(keys, values):
+            self._apply(key, value)
+
+    def _apply(self, key_bytes: bytes | None, value: bytes | None) -> None:
+        key = key_bytes.decode("utf-8", "replace") if key_bytes else None
+        if value is None:  # tombstone: the record was removed
             self.records.pop(key, None)  # type: ignore[arg-type]  # a keyless tombstone pops nothing
             return
-        record, rejection = self.validate(message.value)
+        record, rejection = self.validate(value)
         if record is not None:
             self.records[record[self.key_field]] = record
-            self.added(record)
         elif rejection is None:  # past what the book holds (``validate`` says): as if deleted
             self.records.pop(key, None)  # type: ignore[arg-type]
-
-    def added(self, record: dict) -> None:
-        """A hook for books that index their records."""
 
     async def stop(self) -> None:
         if self._task:

@@ -17,7 +17,7 @@ import orjson
 
 from ..contract import ACCOUNT_SCHEMA, EVENT_SCHEMA, POST_SCHEMA, TYPES
 from .dlq import Rejection
-from .structs import InteractionEvent, event_from, message_decoder
+from .structs import InteractionEvent, PostRecord, event_from, message_decoder, post_decoder
 
 _validate_event = fastjsonschema.compile(EVENT_SCHEMA)
 _validate_account = fastjsonschema.compile(ACCOUNT_SCHEMA)
@@ -192,6 +192,18 @@ def validate_post(value: bytes | None, published_since: int | None = None) -> tu
     ``published_since`` (epoch ms), a record published before it is (None, None), not validated:
     past what the caller holds (the post book's lifetime)."""
     return _validate_reference(value, _validate_post, published_since)
+
+
+def decode_post(value: bytes | None) -> PostRecord | None:
+    """The post record's struct, decoded and validated in one pass; None for a tombstone and for what
+    the struct refuses, which ``validate_post`` then rejects, or accepts (a field the contract does not
+    name, an integral float published_at)."""
+    if value is None:
+        return None
+    try:
+        return post_decoder.decode(value)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def _validate_reference(

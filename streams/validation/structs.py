@@ -1,5 +1,6 @@
-"""The interaction event as msgspec structs generated from its JSON Schema (the contract in ``schemas/``),
-so that decoding and validating a message is one pass in C, and the schema stays the only field list.
+"""The interaction event and the post record as msgspec structs generated from their JSON Schemas (the
+contract in ``schemas/``), so that decoding and validating a message is one pass in C, and the schema
+stays the only field list.
 
 One struct class per value of the property the schema's ``allOf`` conditions test (``type``): msgspec
 picks the class by that tag, and each class requires what the schema requires of that type (``post_id``
@@ -10,7 +11,8 @@ translate makes the import fail, rather than accept too much. The translation is
 JSON Schema by a property test (tests/unit/validation/test_structs.py).
 
 Where msgspec refuses what the schema admits (an integral float such as 1.7e12 where the schema says
-integer), the caller falls back to the full validator; msgspec never accepts what the schema refuses.
+integer; a post record with a field the contract does not name, which the post book keeps whole), the
+caller falls back to the full validator; msgspec never accepts what the schema refuses.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 import msgspec
 from fastjsonschema.draft07 import CodeGeneratorDraft07
 
-from ..contract import EVENT_SCHEMA
+from ..contract import EVENT_SCHEMA, POST_SCHEMA
 
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "examples", "default", "$comment"})
 _FORMAT_PATTERNS = CodeGeneratorDraft07.FORMAT_REGEXS  # the patterns the full validator checks
@@ -31,7 +33,7 @@ _TYPES = {"string": (str,), "integer": (int,), "number": (int, float)}  # number
 def _unknown(schema: dict, known: set[str], where: str) -> None:
     extra = set(schema) - _ANNOTATIONS - known
     if extra:
-        raise ValueError(f"event structs: {where} has keywords not translated: {sorted(extra)}")
+        raise ValueError(f"structs: {where} has keywords not translated: {sorted(extra)}")
 
 
 def field_type(schema: dict, where: str) -> Any:
@@ -39,14 +41,14 @@ def field_type(schema: dict, where: str) -> Any:
     if "enum" in schema:
         _unknown(schema, {"enum"}, where)
         if not all(isinstance(v, str) for v in schema["enum"]):
-            raise ValueError(f"event structs: {where}: only string enums are translated")
+            raise ValueError(f"structs: {where}: only string enums are translated")
         return Literal[tuple(schema["enum"])]
     if "anyOf" in schema:
         _unknown(schema, {"anyOf"}, where)
         return Union[tuple(field_type(alt, f"{where}/anyOf") for alt in schema["anyOf"])]
     _unknown(schema, {"type", "format", *_BOUNDS}, where)
     if schema.get("type") not in _TYPES:
-        raise ValueError(f"event structs: {where}: type {schema.get('type')!r} is not translated")
+        raise ValueError(f"structs: {where}: type {schema.get('type')!r} is not translated")
     meta = {_BOUNDS[k]: v for k, v in schema.items() if k in _BOUNDS}
     if "format" in schema:
         meta["pattern"] = _FORMAT_PATTERNS[schema["format"]]  # KeyError: a format not translated
@@ -111,13 +113,25 @@ def event_structs(schema: dict) -> tuple[type, dict[str, type]]:
     return base, classes
 
 
+def record_struct(schema: dict, name: str) -> type:
+    """The struct of a flat record schema that requires all its properties. A field the schema does
+    not name is refused (the schema admits it): the caller validates such a record in full."""
+    _unknown(schema, {"type", "required", "properties"}, name)
+    if schema.get("type") != "object" or set(schema.get("required", ())) != set(schema["properties"]):
+        raise ValueError(f"structs: {name} must describe an object that requires all its properties")
+    fields = [(field, field_type(sub, f"properties/{field}")) for field, sub in schema["properties"].items()]
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=True, gc=False, module=__name__)
+
+
 if TYPE_CHECKING:  # classes generated at run time from the schema, the only field list: Any to the type checker
     InteractionEvent = Any
     AnyEvent = Any
     EVENT_CLASSES: dict[str, type]
+    PostRecord = Any
 else:
     InteractionEvent, EVENT_CLASSES = event_structs(EVENT_SCHEMA)
     AnyEvent = Union[tuple(EVENT_CLASSES.values())]
+    PostRecord = record_struct(POST_SCHEMA, "PostRecord")
 # A message: one event, or a JSON array of them (``decode_lines``: a slice of messages).
 message_decoder = msgspec.json.Decoder(Union[AnyEvent, list[AnyEvent]])
 
@@ -125,3 +139,6 @@ message_decoder = msgspec.json.Decoder(Union[AnyEvent, list[AnyEvent]])
 def event_from(data: dict) -> InteractionEvent:
     """The struct of an event the full validator accepted (its ``ts`` already in epoch ms)."""
     return msgspec.convert(data, AnyEvent, strict=False)
+
+
+post_decoder = msgspec.json.Decoder(PostRecord)

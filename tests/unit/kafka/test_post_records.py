@@ -11,7 +11,6 @@ import random
 import sys
 import time
 import tracemalloc
-from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -21,16 +20,20 @@ from streams.kafka.partitioner import partition_for
 from streams.kafka.post_records import PLATFORMS
 from streams.kafka.posts import PostBook
 from streams.settings import Settings
+from streams.validation.structs import PostRecord
 
 PARTITIONS = 4
 DAY = 86_400_000
 T0 = int(time.time() * 1000) - DAY  # the book holds no record older than its lifetime (7 days) before now
 
 
-def message(key: str | None, record: dict | None):
-    return SimpleNamespace(
-        key=None if key is None else key.encode(), value=None if record is None else orjson.dumps(record)
-    )
+def message(key: str | None, record: dict | None) -> tuple[bytes | None, bytes | None]:
+    return None if key is None else key.encode(), None if record is None else orjson.dumps(record)
+
+
+def feed(book: PostBook, *messages: tuple[bytes | None, bytes | None]) -> None:
+    """The messages as one fetch of a partition hands them to the book."""
+    book.apply([key for key, _ in messages], [value for _, value in messages])
 
 
 class Model:
@@ -105,21 +108,33 @@ def assert_same(book: PostBook, model: Model, seen: set[str]) -> None:
 def test_records_and_arrivals_are_those_of_a_dict_and_a_list_through_resends_tombstones_and_prunes(seed):
     rng = random.Random(seed)
     book, model = PostBook(Settings(topic_partitions=PARTITIONS)), Model()
-    book.records.seal_at = rng.choice([1, 3, 16, 1000])  # the ids merged into the sorted index early or late
+    book.records.index.seal_at = rng.choice([1, 3, 16, 1000])  # the ids merged into the sorted index early or late
     seen: set[str] = set()
     ids = [f"acct-{i % 40:04d}-p{i:06d}" for i in range(300)]
+    fetch: list[tuple[bytes | None, bytes | None]] = []  # messages not yet handed to the book
+
+    def deliver() -> None:
+        feed(book, *fetch)
+        fetch.clear()
+
     for step in range(900):
         roll = rng.random()
         if roll < 0.6:  # a new post, or a record re-sent (latest wins; each arrival listed)
             post_id = rng.choice(ids) if rng.random() < 0.25 else ids[rng.randrange(len(ids))] + "n"
             key, record = post_id, a_record(rng, post_id)
+            if rng.random() < 0.05:  # published before the lifetime: not held, removes the post's record
+                record["published_at"] = T0 - 7 * DAY - rng.randrange(DAY)
+                fetch.append(message(key, record))
+                model.apply(key, None)
+                continue
         elif roll < 0.75:  # a tombstone: a held post, a removed one, an unknown one, or no key
             key = rng.choice(sorted(seen)) if seen and rng.random() < 0.8 else rng.choice([f"gone-{step}", None])
             record = None
         elif roll < 0.78:  # an invalid record: nothing held, no arrival
-            book._apply(SimpleNamespace(key=b"bad", value=b'{"post_id": "bad"}'))
+            fetch.append((b"bad", b'{"post_id": "bad"}'))
             continue
         elif roll < 0.82:
+            deliver()
             horizon = T0 + rng.randrange(-DAY, 8 * DAY) if rng.random() < 0.7 else T0 - DAY  # nothing old
             book.records.prune(horizon)
             model.prune(horizon)
@@ -129,10 +144,14 @@ def test_records_and_arrivals_are_those_of_a_dict_and_a_list_through_resends_tom
             continue
         if key is not None:
             seen.add(key)
-        book._apply(message(key, record))
+        fetch.append(message(key, record))
         model.apply(key, record)
+        if rng.random() < 0.2:  # fetches of 1 to ~15 messages
+            deliver()
         if step % 50 == 0:
+            deliver()
             assert_same(book, model, seen)
+    deliver()
     assert_same(book, model, seen)
     book.records.prune(T0 + 8 * DAY)
     model.prune(T0 + 8 * DAY)
@@ -144,19 +163,19 @@ def test_records_and_arrivals_are_those_of_a_dict_and_a_list_through_resends_tom
 
 def test_a_resent_record_is_listed_at_each_arrival_and_a_removed_one_until_the_prune():
     book = PostBook(Settings(topic_partitions=PARTITIONS))
-    book.records.seal_at = 2
+    book.records.index.seal_at = 2
     first = {"post_id": "p", "account_id": "a1", "platform": "x", "published_at": T0, "content_type": "text"}
-    book._apply(message("p", first))
-    book._apply(message("q", {**first, "post_id": "q"}))
-    book._apply(message("r", {**first, "post_id": "r"}))
+    feed(book, message("p", first))
+    feed(book, message("q", {**first, "post_id": "q"}))
+    feed(book, message("r", {**first, "post_id": "r"}))
     moved = {**first, "account_id": "a2", "published_at": T0 + 5, "content_type": "reel"}  # another partition maybe
-    book._apply(message("p", moved))
+    feed(book, message("p", moved))
     assert book.post_of("p") == moved
     listed = [(p, [post_id for _, post_id in book.arrived(p, 0)[0]]) for p in range(PARTITIONS)]
     home1, home2 = partition_for("a1", PARTITIONS), partition_for("a2", PARTITIONS)
     assert sorted(post_id for _, ids in listed for post_id in ids) == ["p", "p", "q", "r"]
     assert (T0, "p") in book.arrived(home1, 0)[0] and (T0 + 5, "p") in book.arrived(home2, 3)[0]
-    book._apply(message("q", None))
+    feed(book, message("q", None))
     assert book.post_of("q") is None and (T0, "q") in book.arrived(home1, 0)[0]  # listed until the prune
     book.records.prune(T0 + 1)  # p's latest record is kept: both its arrivals stay; r's is older: gone
     assert book.post_of("r") is None and book.post_of("p") == moved
@@ -171,21 +190,27 @@ class Colliding(str):
         return 42
 
 
-def test_ids_of_equal_hash_are_different_posts():
+@pytest.mark.parametrize("run", [1, 4])
+def test_ids_of_equal_hash_are_different_posts(run):
+    """One record at a time, or in runs (``add_posts``: the sorted part searched for a run at once)."""
     book = PostBook(Settings(topic_partitions=PARTITIONS))
-    book.records.seal_at = 3
+    book.records.index.seal_at = 3
     ids = [Colliding(f"post-{i}") for i in range(10)]
-    records = {}
-    for i, post_id in enumerate(ids):
-        records[post_id] = {
+    records = {
+        post_id: {
             "post_id": post_id,
             "account_id": "a",
             "platform": "x",
             "published_at": T0 + i,
             "content_type": "text",
         }
-        book.records[post_id] = records[post_id]
-    book.records[ids[4]] = records[ids[4]] = {**records[ids[4]], "content_type": "reel"}
+        for i, post_id in enumerate(ids)
+    }
+    resent = {**records[ids[4]], "content_type": "reel"}
+    added = [*records.values(), resent, records[ids[7]]]
+    for at in range(0, len(added), run):
+        book.records.add_posts([PostRecord(**record) for record in added[at : at + run]])
+    records[ids[4]] = resent
     del book.records[ids[6]], records[ids[6]]
     book.records.prune(T0 + 2)
     del records[ids[0]], records[ids[1]]
@@ -218,8 +243,8 @@ def test_a_week_of_records_costs_a_few_tens_of_bytes_each_beyond_the_post_id():
     try:
         before = tracemalloc.get_traced_memory()[0]
         book = PostBook(Settings(topic_partitions=PARTITIONS))
-        for m in messages:
-            book._apply(m)
+        for at in range(0, n, 2000):  # fetches of 2,000 messages
+            feed(book, *messages[at : at + 2000])
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
