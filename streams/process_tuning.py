@@ -13,6 +13,11 @@ two full collections of 0.12 s each), most of it on objects that were live and g
 young generation of 50,000 that falls to 0.05 s; the cycles asyncio and exceptions make are still
 collected, a few tens of thousands of objects later.
 
+A restore pauses the collector (``collection_paused``): it builds millions of objects that live on
+(a week's state), so collections during it only scan what survives them all. A week's restore in one
+process: 9.2 s with the thresholds above, 6.7 s paused. Its objects hold no cycles: reference
+counting frees what it discards.
+
 The C allocator: large blocks go back to the system when they are freed.
 
 glibc's malloc serves a request above M_MMAP_THRESHOLD with a mapping of its own, unmapped on free;
@@ -35,6 +40,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 YOUNG_COLLECTION_ALLOCATIONS = 50_000  # CPython's default: 700
 OLDER_COLLECTION_EVERY = (20, 100)  # young collections per middle one, middle per full (default 10, 10)
@@ -50,6 +57,18 @@ def tune_the_process() -> None:
 
 def collect_less_often() -> None:
     gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *OLDER_COLLECTION_EVERY)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cyclic collection within (if there was before: a pause within a pause keeps it paused)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _libc():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_left
 
 import orjson
 from aiokafka import TopicPartition
@@ -25,7 +26,7 @@ from ..kafka.clients import (
     reader,
 )
 from ..metrics import Metrics
-from ..process_tuning import return_free_memory
+from ..process_tuning import collection_paused, return_free_memory
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
 from ..state.post_life import PostOf
@@ -154,36 +155,49 @@ class Recovery:
         s, cfg = self.settings, self.config
         states = {p: PartitionState(p, cfg, post_of=self.post_of, post_arrivals=self.post_arrivals) for p in partitions}
         await self._wait_for_decided([TopicPartition(topic, p) for p in partitions for topic in s.state_topics])
-        readers = {p: SnapshotReader() for p in partitions}
-        async for partition, key, value in self._read_to_end(s.topic_snapshots, partitions):
-            readers[partition].add(key, value)
-        for p in partitions:  # each partition's records freed once loaded: the blobs are the dedup memory
-            load_snapshot(states[p], readers.pop(p).snapshot())
-            await asyncio.sleep(0)  # a week's partition loads in about a second: let the heartbeats run
-        snapshot_seq = {p: state.seq for p, state in states.items()}
-        entries = 0
-        async for partition, _, value in self._read_to_end(s.topic_state, partitions):
-            entry = orjson.loads(value)
-            if entry["q"] > snapshot_seq[partition]:
-                apply_journal(states[partition], entry)
-                entries += 1
-        async for partition, key, value in self._read_to_end(s.topic_mentions, partitions):
-            states[partition].mentions.restore(key.decode(), None if value is None else orjson.loads(value))
+        with collection_paused():  # what it builds lives on: collections would scan it for nothing
+            snapshots, entries = await self._read_state(states)
         return_free_memory()  # the decoded snapshots and journal, freed (streams.process_tuning)
         self.metrics.restore_seconds.set(time.perf_counter() - started)
         log.info(
             "partitions %s restored from %d snapshots and %d journal entries in %.2f s",
             sorted(partitions),
-            sum(1 for p in partitions if snapshot_seq[p]),
+            snapshots,
             entries,
             time.perf_counter() - started,
             extra={"partitions": sorted(partitions), "commit": {p: states[p].seq for p in sorted(partitions)}},
         )
         return states
 
+    async def _read_state(self, states: dict[int, PartitionState]) -> tuple[int, int]:
+        """Load the latest snapshot, the journal after it and the open mentions into these states;
+        (the snapshots found, the journal entries replayed)."""
+        s, partitions = self.settings, list(states)
+        readers = {p: SnapshotReader() for p in partitions}
+        async for partition, keys, values in self._read_to_end(s.topic_snapshots, partitions):
+            add = readers[partition].add
+            for key, value in zip(keys, values):
+                add(key, value)
+        for p in partitions:  # each partition's records freed once loaded: the blobs are the dedup memory
+            load_snapshot(states[p], readers.pop(p).snapshot())
+            await asyncio.sleep(0)  # a week's partition loads in about a second: let the heartbeats run
+        snapshot_seq = {p: state.seq for p, state in states.items()}
+        entries = 0
+        async for partition, _, values in self._read_to_end(s.topic_state, partitions):
+            for value in values:
+                entry = orjson.loads(value)
+                if entry["q"] > snapshot_seq[partition]:
+                    apply_journal(states[partition], entry)
+                    entries += 1
+        async for partition, keys, values in self._read_to_end(s.topic_mentions, partitions):
+            restore_mention = states[partition].mentions.restore
+            for key, value in zip(keys, values):
+                restore_mention(key.decode(), None if value is None else orjson.loads(value))
+        return sum(1 for seq in snapshot_seq.values() if seq), entries
+
     async def _read_to_end(self, topic: str, partitions: list[int]):
-        """(partition, key, value) of every committed message of these partitions up to the end they
-        had when the read began."""
+        """(partition, keys, values) of the committed messages of these partitions up to the end they
+        had when the read began, a fetch of a partition at a time (in offset order)."""
         tps = [TopicPartition(topic, p) for p in partitions]
         # Small fetches: a restore reads tens of MB of snapshots, and each response is held (and
         # copied into records) until read. A record larger than a fetch still comes whole (KIP-74).
@@ -210,10 +224,10 @@ class Recovery:
                 # Columns, not a ConsumerRecord per message: a week's restore reads over 400,000 mentions.
                 batch = await getmany_raw(consumer, 1000, RESTORE_FETCH_RECORDS)
                 for tp, fetched in batch.items():
-                    end = ends[tp]
-                    for key, value, offset in zip(fetched.keys, fetched.values, fetched.offsets):
-                        if offset < end:  # what was written after the read began is not the restore's
-                            yield tp.partition, key, value
+                    # What was written after the read began is not the restore's.
+                    read = bisect_left(fetched.offsets, ends[tp])
+                    if read:
+                        yield tp.partition, fetched.keys[:read], fetched.values[:read]
                 done = {tp for tp in pending if await consumer.position(tp) >= ends[tp]}
                 if done:
                     consumer.pause(*done)

@@ -3,10 +3,13 @@ the free memory a restore or a close leaves in glibc's heap goes back to the sys
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
 import pytest
+
+from streams.process_tuning import collection_paused
 
 HEAP_CHURN = """
 from streams.process_tuning import return_free_memory, return_large_blocks_to_the_system
@@ -31,3 +34,19 @@ def test_the_heap_freed_by_a_restore_goes_back_to_the_system():
     held, after, returned = out.split()
     assert int(held) > 70_000_000  # freed, but still the process's
     assert int(after) < 5_000_000 and returned == "True"
+
+
+def test_collection_is_paused_within_and_resumes_as_it_was():
+    assert gc.isenabled()
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+            with collection_paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the outer pause still holds
+        assert gc.isenabled()
+        with pytest.raises(ValueError), collection_paused():
+            raise ValueError
+        assert gc.isenabled()
+    finally:
+        gc.enable()
