@@ -7,6 +7,7 @@ hold: ``posts`` (distinct posts) and ``responses`` (mentions answered) are an ac
 
 from __future__ import annotations
 
+from itertools import chain
 from operator import itemgetter
 
 import numpy as np
@@ -65,6 +66,38 @@ def state_row(state: list) -> tuple[tuple[int, ...], tuple]:
     if state[6] is not None or len(state) > 7 or sum(post) != sum(counts):
         raise ValueError(f"not a post's aggregate: {state!r}")
     return post, (state[1], state[3], state[2], state[4], state[5])
+
+
+_U32_MAX = 2**32 - 1
+
+
+def state_columns(states: list[list]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``state_row`` of each state at once, as columns: counts of POST_TYPE_INDEXES (uint32), the two
+    sums (float64), the three tallies (uint32). None when one of them is not the state of a post's
+    aggregate of the contract's types, in integers the columns hold (``state_row`` one by one then
+    reads it, or says why it refuses it)."""
+    width, n = len(TYPES), len(states)
+    if any(len(state) != 7 or state[6] is not None or len(state[0]) != width for state in states):
+        return None
+    counts_flat = list(chain.from_iterable(state[0] for state in states))
+    tallies_flat = [value for state in states for value in (state[2], state[4], state[5])]
+    sums_flat = [value for state in states for value in (state[1], state[3])]
+    integers, numbers = set(map(type, counts_flat)).union(map(type, tallies_flat)), set(map(type, sums_flat))
+    if not (integers <= {int} and numbers <= {int, float}):  # numpy would read "1.5", 2.5 and True
+        return None
+    try:
+        counts = np.array(counts_flat, np.int64).reshape(n, width)
+        tallies = np.array(tallies_flat, np.int64).reshape(n, 3)
+        sums = np.array(sums_flat, np.float64).reshape(n, 2)
+    except OverflowError:  # ints past 64 bits
+        return None
+    for column in (counts, tallies):
+        if n and (column.min() < 0 or column.max() > _U32_MAX):
+            return None
+    post = counts[:, POST_TYPE_INDEXES]
+    if (post.sum(axis=1) != counts.sum(axis=1)).any():  # a count of another type: refused by state_row
+        return None
+    return post.astype(np.uint32), sums, tallies.astype(np.uint32)
 
 
 def row_states(counts: np.ndarray, sums: np.ndarray, tallies: np.ndarray) -> list[list]:

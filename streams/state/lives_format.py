@@ -166,9 +166,12 @@ def load_sealed(lifetimes: PostLifetimes, groups: dict[int, list[bytes]], finals
     sealed.add_many([])
     lifetimes.mark = mark
     finals = list(finals)
-    for (_, state), at in zip(finals, sealed.positions([post_id for post_id, _ in finals])):
-        if at is not None:
-            sealed.finals.set_state(at, state)
+    found = [
+        (at, state)
+        for (_, state), at in zip(finals, sealed.positions([post_id for post_id, _ in finals]))
+        if at is not None
+    ]
+    sealed.finals.set_states([at for at, _ in found], [state for _, state in found])
     sealed.end_and_expire(mark, lifetimes.lifetime, lifetimes.period)
 
 

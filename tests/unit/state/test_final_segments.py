@@ -16,6 +16,7 @@ import pytest
 
 from streams.contract import POST_LEVEL_TYPES, TYPE_INDEX, TYPES
 from streams.model.aggregates import WindowAggregate
+from streams.state.aggregate_rows import state_columns
 from streams.state.final_segments import FinalSegments
 
 POST_TYPES = sorted(POST_LEVEL_TYPES)
@@ -123,6 +124,56 @@ def test_any_sequence_of_changes_reads_back_as_a_dict_of_them_would_in_its_order
     assert len(finals) == len(model) > 100
     assert list(finals.by_group()) == by_group_of(model)
     assert all(finals.get(key).to_state() == state for key, state in model.items())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_restores_finals_set_at_once_read_back_and_change_as_a_dict_of_them_would(seed):
+    """``set_states`` into an empty one (in columns, several blocks) and into one that holds finals
+    (one by one): what each reads back, then after more changes, is what the dict model holds."""
+    rnd = random.Random(seed)
+    keys = rnd.sample([(B0 + g * SPAN, p) for g in (3, 0, 7, 1) for p in range(3_000)], 9_000)  # blocks of 4,096
+    states = [expected_state(events(rnd, rnd.randint(1, 3))) for _ in keys]
+    restored, model = FinalSegments(), dict(zip(keys, states))
+    assert state_columns(states) is not None  # so they are set in columns
+    restored.set_states(keys, states)
+    assert len(restored) == len(model) and list(restored.by_group()) == by_group_of(model)
+    assert all(restored.get(key).to_state() == state for key, state in model.items())
+    assert restored.get((B0 + 3 * SPAN, 3_000)) is None and restored.get((B0 + 2 * SPAN, 0)) is None
+    more = [(B0 + rnd.randrange(9) * SPAN, rnd.randrange(3_100)) for _ in range(40)]
+    more_states = [expected_state(events(rnd, 2)) for _ in more]
+    restored.set_states(more, more_states)  # not empty any more: one by one
+    model.update(zip(more, more_states))
+    for key in rnd.sample(keys, 500):
+        evs = events(rnd, 2)
+        restored.merge(key, aggregate(evs))
+        model[key] = added(model[key], expected_state(evs))
+    for key in rnd.sample(keys, 500):
+        assert restored.pop(key).to_state() == model.pop(key)
+    for key in [(B0 + 5 * SPAN, p) for p in range(600)]:  # rows freed by the pops, handed out again
+        restored.set_state(key, model.setdefault(key, expected_state(events(rnd, 1))))
+    assert len(restored) == len(model) and list(restored.by_group()) == by_group_of(model)
+    assert all(restored.get(key).to_state() == state for key, state in model.items())
+
+
+def test_a_restores_finals_set_at_once_refuse_and_read_as_one_by_one():
+    """What ``set_state`` refuses, ``set_states`` refuses; a short count list (an earlier contract's)
+    reads as zeros."""
+    older = [[0, 4, 1], 12.5, 1, -0.5, 2, 1, None]
+    finals = FinalSegments()
+    finals.set_states([(B0, 0), (B0, 1)], [expected_state([("like", None, None)]), older])
+    assert finals.get((B0, 1)).to_state() == [[0, 4, 1] + [0] * (len(TYPES) - 3), 12.5, 1, -0.5, 2, 1, None]
+    past_the_columns = [[2**32 if t == "like" else 0 for t in TYPES], 0.0, 0, 0.0, 0, 0, None]
+    for refused in (
+        [[1 if t == "follow" else 0 for t in TYPES], 0.0, 0, 0.0, 0, 0, None],  # an account-level count
+        [[0] * len(TYPES), 0.0, 0, 0.0, 0, 0, ["p1"]],  # distinct posts
+        past_the_columns,
+        [[1.5 if t == "like" else 0 for t in TYPES], 0.0, 0, 0.0, 0, 0, None],  # not an integer
+        [[0] * len(TYPES), "1.5", 0, 0.0, 0, 0, None],  # not a number
+    ):
+        with pytest.raises(Exception) as one_by_one:
+            FinalSegments().set_state((B0, 0), refused)
+        with pytest.raises(one_by_one.type):
+            FinalSegments().set_states([(B0, 0)], [refused])
 
 
 def test_freed_rows_are_reused_so_memory_follows_the_finals_held_not_the_uptime():
