@@ -26,7 +26,7 @@ from ..kafka.clients import (
     reader,
 )
 from ..metrics import Metrics
-from ..process_tuning import collection_paused, return_free_memory
+from ..process_tuning import collect_cycles, collection_paused, return_free_memory
 from ..settings import Settings
 from ..state import PartitionState, WindowConfig
 from ..state.post_life import PostOf
@@ -178,6 +178,7 @@ class Recovery:
             add = readers[partition].add
             for key, value in zip(keys, values):
                 add(key, value)
+        collect_cycles()  # the reader's (streams.process_tuning): before the state is built, while it is cheap
         for p in partitions:  # each partition's records freed once loaded: the blobs are the dedup memory
             load_snapshot(states[p], readers.pop(p).snapshot())
             await asyncio.sleep(0)  # a week's partition loads in about a second: let the heartbeats run
