@@ -15,7 +15,8 @@ collected, a few tens of thousands of objects later.
 
 A restore pauses the collector (``collection_paused``): it builds millions of objects that live on
 (a week's state), so collections during it only scan what survives them all. A week's restore in one
-process: 9.2 s with the thresholds above, 6.7 s paused. Its own objects hold no cycles, but the
+process, three runs each: 11.4 / 9.8 / 11.6 s with the thresholds above, 10.6 / 9.4 / 9.4 s paused
+(without the reads and the waits: 9.2 s against 6.7). Its own objects hold no cycles, but the
 Kafka reader of the snapshot topic leaves ~180 MB in reference cycles (aiokafka's): the restore
 collects them once that read is done (``collect_cycles``, 0.05 s: the state is not built yet), or its
 peak RSS grew by that much (a week's restore: 597 MB with collections, 823 paused, 642 paused and
