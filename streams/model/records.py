@@ -81,7 +81,7 @@ def lifetime_record(
 ) -> dict:
     """A post's aggregates from its publication to publication + age (schemas/post-lifetime.schema.json);
     ``life``: a streams.state.post_life.PostLife whose ``total`` holds exactly that span."""
-    agg = life.total if life.total is not None else WindowAggregate()
+    agg = life.total or WindowAggregate()
     engaged = engaged_count(agg, engaged_types)
     return {
         "post_id": post_id,

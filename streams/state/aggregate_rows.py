@@ -7,8 +7,9 @@ hold: ``posts`` (distinct posts) and ``responses`` (mentions answered) are an ac
 
 from __future__ import annotations
 
+import struct
 from itertools import chain
-from operator import itemgetter
+from operator import add, itemgetter
 
 import numpy as np
 
@@ -43,6 +44,60 @@ def row_aggregate(counts, sums, tallies) -> WindowAggregate:
     agg.dwell_ms_sum, agg.sentiment_sum = sums
     agg.dwell_count, agg.sentiment_count, agg.sentiment_negative = tallies
     return agg
+
+
+# A post's aggregate in 60 bytes: the counts of POST_TYPE_INDEXES, the two sums, the three tallies.
+_PACKED = struct.Struct(f"<{len(POST_TYPE_INDEXES)}I2d3I")
+_K = len(POST_TYPE_INDEXES)
+
+
+def packed(agg: WindowAggregate) -> bytes | WindowAggregate:
+    """A post's aggregate as bytes (60 + the object's 33, where the aggregate takes ~300); the aggregate
+    itself when it holds what the bytes cannot (another type's count, distinct posts, responses, a
+    count past 32 bits): nothing is ever cut."""
+    counts = agg.counts
+    post = _post_counts(counts)
+    if agg.posts is not None or agg.responses is not None or sum(post) != sum(counts):  # counts are >= 0
+        return agg
+    try:
+        return _PACKED.pack(
+            *post, agg.dwell_ms_sum, agg.sentiment_sum, agg.dwell_count, agg.sentiment_count, agg.sentiment_negative
+        )
+    except struct.error:
+        return agg
+
+
+def packed_state(state: list) -> bytes | WindowAggregate:
+    """``packed`` of the aggregate of a ``WindowAggregate.to_state`` state, without making it when the
+    bytes can hold it."""
+    try:
+        counts, (dwell, sentiment, dwell_count, sentiment_count, negatives) = state_row(state)
+        return _PACKED.pack(*counts, dwell, sentiment, dwell_count, sentiment_count, negatives)
+    except (ValueError, struct.error):  # ValueError: not a post's aggregate; kept whole
+        return WindowAggregate.from_state(state)
+
+
+def merged(value: bytes | WindowAggregate, agg: WindowAggregate) -> bytes | WindowAggregate:
+    """``packed(unpacked(value).merge(agg))``, without making an aggregate when the bytes hold both (a
+    commit merges its delta into each young life it touched: 2.4 us where that took 4.6)."""
+    if type(value) is bytes and agg.posts is None and agg.responses is None:
+        counts = agg.counts
+        post = _post_counts(counts)
+        if sum(post) == sum(counts):
+            fields = (*post, agg.dwell_ms_sum, agg.sentiment_sum, agg.dwell_count, agg.sentiment_count)
+            try:
+                return _PACKED.pack(*map(add, _PACKED.unpack(value), (*fields, agg.sentiment_negative)))
+            except struct.error:  # a count past 32 bits: kept whole
+                pass
+    return packed(unpacked(value).merge(agg))
+
+
+def unpacked(value: bytes | WindowAggregate) -> WindowAggregate:
+    """A new aggregate equal to the one ``packed`` was given: the caller may change it."""
+    if type(value) is not bytes:
+        return value.copy()  # type: ignore[union-attr]  # an aggregate kept whole
+    row = _PACKED.unpack(value)
+    return row_aggregate(row[:_K], row[_K : _K + 2], row[_K + 2 :])
 
 
 def post_counts(agg: WindowAggregate) -> tuple[int, ...]:

@@ -40,9 +40,10 @@ from .post_life import FROM_FIRST_EVENT, FROM_RECORD, LifeDelta, PostLife, PostO
 from .sealed_lifetimes import SealedLifetimes
 from .sealed_lives import SealedLives
 
-# Measured in-process (docs/performance.md): a young life with its meta, an aggregate (the sealed lives
-# and the samples count their columns' bytes: about 111 B a sealed life, 32 B a tombstone, 34 B a sample).
-LIFE_BYTES, AGGREGATE_BYTES = 250, 340
+# Measured in-process (tracemalloc, tests/unit/state/test_post_life.py): a young life with its meta, id
+# and dict slot; a packed aggregate; one kept whole (the sealed lives and the samples count their
+# columns' bytes: about 111 B a sealed life, 32 B a tombstone, 34 B a sample).
+LIFE_BYTES, PACKED_BYTES, AGGREGATE_BYTES = 400, 93, 340
 
 
 class PostLifetimes:
@@ -179,11 +180,7 @@ class PostLifetimes:
             if change.max_ts > life.max_ts:
                 life.max_ts = change.max_ts
             for segment, agg in change.segments.items():
-                mine = life.segments.get(segment)
-                if mine is None:
-                    life.segments[segment] = agg
-                else:
-                    mine.merge(agg)
+                life.add_segment(segment, agg)
 
     def knows(self, post_id: str) -> bool:
         """Whether the post has a life (young, sealed or a tombstone)."""
@@ -234,7 +231,7 @@ class PostLifetimes:
                     count[1] += 1
             if life.done < n:
                 while life.done < n and life.published_at + ages[life.done] <= mark:
-                    segment = life.segments.pop(life.done, None)
+                    segment = life.pop_segment(life.done)
                     if segment is not None:
                         life.total = segment if life.total is None else life.total.merge(segment)
                     if life.done < self.maturity_index:
@@ -267,5 +264,6 @@ class PostLifetimes:
     def memory_bytes(self) -> int:
         """An estimate from measured sizes (docs/performance.md): a young life, an aggregate; the
         sealed lives' and the samples' columns as they are."""
-        aggregates = sum((life.total is not None) + len(life.segments) for life in self.lives.values())
-        return LIFE_BYTES * len(self.lives) + self.sealed.nbytes + AGGREGATE_BYTES * aggregates + self.samples.nbytes
+        held = [life.held() for life in self.lives.values()]
+        aggregates = PACKED_BYTES * sum(p for p, _ in held) + AGGREGATE_BYTES * sum(w for _, w in held)
+        return LIFE_BYTES * len(self.lives) + aggregates + self.sealed.nbytes + self.samples.nbytes

@@ -55,8 +55,8 @@ def decode_lives(items) -> dict[str, PostLife]:
         life = lives[post_id] = PostLife(*meta, max_ts)  # type: ignore[call-arg]  # meta: the six fields before max_ts
         life.done = done
         life.reached = reached[0] if reached else []
-        life.total = None if total is None else WindowAggregate.from_state(total)
-        life.segments = _decode_segments(segments)
+        life.set_total_state(total)
+        life.set_segment_states(segments)
     return lives
 
 

@@ -68,7 +68,7 @@ class SealedLifetimes:
             life.total = group.total(i)
             final = self.sealed.finals.get((group.start, i))
             if final is not None:
-                life.segments[self.final] = final
+                life.add_segment(self.final, final)
         return life
 
     def life(self, group: SealedGroup, i: int) -> PostLife:
@@ -122,7 +122,7 @@ class SealedLifetimes:
                 )
                 for column, value in zip(columns, row):
                     column.append(value)
-                final = life.segments.get(self.final)
+                final = life.segment(self.final)
                 if final is not None and life.done < len(self.ages):
                     sealed.finals.set((start, i), final)
             group = SealedGroup(start, *columns)

@@ -71,10 +71,10 @@ def _groups(posts: Buckets, accounts: Buckets, lifetimes: PostLifetimes) -> Iter
         hours.setdefault(life.published_at - life.published_at % LIVES_GROUP_MS, {})[post_id] = life
     for hour, hour_lives in hours.items():
         # the count changes as the hour fills: its parts are rewritten once, those past it deleted
-        shards = max(1, len(hour_lives) // YOUNG_LIVES_PER_PART)
+        shard_count = max(1, len(hour_lives) // YOUNG_LIVES_PER_PART)
         by_shard: dict[int, dict] = {}
         for post_id, life in hour_lives.items():
-            by_shard.setdefault(zlib.crc32(post_id.encode()) % shards, {})[post_id] = life
+            by_shard.setdefault(zlib.crc32(post_id.encode()) % shard_count, {})[post_id] = life
         for shard, lives in by_shard.items():
             yield "L", f"{hour}/{shard}", encode_lives(lives)
     for start, finals in lifetimes.sealed.finals.by_group():
