@@ -194,6 +194,8 @@ class Recovery:
             restore_mention = states[partition].mentions.restore
             for key, value in zip(keys, values):
                 restore_mention(key.decode(), None if value is None else orjson.loads(value))
+        for state in states.values():
+            state.mentions.settle()  # the last records read, applied now rather than at their first use
         return sum(1 for seq in snapshot_seq.values() if seq), entries
 
     async def _read_to_end(self, topic: str, partitions: list[int]):

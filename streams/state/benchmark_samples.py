@@ -167,6 +167,11 @@ class BenchmarkSamples(dict):
             samples = self[account_id] = AccountSamples(self.tables, self.dtype)
         samples.append(sample)
 
+    def seal(self) -> None:
+        """Every account's new samples into its arrays."""
+        for samples in self.values():
+            samples.seal()
+
     def seal_and_expire(self, horizon: int) -> None:
         """At a close: drop the samples published before ``horizon``; seal the new ones."""
         for account_id in list(self):

@@ -58,6 +58,17 @@ class MentionStore:
         at = self._find(key)
         return None if at is None else (int(self.states[at]), int(self.accounts[at]), int(self.ts[at]))
 
+    def held_keys(self, keys: np.ndarray) -> list[int]:
+        """Those of these keys a mention may be held with (``remove`` tells): checked at once, where a
+        search each took a restore's chunk ~3 us a key."""
+        found: list[int] = []
+        if len(self.keys):
+            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            found = keys[self.keys[at] == keys].tolist()
+        if self.pending:
+            found += [key for key in keys.tolist() if key in self.pending]
+        return found
+
     def put(self, key: int, event_id: str, account: int, ts: int, state: int) -> None:
         """Hold a mention (replacing one held with its key)."""
         self.remove(key)

@@ -37,6 +37,7 @@ from .mention_store import (
 
 OPEN, ACKNOWLEDGED, WAITING = "m", "a", "r"
 _TAG = {HELD_OPEN: OPEN, HELD_ACKNOWLEDGED: ACKNOWLEDGED}
+RESTORE_CHUNK = 16_384  # a restore's records applied at once
 
 
 @dataclass
@@ -65,6 +66,7 @@ class OpenMentions:
         retention_ms: int,
         reply_resolves: bool = False,
         held: MentionStore | None = None,
+        restore_chunk: int = RESTORE_CHUNK,
     ):
         self.acknowledge_ms, self.resolve_ms, self.retention_ms = acknowledge_ms, resolve_ms, retention_ms
         self.reply_resolves = reply_resolves
@@ -75,32 +77,33 @@ class OpenMentions:
         self._changes: dict[str, list | None] = {}
         self._expired = 0  # of the changes: mentions expired by a scan
         self._restored = _RestoredRecords()
+        self.restore_chunk = restore_chunk
 
     @property
     def open_count(self) -> int:
-        self._settle()
+        self.settle()
         return self.held.counts[HELD_OPEN]
 
     @property
     def acknowledged_count(self) -> int:
-        self._settle()
+        self.settle()
         return self.held.counts[HELD_ACKNOWLEDGED]
 
     def find(self, event_id: str) -> tuple[str, str, int] | None:
         """The unresolved mention of this id: (OPEN or ACKNOWLEDGED, account_id, ts)."""
-        self._settle()
+        self.settle()
         held = self.held.get(mention_key(event_id))
         return None if held is None else (_TAG[held[0]], self.accounts.names[held[1]], held[2])
 
     def unresolved(self) -> dict[int, tuple[str, str, int]]:
         """Every unresolved mention by its key (``mention_key``): (state, account_id, ts)."""
-        self._settle()
+        self.settle()
         ids = self.accounts.names
         return {key: (_TAG[state], ids[account], ts) for key, (state, account, ts) in self.held.entries().items()}
 
     def mention(self, event_id: str, account_id: str, ts: int) -> Waited | None:
         """Open a mention; what was waiting for it, if anything (it acknowledges or closes it at once)."""
-        self._settle()
+        self.settle()
         account = self.accounts.of(account_id)
         account_id = self.accounts.names[account]
         key = mention_key(event_id)
@@ -122,7 +125,7 @@ class OpenMentions:
     def reply(self, mention_id: str, account_id: str, ts: int, platform: str) -> int | None:
         """Acknowledge the open mention replied to (with ``reply_resolves``, close it): its ts. A
         second reply is no new response; one to a mention not read yet waits for it."""
-        self._settle()
+        self.settle()
         key = mention_key(mention_id)
         held = self.held.get(key)
         if held is not None and held[0] == HELD_OPEN:
@@ -144,7 +147,7 @@ class OpenMentions:
     def resolve(self, mention_id: str, account_id: str, ts: int) -> bool | None:
         """Close the mention: whether it had been answered; None when nothing closed now (a resolve
         read before its mention waits for it, a second one changes nothing)."""
-        self._settle()
+        self.settle()
         key = mention_key(mention_id)
         held = self.held.get(key)
         if held is not None:
@@ -181,7 +184,7 @@ class OpenMentions:
     def scan(self, now_ms: int) -> MentionScan:
         """Expire what is past the retention, and count what is past the SLAs: an open mention is
         past both, an acknowledged one only the resolve SLA (neither expires before it is counted)."""
-        self._settle()
+        self.settle()
         acknowledge_before, resolve_before = now_ms - self.acknowledge_ms, now_ms - self.resolve_ms
         expire_before = now_ms - self.retention_ms
         expired = self.held.expire(min(expire_before, acknowledge_before), min(expire_before, resolve_before))
@@ -215,8 +218,10 @@ class OpenMentions:
             value = None  # no mention held
         self._restored.ids.append(mention_id)
         self._restored.values.append(value)
+        if len(self._restored.ids) >= self.restore_chunk:
+            self.settle()  # held as JSON until applied, a week's 400,000 records took ~125 MB
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Apply the records restored since the last call: the latest one per key wins."""
         if self._restored.ids:
             self._restored.apply(self.held, self.accounts)
@@ -263,8 +268,8 @@ class _RestoredRecords:
     def apply(self, store: MentionStore, accounts: InternTable) -> None:
         keys = mention_keys(self.ids)
         distinct, last_reversed = np.unique(keys[::-1], return_index=True)
-        for key in distinct.tolist() if store.counts != [0, 0] else ():
-            store.remove(key)  # replaced by its latest record (only when restoring into a live state)
+        for key in store.held_keys(distinct):
+            store.remove(key)  # replaced by its latest record (an earlier chunk's, or a live state's)
         latest = np.sort(len(keys) - 1 - last_reversed).tolist()
         values = [self.values[i] for i in latest]
         kept = [i for i, value in zip(latest, values, strict=True) if value is not None]

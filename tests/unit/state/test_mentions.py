@@ -8,10 +8,11 @@ from __future__ import annotations
 import random
 import statistics
 
+import numpy as np
 import orjson
 
 from streams.state import PartitionState, WindowConfig
-from streams.state.mention_store import mention_key
+from streams.state.mention_store import MentionStore, mention_key
 from streams.state.mentions import OpenMentions
 from streams.validation.structs import event_from
 from tests.fixtures.state import ACCOUNT_VALIDATOR, B0, ENGAGED, PLATFORM, G, W, followers_of
@@ -226,3 +227,39 @@ def test_open_mentions_of_the_topic_format_before_replies_are_restored():
     assert restored.waiting == {"reply-1": ("a1", 4_000, "x", None)}
     restored.mention("reply-1", "a1", 3_000)
     assert restored.find("reply-1") == ("a", "a1", 3_000) and restored.acknowledged_count == 1
+
+
+def test_a_restore_applies_its_records_in_chunks_and_the_latest_per_key_still_wins():
+    """The topic before compaction: every change in order, a key changed many times across chunks. A
+    restore in chunks of 7 rebuilds what the live state holds, never holding more than a chunk of
+    records (a week's 400,000 held as JSON until the first use took ~125 MB)."""
+    live = OpenMentions(ACK, RESOLVE, KEEP)
+    log: list[tuple[str, bytes | None]] = []  # every change, in order
+    rng = random.Random(8)
+    for i in range(400):
+        ts = B0 + i * 1000
+        draw = rng.random()
+        if draw < 0.45:
+            live.mention(f"m{rng.randrange(60)}", rng.choice(["a1", "a2"]), ts)  # ids come back
+        elif draw < 0.75:
+            live.reply(f"m{rng.randrange(70)}", "a1", ts, "instagram")
+        else:
+            live.resolve(f"m{rng.randrange(70)}", "a1", ts)
+        log.extend((key, None if value is None else orjson.dumps(value)) for key, value in live.take_changes().items())
+    for chunk in (7, 10**9):
+        restored = OpenMentions(ACK, RESOLVE, KEEP, restore_chunk=chunk)
+        for key, value in log:
+            restored.restore(key, None if value is None else orjson.loads(value))
+            assert len(restored._restored.ids) < chunk  # noqa: SLF001 (what waits to be applied)
+        assert (restored.unresolved(), restored.waiting) == (live.unresolved(), live.waiting)
+    assert live.open_count and live.acknowledged_count and len(log) > 3 * len(live.unresolved())
+
+
+def test_held_keys_finds_the_keys_held_in_the_arrays_and_among_the_pending():
+    store = MentionStore(seal_at=8)
+    for key in range(10, 90, 10):  # sealed into the arrays at the eighth
+        store.put(key, f"m{key}", 0, B0 + key, 0)
+    store.put(7, "m7", 0, B0, 0)  # pending
+    store.remove(30)  # REMOVED in the arrays, not compacted yet: ``remove`` tells
+    assert sorted(store.held_keys(np.array([1, 7, 20, 30, 35, 80, 99], np.uint64))) == [7, 20, 30, 80]
+    assert MentionStore().held_keys(np.array([1], np.uint64)) == []
