@@ -233,7 +233,7 @@ class PostLifetimes:
                 while life.done < n and life.published_at + ages[life.done] <= mark:
                     segment = life.pop_segment(life.done)
                     if segment is not None:
-                        life.total = segment if life.total is None else life.total.merge(segment)
+                        life.merge_total(segment)
                     if life.done < self.maturity_index:
                         life.reached.append(0 if life.total is None else engaged_count(life.total, self.engaged_types))
                     if on_age is not None:

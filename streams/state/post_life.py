@@ -85,28 +85,35 @@ class PostLife:
         """The segments from [[index, ``to_state`` state], ...] (a restore's)."""
         self._segments = tuple(chain.from_iterable((i, packed_state(state)) for i, state in states))
 
+    def merge_total(self, agg: WindowAggregate) -> None:
+        """Merge ``agg`` (an age's segment, published) into the total (or start it)."""
+        self._total = packed(agg) if self._total is None else merged(self._total, agg)
+
     def segment(self, index: int) -> WindowAggregate | None:
-        held = self._segments
-        for j in range(0, len(held), 2):
-            if held[j] == index:
-                return unpacked(held[j + 1])
-        return None
+        j = self._at(index)
+        return None if j is None else unpacked(self._segments[j + 1])
 
     def add_segment(self, index: int, agg: WindowAggregate) -> None:
         """Merge ``agg`` into the segment ``index`` (or start it with ``agg``'s values)."""
-        held = self._segments
-        for j in range(0, len(held), 2):
-            if held[j] == index:
-                self._segments = (*held[: j + 1], merged(held[j + 1], agg), *held[j + 2 :])
-                return
-        self._segments = (*held, index, packed(agg))
+        held, j = self._segments, self._at(index)
+        if j is None:
+            self._segments = (*held, index, packed(agg))
+        else:
+            self._segments = (*held[: j + 1], merged(held[j + 1], agg), *held[j + 2 :])
 
     def pop_segment(self, index: int) -> WindowAggregate | None:
+        held, j = self._segments, self._at(index)
+        if j is None:
+            return None
+        self._segments = held[:j] + held[j + 2 :]
+        return unpacked(held[j + 1])
+
+    def _at(self, index: int) -> int | None:
+        """Where segment ``index`` is in the flat tuple (a young life holds one or two)."""
         held = self._segments
         for j in range(0, len(held), 2):
             if held[j] == index:
-                self._segments = held[:j] + held[j + 2 :]
-                return unpacked(held[j + 1])
+                return j
         return None
 
     def held(self) -> tuple[int, int]:
