@@ -44,7 +44,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 YOUNG_COLLECTION_ALLOCATIONS = 50_000  # CPython's default: 700
@@ -73,6 +73,18 @@ def collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def set_aside_when_built() -> Iterator[Callable[[], None]]:
+    """Within, calling what it gives (``gc.freeze``) leaves every object tracked so far out of the
+    collections that follow, until the exit. A restore builds one partition after the other, and each
+    partition's ``collect_cycles`` scanned every partition built before: 1.05 s of a week's restore of
+    8 partitions went to those collections."""
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
 
 
 def collect_cycles() -> int:

@@ -66,7 +66,10 @@ class KeptPartitions:
         on them (read_committed and read_uncommitted ends agree), or None if one still is after
         timeout_s."""
         tps = [TopicPartition(topic, p) for p in partitions for topic in self.settings.state_topics]
-        async with end_readers(self.settings, self.kafka_config) as (written_reader, committed_reader):
+        async with end_readers(self.settings, self.kafka_config, self.settings.state_topics) as (
+            written_reader,
+            committed_reader,
+        ):
             deadline = time.monotonic() + timeout_s
             while True:
                 written = await written_reader.end_offsets(tps)

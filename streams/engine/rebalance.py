@@ -5,8 +5,9 @@ dropped, or parked when the commit succeeded: given back by the assignment that 
 written to it since, it is kept without a restore (``kept``). A worker whose commit the group refused
 (its partitions taken over while it was paused, or a rebalance under way: counted by reason) drops
 them all, uncommitted, and rejoins (``drop_lost``). A new partition is paused until its
-state is rebuilt; the rebuild runs outside the rebalance callback, since a long one inside it would
-miss the group's deadline and cost the membership.
+state is rebuilt, and resumed then, while the next is rebuilt (a week's partition takes about a
+second: the first counts again after one, not eight); the rebuild runs outside the rebalance
+callback, since a long one inside it would miss the group's deadline and cost the membership.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..kafka.fencing import GroupFenced
 from ..kafka.partitioner import partition_for
 from ..metrics import Metrics
 from ..settings import Settings
+from ..state import PartitionState
 from .checkpoint import Checkpoint
 from .kept import KeptPartitions
 from .parts import KafkaClients, OwnedPartitions
@@ -131,6 +133,7 @@ class Rebalance(ConsumerRebalanceListener):
                 pass
 
     async def _restore_then_resume(self, tps: list[TopicPartition]) -> None:
+        """Restore the partitions (those kept first), resuming each as soon as it is back."""
         partitions = [tp.partition for tp in tps]
         try:
             kept = await self.kept.take(partitions)
@@ -141,19 +144,17 @@ class Rebalance(ConsumerRebalanceListener):
                     sorted(set(partitions) - set(kept)),
                     extra={"partitions": sorted(kept)},
                 )
-            states = await self.recovery.restore_and_seek([p for p in partitions if p not in kept], kept)
+
+            def resume(partition: int, state: PartitionState) -> None:
+                consumer = self.clients.consumer
+                assert consumer is not None  # restores follow an assignment of the started consumer
+                self.owned.states[partition] = state
+                consumer.resume(TopicPartition(self.settings.topic_interactions, partition))
+                self.metrics.rebalanced_partitions.labels("kept" if partition in kept else "restored").inc()
+                self.metrics.partitions.set(len(self.owned.states))
+
+            await self.recovery.restore_and_seek([p for p in partitions if p not in kept], kept, resume)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a worker that cannot rebuild its state must not count: restart it
             self.on_fatal(f"restoring partitions {partitions} failed", exc)
-            return
-        kept_now = sum(1 for p in states if p in kept)
-        self.metrics.rebalanced_partitions.labels("kept").inc(kept_now)
-        self.metrics.rebalanced_partitions.labels("restored").inc(len(states) - kept_now)
-        consumer = self.clients.consumer
-        assert consumer is not None  # restores follow an assignment of the started consumer
-        for tp in tps:
-            if tp.partition in states:
-                self.owned.states[tp.partition] = states[tp.partition]
-                consumer.resume(tp)
-        self.metrics.partitions.set(len(self.owned.states))

@@ -6,7 +6,8 @@ these internals and names it when it fails. Nothing else in ``streams/`` (but it
 
 - the consumer's group coordinator: its generation, member id and instance id (``group_membership``)
   and its rejoin request (``request_rejoin``), for zombie fencing (``streams.kafka.fencing``);
-- the consumer's client: the whole cluster metadata (``cluster_metadata``);
+- the consumer's client: the whole cluster metadata (``cluster_metadata``), and its metadata of
+  some topics awaited (``know_topics``);
 - the admin client's request to one broker (``send_to_node``): LeaveGroup by instance id;
 - the transactional producer's sender and transaction manager (``MemberFencedSender``,
   ``abort_transaction_with``): offset commits that name the group member, and their refusal;
@@ -47,6 +48,14 @@ def request_rejoin(consumer: AIOKafkaConsumer) -> None:
 async def cluster_metadata(consumer: AIOKafkaConsumer):
     """The cluster's metadata with every topic's partitions: the public topics() drops them."""
     return await consumer._client.fetch_all_metadata()
+
+
+async def know_topics(consumer: AIOKafkaConsumer, topics) -> None:
+    """Wait until the consumer's client has these topics' metadata. An offset lookup on a client
+    without it fails retriably for one topic after the other, each retry after retry_backoff_ms: a
+    restore's readers took 0.3 s each before their first lookup (3 topics); no public call waits."""
+    for topic in topics:
+        await consumer._client._wait_on_metadata(topic)
 
 
 # -- the admin client ----------------------------------------------------------------------------

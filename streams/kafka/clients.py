@@ -3,6 +3,7 @@ producer, and the group-less readers of the restore and the account book."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -11,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from ..settings import Settings
 from .aiokafka_fetch import guard_fetched_batches
-from .aiokafka_internals import fence_offset_commits
+from .aiokafka_internals import fence_offset_commits, know_topics
 from .fencing import Membership
 from .topics import MAX_MESSAGE_BYTES
 
@@ -90,17 +91,17 @@ def reader(
 
 @asynccontextmanager
 async def end_readers(
-    settings: Settings, kafka_config: dict
+    settings: Settings, kafka_config: dict, topics: tuple[str, ...]
 ) -> AsyncIterator[tuple[AIOKafkaConsumer, AIOKafkaConsumer]]:
-    """(written, committed): two readers whose ``end_offsets`` are partitions' high watermarks and
-    their last stable offsets; the two differ while a transaction is open there or its markers have
-    not landed."""
+    """(written, committed): two readers whose ``end_offsets`` are the high watermarks and the last
+    stable offsets of these topics' partitions; the two differ while a transaction is open there or
+    its markers have not landed."""
     written, committed = (
         reader(settings, kafka_config, isolation) for isolation in ("read_uncommitted", "read_committed")
     )
     try:
-        await written.start()
-        await committed.start()
+        await asyncio.gather(written.start(), committed.start())
+        await asyncio.gather(know_topics(written, topics), know_topics(committed, topics))
         yield written, committed
     finally:
         await written.stop()

@@ -10,7 +10,7 @@ import weakref
 
 import pytest
 
-from streams.process_tuning import collect_cycles, collection_paused
+from streams.process_tuning import collect_cycles, collection_paused, set_aside_when_built
 
 HEAP_CHURN = """
 from streams.process_tuning import return_free_memory, return_large_blocks_to_the_system
@@ -66,3 +66,20 @@ def test_cycles_are_collected_on_demand_while_collection_is_paused():
         del node
         assert gone() is not None
         assert collect_cycles() >= 1 and gone() is None
+
+
+def test_what_is_set_aside_is_not_scanned_by_collections_until_the_exit():
+    class Node:
+        pass
+
+    built = [Node() for _ in range(1000)]
+    with set_aside_when_built() as set_aside:
+        set_aside()
+        assert gc.get_freeze_count() >= len(built)  # the restore's later collections skip them
+        cycle = Node()
+        cycle.self = cycle  # made after: still collected
+        gone = weakref.ref(cycle)
+        del cycle
+        collect_cycles()
+        assert gone() is None
+    assert gc.get_freeze_count() == 0  # scanned again by the collections after the restore

@@ -191,6 +191,10 @@ class LiveRun:
         health = time.monotonic() - spawned
         self.wait_until(lambda m: m and m.get("engagement_events_counted_total", 0) > 0, "counting again")
         counting = time.monotonic() - spawned
+        # Each partition resumes once restored: the first counts long before the last is back.
+        partitions = self.settings.topic_partitions
+        self.wait_until(lambda m: m and m.get("engagement_partitions_assigned", 0) >= partitions, "all partitions")
+        all_partitions = time.monotonic() - spawned
         threshold = self.rate * CAUGHT_UP_SECONDS_OF_TRAFFIC
         self.wait_until(
             lambda m: (
@@ -208,11 +212,13 @@ class LiveRun:
             "restore_peak_rss_mb": rss_mb(self.worker.pid, "VmHWM"),  # the new worker's peak: its restore
             "health_s": round(health, 2),
             "counting_again_s": round(counting, 2),
+            "all_partitions_s": round(all_partitions, 2),
             "caught_up_s": round(caught_up, 2),
             "restore_s": restore,
         }
         log(
-            f"restart: /health {health:.2f} s, counting {counting:.2f} s, caught up {caught_up:.2f} s "
+            f"restart: /health {health:.2f} s, counting {counting:.2f} s, all {partitions} partitions "
+            f"{all_partitions:.2f} s, caught up {caught_up:.2f} s "
             f"after spawn (restore {restore} s)"
         )
         self.restarts.append(result)

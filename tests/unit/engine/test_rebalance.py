@@ -1,6 +1,6 @@
 """streams.engine.rebalance.Rebalance: commit before partitions go, restore before new ones are read,
 drop everything when the group fences a commit; and a failed commit's recovery racing a rebalance's
-restore. ``Recovery.restore`` (the part that reads Kafka) is replaced by prepared states, which a
+restore. ``Recovery.restore_each`` (the part that reads Kafka) is replaced by prepared states, which a
 test can hold back on an event."""
 
 from __future__ import annotations
@@ -65,20 +65,23 @@ class Rig:
         )
         self.prepared: dict[int, PartitionState] = {}
         self.restored: list[list[int]] = []
-        self.gates: dict[tuple[int, ...], asyncio.Event] = {}
+        self.gates: dict[tuple[int, ...], asyncio.Event] = {}  # before any of these partitions
+        self.partition_gates: dict[int, asyncio.Event] = {}  # before this one, after those before it
         self.restore_error: Exception | None = None
 
-        async def restore(_self, partitions):
+        async def restore_each(_self, partitions):
             self.restored.append(list(partitions))
             if tuple(partitions) in self.gates:
                 await self.gates[tuple(partitions)].wait()
-            if self.restore_error is not None:
-                raise self.restore_error
-            fresh = {p: PartitionState(p, CONFIG) for p in partitions}
-            self.prepared.update(fresh)
-            return fresh
+            for p in partitions:
+                if p in self.partition_gates:
+                    await self.partition_gates[p].wait()
+                if self.restore_error is not None:
+                    raise self.restore_error
+                self.prepared[p] = PartitionState(p, CONFIG)
+                yield p, self.prepared[p]
 
-        monkeypatch.setattr(Recovery, "restore", restore)
+        monkeypatch.setattr(Recovery, "restore_each", restore_each)
 
     def _on_fatal(self, what: str, exc: BaseException) -> None:
         self.fatal.append((what, exc))
@@ -148,9 +151,32 @@ def test_assign_pauses_new_partitions_restores_them_in_a_task_then_resumes_them(
     asyncio.run(go())
     assert rig.consumer.paused() == set()
     assert rig.owned.states == {0: owned0, 1: rig.prepared[1], 2: rig.prepared[2]}
+
     assert rig.consumer.sought == [(tp(1), 11), (tp(2), None)]
     assert rig.sample("engagement_partitions_assigned") == 3.0
     assert rig.rebalance.assigned == frozenset({0, 1, 2})
+
+
+def test_assign_resumes_each_partition_once_restored_while_the_next_is_restored(monkeypatch):
+    """A week's partition takes about a second: the first one counts again after its own restore."""
+    rig = Rig(monkeypatch, owned=(), assigned=(1, 2))
+
+    async def go():
+        second = rig.partition_gates[2] = asyncio.Event()
+        await rig.rebalance.on_partitions_assigned([tp(1), tp(2)])
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert rig.owned.states == {1: rig.prepared[1]}  # 2 is still being restored
+        assert rig.consumer.paused() == {tp(2)}
+        assert rig.sample("engagement_partitions_assigned") == 1.0
+        assert rig.sample("engagement_rebalance_partitions_total", {"outcome": "restored"}) == 1.0
+        second.set()
+        await settle()
+
+    asyncio.run(go())
+    assert rig.consumer.paused() == set()
+    assert rig.owned.states == {1: rig.prepared[1], 2: rig.prepared[2]}
+    assert rig.sample("engagement_partitions_assigned") == 2.0
 
 
 def test_assigning_only_owned_partitions_restores_nothing(monkeypatch):

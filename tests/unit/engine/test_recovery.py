@@ -1,6 +1,6 @@
 """streams.engine.recovery.Recovery: where restored partitions resume their input, retrying a failed
 recovery until its deadline, and the recovery itself (a new producer, the owned state rebuilt).
-``Recovery.restore`` (the part that reads Kafka) is replaced by prepared states."""
+``Recovery.restore_each`` (the part that reads Kafka) is replaced by prepared states."""
 
 from __future__ import annotations
 
@@ -50,11 +50,12 @@ class Rig:
         self.checkpoint = Checkpoint(S, CONFIG, metrics, self.clients, self.owned, AccountBook(S), "g")
         self.recovery = Recovery(S, CONFIG, {}, metrics, self.clients, self.owned, self.checkpoint, lambda _: None)
 
-        async def restore(_self, partitions):
+        async def restore_each(_self, partitions):
             self.restored.append(list(partitions))
-            return {p: self.prepared[p] for p in partitions}
+            for p in partitions:
+                yield p, self.prepared[p]
 
-        monkeypatch.setattr(Recovery, "restore", restore)
+        monkeypatch.setattr(Recovery, "restore_each", restore_each)
 
     def _new_producer(self) -> FakeProducer:
         self.made.append(FakeProducer())
@@ -163,23 +164,75 @@ def test_recover_with_retries_gives_up_after_its_deadline(monkeypatch):
     assert rig.recovery.recovering_since is None
 
 
-def test_a_restore_lets_the_loop_run_between_partitions(monkeypatch):
-    """A week's partition takes about a second to load: the heartbeats must run between them, or a
-    worker restoring 8 partitions misses its session and is fenced, to restore again."""
-    clients = KafkaClients(FakeAdmin(), FakeProducer)
-    recovery = Recovery(S, CONFIG, {}, Metrics(), clients, OwnedPartitions(), None, None)
-    turns = LoopTurns()
+class NoRecords:
+    """``CommittedReads`` of topics with nothing in them, noting what was read: (topic, partition)."""
 
-    async def nothing_to_wait(_tps):
+    def __init__(self, settings, kafka_config, topics, partitions):
+        self.reads: list[tuple[str, int]] = []
+        READS.append(self)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
         return None
 
-    async def empty_topic(_topic, _partitions):
+    async def read(self, topic, partition):
+        self.reads.append((topic, partition))
         return
         yield
 
-    monkeypatch.setattr(recovery, "_wait_for_decided", nothing_to_wait)
-    monkeypatch.setattr(recovery, "_read_to_end", empty_topic)
+
+READS: list[NoRecords] = []
+
+
+def restore_from_empty_topics(monkeypatch) -> Recovery:
+    async def nothing_to_wait(*_args):
+        return None
+
+    READS.clear()
+    monkeypatch.setattr(recovery_module, "wait_for_decided", nothing_to_wait)
+    monkeypatch.setattr(recovery_module, "CommittedReads", NoRecords)
+    return Recovery(S, CONFIG, {}, Metrics(), KafkaClients(FakeAdmin(), FakeProducer), OwnedPartitions(), None, None)
+
+
+def test_a_restore_lets_the_loop_run_between_partitions(monkeypatch):
+    """A week's partition takes about a second to load: the heartbeats must run between them, or a
+    worker restoring 8 partitions misses its session and is fenced, to restore again."""
+    recovery = restore_from_empty_topics(monkeypatch)
+    turns = LoopTurns()
     monkeypatch.setattr(recovery_module, "load_snapshot", lambda state, snapshot: None)
     turns.record(monkeypatch, recovery_module, "load_snapshot", "load")
     turns.run(recovery.restore([0, 1, 2]))
     assert len(turns.calls) == 3 and turns.each_call_after_a_turn(), turns.calls
+
+
+def test_restore_each_gives_a_partition_before_it_reads_the_next(monkeypatch):
+    """Each partition's snapshot, journal and mentions, in that order, with one set of readers; a
+    partition is handed over (to be resumed) before anything of the next is read."""
+    recovery = restore_from_empty_topics(monkeypatch)
+    seen: list[tuple[int, int]] = []  # (partition given, reads done by then)
+
+    async def go():
+        async for partition, state in recovery.restore_each([2, 0]):
+            assert state.partition == partition
+            seen.append((partition, len(READS[0].reads)))
+
+    asyncio.run(go())
+    [reads] = READS
+    assert reads.reads == [(topic, p) for p in (2, 0) for topic in (S.topic_snapshots, S.topic_state, S.topic_mentions)]
+    assert seen == [(2, 3), (0, 6)]
+
+
+def test_restore_and_seek_hands_over_each_partition_once_sought(monkeypatch):
+    """Kept states first, then each restored one, each sought before ``ready`` hears of it; a
+    partition no longer assigned is neither sought nor handed over."""
+    rig = Rig(monkeypatch, assigned=(0, 1, 2), committed={tp(1): 5}, prepared={1: state(1), 3: state(3)})
+    told: list[tuple[int, list]] = []
+    kept = state(0, input_offset=9)
+    states = asyncio.run(
+        rig.recovery.restore_and_seek([1, 3], {0: kept}, lambda p, st: told.append((p, list(rig.consumer.sought))))
+    )
+    assert told == [(0, [(tp(0), 9)]), (1, [(tp(0), 9), (tp(1), 5)])]
+    assert rig.restored == [[1, 3]]
+    assert states == {0: kept, 1: rig.prepared[1]}

@@ -47,6 +47,9 @@ def test_the_consumer_keeps_its_coordinator_and_client():
         assert hasattr(consumer, "_client") and callable(getattr(consumer._client, "fetch_all_metadata", None)), (
             "aiokafka's AIOKafkaConsumer._client.fetch_all_metadata is gone (cluster_metadata)"
         )
+        assert callable(getattr(consumer._client, "_wait_on_metadata", None)), (
+            "aiokafka's AIOKafkaConsumer._client._wait_on_metadata is gone (know_topics)"
+        )
         assert "self._coordinator" in source, (
             "aiokafka's AIOKafkaConsumer.start no longer sets self._coordinator (group_membership, request_rejoin)"
         )
