@@ -187,14 +187,15 @@ class LiveRun:
         stop(self.worker, sig=9)
         spawned = time.monotonic()
         self.spawn_worker()
-        self._wait_for_health()
-        health = time.monotonic() - spawned
+        # From spawn, not after /health: a partition counts once it is restored, /health is ok once
+        # every one of them is.
         self.wait_until(lambda m: m and m.get("engagement_events_counted_total", 0) > 0, "counting again")
         counting = time.monotonic() - spawned
-        # Each partition resumes once restored: the first counts long before the last is back.
         partitions = self.settings.topic_partitions
         self.wait_until(lambda m: m and m.get("engagement_partitions_assigned", 0) >= partitions, "all partitions")
         all_partitions = time.monotonic() - spawned
+        self._wait_for_health()
+        health = time.monotonic() - spawned
         threshold = self.rate * CAUGHT_UP_SECONDS_OF_TRAFFIC
         self.wait_until(
             lambda m: (
