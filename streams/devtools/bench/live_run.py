@@ -207,6 +207,8 @@ class LiveRun:
             "caught up",
         )
         caught_up = time.monotonic() - spawned
+        # Set once the restore's readers have stopped, which can be after every partition counts.
+        self.wait_until(lambda m: m and m.get("engagement_last_restore_duration_seconds", 0) > 0, "restore time", 30)
         restore = (self.metrics() or {}).get("engagement_last_restore_duration_seconds")
         result = {
             "at_uptime_s": uptime,
