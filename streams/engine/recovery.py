@@ -115,7 +115,7 @@ class Recovery:
         once sought, so that its input is read while the next is restored. Only the partitions still
         assigned then: (partition, state)."""
         states: dict[int, PartitionState] = {}
-        await self._seek(dict(kept or {}), states, ready)
+        await self._seek(kept or {}, states, ready)
         if partitions:
             async with aclosing(self.restore_each(partitions)) as restored:  # its readers stop if a seek fails
                 async for partition, state in restored:
@@ -128,6 +128,8 @@ class Recovery:
         states: dict[int, PartitionState],
         ready: Callable[[int, PartitionState], None] | None,
     ) -> None:
+        """Seek the ``restored`` partitions still assigned to where their input resumes; add them to
+        ``states`` and tell ``ready`` of each."""
         consumer = self.clients.consumer
         assert consumer is not None  # partitions are restored once it has assigned them
         assigned = {tp.partition for tp in consumer.assignment()}
@@ -139,8 +141,8 @@ class Recovery:
             else:
                 consumer.seek(tp, offset)
         states.update(restored)
-        for partition, state in restored.items():
-            if ready is not None:
+        if ready is not None:
+            for partition, state in restored.items():
                 ready(partition, state)
 
     async def resume_offsets(self, states: dict[int, PartitionState]) -> dict[int, int | None]:

@@ -50,13 +50,14 @@ class CommittedReads:
                     max_partition_fetch_bytes=RESTORE_FETCH_PARTITION_BYTES,
                     fetch_max_bytes=RESTORE_FETCH_BYTES,
                 )
-            await asyncio.gather(*(self._offsets(topic) for topic in self.topics))
+            await asyncio.gather(*(self._start(topic) for topic in self.topics))
         except BaseException:
             await self._stop()
             raise
         return self
 
-    async def _offsets(self, topic: str) -> None:
+    async def _start(self, topic: str) -> None:
+        """Start the topic's reader and take its partitions' first and end offsets."""
         consumer = self._readers[topic]
         await consumer.start()
         await know_topics(consumer, (topic,))
@@ -108,7 +109,7 @@ async def wait_for_decided(
     has decided it: committed, or aborted once past its timeout (a dead worker's), which takes up to
     DECIDED_WAIT_SECONDS. Past that (a broker checking less often than the default), it reads what is
     committed, with an error logged."""
-    async with end_readers(settings, kafka_config, tuple({tp.topic: None for tp in tps})) as (
+    async with end_readers(settings, kafka_config, tuple(dict.fromkeys(tp.topic for tp in tps))) as (
         written_reader,
         committed_reader,
     ):
